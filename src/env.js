@@ -1,0 +1,46 @@
+import { createEnv } from "@t3-oss/env-nextjs";
+import { z } from "zod";
+
+/**
+ * The environment, validated once. `next.config.mjs` imports this file, so a bad
+ * value fails `next dev` / `next build` instead of a request at run time.
+ */
+export const env = createEnv({
+  server: {
+    NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+    /** postgres:// URL. Unset: the embedded PGlite database under PGLITE_DATA_DIR. */
+    DATABASE_URL: z.url().optional(),
+    PGLITE_DATA_DIR: z.string().default(".data/pglite"),
+    CLERK_SECRET_KEY: z.string().startsWith("sk_"),
+    /** Backend API base URL; Clerk's SDK reads it itself. Set for the local emulator. */
+    CLERK_API_URL: z.url().optional(),
+    /** PEM public key: verify session tokens with no network (passed to clerkMiddleware). */
+    CLERK_JWT_KEY: z.string().includes("BEGIN PUBLIC KEY").optional(),
+    /** whsec_… secret of the Clerk webhook endpoint; unset disables /api/webhooks/clerk. */
+    CLERK_WEBHOOK_SIGNING_SECRET: z.string().startsWith("whsec_").optional(),
+    /** When set, webhook events of any other Clerk instance are ignored. */
+    CLERK_INSTANCE_ID: z.string().min(1).optional(),
+    /** A user fetched from Clerk less than this long ago is not fetched again by user.sync. */
+    USER_SYNC_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(10),
+    /** Bound on one Backend API call made by user.sync. */
+    USER_SYNC_CLERK_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  },
+  client: {
+    NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_/),
+  },
+  runtimeEnv: {
+    NODE_ENV: process.env.NODE_ENV,
+    DATABASE_URL: process.env.DATABASE_URL,
+    PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
+    CLERK_SECRET_KEY: process.env.CLERK_SECRET_KEY,
+    CLERK_API_URL: process.env.CLERK_API_URL,
+    CLERK_JWT_KEY: process.env.CLERK_JWT_KEY,
+    CLERK_WEBHOOK_SIGNING_SECRET: process.env.CLERK_WEBHOOK_SIGNING_SECRET,
+    CLERK_INSTANCE_ID: process.env.CLERK_INSTANCE_ID,
+    USER_SYNC_COOLDOWN_SECONDS: process.env.USER_SYNC_COOLDOWN_SECONDS,
+    USER_SYNC_CLERK_TIMEOUT_MS: process.env.USER_SYNC_CLERK_TIMEOUT_MS,
+    NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: process.env.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY,
+  },
+  skipValidation: !!process.env.SKIP_ENV_VALIDATION,
+  emptyStringAsUndefined: true,
+});

@@ -1,0 +1,10 @@
+import { createCallerFactory, createTRPCRouter } from "~/server/api/trpc";
+import { userSync } from "~/server/user-sync";
+
+export const appRouter = createTRPCRouter({
+  user: userSync.router,
+});
+
+export type AppRouter = typeof appRouter;
+
+export const createCaller = createCallerFactory(appRouter);

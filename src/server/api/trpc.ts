@@ -1,0 +1,43 @@
+/**
+ * tRPC plumbing in three parts: the context (Clerk's verified auth), the init (transformer,
+ * error shape) and the procedures. Routers live in `root.ts`.
+ */
+import { auth } from "@clerk/nextjs/server";
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { ZodError } from "zod";
+
+import { retryAfterSecondsOf } from "~/user-sync/server";
+
+/** 1. Context: who is calling, from the session `clerkMiddleware` verified. No I/O beyond that. */
+export async function createTRPCContext(opts: { headers: Headers }) {
+  return { auth: await auth(), headers: opts.headers };
+}
+
+export type TRPCContext = Awaited<ReturnType<typeof createTRPCContext>>;
+
+/** 2. Init. */
+const t = initTRPC.context<TRPCContext>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    return {
+      ...shape,
+      data: {
+        ...shape.data,
+        zodError: error.cause instanceof ZodError ? error.cause.flatten() : null,
+        retryAfterSeconds: retryAfterSecondsOf(error),
+      },
+    };
+  },
+});
+
+export const createCallerFactory = t.createCallerFactory;
+export const createTRPCRouter = t.router;
+
+/** 3. Procedures. */
+export const publicProcedure = t.procedure;
+
+export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.auth.userId) throw new TRPCError({ code: "UNAUTHORIZED" });
+  return next({ ctx: { auth: { ...ctx.auth, userId: ctx.auth.userId } } });
+});

@@ -1,0 +1,40 @@
+import "server-only";
+
+import path from "node:path";
+
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+
+import { env } from "~/env";
+
+import * as schema from "./schema";
+
+function connect() {
+  if (env.DATABASE_URL) {
+    const client = postgres(env.DATABASE_URL, { max: 10, onnotice: () => undefined });
+    return Promise.resolve(drizzlePostgres({ client, schema }));
+  }
+  return openEmbedded(env.PGLITE_DATA_DIR);
+}
+
+/** The embedded default: PGlite in a local folder, migrated from `drizzle/` on first use. */
+async function openEmbedded(dataDir: string) {
+  const client = new PGlite(path.resolve(dataDir));
+  const db = drizzlePglite({ client, schema });
+  await migratePglite(db, { migrationsFolder: path.join(process.cwd(), "drizzle") });
+  return db;
+}
+
+export type Database = Awaited<ReturnType<typeof connect>>;
+
+// One client per process: Next evaluates modules in several bundles and re-evaluates them on
+// HMR, and PGlite must never open its data folder twice.
+const globalForDb = globalThis as unknown as { userSyncDb?: Promise<Database> };
+
+export function getDb(): Promise<Database> {
+  globalForDb.userSyncDb ??= connect();
+  return globalForDb.userSyncDb;
+}

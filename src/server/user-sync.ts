@@ -1,0 +1,18 @@
+import "server-only";
+
+import { clerkClient } from "@clerk/nextjs/server";
+
+import { env } from "~/env";
+import { getDb } from "~/server/db";
+import { users } from "~/server/db/schema";
+import { createUserSync } from "~/user-sync/server";
+
+/** The host's instance of the user sync plugin. */
+export const userSync = createUserSync({
+  db: getDb,
+  users,
+  clerk: clerkClient,
+  cooldownSeconds: env.USER_SYNC_COOLDOWN_SECONDS,
+  clerkTimeoutMs: env.USER_SYNC_CLERK_TIMEOUT_MS,
+  onEvent: (event) => console.info("user-sync", JSON.stringify(event)),
+});

@@ -1,0 +1,81 @@
+import type { User, UserJSON } from "@clerk/backend";
+import { z } from "zod";
+
+/** The Clerk-owned part of a user, as the write path stores it. */
+export type ClerkUserSnapshot = {
+  id: string;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  username: string | null;
+  imageUrl: string | null;
+  /** Clerk's `updated_at`, milliseconds. */
+  clerkUpdatedAtMs: number;
+};
+
+const backendUser = z.object({
+  id: z.string().startsWith("user_"),
+  primaryEmailAddressId: z.string().nullable(),
+  emailAddresses: z.array(z.object({ id: z.string(), emailAddress: z.string() })),
+  firstName: z.string().nullable(),
+  lastName: z.string().nullable(),
+  username: z.string().nullable(),
+  imageUrl: z.string().nullable(),
+  updatedAt: z.number().int().positive(),
+});
+
+const userJson = z.object({
+  id: z.string().startsWith("user_"),
+  primary_email_address_id: z.string().nullable(),
+  email_addresses: z.array(z.object({ id: z.string(), email_address: z.string() })),
+  first_name: z.string().nullable(),
+  last_name: z.string().nullable(),
+  username: z.string().nullable(),
+  image_url: z.string().nullable(),
+  updated_at: z.number().int().positive(),
+});
+
+/** Thrown when Clerk's data does not have the shape of a user. Carries no user data. */
+export class MalformedClerkUserError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Malformed Clerk user: ${issues.join("; ")}`);
+    this.name = "MalformedClerkUserError";
+  }
+}
+
+function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.code}`);
+}
+
+/** From the Backend API's `User` (what `clerkClient().users.getUser` returns). */
+export function snapshotFromBackendUser(user: User | unknown): ClerkUserSnapshot {
+  const parsed = backendUser.safeParse(user);
+  if (!parsed.success) throw new MalformedClerkUserError(describeIssues(parsed.error));
+  const u = parsed.data;
+  return {
+    id: u.id,
+    // The primary address by id: email_addresses[0] is not necessarily the primary one.
+    email: u.emailAddresses.find((e) => e.id === u.primaryEmailAddressId)?.emailAddress ?? null,
+    firstName: u.firstName,
+    lastName: u.lastName,
+    username: u.username,
+    imageUrl: u.imageUrl,
+    clerkUpdatedAtMs: u.updatedAt,
+  };
+}
+
+/** From a webhook's `data` (Clerk's snake_case `UserJSON`). */
+export function snapshotFromUserJson(data: UserJSON | unknown): ClerkUserSnapshot {
+  const parsed = userJson.safeParse(data);
+  if (!parsed.success) throw new MalformedClerkUserError(describeIssues(parsed.error));
+  const u = parsed.data;
+  return {
+    id: u.id,
+    email: u.email_addresses.find((e) => e.id === u.primary_email_address_id)?.email_address ?? null,
+    firstName: u.first_name,
+    lastName: u.last_name,
+    username: u.username,
+    imageUrl: u.image_url,
+    clerkUpdatedAtMs: u.updated_at,
+  };
+}

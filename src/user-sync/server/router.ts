@@ -1,0 +1,41 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import { z } from "zod";
+
+import { toTRPCError } from "./errors";
+import type { UsersTable, UserSyncService } from "./sync";
+
+/** What the plugin needs from the host's tRPC context: Clerk's verified `auth()`. */
+export type UserSyncContext = { auth: { userId: string | null } };
+
+const t = initTRPC.context<UserSyncContext>().create();
+
+const authedProcedure = t.procedure.use(({ ctx, next }) => {
+  // Identity comes only from the verified Clerk session, never from input.
+  const userId = ctx.auth.userId;
+  if (!userId) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to sync your user" });
+  return next({ ctx: { userId } });
+});
+
+export function createUserSyncRouter<TUsers extends UsersTable>(service: UserSyncService<TUsers>) {
+  return t.router({
+    /** Heals the caller's row from Clerk. Takes no input: extra keys are rejected. */
+    sync: authedProcedure
+      .input(z.strictObject({}).optional())
+      .mutation(async ({ ctx }) => {
+        try {
+          return await service.syncUser(ctx.userId);
+        } catch (error) {
+          throw toTRPCError(error);
+        }
+      }),
+    /** The caller's row, or null when it is missing or tombstoned. */
+    me: authedProcedure.query(async ({ ctx }) => {
+      try {
+        const user = await service.readUser(ctx.userId);
+        return user && !(user as { deletedAt: Date | null }).deletedAt ? user : null;
+      } catch (error) {
+        throw toTRPCError(error);
+      }
+    }),
+  });
+}
