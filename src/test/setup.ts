@@ -1,0 +1,24 @@
+import { afterEach, vi } from "vitest";
+
+// A test that makes the code under test log an error fails, unless it expects the error
+// (Epic Stack's habit): spy with vi.spyOn(console, "error") to opt in.
+const originalConsoleError = console.error;
+afterEach(() => {
+  if (vi.isMockFunction(console.error)) return;
+  console.error = originalConsoleError;
+});
+console.error = (...args: unknown[]) => {
+  originalConsoleError(...args);
+  throw new Error(`console.error was called: ${args.map(String).join(" ").slice(0, 500)}`);
+};
+
+// Only Next's request-scoped header store is replaced; Clerk's middleware and auth() run for real.
+vi.mock("next/headers", async () => {
+  const { currentRequestHeaders } = await import("./request-scope");
+  return {
+    headers: () => Promise.resolve(currentRequestHeaders()),
+    cookies: () => {
+      throw new Error("cookies() is not available in tests");
+    },
+  };
+});
