@@ -24,6 +24,8 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}"],
     globalSetup: ["src/test/global-setup.ts"],
     setupFiles: ["src/test/setup.ts"],
+    // Logs of passing tests are noise; a failing test still shows its own.
+    silent: "passed-only",
     testTimeout: 20_000,
     hookTimeout: 60_000,
     env: {

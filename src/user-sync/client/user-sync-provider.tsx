@@ -57,7 +57,8 @@ export function UserSyncProvider<TUser>(props: UserSyncProviderProps<TUser>) {
   const currentSession = useRef<string | null>(null);
   currentSession.current = activeSessionId;
   const { sync, load } = props;
-  const retryOptions = useMemo(() => ({ ...defaultRetryOptions, ...props.retry }), [props.retry]);
+  const { maxAttempts, baseDelayMs, maxDelayMs } = { ...defaultRetryOptions, ...props.retry };
+  const retryOptions = useMemo(() => ({ maxAttempts, baseDelayMs, maxDelayMs }), [maxAttempts, baseDelayMs, maxDelayMs]);
 
   const run = useCallback(
     async (forSession: string, attempt: number) => {

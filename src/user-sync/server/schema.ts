@@ -1,5 +1,7 @@
 import { bigint, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
+import type { WriteOutcome } from "./write-path";
+
 /**
  * The columns user sync owns. The host spreads them into its own `users` table and adds
  * its app-owned columns beside them (sync never writes those):
@@ -33,3 +35,29 @@ export function syncedUsersTable(tableName: string) {
 
 export type SyncedUsersTable = ReturnType<typeof syncedUsersTable>;
 export type SyncedUserRow = SyncedUsersTable["$inferSelect"];
+
+/** What became of one webhook delivery: a write-path outcome, or a signed payload it could not use. */
+export type WebhookInboxOutcome = WriteOutcome | "dead_letter";
+
+/**
+ * The plugin's own table: one row per Clerk (Svix) message id, written in the same transaction
+ * as the message's effect, so a redelivered message is applied once and a failed one leaves no
+ * row. Dead letters are signed payloads that can never apply (kept, acknowledged, not retried).
+ * The host exports it from its schema file so its migrations create it.
+ */
+export const clerkWebhookEvents = pgTable("clerk_webhook_events", {
+  /** `svix-id`: the same on every redelivery of one message. */
+  svixId: text("svix_id").primaryKey(),
+  eventType: text("event_type"),
+  clerkUserId: text("clerk_user_id"),
+  /** The envelope's `timestamp`: when the event happened in Clerk, milliseconds. */
+  eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
+  outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
+  /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
+  deadLetterReason: text("dead_letter_reason"),
+  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+  /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
+  processedAt: timestamp("processed_at", { withTimezone: true }),
+});
+
+export type ClerkWebhookEventRow = typeof clerkWebhookEvents.$inferSelect;
