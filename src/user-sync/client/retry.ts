@@ -11,8 +11,8 @@ type ErrorData = { code?: string; retryAfterSeconds?: number | null };
 
 function errorData(error: unknown): ErrorData | undefined {
   if (typeof error !== "object" || error === null || !("data" in error)) return undefined;
-  const data = (error as { data: unknown }).data;
-  return typeof data === "object" && data !== null ? (data as ErrorData) : undefined;
+  const data: unknown = error.data;
+  return typeof data === "object" && data !== null ? data : undefined;
 }
 
 const permanentCodes = new Set(["BAD_REQUEST", "FORBIDDEN", "NOT_FOUND", "PARSE_ERROR", "METHOD_NOT_SUPPORTED", "UNPROCESSABLE_CONTENT"]);

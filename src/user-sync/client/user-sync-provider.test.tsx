@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { UserSyncProvider, useUserSync } from "./index";
 
-const auth = vi.hoisted(() => ({ current: { isLoaded: true, isSignedIn: true, sessionId: "sess_1" as string | null } }));
+type AuthState = { isLoaded: boolean; isSignedIn: boolean; sessionId: string | null };
+const auth = vi.hoisted((): { current: AuthState } => ({ current: { isLoaded: true, isSignedIn: true, sessionId: "sess_1" } }));
 vi.mock("@clerk/nextjs", () => ({ useAuth: () => auth.current }));
 
 type User = { id: string; name: string };

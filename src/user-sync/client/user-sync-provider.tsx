@@ -140,7 +140,7 @@ export function UserSyncProvider<TUser>(props: UserSyncProviderProps<TUser>) {
     return { status: current.status, user: current.user, error: current.error, nextRetryAtMs: current.nextRetryAtMs, resync };
   }, [state, activeSessionId, resync]);
 
-  return <UserSyncContext.Provider value={value as UserSyncState<unknown>}>{props.children}</UserSyncContext.Provider>;
+  return <UserSyncContext.Provider value={value}>{props.children}</UserSyncContext.Provider>;
 }
 
 /** The sync state of the signed-in user. Must be used under `UserSyncProvider`. */

@@ -1,4 +1,4 @@
-import type { User, UserJSON } from "@clerk/backend";
+
 import { z } from "zod";
 
 /** The Clerk-owned part of a user, as the write path stores it. */
@@ -48,7 +48,7 @@ function describeIssues(error: z.ZodError): string[] {
 }
 
 /** From the Backend API's `User` (what `clerkClient().users.getUser` returns). */
-export function snapshotFromBackendUser(user: User | unknown): ClerkUserSnapshot {
+export function snapshotFromBackendUser(user: unknown): ClerkUserSnapshot {
   const parsed = backendUser.safeParse(user);
   if (!parsed.success) throw new MalformedClerkUserError(describeIssues(parsed.error));
   const u = parsed.data;
@@ -65,7 +65,7 @@ export function snapshotFromBackendUser(user: User | unknown): ClerkUserSnapshot
 }
 
 /** From a webhook's `data` (Clerk's snake_case `UserJSON`). */
-export function snapshotFromUserJson(data: UserJSON | unknown): ClerkUserSnapshot {
+export function snapshotFromUserJson(data: unknown): ClerkUserSnapshot {
   const parsed = userJson.safeParse(data);
   if (!parsed.success) throw new MalformedClerkUserError(describeIssues(parsed.error));
   const u = parsed.data;

@@ -65,8 +65,9 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
 
   async function readUser(userId: string): Promise<HostUser | null> {
     const db = await options.db();
-    const rows = await db.select().from(options.users as PgTable).where(eq(options.users.id, userId));
-    return (rows[0] as HostUser | undefined) ?? null;
+    const usersTable: PgTable = options.users;
+    const rows: HostUser[] = await db.select().from(usersTable).where(eq(options.users.id, userId));
+    return rows[0] ?? null;
   }
 
   async function withDatabase<T>(work: (db: UserSyncDatabase) => Promise<T>): Promise<T> {
