@@ -2,20 +2,38 @@ import "server-only";
 
 import { createUserSyncRouter } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncOptions } from "./sync";
+import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
+
+/** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
+export type UserSyncWebhookOptions = Pick<ClerkWebhookOptions, "signingSecret" | "instanceId" | "maxBodyBytes" | "log">;
 
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table, Clerk client) and mounts `router` as `user` in its tRPC app router.
+ * users table, Clerk client, webhook secret), mounts `router` as `user` in its tRPC app router
+ * and serves `webhook.handle` at its public Clerk webhook route.
  *
  * @example
- * export const userSync = createUserSync({ db: getDb, users, clerk: clerkClient });
+ * export const userSync = createUserSync({ db: getDb, users, clerk: clerkClient, webhook: { signingSecret } });
  * export const appRouter = createTRPCRouter({ user: userSync.router });
+ * // src/app/api/webhooks/clerk/route.ts
+ * export const POST = (request: Request) => userSync.webhook.handle(request);
  */
-export function createUserSync<TUsers extends UsersTable>(options: UserSyncOptions<TUsers>) {
+export function createUserSync<TUsers extends UsersTable>(
+  options: UserSyncOptions<TUsers> & { webhook?: UserSyncWebhookOptions },
+) {
   const service = createUserSyncService(options);
-  return { service, router: createUserSyncRouter(service) };
+  const webhook = createClerkWebhookHandler({
+    db: options.db,
+    users: options.users,
+    onEvent: service.emit,
+    signingSecret: undefined,
+    ...options.webhook,
+  });
+  return { service, router: createUserSyncRouter(service), webhook };
 }
 
+export { createClerkWebhookHandler };
+export type { ClerkWebhookCounts, ClerkWebhookHandler, ClerkWebhookLogEntry, ClerkWebhookOptions, DeliveryOutcome } from "./webhook";
 export type { UserSyncContext } from "./router";
 export type { ClerkBackendClient, SyncResult, UserSyncEvent, UserSyncOptions, UserSyncSource } from "./sync";
 export type { WriteOutcome } from "./write-path";
