@@ -15,4 +15,9 @@ export const userSync = createUserSync({
   cooldownSeconds: env.USER_SYNC_COOLDOWN_SECONDS,
   clerkTimeoutMs: env.USER_SYNC_CLERK_TIMEOUT_MS,
   onEvent: (event) => console.info("user-sync", JSON.stringify(event)),
+  webhook: {
+    // Unset: /api/webhooks/clerk answers 503 (Svix keeps retrying until it is configured).
+    signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET,
+    instanceId: env.CLERK_INSTANCE_ID,
+  },
 });

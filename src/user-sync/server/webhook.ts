@@ -165,9 +165,10 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     if (!svixId || !svixTimestamp || !svixSignature) return reject(400, "missing_headers", loggableId);
     if (svixId.length > maxSvixIdLength) return reject(400, "invalid_svix_id", loggableId);
 
-    const body = await readBody(request, maxBodyBytes);
-    if (body === "too_large") return reject(413, "body_too_large", svixId);
-    if (body === "unreadable") return reject(400, "unreadable_body", svixId);
+    const read = await readBody(request, maxBodyBytes);
+    if (read === "too_large") return reject(413, "body_too_large", svixId);
+    if (read === "unreadable") return reject(400, "unreadable_body", svixId);
+    const body = read.text;
 
     try {
       // Over the raw bytes as received: re-serialized JSON would not match (Standard Webhooks).
@@ -344,10 +345,10 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
 export type ClerkWebhookHandler = ReturnType<typeof createClerkWebhookHandler>;
 
 /** Reads the body, refusing (without buffering) anything longer than `maxBytes`. */
-async function readBody(request: Request, maxBytes: number): Promise<string | "too_large" | "unreadable"> {
+async function readBody(request: Request, maxBytes: number): Promise<{ text: string } | "too_large" | "unreadable"> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) return "too_large";
-  if (!request.body) return "";
+  if (!request.body) return { text: "" };
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let totalBytes = 0;
@@ -362,7 +363,7 @@ async function readBody(request: Request, maxBytes: number): Promise<string | "t
       }
       chunks.push(value);
     }
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)) };
   } catch {
     return "unreadable";
   }

@@ -1,0 +1,60 @@
+/**
+ * POST /api/webhooks/clerk through the app: the real src/proxy.ts (clerkMiddleware), then the
+ * route, the host's plugin instance and its env, and the real PostgreSQL server.
+ */
+import { NextRequest, type NextFetchEvent } from "next/server";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+import { signedHeaders, userEvent } from "~/test/clerk-webhook";
+import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
+import { sendThroughApp } from "~/test/next-app";
+
+let testDb: TestDatabase;
+let route: { POST: (req: NextRequest) => Promise<Response> };
+
+beforeAll(async () => {
+  testDb = await createTestDatabase("webhook_route");
+  useDatabaseForApp(testDb.url);
+  route = await import("./route");
+});
+beforeEach(() => testDb.truncate());
+afterAll(() => testDb.close());
+
+const ada = { id: "user_ada", email: "ada@example.com", firstName: "Ada", updatedAtMs: 1_000 };
+
+describe("POST /api/webhooks/clerk", () => {
+  it("is public: a signed delivery with no session passes clerkMiddleware and is applied", async () => {
+    const body = JSON.stringify(userEvent("user.created", ada));
+    // No Authorization header, no cookies: exactly what Svix sends.
+    const response = await sendThroughApp(route.POST, "/api/webhooks/clerk", { method: "POST", headers: signedHeaders(body, { svixId: "msg_route_1" }), body });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ outcome: "created" });
+    const rows = await testDb.client`select email from users where id = ${ada.id}`;
+    expect(rows).toEqual([{ email: "ada@example.com" }]);
+    const inbox = await testDb.client`select svix_id, outcome from clerk_webhook_events`;
+    expect(inbox).toEqual([{ svix_id: "msg_route_1", outcome: "created" }]);
+  });
+
+  it("reaches the handler's own 400 for an unsigned request, not a middleware refusal", async () => {
+    const response = await sendThroughApp(route.POST, "/api/webhooks/clerk", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: "missing_headers" });
+    expect(await testDb.client`select 1 from clerk_webhook_events`).toHaveLength(0);
+  });
+
+  it("is left alone by the middleware that protects /dashboard (asked directly, no session)", async () => {
+    const { default: proxy } = await import("~/proxy");
+    const event = { waitUntil: () => undefined, passThroughOnException: () => undefined } as unknown as NextFetchEvent;
+    const ask = async (path: string, method: string) => {
+      const response = await proxy(new NextRequest(new URL(path, "http://localhost:3000"), { method, headers: { accept: "application/json" } }), event);
+      return { reason: response?.headers.get("x-clerk-auth-reason") ?? "", rewrite: response?.headers.get("x-middleware-rewrite") ?? "" };
+    };
+    const dashboard = await ask("/dashboard", "GET");
+    // auth.protect() answers a signed-out API request with a rewrite to Clerk's 404 page.
+    expect(dashboard.reason).toContain("protect-rewrite");
+    expect(dashboard.rewrite).not.toContain("/dashboard");
+    const webhook = await ask("/api/webhooks/clerk", "POST");
+    expect(webhook.reason).not.toContain("protect");
+    expect(webhook.rewrite).toBe("http://localhost:3000/api/webhooks/clerk");
+  });
+});
