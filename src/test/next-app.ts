@@ -20,7 +20,12 @@ export async function sendThroughApp(
   const request = new NextRequest(url, { method: init.method ?? "GET", headers: init.headers, body: init.body });
   const event = { waitUntil: () => undefined, passThroughOnException: () => undefined } as unknown as NextFetchEvent;
   const middlewareResponse = await proxy(request, event);
-  if (middlewareResponse && !middlewareResponse.headers.has("x-middleware-next") && middlewareResponse.headers.get("x-middleware-rewrite") === null) {
+  const rewrite = middlewareResponse?.headers.get("x-middleware-rewrite");
+  if (rewrite && new URL(rewrite, appOrigin).pathname !== url.pathname) {
+    // A rewrite elsewhere (e.g. auth.protect()'s 404): the route handler is never reached.
+    return new Response(null, { status: 404, headers: { "x-test-rewritten-to": rewrite } });
+  }
+  if (middlewareResponse && !middlewareResponse.headers.has("x-middleware-next") && !rewrite) {
     return middlewareResponse;
   }
   const forwarded = new Headers(init.headers);
