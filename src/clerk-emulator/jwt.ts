@@ -1,0 +1,42 @@
+import { createPublicKey, randomBytes, sign } from "node:crypto";
+
+import type { EmulatorIdentity } from "./identity";
+
+const base64url = (value: string | Buffer) => Buffer.from(value).toString("base64url");
+
+export function signJwt(identity: EmulatorIdentity, payload: Record<string, unknown>) {
+  const header = { alg: "RS256", kid: identity.keyId, typ: "JWT" };
+  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`;
+  const signature = sign("sha256", Buffer.from(signingInput), identity.privateKey);
+  return `${signingInput}.${base64url(signature)}`;
+}
+
+export const sessionTokenLifetimeSeconds = 60;
+
+/** A session token with the claims Clerk's SDKs read (see docs/notes: iss, sub, sid, azp, v 2, sts). */
+export function mintSessionToken(
+  identity: EmulatorIdentity,
+  claims: { userId: string; sessionId: string; authorizedParty: string },
+  nowMs = Date.now(),
+) {
+  const nowSeconds = Math.floor(nowMs / 1000);
+  return signJwt(identity, {
+    azp: claims.authorizedParty,
+    exp: nowSeconds + sessionTokenLifetimeSeconds,
+    fva: [0, -1],
+    iat: nowSeconds,
+    iss: `https://${identity.frontendApi}`,
+    jti: randomBytes(10).toString("hex"),
+    nbf: nowSeconds - 10,
+    sid: claims.sessionId,
+    sts: "active",
+    sub: claims.userId,
+    v: 2,
+  });
+}
+
+/** The public key as the Backend API's `GET /v1/jwks` serves it. */
+export function publicJwk(identity: EmulatorIdentity) {
+  const jwk = createPublicKey(identity.publicKeyPem).export({ format: "jwk" });
+  return { ...jwk, kid: identity.keyId, alg: "RS256", use: "sig" };
+}

@@ -1,0 +1,237 @@
+import type { ClerkEmulator } from "./emulator";
+import { clientOf } from "./fapi";
+import { bapiEndpoints } from "./faults";
+import { escapeHtml as e, HttpError, readFields, redirect, sendHtml, type Router } from "./http";
+import type { EmulatorUser } from "./users";
+
+/**
+ * Server-rendered pages: the sign-in page (Clerk's Account Portal role) and the emulator's
+ * own dashboard at `/` (users, deliveries, failure switches). Forms post and redirect back.
+ */
+export function registerPages(router: Router<ClerkEmulator>) {
+  for (const path of ["/sign-in", "/sign-up"]) {
+    router.on("GET", path, ({ res, url, ctx }) => sendHtml(res, 200, signInPage(ctx, redirectTarget(url.searchParams))));
+  }
+
+  router.on("POST", "/sign-in", async ({ req, res, ctx }) => {
+    const form = await readFields(req);
+    const target = typeof form.redirect_url === "string" ? form.redirect_url : null;
+    let userId = typeof form.user_id === "string" ? form.user_id : "";
+    if (!userId) {
+      const email = typeof form.email === "string" ? form.email.trim() : "";
+      if (!email.includes("@")) throw new HttpError(400, "form_param_missing", "An email is required");
+      userId = ctx.createUser({ email, firstName: text(form.first_name), lastName: text(form.last_name) }).id;
+    }
+    if (!ctx.users.get(userId)) throw new HttpError(404, "resource_not_found", "No such user");
+    const { cookies } = ctx.signIn(clientOf(ctx, req), userId);
+    ctx.log(`sign-in ${userId}`);
+    redirect(res, ctx.safeRedirect(target), 303, { "Set-Cookie": cookies });
+  });
+
+  router.on("GET", "/", ({ res, ctx }) => sendHtml(res, 200, homePage(ctx)));
+  router.on("GET", "/favicon.ico", ({ res }) => void res.writeHead(204).end());
+
+  router.on("POST", "/ui/users", async ({ req, res, ctx }) => {
+    const form = await readFields(req);
+    ctx.createUser({ email: field(form.email), firstName: text(form.first_name), lastName: text(form.last_name), username: text(form.username) });
+    redirect(res, "/");
+  });
+
+  router.on("POST", "/ui/users/:id", async ({ req, res, params, ctx }) => {
+    const form = await readFields(req);
+    ctx.updateUser(params.id!, {
+      email: field(form.email),
+      firstName: text(form.first_name),
+      lastName: text(form.last_name),
+      username: text(form.username),
+    });
+    redirect(res, "/");
+  });
+
+  router.on("POST", "/ui/users/:id/delete", ({ res, params, ctx }) => {
+    ctx.deleteUser(params.id!);
+    redirect(res, "/");
+  });
+
+  router.on("POST", "/ui/webhooks", async ({ req, res, ctx }) => {
+    const form = await readFields(req);
+    ctx.webhooks.setSwitches({
+      drop: form.drop === "on",
+      duplicate: form.duplicate === "on",
+      reorder: form.reorder === "on",
+      delayMs: Number(form.delay_ms) || 0,
+    });
+    redirect(res, "/");
+  });
+
+  router.on("POST", "/ui/faults", async ({ req, res, ctx }) => {
+    const form = await readFields(req);
+    const kind = field(form.kind);
+    const endpoint = field(form.endpoint, "*");
+    const latencyMs = Number(form.latency_ms) || undefined;
+    if (kind === "latency") ctx.faults.set(endpoint, { latencyMs });
+    else if (kind === "5xx") ctx.faults.set(endpoint, { latencyMs, status: Number(form.status) || 500 });
+    else if (kind === "429") ctx.faults.set(endpoint, { latencyMs, rateLimitRetryAfterSeconds: Number(form.retry_after) || 5 });
+    else if (kind === "hang") ctx.faults.set(endpoint, { hang: true });
+    redirect(res, "/");
+  });
+
+  router.on("POST", "/ui/faults/clear", ({ res, ctx }) => {
+    ctx.faults.clear();
+    redirect(res, "/");
+  });
+
+  router.on("POST", "/ui/reset", ({ res, ctx }) => {
+    ctx.reset();
+    redirect(res, "/");
+  });
+
+  router.on("GET", "/images/avatars/:file", ({ res, params }) => {
+    const initial = (params.file ?? "?").replace(/^user_(demo_)?/, "").charAt(0).toUpperCase();
+    const hue = [...(params.file ?? "")].reduce((sum, c) => sum + c.charCodeAt(0), 0) % 360;
+    res.writeHead(200, { "Content-Type": "image/svg+xml", "Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=3600" });
+    res.end(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="hsl(${hue} 60% 45%)"/>` +
+        `<text x="32" y="42" font-size="28" text-anchor="middle" fill="#fff" font-family="sans-serif">${e(initial)}</text></svg>`,
+    );
+  });
+
+  router.on("GET", "/images/uploads/:file", ({ res, url, ctx }) => {
+    const image = ctx.images.get(url.pathname);
+    if (!image) throw new HttpError(404, "resource_not_found", "No such image");
+    res.writeHead(200, { "Content-Type": image.contentType, "Access-Control-Allow-Origin": "*" });
+    res.end(image.data);
+  });
+}
+
+function field(value: unknown, fallback = "") {
+  return typeof value === "string" && value !== "" ? value : fallback;
+}
+
+function text(value: unknown) {
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
+}
+
+/** clerk-js sends `redirect_url`, and the force/fallback variants when the app sets them. */
+function redirectTarget(params: URLSearchParams) {
+  return redirectParameters.map((name) => params.get(name)).find(Boolean) ?? null;
+}
+
+const style = `<style>
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}td,th{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;font-size:.9rem;vertical-align:top}
+input{font:inherit;padding:.2rem .3rem;max-width:10rem}button{font:inherit;cursor:pointer}
+.users button.pick{display:block;width:100%;text-align:left;padding:.7rem 1rem;margin:.4rem 0;border:1px solid #bbb;border-radius:6px;background:#fafafa}
+.users button.pick:hover{background:#eef}small{color:#666}fieldset{margin:0 0 1rem;border:1px solid #ddd}
+.ok{color:#080}.bad{color:#b00}code{font-size:.85rem}
+</style>`;
+
+function layout(title: string, body: string) {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${e(title)}</title>${style}</head><body>${body}</body></html>`;
+}
+
+function displayName(user: EmulatorUser) {
+  const name = [user.firstName, user.lastName].filter(Boolean).join(" ");
+  return name !== "" ? name : (user.username ?? user.email);
+}
+
+const redirectParameters = ["sign_in_force_redirect_url", "sign_up_force_redirect_url", "redirect_url", "sign_in_fallback_redirect_url"];
+
+/** clerk-js puts the redirect parameters in the hash (`#/?redirect_url=…`), which only the page can read. */
+const redirectFromHashScript = `
+const params = new URLSearchParams(location.hash.replace(/^#\\/?\\??/, ""));
+const target = ${JSON.stringify(redirectParameters)}.map((name) => params.get(name)).find(Boolean);
+if (target) {
+  for (const input of document.querySelectorAll("input[name=redirect_url]")) input.value = target;
+  document.getElementById("redirect-url").textContent = target;
+}`;
+
+function signInPage(ctx: ClerkEmulator, target: string | null) {
+  const redirectUrl = ctx.safeRedirect(target);
+  const hidden = `<input type="hidden" name="redirect_url" value="${e(redirectUrl)}">`;
+  const users = ctx.users
+    .list("created_at")
+    .map(
+      (user) => `<form method="post" action="/sign-in">${hidden}<input type="hidden" name="user_id" value="${e(user.id)}">
+  <button class="pick" type="submit" data-user-id="${e(user.id)}"><strong>${e(displayName(user))}</strong><br><small>${e(user.email)}</small></button></form>`,
+    )
+    .join("\n");
+  return layout(
+    "Sign in — Clerk emulator",
+    `<h1>Sign in</h1>
+<p><small>Clerk emulator: pick a user to start a session, then you go back to <code id="redirect-url">${e(redirectUrl)}</code>.</small></p>
+<section class="users">${users || "<p>No users yet.</p>"}</section>
+<h2>Or create a user</h2>
+<form method="post" action="/sign-in">${hidden}
+  <input name="first_name" placeholder="First name" aria-label="First name">
+  <input name="last_name" placeholder="Last name" aria-label="Last name">
+  <input name="email" type="email" placeholder="email@example.com" aria-label="Email" required>
+  <button type="submit">Create and sign in</button>
+</form>
+<script>${redirectFromHashScript}</script>`,
+  );
+}
+
+function homePage(ctx: ClerkEmulator) {
+  const users = ctx.users
+    .list("created_at")
+    .map(
+      (user) => `<tr><td><code>${e(user.id)}</code><br><small>updated ${new Date(user.updatedAtMs).toISOString()}</small></td>
+<td><form method="post" action="/ui/users/${e(user.id)}">
+  <input name="first_name" value="${e(user.firstName)}" aria-label="First name"> <input name="last_name" value="${e(user.lastName)}" aria-label="Last name">
+  <input name="username" value="${e(user.username)}" placeholder="username" aria-label="Username"> <input name="email" value="${e(user.email)}" aria-label="Email">
+  <button type="submit">Save</button></form></td>
+<td><form method="post" action="/ui/users/${e(user.id)}/delete"><button type="submit">Delete</button></form></td></tr>`,
+    )
+    .join("\n");
+  const deliveries = ctx.webhooks
+    .list()
+    .slice(-30)
+    .reverse()
+    .map((d) => {
+      const last = d.attempts.at(-1);
+      const cls = d.status === "delivered" ? "ok" : d.status === "pending" || d.status === "held" ? "" : "bad";
+      return `<tr><td>${new Date(d.createdAtMs).toISOString().slice(11, 23)}</td><td>${e(d.type)}</td><td><code>${e(d.userId)}</code></td>
+<td class="${cls}">${e(d.status)}${d.duplicateOf ? " (copy)" : ""}</td><td>${d.attempts.length}</td><td>${e(last?.status ?? last?.error ?? "")}</td></tr>`;
+    })
+    .join("\n");
+  const switches = ctx.webhooks.switches;
+  const check = (name: keyof typeof switches) => (switches[name] ? "checked" : "");
+  const faults = Object.entries(ctx.faults.list())
+    .map(([endpoint, fault]) => `<li><code>${e(endpoint)}</code>: <code>${e(JSON.stringify(fault))}</code></li>`)
+    .join("");
+  const counters = Object.entries(ctx.counters.all())
+    .map(([name, count]) => `<code>${e(name)}</code> ${count}`)
+    .join(" · ");
+  return layout(
+    "Clerk emulator",
+    `<h1>Clerk emulator</h1>
+<p><small>App: <a href="${e(ctx.appUrl)}">${e(ctx.appUrl)}</a> · instance <code>${e(ctx.identity.instanceId)}</code> ·
+webhooks to <code>${e(ctx.appUrl)}/api/webhooks/clerk</code></small></p>
+<h2>Users</h2>
+<table><tbody>${users}</tbody></table>
+<form method="post" action="/ui/users"><input name="first_name" placeholder="First name" aria-label="First name">
+<input name="last_name" placeholder="Last name" aria-label="Last name"><input name="username" placeholder="username" aria-label="Username">
+<input name="email" type="email" placeholder="email@example.com" required aria-label="Email"> <button type="submit">Create user</button></form>
+<h2>Failure switches</h2>
+<fieldset><legend>Webhooks</legend><form method="post" action="/ui/webhooks">
+<label><input type="checkbox" name="drop" ${check("drop")}> drop</label>
+<label><input type="checkbox" name="duplicate" ${check("duplicate")}> duplicate</label>
+<label><input type="checkbox" name="reorder" ${check("reorder")}> reorder (hold; unchecking sends newest first)</label>
+<label>delay <input name="delay_ms" type="number" min="0" value="${switches.delayMs}" style="width:6rem"> ms</label>
+<button type="submit">Apply</button></form></fieldset>
+<fieldset><legend>Backend API</legend><form method="post" action="/ui/faults">
+<select name="endpoint" aria-label="Endpoint"><option value="*">all endpoints</option>${bapiEndpoints.map((name) => `<option>${name}</option>`).join("")}</select>
+<select name="kind" aria-label="Fault"><option value="latency">latency</option><option value="5xx">5xx</option><option value="429">429</option><option value="hang">hang</option></select>
+<label>latency <input name="latency_ms" type="number" min="0" value="2000" style="width:6rem"> ms</label>
+<label>status <input name="status" type="number" value="500" style="width:5rem"></label>
+<label>Retry-After <input name="retry_after" type="number" value="5" style="width:4rem"> s</label>
+<button type="submit">Set</button></form>
+<form method="post" action="/ui/faults/clear"><button type="submit">Clear all faults</button></form>
+<ul>${faults || "<li>none</li>"}</ul></fieldset>
+<p>Calls: ${counters || "none"}</p>
+<form method="post" action="/ui/reset"><button type="submit">Reset everything</button></form>
+<h2>Webhook deliveries <small>(latest 30)</small></h2>
+<table><thead><tr><th>at</th><th>type</th><th>user</th><th>status</th><th>attempts</th><th>last</th></tr></thead><tbody>${deliveries}</tbody></table>`,
+  );
+}

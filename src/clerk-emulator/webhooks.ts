@@ -1,0 +1,205 @@
+import { createHmac, randomBytes } from "node:crypto";
+
+/**
+ * Plays Svix for the emulated instance: signs each event (`v1,` HMAC-SHA256 of
+ * `${id}.${timestamp}.${body}`), posts it to the app, retries non-2xx answers on a short
+ * schedule, and can misbehave on purpose (drop, duplicate, delay, reorder).
+ */
+export type WebhookSwitches = {
+  /** Record events but never send them. */
+  drop: boolean;
+  /** Send every event twice, with the same svix-id (a Svix redelivery). */
+  duplicate: boolean;
+  /** Wait this long before the first attempt. */
+  delayMs: number;
+  /** Hold events; when switched off, send the held ones newest first. */
+  reorder: boolean;
+};
+
+export type DeliveryAttempt = { atMs: number; status: number | null; error?: string };
+
+export type Delivery = {
+  /** The svix-id; a duplicate shares it with its original. */
+  id: string;
+  type: string;
+  userId: string | null;
+  /** `dropped` and `held` were not sent (yet); `failed` ran out of retries. */
+  status: "pending" | "held" | "dropped" | "delivered" | "failed";
+  duplicateOf: string | null;
+  attempts: DeliveryAttempt[];
+  createdAtMs: number;
+  /** The exact body sent (what the signature covers). */
+  body: string;
+};
+
+export const defaultSwitches: WebhookSwitches = { drop: false, duplicate: false, delayMs: 0, reorder: false };
+
+/** Delays after the first failed attempt; Svix uses 5 s, 5 min, … — this is the same shape, shortened. */
+export const retryScheduleMs = [500, 1000, 2000, 4000];
+
+type Options = {
+  url: string;
+  signingSecret: string;
+  instanceId: string;
+  fetch?: typeof fetch;
+  log?: (line: string) => void;
+};
+
+export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`).digest("base64")}`;
+}
+
+export class WebhookDispatcher {
+  switches: WebhookSwitches = { ...defaultSwitches };
+  private deliveries: Delivery[] = [];
+  private held: Delivery[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Bumped on reset so attempts scheduled before it do nothing. */
+  private generation = 0;
+
+  constructor(private readonly options: Options) {}
+
+  list(): Delivery[] {
+    return this.deliveries;
+  }
+
+  reset() {
+    this.generation++;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.deliveries = [];
+    this.held = [];
+    this.switches = { ...defaultSwitches };
+  }
+
+  setSwitches(patch: Partial<WebhookSwitches>) {
+    const wasReordering = this.switches.reorder;
+    this.switches = { ...this.switches, ...patch };
+    if (wasReordering && !this.switches.reorder) this.releaseHeld();
+  }
+
+  /** Sends the held events newest first. */
+  releaseHeld() {
+    const held = this.held.reverse();
+    this.held = [];
+    for (const delivery of held) {
+      delivery.status = "pending";
+      this.schedule(delivery, 0, 0);
+    }
+  }
+
+  /** Records and sends one Clerk event, `{ data, object, type, timestamp, instance_id, event_attributes }`. */
+  emit(type: string, data: Record<string, unknown>, nowMs = Date.now()): Delivery {
+    const body = JSON.stringify({
+      data,
+      event_attributes: { http_request: { client_ip: "127.0.0.1", user_agent: "clerk-emulator" } },
+      instance_id: this.options.instanceId,
+      object: "event",
+      timestamp: nowMs,
+      type,
+    });
+    const delivery = this.record({ id: `msg_${randomBytes(14).toString("hex")}`, type, data, body, duplicateOf: null, nowMs });
+    if (this.switches.drop) {
+      delivery.status = "dropped";
+      return delivery;
+    }
+    const copies = [delivery];
+    if (this.switches.duplicate) {
+      copies.push(this.record({ id: delivery.id, type, data, body, duplicateOf: delivery.id, nowMs }));
+    }
+    for (const copy of copies) {
+      if (this.switches.reorder) {
+        copy.status = "held";
+        this.held.push(copy);
+      } else {
+        this.schedule(copy, 0, this.switches.delayMs);
+      }
+    }
+    return delivery;
+  }
+
+  /** Sends a recorded delivery's exact body again as a new message (an operator's replay). */
+  replay(deliveryId: string): Delivery | null {
+    const original = this.deliveries.find((d) => d.id === deliveryId);
+    if (!original) return null;
+    const copy = this.record({
+      id: `msg_${randomBytes(14).toString("hex")}`,
+      type: original.type,
+      data: { id: original.userId },
+      body: original.body,
+      duplicateOf: original.id,
+      nowMs: Date.now(),
+    });
+    this.schedule(copy, 0, 0);
+    return copy;
+  }
+
+  /** Resolves when nothing is pending (held and dropped events do not count). */
+  async idle(timeoutMs = 15_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (this.deliveries.some((d) => d.status === "pending")) {
+      if (Date.now() > deadline) throw new Error("Webhook deliveries still pending");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private record(input: { id: string; type: string; data: Record<string, unknown>; body: string; duplicateOf: string | null; nowMs: number }) {
+    const delivery: Delivery = {
+      id: input.id,
+      type: input.type,
+      userId: typeof input.data.id === "string" ? input.data.id : null,
+      status: "pending",
+      duplicateOf: input.duplicateOf,
+      attempts: [],
+      createdAtMs: input.nowMs,
+      body: input.body,
+    };
+    this.deliveries.push(delivery);
+    return delivery;
+  }
+
+  private schedule(delivery: Delivery, attempt: number, delayMs: number) {
+    const generation = this.generation;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (generation === this.generation) void this.attempt(delivery, attempt);
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private async attempt(delivery: Delivery, attempt: number) {
+    const generation = this.generation;
+    const timestampSeconds = Math.floor(Date.now() / 1000);
+    const record: DeliveryAttempt = { atMs: Date.now(), status: null };
+    try {
+      const response = await (this.options.fetch ?? fetch)(this.options.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "Svix-Webhooks/1.0 (clerk-emulator)",
+          "svix-id": delivery.id,
+          "svix-timestamp": String(timestampSeconds),
+          "svix-signature": signWebhook(this.options.signingSecret, delivery.id, timestampSeconds, delivery.body),
+        },
+        body: delivery.body,
+        signal: AbortSignal.timeout(15_000),
+      });
+      record.status = response.status;
+      if (!response.ok) record.error = (await response.text()).slice(0, 300);
+    } catch (error) {
+      record.error = error instanceof Error ? error.message : String(error);
+    }
+    if (generation !== this.generation) return;
+    delivery.attempts.push(record);
+    const ok = record.status !== null && record.status >= 200 && record.status < 300;
+    this.options.log?.(`webhook ${delivery.type} ${delivery.id} attempt ${attempt + 1}: ${record.status ?? record.error}`);
+    if (ok) {
+      delivery.status = "delivered";
+    } else if (attempt < retryScheduleMs.length) {
+      this.schedule(delivery, attempt + 1, retryScheduleMs[attempt]!);
+    } else {
+      delivery.status = "failed";
+    }
+  }
+}
