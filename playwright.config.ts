@@ -1,0 +1,66 @@
+import { defineConfig, devices } from "@playwright/test";
+
+import { chromiumArgs, chromiumPath, appPort, appUrl, databaseUrl, emulatorConfig, emulatorUrl } from "./e2e/support/settings";
+import { clerkEmulatorAppEnv } from "./src/clerk-emulator/app-env";
+
+const ci = !!process.env.CI;
+
+/**
+ * The app's env: the emulator's Clerk values (NEXT_PUBLIC_* are inlined by `next build`, so the
+ * build gets them too), the e2e database, and no user.sync cooldown: a new session must reach
+ * Clerk (journey c), while "once per session" is the client's guard to prove (journey b).
+ */
+const appEnv = {
+  ...clerkEmulatorAppEnv(emulatorConfig),
+  DATABASE_URL: databaseUrl,
+  USER_SYNC_COOLDOWN_SECONDS: "0",
+  PORT: String(appPort),
+  NEXT_TELEMETRY_DISABLED: "1",
+};
+
+export default defineConfig({
+  testDir: "e2e",
+  globalSetup: "./e2e/global-setup.ts",
+  // The journeys share one emulator and one database.
+  workers: 1,
+  fullyParallel: false,
+  retries: ci ? 1 : 0,
+  forbidOnly: ci,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: ci ? [["list"], ["html", { open: "never" }]] : "list",
+  use: {
+    baseURL: appUrl,
+    screenshot: "only-on-failure",
+    trace: "on-first-retry",
+  },
+  projects: [
+    {
+      name: "chromium",
+      // Debian's Chromium: Playwright cannot download its own browsers here.
+      use: { ...devices["Desktop Chrome"], launchOptions: { executablePath: chromiumPath, args: chromiumArgs } },
+    },
+  ],
+  webServer: [
+    {
+      command: "npx tsx src/clerk-emulator/main.ts",
+      url: `${emulatorUrl}/__control/health`,
+      env: {
+        CLERK_EMULATOR_PORT: String(emulatorConfig.port),
+        CLERK_EMULATOR_APP_URL: appUrl,
+        CLERK_EMULATOR_STATE_DIR: emulatorConfig.stateDir,
+        CLERK_EMULATOR_QUIET: "1",
+      },
+      reuseExistingServer: false,
+      timeout: 120_000,
+    },
+    {
+      // A production build; `next dev` writes to .next/dev, so a running demo is not disturbed.
+      command: `npx next build && npx next start -p ${appPort}`,
+      url: appUrl,
+      env: appEnv,
+      reuseExistingServer: false,
+      timeout: 300_000,
+    },
+  ],
+});
