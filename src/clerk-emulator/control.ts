@@ -112,11 +112,7 @@ export function registerControl(router: Router<ClerkEmulator>) {
     sendJson(res, 201, {
       sessionId: session.id,
       token,
-      cookies: cookies.map((line) => {
-        const [pair] = line.split(";");
-        const index = pair!.indexOf("=");
-        return { name: pair!.slice(0, index), value: decodeURIComponent(pair!.slice(index + 1)) };
-      }),
+      cookies: cookies.map(({ name, value }) => ({ name, value })),
       clientId: client.id,
     });
   });

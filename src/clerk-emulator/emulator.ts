@@ -1,5 +1,5 @@
 import { BapiFaults, CallCounters } from "./faults";
-import { serializeCookie } from "./http";
+import type { Cookie } from "./http";
 import { loadIdentity, type EmulatorIdentity } from "./identity";
 import { mintSessionToken } from "./jwt";
 import { SessionStore, type EmulatorClient } from "./sessions";
@@ -20,6 +20,19 @@ export type ClerkEmulatorOptions = {
 };
 
 const yearSeconds = 365 * 24 * 60 * 60;
+
+/** `URL.parse` (Node ≥ 20.18) for the engines range this project allows. */
+function parseUrl(value: string, base?: string) {
+  try {
+    return new URL(value, base);
+  } catch {
+    return null;
+  }
+}
+
+function isLoopback(url: URL) {
+  return (url.protocol === "http:" || url.protocol === "https:") && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+}
 
 /** The emulator's state and the operations that change it; HTTP routes are thin adapters over it. */
 export class ClerkEmulator {
@@ -106,41 +119,32 @@ export class ClerkEmulator {
    * server SDK's `__session` / `__client_uat`, each also with the instance's cookie suffix.
    * With no token the session cookies are cleared and `__client_uat` is `0` (signed out).
    */
-  authCookies(client: EmulatorClient | null, token: string | null): string[] {
-    const cookies = client ? [serializeCookie("__client", client.token, { httpOnly: true, maxAgeSeconds: yearSeconds })] : [];
+  authCookies(client: EmulatorClient | null, token: string | null): Cookie[] {
+    const cookies: Cookie[] = client ? [{ name: "__client", value: client.token, maxAgeSeconds: yearSeconds, httpOnly: true }] : [];
     return [...cookies, ...this.clientUatCookies(token && client ? client.uatSeconds : 0), ...this.sessionCookies(token)];
   }
 
-  clientUatCookies(uatSeconds: number) {
+  clientUatCookies(uatSeconds: number): Cookie[] {
     const names = ["__client_uat", `__client_uat_${this.identity.cookieSuffix}`];
-    return names.map((name) => serializeCookie(name, String(uatSeconds), { maxAgeSeconds: yearSeconds }));
+    return names.map((name) => ({ name, value: String(uatSeconds), maxAgeSeconds: yearSeconds }));
   }
 
   /** clerk-js writes the same cookies itself (host-only, path `/`), so they replace each other. */
-  sessionCookies(token: string | null) {
+  sessionCookies(token: string | null): Cookie[] {
     const names = ["__session", `__session_${this.identity.cookieSuffix}`];
-    return names.map((name) => serializeCookie(name, token ?? "", { maxAgeSeconds: token ? yearSeconds : 0 }));
+    return names.map((name) => ({ name, value: token ?? "", maxAgeSeconds: token ? yearSeconds : 0 }));
   }
 
   /** Only the app's origin or another loopback page; anything else lands on the app. */
   safeRedirect(target: string | null | undefined): string {
     if (!target) return `${this.appUrl}/`;
-    try {
-      const url = new URL(target, this.appUrl);
-      const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-      return loopback && (url.protocol === "http:" || url.protocol === "https:") ? url.href : `${this.appUrl}/`;
-    } catch {
-      return `${this.appUrl}/`;
-    }
+    const url = parseUrl(target, this.appUrl);
+    return url && isLoopback(url) ? url.href : `${this.appUrl}/`;
   }
 
   isAllowedOrigin(origin: string | undefined) {
     if (!origin) return false;
-    if (origin === this.appUrl) return true;
-    try {
-      return ["localhost", "127.0.0.1", "[::1]"].includes(new URL(origin).hostname);
-    } catch {
-      return false;
-    }
+    const url = parseUrl(origin);
+    return origin === this.appUrl || (url !== null && isLoopback(url));
   }
 }

@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 
 import type { ClerkEmulator } from "./emulator";
-import { parseCookies, redirect, sendClerkError, sendJson, type Request, type Router } from "./http";
+import { parseCookies, redirect, sendClerkError, sendJson, serializeCookie, type Request, type Router } from "./http";
 import { sessionTokenLifetimeSeconds } from "./jwt";
 import type { EmulatorClient, EmulatorSession } from "./sessions";
 import { frontendUserJson } from "./users";
@@ -87,7 +87,7 @@ export function registerFapi(router: Router<ClerkEmulator>) {
     const client = clientOf(ctx, req);
     const session = ctx.sessions.activeSession(client);
     const token = session ? ctx.mintToken(session.userId, session.id) : null;
-    redirect(res, ctx.safeRedirect(url.searchParams.get("redirect_url")), 307, { "Set-Cookie": ctx.authCookies(client, token) });
+    redirect(res, ctx.safeRedirect(url.searchParams.get("redirect_url")), 307, { "Set-Cookie": ctx.authCookies(client, token).map(serializeCookie) });
   });
 
   router.on("GET", `${p}/v1/client/touch`, ({ res, url, ctx }) => redirect(res, ctx.safeRedirect(url.searchParams.get("redirect_url")), 307));
@@ -106,7 +106,8 @@ function respond(ctx: ClerkEmulator, req: Request, res: ServerResponse, build: (
   const headers: Record<string, string | string[]> = { "Cache-Control": "no-store" };
   if (client) {
     const active = ctx.sessions.activeSession(client);
-    headers["Set-Cookie"] = active ? ctx.clientUatCookies(client.uatSeconds) : [...ctx.clientUatCookies(0), ...ctx.sessionCookies(null)];
+    const cookies = active ? ctx.clientUatCookies(client.uatSeconds) : [...ctx.clientUatCookies(0), ...ctx.sessionCookies(null)];
+    headers["Set-Cookie"] = cookies.map(serializeCookie);
   }
   const text = JSON.stringify({ response: build(client), client: client ? clientJson(ctx, client) : null });
   res.writeHead(200, { ...headers, "Content-Type": "application/json" });
@@ -133,6 +134,7 @@ function clientJson(ctx: ClerkEmulator, client: EmulatorClient | null) {
 
 function sessionJson(ctx: ClerkEmulator, session: EmulatorSession) {
   const user = ctx.users.get(session.userId);
+  const userData = user ? frontendUserJson(user, ctx.origin) : null;
   const token = session.status === "active" && user ? ctx.mintToken(session.userId, session.id) : null;
   const dayMs = 24 * 60 * 60 * 1000;
   return {
@@ -147,18 +149,18 @@ function sessionJson(ctx: ClerkEmulator, session: EmulatorSession) {
     tasks: null,
     factor_verification_age: [0, -1],
     last_active_token: token ? { object: "token", jwt: token } : null,
-    public_user_data: user
+    public_user_data: userData
       ? {
-          first_name: user.firstName,
-          last_name: user.lastName,
-          image_url: `${ctx.origin}/images/avatars/${user.id}.svg`,
-          has_image: false,
-          identifier: user.email,
-          username: user.username,
-          user_id: user.id,
+          first_name: userData.first_name,
+          last_name: userData.last_name,
+          image_url: userData.image_url,
+          has_image: userData.has_image,
+          identifier: user!.email,
+          username: userData.username,
+          user_id: userData.id,
         }
       : null,
-    user: user ? frontendUserJson(user, ctx.origin) : null,
+    user: userData,
     created_at: session.createdAtMs,
     updated_at: session.lastActiveAtMs,
     token_lifetime_seconds: sessionTokenLifetimeSeconds,

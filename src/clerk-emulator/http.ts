@@ -106,13 +106,12 @@ export function parseCookies(header: string | undefined): Record<string, string>
   return cookies;
 }
 
-export type CookieOptions = { maxAgeSeconds?: number; httpOnly?: boolean };
+export type Cookie = { name: string; value: string; maxAgeSeconds: number; httpOnly?: boolean };
 
 /** Host-only cookies on the emulator's host, path `/`: shared with an app on another port of the same host. */
-export function serializeCookie(name: string, value: string, options: CookieOptions = {}) {
-  const parts = [`${name}=${encodeURIComponent(value)}`, "Path=/", "SameSite=Lax"];
-  if (options.maxAgeSeconds !== undefined) parts.push(`Max-Age=${options.maxAgeSeconds}`);
-  if (options.httpOnly) parts.push("HttpOnly");
+export function serializeCookie(cookie: Cookie) {
+  const parts = [`${cookie.name}=${encodeURIComponent(cookie.value)}`, "Path=/", "SameSite=Lax", `Max-Age=${cookie.maxAgeSeconds}`];
+  if (cookie.httpOnly) parts.push("HttpOnly");
   return parts.join("; ");
 }
 

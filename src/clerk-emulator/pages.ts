@@ -1,7 +1,7 @@
 import type { ClerkEmulator } from "./emulator";
 import { clientOf } from "./fapi";
 import { bapiEndpoints } from "./faults";
-import { escapeHtml as e, HttpError, readFields, redirect, sendHtml, type Router } from "./http";
+import { escapeHtml as e, HttpError, readFields, redirect, sendHtml, serializeCookie, type Router } from "./http";
 import type { EmulatorUser } from "./users";
 
 /**
@@ -18,14 +18,12 @@ export function registerPages(router: Router<ClerkEmulator>) {
     const target = typeof form.redirect_url === "string" ? form.redirect_url : null;
     let userId = typeof form.user_id === "string" ? form.user_id : "";
     if (!userId) {
-      const email = typeof form.email === "string" ? form.email.trim() : "";
-      if (!email.includes("@")) throw new HttpError(400, "form_param_missing", "An email is required");
-      userId = ctx.createUser({ email, firstName: text(form.first_name), lastName: text(form.last_name) }).id;
+      userId = ctx.createUser({ email: requireEmail(form.email), firstName: text(form.first_name), lastName: text(form.last_name) }).id;
     }
     if (!ctx.users.get(userId)) throw new HttpError(404, "resource_not_found", "No such user");
     const { cookies } = ctx.signIn(clientOf(ctx, req), userId);
     ctx.log(`sign-in ${userId}`);
-    redirect(res, ctx.safeRedirect(target), 303, { "Set-Cookie": cookies });
+    redirect(res, ctx.safeRedirect(target), 303, { "Set-Cookie": cookies.map(serializeCookie) });
   });
 
   router.on("GET", "/", ({ res, ctx }) => sendHtml(res, 200, homePage(ctx)));
@@ -33,14 +31,14 @@ export function registerPages(router: Router<ClerkEmulator>) {
 
   router.on("POST", "/ui/users", async ({ req, res, ctx }) => {
     const form = await readFields(req);
-    ctx.createUser({ email: field(form.email), firstName: text(form.first_name), lastName: text(form.last_name), username: text(form.username) });
+    ctx.createUser({ email: requireEmail(form.email), firstName: text(form.first_name), lastName: text(form.last_name), username: text(form.username) });
     redirect(res, "/");
   });
 
   router.on("POST", "/ui/users/:id", async ({ req, res, params, ctx }) => {
     const form = await readFields(req);
     ctx.updateUser(params.id!, {
-      email: field(form.email),
+      email: requireEmail(form.email),
       firstName: text(form.first_name),
       lastName: text(form.last_name),
       username: text(form.username),
@@ -106,6 +104,12 @@ export function registerPages(router: Router<ClerkEmulator>) {
 
 function field(value: unknown, fallback = "") {
   return typeof value === "string" && value !== "" ? value : fallback;
+}
+
+function requireEmail(value: unknown) {
+  const email = field(value).trim();
+  if (!email.includes("@")) throw new HttpError(400, "form_param_missing", "An email address is required");
+  return email;
 }
 
 function text(value: unknown) {

@@ -44,8 +44,6 @@ export async function startClerkEmulator(options: ClerkEmulatorOptions): Promise
       });
     });
   });
-  // Long-polling browsers and hung BAPI calls must not keep `close()` waiting.
-  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, () => resolve());
@@ -56,6 +54,7 @@ export async function startClerkEmulator(options: ClerkEmulatorOptions): Promise
     close: () =>
       new Promise<void>((resolve) => {
         emulator.webhooks.reset();
+        // Releases hung Backend API calls, then drops idle keep-alive connections.
         emulator.faults.clear();
         server.close(() => resolve());
         server.closeAllConnections();

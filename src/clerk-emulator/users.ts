@@ -163,6 +163,7 @@ export class UserStore {
 
 /** The Backend API's User JSON: snake_case, millisecond timestamps, `linked_to: []` on addresses. */
 export function userJson(user: EmulatorUser, origin: string) {
+  const imageUrl = `${origin}${user.uploadedImagePath ?? `/images/avatars/${user.id}.svg`}`;
   return {
     object: "user",
     id: user.id,
@@ -170,8 +171,8 @@ export function userJson(user: EmulatorUser, origin: string) {
     username: user.username,
     first_name: user.firstName,
     last_name: user.lastName,
-    image_url: `${origin}${user.uploadedImagePath ?? `/images/avatars/${user.id}.svg`}`,
-    profile_image_url: `${origin}${user.uploadedImagePath ?? `/images/avatars/${user.id}.svg`}`,
+    image_url: imageUrl,
+    profile_image_url: imageUrl,
     has_image: user.uploadedImagePath !== null,
     primary_email_address_id: user.emailAddressId,
     primary_phone_number_id: null,

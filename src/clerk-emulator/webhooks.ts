@@ -45,6 +45,10 @@ type Options = {
   log?: (line: string) => void;
 };
 
+function newMessageId() {
+  return `msg_${randomBytes(14).toString("hex")}`;
+}
+
 export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string) {
   const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
   return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`).digest("base64")}`;
@@ -99,14 +103,15 @@ export class WebhookDispatcher {
       timestamp: nowMs,
       type,
     });
-    const delivery = this.record({ id: `msg_${randomBytes(14).toString("hex")}`, type, data, body, duplicateOf: null, nowMs });
+    const userId = typeof data.id === "string" ? data.id : null;
+    const delivery = this.record({ id: newMessageId(), type, userId, body, duplicateOf: null, nowMs });
     if (this.switches.drop) {
       delivery.status = "dropped";
       return delivery;
     }
     const copies = [delivery];
     if (this.switches.duplicate) {
-      copies.push(this.record({ id: delivery.id, type, data, body, duplicateOf: delivery.id, nowMs }));
+      copies.push(this.record({ id: delivery.id, type, userId, body, duplicateOf: delivery.id, nowMs }));
     }
     for (const copy of copies) {
       if (this.switches.reorder) {
@@ -123,14 +128,7 @@ export class WebhookDispatcher {
   replay(deliveryId: string): Delivery | null {
     const original = this.deliveries.find((d) => d.id === deliveryId);
     if (!original) return null;
-    const copy = this.record({
-      id: `msg_${randomBytes(14).toString("hex")}`,
-      type: original.type,
-      data: { id: original.userId },
-      body: original.body,
-      duplicateOf: original.id,
-      nowMs: Date.now(),
-    });
+    const copy = this.record({ ...original, id: newMessageId(), duplicateOf: original.id, nowMs: Date.now() });
     this.schedule(copy, 0, 0);
     return copy;
   }
@@ -144,11 +142,11 @@ export class WebhookDispatcher {
     }
   }
 
-  private record(input: { id: string; type: string; data: Record<string, unknown>; body: string; duplicateOf: string | null; nowMs: number }) {
+  private record(input: { id: string; type: string; userId: string | null; body: string; duplicateOf: string | null; nowMs: number }) {
     const delivery: Delivery = {
       id: input.id,
       type: input.type,
-      userId: typeof input.data.id === "string" ? input.data.id : null,
+      userId: input.userId,
       status: "pending",
       duplicateOf: input.duplicateOf,
       attempts: [],
