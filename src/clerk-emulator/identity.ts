@@ -53,7 +53,10 @@ type InstanceFile = { instanceId: string; webhookSigningSecret: string };
  * Loads the identity from `stateDir`, generating an RSA 2048 (e=65537) key pair and the
  * instance secrets on first use. `CLERK_WEBHOOK_SIGNING_SECRET` overrides the stored secret.
  */
-export function loadIdentity(stateDir = defaultStateDir, env: NodeJS.ProcessEnv = process.env): EmulatorIdentity {
+export function loadIdentity(
+  stateDir = defaultStateDir,
+  env: { CLERK_WEBHOOK_SIGNING_SECRET?: string } = process.env,
+): EmulatorIdentity {
   fs.mkdirSync(stateDir, { recursive: true });
   const privateKeyPem = readOrCreate(path.join(stateDir, "private-key.pem"), () =>
     generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 65537 })

@@ -1,0 +1,63 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { verifyToken } from "@clerk/backend";
+import { getCookieSuffix, parsePublishableKey } from "@clerk/shared/keys";
+import { Webhook } from "standardwebhooks";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { clerkEmulatorAppEnv } from "./app-env";
+import { loadIdentity, publishableKeyFor } from "./identity";
+import { mintSessionToken } from "./jwt";
+import { UserStore } from "./users";
+import { signWebhook } from "./webhooks";
+
+// The emulator only helps if Clerk's own SDKs accept what it makes: checked here with them.
+const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "clerk-emulator-test-"));
+afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+
+describe("the emulated instance", () => {
+  const identity = loadIdentity(stateDir, {});
+
+  it("has a production publishable key and the cookie suffix Clerk derives from it", async () => {
+    expect(publishableKeyFor("clerk.mock.test")).toBe("pk_live_Y2xlcmsubW9jay50ZXN0JA");
+    expect(parsePublishableKey(identity.publishableKey)).toEqual({ instanceType: "production", frontendApi: identity.frontendApi });
+    expect(identity.cookieSuffix).toBe(await getCookieSuffix(identity.publishableKey));
+  });
+
+  it("keeps its keys and secrets across loads", () => {
+    const again = loadIdentity(stateDir, {});
+    expect(again.publicKeyPem).toBe(identity.publicKeyPem);
+    expect(again.webhookSigningSecret).toBe(identity.webhookSigningSecret);
+    expect(loadIdentity(stateDir, { CLERK_WEBHOOK_SIGNING_SECRET: "whsec_b3ZlcnJpZGU=" }).webhookSigningSecret).toBe("whsec_b3ZlcnJpZGU=");
+  });
+
+  it("mints session tokens that Clerk's verifyToken accepts with CLERK_JWT_KEY", async () => {
+    const token = mintSessionToken(identity, { userId: "user_1", sessionId: "sess_1", authorizedParty: "http://localhost:3000" });
+    const env = clerkEmulatorAppEnv({ port: 4001, appUrl: "http://localhost:3000", stateDir });
+    const claims = await verifyToken(token, { jwtKey: env.CLERK_JWT_KEY, authorizedParties: ["http://localhost:3000"] });
+    expect(claims).toMatchObject({ sub: "user_1", sid: "sess_1", iss: `https://${identity.frontendApi}`, v: 2, sts: "active" });
+  });
+
+  it("signs webhooks the way Svix does (standardwebhooks verifies them)", () => {
+    const body = JSON.stringify({ type: "user.deleted", data: { id: "user_1" } });
+    const timestampSeconds = Math.floor(Date.now() / 1000);
+    const headers = {
+      "webhook-id": "msg_1",
+      "webhook-timestamp": String(timestampSeconds),
+      "webhook-signature": signWebhook(identity.webhookSigningSecret, "msg_1", timestampSeconds, body),
+    };
+    expect(new Webhook(identity.webhookSigningSecret).verify(body, headers)).toEqual(JSON.parse(body));
+  });
+});
+
+describe("UserStore", () => {
+  it("moves updated_at strictly forward on every change, even within one millisecond", () => {
+    const store = new UserStore({ seeds: [{ id: "user_a", email: "a@example.com" }], now: () => 1_000 });
+    const first = store.get("user_a")!.updatedAtMs;
+    store.update("user_a", { firstName: "A" });
+    store.update("user_a", { firstName: "B" });
+    expect(store.get("user_a")!.updatedAtMs).toBe(first + 2);
+  });
+});
