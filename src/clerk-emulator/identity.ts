@@ -55,7 +55,7 @@ type InstanceFile = { instanceId: string; webhookSigningSecret: string };
  */
 export function loadIdentity(
   stateDir = defaultStateDir,
-  env: { CLERK_WEBHOOK_SIGNING_SECRET?: string } = process.env,
+  env: Record<string, string | undefined> = process.env,
 ): EmulatorIdentity {
   fs.mkdirSync(stateDir, { recursive: true });
   const privateKeyPem = readOrCreate(path.join(stateDir, "private-key.pem"), () =>
