@@ -40,7 +40,7 @@ async function main() {
   });
   log(`Clerk emulator on ${emulator.origin} (users, webhooks and failure switches at ${emulator.origin}/)`);
 
-  const env: NodeJS.ProcessEnv = { ...process.env, ...clerkEmulatorAppEnv(config), PORT: String(appPort) };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...clerkEmulatorAppEnv(config), PORT: String(appPort), NEXT_TELEMETRY_DISABLED: "1" };
   delete env.DATABASE_URL;
   // PGlite creates its data folder but not the folders above it.
   fs.mkdirSync(path.dirname(path.resolve(env.PGLITE_DATA_DIR ?? ".data/pglite")), { recursive: true });
