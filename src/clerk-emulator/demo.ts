@@ -4,7 +4,6 @@
  * DATABASE_URL, so the app uses embedded PGlite in `.data/pglite`.
  */
 import { spawn } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 
 import { clerkEmulatorAppEnv, readEmulatorConfig } from "./app-env";
@@ -42,8 +41,6 @@ async function main() {
 
   const env: NodeJS.ProcessEnv = { ...process.env, ...clerkEmulatorAppEnv(config), PORT: String(appPort), NEXT_TELEMETRY_DISABLED: "1" };
   delete env.DATABASE_URL;
-  // PGlite creates its data folder but not the folders above it.
-  fs.mkdirSync(path.dirname(path.resolve(env.PGLITE_DATA_DIR ?? ".data/pglite")), { recursive: true });
   // No `-H 127.0.0.1`: behind clerkMiddleware that makes Next proxy to itself in a loop.
   const next = spawn(path.resolve("node_modules/.bin/next"), ["dev", "-p", String(appPort)], { env, stdio: "inherit" });
 

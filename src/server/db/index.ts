@@ -1,5 +1,6 @@
 import "server-only";
 
+import fs from "node:fs";
 import path from "node:path";
 
 import { PGlite } from "@electric-sql/pglite";
@@ -22,6 +23,8 @@ function connect() {
 
 /** The embedded default: PGlite in a local folder, migrated from `drizzle/` on first use. */
 async function openEmbedded(dataDir: string) {
+  // PGlite creates its own folder but not the folders above it.
+  fs.mkdirSync(path.dirname(path.resolve(dataDir)), { recursive: true });
   const client = new PGlite(path.resolve(dataDir));
   const db = drizzlePglite({ client, schema });
   await migratePglite(db, { migrationsFolder: path.join(process.cwd(), "drizzle") });
@@ -35,6 +38,13 @@ export type Database = Awaited<ReturnType<typeof connect>>;
 const globalForDb = globalThis as unknown as { userSyncDb?: Promise<Database> };
 
 export function getDb(): Promise<Database> {
-  globalForDb.userSyncDb ??= connect();
+  if (!globalForDb.userSyncDb) {
+    const connecting = connect();
+    globalForDb.userSyncDb = connecting;
+    // A failed open is not cached: the next request tries again.
+    connecting.catch(() => {
+      if (globalForDb.userSyncDb === connecting) globalForDb.userSyncDb = undefined;
+    });
+  }
   return globalForDb.userSyncDb;
 }
