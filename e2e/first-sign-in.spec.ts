@@ -1,4 +1,5 @@
 import { expect, signIn, syncStatus, test } from "./support/fixtures";
+import { emulatorUrl } from "./support/settings";
 
 test("a. first sign-in: the dashboard renders while a slow Clerk call syncs, then shows the row", async ({ page, emulator, db }) => {
   await emulator.setFault({ endpoint: "getUser", latencyMs: 2000 });
@@ -19,4 +20,12 @@ test("a. first sign-in: the dashboard renders while a slow Clerk call syncs, the
   expect(row).toMatchObject({ email: "ada@example.com", first_name: "Ada", last_name: "Lovelace", tier: "FREE", deleted_at: null });
   expect(row?.last_synced_at).not.toBeNull();
   expect(await emulator.count("getUser")).toBe(1);
+});
+
+test("signed out, an authenticated page sends the visitor to sign in and never syncs", async ({ page, emulator }) => {
+  for (const path of ["/dashboard", "/dashboard/settings"]) {
+    await page.goto(path);
+    await page.waitForURL(`${emulatorUrl}/sign-in**`);
+  }
+  expect(await emulator.count("getUser")).toBe(0);
 });

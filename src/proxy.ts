@@ -1,17 +1,12 @@
-import { clerkMiddleware, createRouteMatcher } from "@clerk/nextjs/server";
+import { clerkMiddleware } from "@clerk/nextjs/server";
 
-const isProtectedPage = createRouteMatcher(["/dashboard(.*)"]);
-
-// /api/webhooks/clerk stays public: Svix deliveries carry no session, only their signature.
-export default clerkMiddleware(
-  async (auth, req) => {
-    if (isProtectedPage(req)) await auth.protect();
-  },
-  {
-    // Clerk's SDK does not read CLERK_JWT_KEY itself; with it, session tokens verify with no network.
-    jwtKey: process.env.CLERK_JWT_KEY,
-  },
-);
+// Verifies the session on every request and makes `auth()` available. It protects nothing by
+// path: each page and procedure checks auth itself (Clerk's resource-based guidance), and
+// /api/webhooks/clerk stays public because Svix deliveries carry no session, only a signature.
+export default clerkMiddleware({
+  // Clerk's SDK does not read CLERK_JWT_KEY itself; with it, session tokens verify with no network.
+  jwtKey: process.env.CLERK_JWT_KEY,
+});
 
 export const config = {
   matcher: [
