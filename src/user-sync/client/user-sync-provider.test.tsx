@@ -117,6 +117,12 @@ describe("UserSyncProvider", () => {
     expect(load).toHaveBeenCalledTimes(1);
   });
 
+  it("shows no user after the sync found the user deleted in Clerk", async () => {
+    const sync = vi.fn(() => Promise.resolve({ outcome: "deleted", user: { id: "user_1", name: "" } }));
+    render(<App sync={sync} />);
+    await waitFor(() => expect(screen.getByTestId("a").textContent).toBe("synced:-:"));
+  });
+
   it("ignores a result that arrives after the session changed", async () => {
     const first = deferred<{ outcome: string; user: User | null }>();
     const sync = vi.fn().mockImplementationOnce(() => first.promise).mockImplementation(() => synced("Grace"));

@@ -67,7 +67,9 @@ export function UserSyncProvider<TUser>(props: UserSyncProviderProps<TUser>) {
         const result = await sync();
         if (currentSession.current !== forSession) return;
         writeSessionMarker(forSession);
-        setState({ ...idle, sessionId: forSession, status: "synced", user: result.user });
+        // A deleted user's row is a tombstone: nothing to show.
+        const user = result.outcome === "deleted" ? null : result.user;
+        setState({ ...idle, sessionId: forSession, status: "synced", user });
       } catch (error) {
         if (currentSession.current !== forSession) return;
         const failure = error instanceof Error ? error : new Error(String(error));
