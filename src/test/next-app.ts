@@ -6,6 +6,13 @@ const appOrigin = "http://localhost:3000";
 
 type RouteHandler = (req: NextRequest) => Promise<Response>;
 
+/** Runs the app's real `src/proxy.ts` (clerkMiddleware) on a request, as Next's router would. */
+export async function runProxy(request: NextRequest) {
+  const { default: proxy } = await import("~/proxy");
+  const event = { waitUntil: () => undefined, passThroughOnException: () => undefined } as unknown as NextFetchEvent;
+  return proxy(request, event);
+}
+
 /**
  * Sends a request through the app as Next would: the real `src/proxy.ts` (clerkMiddleware)
  * first, then the route handler with the request headers the middleware forwarded.
@@ -15,11 +22,9 @@ export async function sendThroughApp(
   path: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<Response> {
-  const { default: proxy } = await import("~/proxy");
   const url = new URL(path, appOrigin);
   const request = new NextRequest(url, { method: init.method ?? "GET", headers: init.headers, body: init.body });
-  const event = { waitUntil: () => undefined, passThroughOnException: () => undefined } as unknown as NextFetchEvent;
-  const middlewareResponse = await proxy(request, event);
+  const middlewareResponse = await runProxy(request);
   const rewrite = middlewareResponse?.headers.get("x-middleware-rewrite");
   if (rewrite && new URL(rewrite, appOrigin).pathname !== url.pathname) {
     // A rewrite elsewhere (e.g. auth.protect()'s 404): the route handler is never reached.

@@ -43,7 +43,8 @@ export class MalformedClerkUserError extends Error {
   }
 }
 
-function describeIssues(error: z.ZodError): string[] {
+/** Where and how a value failed validation, never the value itself (it may be PII). */
+export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.code}`);
 }
 

@@ -18,7 +18,7 @@ import { eq, getTableName, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
-import { MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
+import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
 import { clerkWebhookEvents, syncedUsersTable } from "./schema";
 import type { UsersTable, UserSyncEvent } from "./sync";
 import { tombstoneClerkUser, upsertClerkUser, type UserSyncDatabase, type WriteOutcome, type WriteResult } from "./write-path";
@@ -224,7 +224,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     }
     const parsed = envelopeSchema.safeParse(payload);
     if (!parsed.success) {
-      return deadLetter(delivery, typeOf(payload), userIdOf(payload), null, `invalid_envelope: ${describeIssues(parsed.error)}`);
+      return deadLetter(delivery, typeOf(payload), userIdOf(payload), null, `invalid_envelope: ${describeIssues(parsed.error).join("; ")}`);
     }
     const envelope = parsed.data;
     if (!handledTypes.has(envelope.type)) {
@@ -237,7 +237,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     if (envelope.type === "user.deleted") {
       const deleted = deletedUserSchema.safeParse(envelope.data);
       if (!deleted.success) {
-        return deadLetter(delivery, envelope.type, userIdOf(envelope), envelope.timestamp, `malformed_deleted_user: ${describeIssues(deleted.error)}`);
+        return deadLetter(delivery, envelope.type, userIdOf(envelope), envelope.timestamp, `malformed_deleted_user: ${describeIssues(deleted.error).join("; ")}`);
       }
       userId = deleted.data.id;
       // Deletion data has no updated_at: the event's own time is its clock.
@@ -375,10 +375,6 @@ function verificationReason(error: unknown): string {
   if (message.includes("Invalid Signature Headers")) return "invalid_timestamp";
   if (message.includes("Missing required headers")) return "missing_headers";
   return "invalid_signature";
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.code}`).join("; ");
 }
 
 function typeOf(payload: unknown): string | null {

@@ -2,12 +2,12 @@
  * POST /api/webhooks/clerk through the app: the real src/proxy.ts (clerkMiddleware), then the
  * route, the host's plugin instance and its env, and the real PostgreSQL server.
  */
-import { NextRequest, type NextFetchEvent } from "next/server";
+import { NextRequest } from "next/server";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { signedHeaders, userEvent } from "~/test/clerk-webhook";
 import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
-import { sendThroughApp } from "~/test/next-app";
+import { runProxy, sendThroughApp } from "~/test/next-app";
 
 let testDb: TestDatabase;
 let route: { POST: (req: NextRequest) => Promise<Response> };
@@ -43,10 +43,8 @@ describe("POST /api/webhooks/clerk", () => {
   });
 
   it("passes clerkMiddleware untouched (asked directly, no session)", async () => {
-    const { default: proxy } = await import("~/proxy");
-    const event = { waitUntil: () => undefined, passThroughOnException: () => undefined } as unknown as NextFetchEvent;
     const request = new NextRequest(new URL("/api/webhooks/clerk", "http://localhost:3000"), { method: "POST", headers: { accept: "application/json" } });
-    const response = await proxy(request, event);
+    const response = await runProxy(request);
     expect(response?.headers.get("x-clerk-auth-reason") ?? "").not.toContain("protect");
     expect(response?.headers.get("x-middleware-rewrite")).toBe("http://localhost:3000/api/webhooks/clerk");
   });
