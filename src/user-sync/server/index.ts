@@ -25,7 +25,7 @@ export function createUserSync<TUsers extends UsersTable>(
   const webhook = createClerkWebhookHandler({
     db: options.db,
     users: options.users,
-    onEvent: service.emit,
+    onEvent: options.onEvent,
     signingSecret: undefined,
     ...options.webhook,
   });

@@ -31,8 +31,7 @@ export function createUserSyncRouter<TUsers extends UsersTable>(service: UserSyn
     /** The caller's row, or null when it is missing or tombstoned. */
     me: authedProcedure.query(async ({ ctx }) => {
       try {
-        const user = await service.readUser(ctx.userId);
-        return user && !(user as { deletedAt: Date | null }).deletedAt ? user : null;
+        return await service.readLiveUser(ctx.userId);
       } catch (error) {
         throw toTRPCError(error);
       }

@@ -27,6 +27,17 @@ export type UserSyncEvent = {
 
 export type UsersTable = PgTable & { id: PgColumn };
 
+/** Calls `onEvent`, swallowing its failures: telemetry must never break a write. */
+export function guardedEmitter(onEvent: ((event: UserSyncEvent) => void) | undefined) {
+  return (event: UserSyncEvent) => {
+    try {
+      onEvent?.(event);
+    } catch {
+      // Ignored on purpose.
+    }
+  };
+}
+
 export type UserSyncOptions<TUsers extends UsersTable> = {
   /** The host's database (postgres.js or PGlite drizzle instance). */
   db: () => Promise<UserSyncDatabase>;
@@ -55,12 +66,12 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   // Only authoritative fetches from Clerk land here; webhook writes may carry stale data.
   const lastFetchedAtMs = new Map<string, number>();
 
-  function emit(event: UserSyncEvent) {
-    try {
-      options.onEvent?.(event);
-    } catch {
-      // Telemetry must never break a sync.
-    }
+  const emit = guardedEmitter(options.onEvent);
+
+  /** The caller's row, or null when it is missing or a tombstone. */
+  async function readLiveUser(userId: string): Promise<HostUser | null> {
+    const user = await readUser(userId);
+    return user && !(user as { deletedAt: Date | null }).deletedAt ? user : null;
   }
 
   async function readUser(userId: string): Promise<HostUser | null> {
@@ -102,8 +113,8 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     const fetchedAtMs = lastFetchedAtMs.get(userId);
     try {
       if (fetchedAtMs !== undefined && startedAtMs - fetchedAtMs < cooldownMs) {
-        const user = await withDatabase(() => readUser(userId));
-        if (user && !(user as { deletedAt: Date | null }).deletedAt) {
+        const user = await withDatabase(() => readLiveUser(userId));
+        if (user) {
           emit({ source: "client-sync", outcome: "unchanged", clerkFetched: false, durationMs: now() - startedAtMs });
           return { outcome: "unchanged", user };
         }
@@ -144,6 +155,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   return {
     table,
     readUser,
+    readLiveUser,
     /**
      * Fetches the user from Clerk and writes it through the write path. Concurrent calls for
      * one user share one Clerk call; a user fetched within the cooldown is not fetched again.
@@ -155,7 +167,6 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
       inFlight.set(userId, started);
       return started;
     },
-    emit,
   };
 }
 

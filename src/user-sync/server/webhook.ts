@@ -20,7 +20,7 @@ import { z } from "zod";
 
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
 import { clerkWebhookEvents, syncedUsersTable } from "./schema";
-import type { UsersTable, UserSyncEvent } from "./sync";
+import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
 import { tombstoneClerkUser, upsertClerkUser, type UserSyncDatabase, type WriteOutcome, type WriteResult } from "./write-path";
 
 export type ClerkWebhookOptions = {
@@ -128,13 +128,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     }
   }
 
-  function emit(event: UserSyncEvent) {
-    try {
-      options.onEvent?.(event);
-    } catch {
-      // Telemetry must never fail a delivery.
-    }
-  }
+  const emit = guardedEmitter(options.onEvent);
 
   function answer(status: number, entry: Omit<ClerkWebhookLogEntry, "level" | "status">, body: Record<string, unknown>) {
     const level = status >= 500 ? "error" : status >= 400 ? "warn" : "info";
