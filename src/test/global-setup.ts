@@ -14,7 +14,8 @@ declare module "vitest" {
   }
 }
 
-export const templateDatabase = "user_sync_test_template";
+// Per run: several checkouts (git worktrees) may run their suites on one server at once.
+export const templateDatabase = `user_sync_test_template_${process.pid}`;
 
 /** Starts (or finds) PostgreSQL and migrates a template database from `drizzle/`. */
 export default async function setup(project: TestProject) {
@@ -35,7 +36,15 @@ export default async function setup(project: TestProject) {
   }
   project.provide("adminDatabaseUrl", server.adminUrl);
   project.provide("templateDatabase", templateDatabase);
-  return server.stop;
+  return async () => {
+    const cleanup = postgres(server.adminUrl, { max: 1, onnotice: () => undefined });
+    try {
+      await cleanup.unsafe(`drop database if exists ${templateDatabase} with (force)`);
+    } finally {
+      await cleanup.end();
+    }
+    await server.stop();
+  };
 }
 
 export function withDatabase(url: string, database: string) {
