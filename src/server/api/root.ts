@@ -1,8 +1,10 @@
+import { profileRouter } from "~/server/api/routers/profile";
 import { createCallerFactory, createTRPCRouter } from "~/server/api/trpc";
 import { userSync } from "~/server/user-sync";
 
 export const appRouter = createTRPCRouter({
   user: userSync.router,
+  profile: profileRouter,
 });
 
 export type AppRouter = typeof appRouter;
