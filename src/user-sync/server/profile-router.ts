@@ -4,8 +4,7 @@ import { ZodError } from "zod";
 
 import { fieldErrorsFromZod, profileInputSchema, type ProfileFieldError } from "../shared/profile-input";
 import { toTRPCError } from "./errors";
-import { ProfileUpdateError, type ProfileService } from "./profile";
-import type { UsersTable } from "./sync";
+import { ProfileUpdateError, type ProfileService, type ProfileUpdateResult } from "./profile";
 
 /** The host context profile edits read: Clerk's verified `auth()` and, when given, the request headers. */
 export type ProfileContext = { auth: { userId: string | null }; headers?: Headers };
@@ -51,7 +50,13 @@ export function fieldErrorsOf(error: unknown): ProfileFieldError[] | null {
   return null;
 }
 
-export function createProfileRouter<TUsers extends UsersTable>(profile: ProfileService<TUsers>) {
+// Structural, so the host's row type is inferred from the service's answers.
+type ProfileProcedures<THostUser> = {
+  updateProfile: (...args: Parameters<ProfileService<never>["updateProfile"]>) => Promise<ProfileUpdateResult<THostUser>>;
+  updateAvatar: (...args: Parameters<ProfileService<never>["updateAvatar"]>) => Promise<ProfileUpdateResult<THostUser>>;
+};
+
+export function createProfileRouter<THostUser>(profile: ProfileProcedures<THostUser>) {
   const input = profileInputSchema();
   return t.router({
     /**
@@ -81,9 +86,6 @@ export function createProfileRouter<TUsers extends UsersTable>(profile: ProfileS
 }
 
 /** The sync router with the profile procedures beside `sync` and `me`. */
-export function withProfileProcedures<TRouter extends AnyRouter, TUsers extends UsersTable>(
-  syncRouter: TRouter,
-  profile: ProfileService<TUsers>,
-) {
+export function withProfileProcedures<TRouter extends AnyRouter, THostUser>(syncRouter: TRouter, profile: ProfileProcedures<THostUser>) {
   return t.mergeRouters(syncRouter, createProfileRouter(profile));
 }
