@@ -10,6 +10,7 @@ export default async function DashboardPage() {
     <main>
       <nav>
         <Link href="/">Home</Link>
+        <Link href="/profile">Profile</Link>
         <Link href="/dashboard/settings">Settings</Link>
       </nav>
       <h1>Dashboard</h1>

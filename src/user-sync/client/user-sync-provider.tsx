@@ -18,6 +18,11 @@ export type UserSyncState<TUser> = {
   nextRetryAtMs: number | null;
   /** Syncs again now, even if this session already synced. */
   resync: () => void;
+  /**
+   * Hands over a newer row of the signed-in user, e.g. the one a profile edit answered, so every
+   * component shows it at once, without a sync or a webhook. Ignored once the session changed.
+   */
+  acceptUser(this: void, user: TUser): void;
 };
 
 export type UserSyncResult<TUser> = { outcome: string; user: TUser | null };
@@ -31,7 +36,7 @@ export type UserSyncProviderProps<TUser> = {
   retry?: Partial<RetryOptions>;
 };
 
-type InternalState<TUser> = Omit<UserSyncState<TUser>, "resync"> & {
+type InternalState<TUser> = Omit<UserSyncState<TUser>, "resync" | "acceptUser"> & {
   sessionId: string | null;
   /** The failed attempt's 0-based index, for backoff. */
   attempt: number;
@@ -137,10 +142,16 @@ export function UserSyncProvider<TUser>(props: UserSyncProviderProps<TUser>) {
     void run(activeSessionId, 0);
   }, [activeSessionId, run]);
 
+  const acceptUser = useCallback((user: TUser) => {
+    const forSession = currentSession.current;
+    if (!forSession) return;
+    setState((s) => (s.sessionId === forSession ? { ...s, user } : s));
+  }, []);
+
   const value = useMemo<UserSyncState<TUser>>(() => {
     const current = state.sessionId === activeSessionId ? state : { ...idle };
-    return { status: current.status, user: current.user, error: current.error, nextRetryAtMs: current.nextRetryAtMs, resync };
-  }, [state, activeSessionId, resync]);
+    return { status: current.status, user: current.user, error: current.error, nextRetryAtMs: current.nextRetryAtMs, resync, acceptUser };
+  }, [state, activeSessionId, resync, acceptUser]);
 
   return <UserSyncContext.Provider value={value}>{props.children}</UserSyncContext.Provider>;
 }
