@@ -80,8 +80,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Clerk's error shape: `{ errors: [{ code, message, long_message }] }`. */
-export function sendClerkError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  sendJson(res, status, { errors: [{ code, message, long_message: message, meta: {} }], clerk_trace_id: "emulator" }, headers);
+export function sendClerkError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+  paramName?: string,
+) {
+  const meta = paramName ? { param_name: paramName } : {};
+  sendJson(res, status, { errors: [{ code, message, long_message: message, meta }], clerk_trace_id: "emulator" }, headers);
 }
 
 export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}) {
