@@ -71,10 +71,16 @@ test("profile: a taken username shows Clerk's error on the field, and nothing ch
   await page.getByRole("link", { name: "Profile" }).click();
   await page.waitForURL("**/profile");
 
-  // Grace holds "grace" in Clerk; the app only learns it from Clerk's 422.
+  // Grace holds "grace" in Clerk; the app only learns it from Clerk's 422, which comes late here.
+  await emulator.setFault({ endpoint: "updateUser", latencyMs: 1_500, remaining: 1 });
   await page.getByLabel("Username").fill("Grace");
   await page.getByRole("button", { name: "Save" }).click();
+  // Optimistic: the card shows the value being saved at once…
+  await expect(page.getByTestId("profile-card")).toHaveAttribute("data-pending", "true");
+  await expect(page.getByTestId("profile-card-username")).toHaveText("@Grace");
+  // …and is reconciled to Clerk's answer: refused, so back to what the server holds.
   await expect(page.getByTestId("error-username")).toHaveText("That username is taken. Please try another.");
+  await expect(page.getByTestId("profile-card")).toHaveAttribute("data-pending", "false");
   await expect(page.getByLabel("Username")).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByLabel("Username")).toHaveValue("Grace");
   await expect(page.getByTestId("profile-card-username")).toHaveText("no username");
@@ -91,4 +97,26 @@ test("profile: a taken username shows Clerk's error on the field, and nothing ch
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByTestId("error-username")).toHaveText("Your username must be between 4 and 64 characters long.");
   expect(await emulator.count("updateUser")).toBe(updatesBefore);
+});
+
+test("profile: Clerk's rate limit is shown with its Retry-After, and nothing changes", async ({ page, emulator, db }) => {
+  await signIn(page, "user_demo_grace");
+  await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
+  await page.getByRole("link", { name: "Profile" }).click();
+  await page.waitForURL("**/profile");
+  const before = await db.sql`select first_name, clerk_updated_at from users where id = 'user_demo_grace'`;
+
+  await emulator.setFault({ endpoint: "updateUser", rateLimitRetryAfterSeconds: 7 });
+  await page.getByLabel("First name").fill("Amazing Grace");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("profile-error")).toHaveText("Too many changes in a short time. Try again in 7 seconds.");
+  await expect(page.getByLabel("First name")).toHaveValue("Amazing Grace");
+  await expect(page.getByTestId("profile-card-name")).toHaveText("Grace Hopper");
+  expect(await db.sql`select first_name, clerk_updated_at from users where id = 'user_demo_grace'`).toEqual(before);
+
+  // Once Clerk lets it through, the same form saves.
+  await emulator.clearFaults();
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("profile-notice")).toHaveText("Saved.");
+  await expect(page.getByTestId("profile-card-name")).toHaveText("Amazing Grace Hopper");
 });
