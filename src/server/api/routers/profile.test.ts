@@ -4,7 +4,7 @@
  */
 import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { mintSessionToken } from "~/test/clerk-session";
 import { signedRequest, userEvent } from "~/test/clerk-webhook";
@@ -110,6 +110,26 @@ describe("profile.updateInterests", () => {
     const delivery = await webhookRoute.POST(signedRequest(userEvent("user.updated", { ...ada, firstName: "Countess", updatedAtMs: 3_000 }), { svixId: "msg_interests_1" }));
     expect(await delivery.json()).toEqual({ outcome: "updated" });
     expect(await row()).toMatchObject({ first_name: "Countess", interests: ["jazz", "rust"] });
+  });
+
+  it("a database failure is a 503 whose answer and log quote none of the values", async () => {
+    await seed();
+    await testDb.client.unsafe(`
+      create or replace function test_reject_user_writes() returns trigger language plpgsql
+        as $$ begin raise exception 'simulated database failure for %', new.interests; end $$;
+      create trigger test_reject_user_writes before update on users for each row execute function test_reject_user_writes();`);
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const response = await updateInterests({ interests: ["canaryinterest"] });
+      expect(response.status).toBe(503);
+      expect(JSON.stringify(response.json)).not.toContain("canaryinterest");
+      expect(logged).toHaveBeenCalled();
+      expect(JSON.stringify(logged.mock.calls)).not.toContain("canaryinterest");
+    } finally {
+      logged.mockRestore();
+      await testDb.client.unsafe(`drop trigger test_reject_user_writes on users`);
+    }
+    expect((await row())?.interests).toEqual([]);
   });
 
   it("before the caller's first sync: NOT_FOUND, no row created", async () => {
