@@ -119,4 +119,13 @@ test("profile: Clerk's rate limit is shown with its Retry-After, and nothing cha
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByTestId("profile-notice")).toHaveText("Saved.");
   await expect(page.getByTestId("profile-card-name")).toHaveText("Amazing Grace Hopper");
+
+  // Clerk's user.updated echo of the edit arrives after the edit's own write: nothing left to do.
+  const versionBefore = await db.sql`select xmin::text from users where id = 'user_demo_grace'`;
+  const deliveries = (await emulator.webhooksIdle()).filter((d) => d.userId === "user_demo_grace" && d.type === "user.updated");
+  expect(deliveries.map((d) => d.status)).toEqual(["delivered"]);
+  expect(await db.sql`select outcome from clerk_webhook_events where clerk_user_id = 'user_demo_grace' and event_type = 'user.updated'`).toEqual([
+    { outcome: "unchanged" },
+  ]);
+  expect(await db.sql`select xmin::text from users where id = 'user_demo_grace'`).toEqual(versionBefore);
 });
