@@ -1,4 +1,4 @@
 /** Public client entry of the user sync plugin. */
-export { UserSyncProvider, useUserSync } from "./user-sync-provider";
-export type { UserSyncProviderProps, UserSyncResult, UserSyncState, UserSyncStatus } from "./user-sync-provider";
+export { UserSyncAccountMismatchError, UserSyncProvider, useUserSync } from "./user-sync-provider";
+export type { SyncedUserLike, UserSyncProviderProps, UserSyncResult, UserSyncState, UserSyncStatus } from "./user-sync-provider";
 export type { RetryOptions } from "./retry";
