@@ -9,8 +9,19 @@ const accounts: Record<string, { name: string; email: string }> = {
   user_demo_grace: { name: "Grace Hopper", email: "grace@example.com" },
 };
 
-/** One state of the page's DOM: the Clerk user the page believes in, and the synced row it shows. */
-type Frame = { atMs: number; path: string; clerkUserId: string | null; status: string | null; name: string | null; email: string | null };
+/**
+ * One state of the page's DOM: the Clerk user the page believes in, the row `useUserSync` shows,
+ * and the email a component reading `user.me` from the query cache shows.
+ */
+type Frame = {
+  atMs: number;
+  path: string;
+  clerkUserId: string | null;
+  status: string | null;
+  name: string | null;
+  email: string | null;
+  meEmail: string | null;
+};
 
 /**
  * Records every DOM state of every document of the page: a MutationObserver reads the dashboard
@@ -31,6 +42,7 @@ async function recordFrames(page: Page): Promise<Frame[]> {
         status: document.querySelector('[data-testid="sync-status"]')?.getAttribute("data-status") ?? null,
         name: text("user-name"),
         email: text("user-email"),
+        meEmail: text("me-email"),
       };
       const key = JSON.stringify(frame);
       if (key === last) return;
@@ -54,13 +66,13 @@ function pageErrors(page: Page) {
   return errors;
 }
 
-/** Frames showing a synced row that is not the row of the Clerk user the page shows (or showing one with no user). */
+/** Frames showing a row (either way) that is not the row of the Clerk user the page shows, or one with no Clerk user. */
 function foreignFrames(frames: Frame[]) {
   const shows = (value: string | null) => value !== null && value !== "—";
   return frames.filter((frame) => {
-    if (!shows(frame.name) && !shows(frame.email)) return false;
     const expected = frame.clerkUserId ? accounts[frame.clerkUserId] : undefined;
-    return frame.name !== expected?.name || frame.email !== expected?.email;
+    const foreignRow = (shows(frame.name) || shows(frame.email)) && (frame.name !== expected?.name || frame.email !== expected?.email);
+    return foreignRow || (shows(frame.meEmail) && frame.meEmail !== expected?.email);
   });
 }
 
@@ -69,6 +81,7 @@ async function expectShows(page: Page, userId: string) {
   await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
   await expect(page.getByTestId("user-name")).toHaveText(accounts[userId]!.name);
   await expect(page.getByTestId("user-email")).toHaveText(accounts[userId]!.email);
+  await expect(page.getByTestId("me-email")).toHaveText(accounts[userId]!.email);
 }
 
 /** Clerk's multi-session sign-in of a second account: the app's "Add account", then a pick on the sign-in page. */

@@ -3,11 +3,14 @@
 import { SignInButton, SignOutButton, useAuth, useSessionList } from "@clerk/nextjs";
 
 import type { User } from "~/server/db/schema";
+import { api } from "~/trpc/react";
 import { useUserSync } from "~/user-sync/client";
 
 export function DashboardView() {
   const { userId } = useAuth();
   const { status, user, error, nextRetryAtMs, resync } = useUserSync<User>();
+  // Any host component may read the row from the query cache the sync fills.
+  const me = api.user.me.useQuery(undefined, { enabled: !!userId });
   const name = [user?.firstName, user?.lastName].filter(Boolean).join(" ");
   return (
     // The Clerk user this page believes in, beside the synced row it shows (the e2e suite compares them).
@@ -31,6 +34,10 @@ export function DashboardView() {
         <dd data-testid="user-email">{user?.email ?? "—"}</dd>
         <dt>Tier</dt>
         <dd data-testid="user-tier">{user?.tier ?? "—"}</dd>
+        <dt>
+          Email read by <code>user.me</code>
+        </dt>
+        <dd data-testid="me-email">{me.data?.email ?? "—"}</dd>
       </dl>
       <p style={{ display: "flex", gap: "1rem" }}>
         <button type="button" onClick={resync} disabled={status === "syncing"}>
