@@ -205,6 +205,9 @@ describe("email addresses", () => {
     const everyone = await clerk.users.getUserList({ limit: 100 });
     expect(everyone.data.every((user) => user.lastSignInAt === null)).toBe(true);
     expect(everyone.totalCount).toBe(8);
+    // The control API shows the same users.
+    expect((await t.control.user("user_demo_edsger")).primary_email_address_id).toBe(edsger.primaryEmailAddressId);
+    await expect(t.control.user("user_missing")).rejects.toThrow(/404/);
   });
 
   it("changes a primary email in four user.updated steps: add (unverified), verify, make primary, delete the old", async () => {

@@ -53,10 +53,8 @@ export class ClerkEmulatorControl {
     return this.call<UserJson[]>("GET", `/users${query.size > 0 ? `?${query}` : ""}`);
   }
 
-  async user(id: string) {
-    const user = (await this.users()).find((u) => u.id === id);
-    if (!user) throw new Error(`Clerk emulator: no user ${id}`);
-    return user;
+  user(id: string) {
+    return this.call<UserJson>("GET", `/users/${encodeURIComponent(id)}`);
   }
 
   /** Emits `user.created`. */

@@ -29,6 +29,12 @@ export function registerControl(router: Router<ClerkEmulator>) {
     sendJson(res, 200, users.map((u) => userJson(u, ctx.origin)));
   });
 
+  router.on("GET", `${p}/users/:id`, ({ res, params, ctx }) => {
+    const user = ctx.users.get(params.id!);
+    if (!user) throw new HttpError(404, "resource_not_found", "No such user");
+    sendJson(res, 200, userJson(user, ctx.origin));
+  });
+
   /** Emits `user.created`. Body: `{ email? | emailAddresses?, primaryEmailAddress?, phoneNumbers?, firstName?, lastName?, username?, id?, banned?, publicMetadata? }`. */
   router.on("POST", `${p}/users`, async ({ req, res, ctx }) => {
     const body = await readFields(req);
