@@ -3,13 +3,15 @@ import { z } from "zod";
 
 /**
  * The environment, validated once. `next.config.mjs` imports this file, so a bad
- * value fails `next dev` / `next build` instead of a request at run time.
+ * value fails `next dev` / `next build` / `next start` instead of a request at run time.
  */
 export const env = createEnv({
   server: {
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
-    /** postgres:// URL. Unset: the embedded PGlite database under PGLITE_DATA_DIR. */
+    /** postgres:// URL. Unset: the embedded PGlite database under PGLITE_DATA_DIR (not in production, see below). */
     DATABASE_URL: z.url().optional(),
+    /** Allows the embedded PGlite database when NODE_ENV=production (demos only: one process, local disk). */
+    ALLOW_EMBEDDED_DATABASE: z.stringbool().default(false),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
     CLERK_SECRET_KEY: z.string().startsWith("sk_"),
     /** Backend API base URL; Clerk's SDK reads it itself. Set for the local emulator. */
@@ -31,6 +33,7 @@ export const env = createEnv({
   runtimeEnv: {
     NODE_ENV: process.env.NODE_ENV,
     DATABASE_URL: process.env.DATABASE_URL,
+    ALLOW_EMBEDDED_DATABASE: process.env.ALLOW_EMBEDDED_DATABASE,
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
     CLERK_SECRET_KEY: process.env.CLERK_SECRET_KEY,
     CLERK_API_URL: process.env.CLERK_API_URL,
@@ -41,6 +44,19 @@ export const env = createEnv({
     USER_SYNC_CLERK_TIMEOUT_MS: process.env.USER_SYNC_CLERK_TIMEOUT_MS,
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: process.env.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY,
   },
+  // In production the embedded database silently loses data on ephemeral disks and splits it
+  // per replica, so it has to be asked for by name.
+  createFinalSchema: (shape, isServer) =>
+    z.object(shape).superRefine((values, ctx) => {
+      if (isServer && values.NODE_ENV === "production" && !values.DATABASE_URL && !values.ALLOW_EMBEDDED_DATABASE) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["DATABASE_URL"],
+          message:
+            "DATABASE_URL is required when NODE_ENV=production: the embedded PGlite database is for development and demos. Set DATABASE_URL to your PostgreSQL server, or ALLOW_EMBEDDED_DATABASE=true to run on PGlite anyway.",
+        });
+      }
+    }),
   skipValidation: !!process.env.SKIP_ENV_VALIDATION,
   emptyStringAsUndefined: true,
 });
