@@ -9,10 +9,12 @@ const ci = !!process.env.CI;
  * The app's env: the emulator's Clerk values (NEXT_PUBLIC_* are inlined by `next build`, so the
  * build gets them too), the e2e database, and no user.sync cooldown: a new session must reach
  * Clerk (journey c), while "once per session" is the client's guard to prove (journey b).
+ * APP_URL makes clerkMiddleware check each session token's `azp`.
  */
 const appEnv = {
   ...clerkEmulatorAppEnv(emulatorConfig),
   DATABASE_URL: databaseUrl,
+  APP_URL: appUrl,
   USER_SYNC_COOLDOWN_SECONDS: "0",
   PORT: String(appPort),
   NEXT_TELEMETRY_DISABLED: "1",

@@ -1,6 +1,12 @@
 import { createEnv } from "@t3-oss/env-nextjs";
 import { z } from "zod";
 
+/** A comma-separated list of http(s) URLs, reduced to their origins (what Clerk's `azp` holds). */
+const originList = z
+  .string()
+  .transform((value) => value.split(",").map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((url) => new URL(url).origin)).min(1));
+
 /**
  * The environment, validated once. `next.config.mjs` imports this file, so a bad
  * value fails `next dev` / `next build` / `next start` instead of a request at run time.
@@ -22,6 +28,8 @@ export const env = createEnv({
     CLERK_WEBHOOK_SIGNING_SECRET: z.string().startsWith("whsec_").optional(),
     /** When set, webhook events of any other Clerk instance are ignored. */
     CLERK_INSTANCE_ID: z.string().min(1).optional(),
+    /** The app's origin(s), comma-separated: session tokens whose `azp` is another origin are refused. */
+    APP_URL: originList.optional(),
     /** A user fetched from Clerk less than this long ago is not fetched again by user.sync. */
     USER_SYNC_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(10),
     /** Bound on one Backend API call made by user.sync. */
@@ -40,6 +48,7 @@ export const env = createEnv({
     CLERK_JWT_KEY: process.env.CLERK_JWT_KEY,
     CLERK_WEBHOOK_SIGNING_SECRET: process.env.CLERK_WEBHOOK_SIGNING_SECRET,
     CLERK_INSTANCE_ID: process.env.CLERK_INSTANCE_ID,
+    APP_URL: process.env.APP_URL,
     USER_SYNC_COOLDOWN_SECONDS: process.env.USER_SYNC_COOLDOWN_SECONDS,
     USER_SYNC_CLERK_TIMEOUT_MS: process.env.USER_SYNC_CLERK_TIMEOUT_MS,
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: process.env.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY,

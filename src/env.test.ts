@@ -1,7 +1,7 @@
 /**
- * src/env.js: production refuses to start on the embedded database unless asked to. The
- * startup error is proven on the real `next start` (which loads next.config.mjs, which imports
- * src/env.js); the other cases import the module.
+ * src/env.js: production refuses to start on the embedded database unless asked to, and
+ * APP_URL is read as a list of origins. The startup error is proven on the real `next start`
+ * (which loads next.config.mjs, which imports src/env.js); the other cases import the module.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -65,5 +65,15 @@ describe("DATABASE_URL in production", () => {
     expect(optedIn.ALLOW_EMBEDDED_DATABASE).toBe(true);
     // `npm run demo` (next dev) and the tests keep the embedded default.
     expect((await loadEnv({ ...clerkEnv, NODE_ENV: "development", DATABASE_URL: undefined })).DATABASE_URL).toBeUndefined();
+  });
+});
+
+describe("APP_URL", () => {
+  it("is a comma-separated list reduced to origins, unset by default, and refuses a value that is not an http(s) URL", async () => {
+    expect((await loadEnv({ ...clerkEnv, APP_URL: "https://app.example.com/dashboard, http://localhost:3000" })).APP_URL).toEqual(["https://app.example.com", "http://localhost:3000"]);
+    expect((await loadEnv({ ...clerkEnv, APP_URL: undefined })).APP_URL).toBeUndefined();
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await expect(loadEnv({ ...clerkEnv, APP_URL: "app.example.com" })).rejects.toThrow("Invalid environment variables");
+    await expect(loadEnv({ ...clerkEnv, APP_URL: "ftp://app.example.com" })).rejects.toThrow("Invalid environment variables");
   });
 });

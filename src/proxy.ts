@@ -1,10 +1,14 @@
 import { clerkMiddleware } from "@clerk/nextjs/server";
 
+import { env } from "~/env";
+
 // Verifies the session on every request it matches and makes `auth()` available. It protects
 // nothing by path: each page and procedure checks auth itself (Clerk's resource-based guidance).
 export default clerkMiddleware({
   // Clerk's SDK does not read CLERK_JWT_KEY itself; with it, session tokens verify with no network.
   jwtKey: process.env.CLERK_JWT_KEY,
+  // Clerk's production guidance: a session token minted for another origin (its `azp`) is refused.
+  authorizedParties: env.APP_URL,
 });
 
 export const config = {
