@@ -28,6 +28,8 @@ export const env = createEnv({
     CLERK_WEBHOOK_SIGNING_SECRET: z.string().startsWith("whsec_").optional(),
     /** When set, webhook events of any other Clerk instance are ignored. */
     CLERK_INSTANCE_ID: z.string().min(1).optional(),
+    /** Days a processed webhook's svix-id is kept in clerk_webhook_events (Svix retries for about 28 h). */
+    USER_SYNC_WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(2).default(30),
     /** The app's origin(s), comma-separated: session tokens whose `azp` is another origin are refused. */
     APP_URL: originList.optional(),
     /** A user fetched from Clerk less than this long ago is not fetched again by user.sync. */
@@ -48,6 +50,7 @@ export const env = createEnv({
     CLERK_JWT_KEY: process.env.CLERK_JWT_KEY,
     CLERK_WEBHOOK_SIGNING_SECRET: process.env.CLERK_WEBHOOK_SIGNING_SECRET,
     CLERK_INSTANCE_ID: process.env.CLERK_INSTANCE_ID,
+    USER_SYNC_WEBHOOK_RETENTION_DAYS: process.env.USER_SYNC_WEBHOOK_RETENTION_DAYS,
     APP_URL: process.env.APP_URL,
     USER_SYNC_COOLDOWN_SECONDS: process.env.USER_SYNC_COOLDOWN_SECONDS,
     USER_SYNC_CLERK_TIMEOUT_MS: process.env.USER_SYNC_CLERK_TIMEOUT_MS,

@@ -18,6 +18,8 @@
  * - Quiet: logs, responses, dead-letter reasons and `onEvent` carry the event type, the
  *   svix-id, the outcome and codes (SQLSTATE, schema issue paths), never payload values or
  *   database messages (they quote row values). No Clerk API call is made here.
+ * - Bounded: processed inbox rows older than the retention window are pruned in batches, now
+ *   and then after a delivery (off the response's path) or by a cron calling `pruneInbox()`.
  */
 import { eq, getTableName, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
@@ -27,6 +29,14 @@ import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from ".
 import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
 import { clerkWebhookEvents, syncedUsersTable } from "./schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
+import {
+  clearWebhookDeadLetters,
+  defaultInboxRetentionDays,
+  pruneWebhookInbox,
+  type DeadLetterSelection,
+  type InboxPruneOptions,
+  type InboxPruneResult,
+} from "./webhook-inbox";
 import { tombstoneClerkUser, upsertClerkUser, type UserSyncDatabase, type WriteOutcome, type WriteResult } from "./write-path";
 
 export type ClerkWebhookOptions = {
@@ -40,8 +50,12 @@ export type ClerkWebhookOptions = {
   instanceId?: string;
   /** Larger bodies are refused with 413 before they are read in full. */
   maxBodyBytes?: number;
+  /** Processed inbox rows older than this many days are pruned (default 30; dead letters are kept). */
+  retentionDays?: number;
+  /** At most one automatic prune per this interval per process (default 5 min); 0 turns it off (prune by cron). */
+  pruneIntervalMs?: number;
   onEvent?: (event: UserSyncEvent) => void;
-  /** Where the one line per delivery goes; the default writes JSON to the console. */
+  /** Where the one line per delivery (and per prune that did something) goes; the default writes JSON to the console. */
   log?: (entry: ClerkWebhookLogEntry) => void;
 };
 
@@ -66,7 +80,15 @@ export type ClerkWebhookDeliveryLogEntry = {
   reason?: string;
 };
 
-export type ClerkWebhookLogEntry = ClerkWebhookDeliveryLogEntry;
+/** One log line per inbox upkeep that deleted something or failed. */
+export type ClerkWebhookInboxLogEntry = {
+  level: "info" | "warn";
+  task: "prune_inbox";
+  deletedRows: number;
+  reason?: string;
+};
+
+export type ClerkWebhookLogEntry = ClerkWebhookDeliveryLogEntry | ClerkWebhookInboxLogEntry;
 
 export type ClerkWebhookCounts = {
   applied: number;
@@ -79,6 +101,7 @@ export type ClerkWebhookCounts = {
 };
 
 export const defaultMaxBodyBytes = 256 * 1024;
+export const defaultPruneIntervalMs = 5 * 60 * 1000;
 
 const handledTypes = new Set(["user.created", "user.updated", "user.deleted"]);
 
@@ -130,6 +153,8 @@ class DeadLetterNotRecorded extends Error {
 export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
   const table = syncedUsersTable(getTableName(options.users));
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
+  const retentionDays = options.retentionDays ?? defaultInboxRetentionDays;
+  const pruneIntervalMs = options.pruneIntervalMs ?? defaultPruneIntervalMs;
   const log = options.log ?? writeToConsole;
   const counts: ClerkWebhookCounts = {
     applied: 0,
@@ -152,6 +177,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
       configError = "CLERK_WEBHOOK_SIGNING_SECRET is not a valid whsec_ secret";
     }
   }
+  let lastPruneStartedAtMs: number | null = null;
 
   const emit = guardedEmitter(options.onEvent);
 
@@ -217,19 +243,27 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
       clerkUserId: null,
       eventTimestampMs: null,
     };
+    let usedDatabase = false;
+    let response: Response;
     try {
-      return await processDelivery(delivery, body);
+      const processed = await processDelivery(delivery, body);
+      usedDatabase = processed.usedDatabase;
+      response = processed.response;
     } catch (error) {
-      return failed(delivery, error);
+      usedDatabase = true;
+      response = await failed(delivery, error);
     }
+    // Upkeep only where the database was in use anyway: rejected and ignored deliveries stay free.
+    if (usedDatabase) pruneInBackground();
+    return response;
   }
 
-  async function processDelivery(delivery: Delivery, body: string): Promise<Response> {
+  async function processDelivery(delivery: Delivery, body: string): Promise<{ response: Response; usedDatabase: boolean }> {
     let payload: unknown;
     try {
       payload = JSON.parse(body);
     } catch {
-      return deadLetter(delivery, "invalid_json");
+      return { response: await deadLetter(delivery, "invalid_json"), usedDatabase: true };
     }
     delivery.eventType = typeOf(payload);
     delivery.clerkUserId = userIdOf(payload);
@@ -239,21 +273,23 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
       if (instanceId !== options.instanceId) {
         counts.ignoredInstance++;
         // Another instance's endpoint secret, or a shared one: worth an operator's look.
-        return answer(
+        const response = answer(
           200,
           { level: "warn", eventType: delivery.eventType, svixId: delivery.svixId, outcome: "ignored_instance", reason: "other_instance" },
           { outcome: "ignored_instance" },
         );
+        return { response, usedDatabase: false };
       }
     }
     // Types this handler does not apply are acknowledged whatever else their envelope holds.
     if (delivery.eventType !== null && !handledTypes.has(delivery.eventType)) {
       counts.ignoredType++;
-      return answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: "ignored_type" }, { outcome: "ignored_type" });
+      const response = answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: "ignored_type" }, { outcome: "ignored_type" });
+      return { response, usedDatabase: false };
     }
     const parsed = envelopeSchema.safeParse(payload);
     if (!parsed.success) {
-      return deadLetter(delivery, `invalid_envelope: ${describeIssues(parsed.error).join("; ")}`);
+      return { response: await deadLetter(delivery, `invalid_envelope: ${describeIssues(parsed.error).join("; ")}`), usedDatabase: true };
     }
     const envelope = parsed.data;
 
@@ -262,12 +298,12 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     if (envelope.type === "user.deleted") {
       const deleted = deletedUserSchema.safeParse(envelope.data);
       if (!deleted.success) {
-        return deadLetter(delivery, `malformed_deleted_user: ${describeIssues(deleted.error).join("; ")}`);
+        return { response: await deadLetter(delivery, `malformed_deleted_user: ${describeIssues(deleted.error).join("; ")}`), usedDatabase: true };
       }
       // Deletion data has no updated_at: the event's own time is its clock, so it is required here.
       const deletedAtMs = envelope.timestamp;
       if (deletedAtMs === undefined) {
-        return deadLetter(delivery, "invalid_envelope: timestamp: invalid_type");
+        return { response: await deadLetter(delivery, "invalid_envelope: timestamp: invalid_type"), usedDatabase: true };
       }
       userId = deleted.data.id;
       effect = (db) => tombstoneClerkUser(db, table, userId, deletedAtMs);
@@ -277,7 +313,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
         snapshot = snapshotFromUserJson(envelope.data);
       } catch (error) {
         if (!(error instanceof MalformedClerkUserError)) throw error;
-        return deadLetter(delivery, `malformed_user: ${error.issues.join("; ")}`);
+        return { response: await deadLetter(delivery, `malformed_user: ${error.issues.join("; ")}`), usedDatabase: true };
       }
       userId = snapshot.id;
       effect = (db) => upsertClerkUser(db, table, snapshot);
@@ -286,11 +322,17 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     const result = await applyOnce(delivery, userId, effect);
     if (result === "duplicate") {
       counts.duplicate++;
-      return answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: "duplicate" }, { outcome: "duplicate" });
+      return {
+        response: answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: "duplicate" }, { outcome: "duplicate" }),
+        usedDatabase: true,
+      };
     }
     counts.applied++;
     emit({ source: "webhook", outcome: result.outcome, clerkFetched: false, durationMs: Date.now() - delivery.startedAtMs });
-    return answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: result.outcome }, { outcome: result.outcome });
+    return {
+      response: answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: result.outcome }, { outcome: result.outcome }),
+      usedDatabase: true,
+    };
   }
 
   async function applyOnce(
@@ -404,11 +446,43 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     );
   }
 
+  /** Starts a prune at most once per `pruneIntervalMs` in this process, without awaiting it. */
+  function pruneInBackground() {
+    if (pruneIntervalMs <= 0) return;
+    const nowMs = Date.now();
+    if (lastPruneStartedAtMs !== null && nowMs - lastPruneStartedAtMs < pruneIntervalMs) return;
+    lastPruneStartedAtMs = nowMs;
+    void pruneInbox().catch(() => undefined);
+  }
+
+  /**
+   * Deletes processed inbox rows older than the retention window, in bounded batches, with one
+   * pruner at a time across all instances; dead letters are kept. For a cron (the handler also
+   * runs it now and then after a delivery). Logs a line when it deleted rows or failed.
+   */
+  async function pruneInbox(overrides: Partial<InboxPruneOptions> = {}): Promise<InboxPruneResult> {
+    try {
+      const result = await pruneWebhookInbox(await options.db(), { retentionDays, ...overrides });
+      if (result.deletedRows > 0) write({ level: "info", task: "prune_inbox", deletedRows: result.deletedRows });
+      return result;
+    } catch (error) {
+      // Nothing is lost when a prune fails: the rows wait for the next one.
+      write({ level: "warn", task: "prune_inbox", deletedRows: 0, reason: errorReason(error) });
+      throw error;
+    }
+  }
+
   return {
     /** Handles one delivery; resolves to the response for Svix. Never throws. */
     handle,
     /** In-process counters since start (ignored instances, dead letters, …). */
     counts: (): Readonly<ClerkWebhookCounts> => ({ ...counts }),
+    pruneInbox,
+    /**
+     * Deletes dead letters by `svix-id`, by age or all; returns how many. Once one is cleared, a
+     * replay of its message from the Svix dashboard is applied (after the cause is fixed).
+     */
+    clearDeadLetters: async (selection: DeadLetterSelection): Promise<number> => clearWebhookDeadLetters(await options.db(), selection),
   };
 }
 

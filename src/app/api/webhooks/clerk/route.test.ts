@@ -16,10 +16,14 @@ let route: { POST: (req: NextRequest) => Promise<Response> };
 beforeAll(async () => {
   testDb = await createTestDatabase("webhook_route");
   useDatabaseForApp(testDb.url);
+  process.env.USER_SYNC_WEBHOOK_RETENTION_DAYS = "7";
   route = await import("./route");
 });
 beforeEach(() => testDb.truncate());
-afterAll(() => testDb.close());
+afterAll(async () => {
+  delete process.env.USER_SYNC_WEBHOOK_RETENTION_DAYS;
+  await testDb.close();
+});
 
 const ada = { id: "user_ada", email: "ada@example.com", firstName: "Ada", updatedAtMs: 1_000 };
 
@@ -41,6 +45,18 @@ describe("POST /api/webhooks/clerk", () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ error: "missing_headers" });
     expect(await testDb.client`select 1 from clerk_webhook_events`).toHaveLength(0);
+  });
+
+  it("the host's instance prunes its inbox with USER_SYNC_WEBHOOK_RETENTION_DAYS, keeping dead letters", async () => {
+    await testDb.client`
+      insert into clerk_webhook_events (svix_id, outcome, received_at) values
+        ('msg_8_days', 'created', now() - interval '8 days'), ('msg_6_days', 'created', now() - interval '6 days')`;
+    await testDb.client`
+      insert into clerk_webhook_events (svix_id, outcome, dead_letter_reason, received_at) values
+        ('msg_dead', 'dead_letter', 'invalid_json', now() - interval '90 days')`;
+    const { userSync } = await import("~/server/user-sync");
+    expect((await userSync.webhook.pruneInbox()).deletedRows).toBe(1);
+    expect((await testDb.client<{ svix_id: string }[]>`select svix_id from clerk_webhook_events order by svix_id`).map((row) => row.svix_id)).toEqual(["msg_6_days", "msg_dead"]);
   });
 
   it("is outside clerkMiddleware's matcher (as next build reads it), while pages and /api/trpc are inside", async () => {
