@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 export type Request = IncomingMessage & { url: string; method: string };
@@ -67,6 +68,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** The request parameter at fault: Clerk's `meta.param_name`. */
+    readonly paramName?: string,
   ) {
     super(message);
   }
@@ -79,7 +82,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Clerk's error shape: `{ errors: [{ code, message, long_message }] }`. */
+/** Clerk's error shape: `{ errors: [{ code, message, long_message, meta }], clerk_trace_id }`. */
 export function sendClerkError(
   res: ServerResponse,
   status: number,
@@ -89,7 +92,7 @@ export function sendClerkError(
   paramName?: string,
 ) {
   const meta = paramName ? { param_name: paramName } : {};
-  sendJson(res, status, { errors: [{ code, message, long_message: message, meta }], clerk_trace_id: "emulator" }, headers);
+  sendJson(res, status, { errors: [{ code, message, long_message: message, meta }], clerk_trace_id: randomBytes(16).toString("hex") }, headers);
 }
 
 export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}) {
