@@ -11,6 +11,10 @@ export const env = createEnv({
     /** postgres:// URL. Unset: the embedded PGlite database under PGLITE_DATA_DIR. */
     DATABASE_URL: z.url().optional(),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
+    /** Seconds to wait for a new PostgreSQL connection before the query fails. */
+    DATABASE_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(5),
+    /** PostgreSQL's statement_timeout (and idle-in-transaction timeout) for the app's connections; 0 disables. */
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(5000),
     CLERK_SECRET_KEY: z.string().startsWith("sk_"),
     /** Backend API base URL; Clerk's SDK reads it itself. Set for the local emulator. */
     CLERK_API_URL: z.url().optional(),
@@ -32,6 +36,8 @@ export const env = createEnv({
     NODE_ENV: process.env.NODE_ENV,
     DATABASE_URL: process.env.DATABASE_URL,
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
+    DATABASE_CONNECT_TIMEOUT_SECONDS: process.env.DATABASE_CONNECT_TIMEOUT_SECONDS,
+    DATABASE_STATEMENT_TIMEOUT_MS: process.env.DATABASE_STATEMENT_TIMEOUT_MS,
     CLERK_SECRET_KEY: process.env.CLERK_SECRET_KEY,
     CLERK_API_URL: process.env.CLERK_API_URL,
     CLERK_JWT_KEY: process.env.CLERK_JWT_KEY,
