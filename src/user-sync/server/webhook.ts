@@ -14,12 +14,12 @@
  * - Quiet: logs carry the event type, the svix-id, the outcome and a reason code, never payload
  *   values. No Clerk API call is made here.
  */
-import { eq, getTableName, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
-import { clerkWebhookEvents, syncedUsersTable } from "./schema";
+import { clerkWebhookEvents, syncedTableOf } from "./schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
 import { tombstoneClerkUser, upsertClerkUser, type UserSyncDatabase, type WriteOutcome, type WriteResult } from "./write-path";
 
@@ -104,7 +104,7 @@ class DuplicateDelivery extends Error {}
  * 503 no signing secret configured.
  */
 export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
-  const table = syncedUsersTable(getTableName(options.users));
+  const table = syncedTableOf(options.users);
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const log = options.log ?? writeToConsole;
   const counts: ClerkWebhookCounts = {
