@@ -297,13 +297,14 @@ describe("user.updateProfile", () => {
     expect(outcomes.filter((o) => o === "updated")).toHaveLength(12 - stale);
   });
 
-  it("a Clerk timeout answers GATEWAY_TIMEOUT with the database untouched; the next sync converges", async () => {
+  it("a Clerk timeout aborts the request and answers GATEWAY_TIMEOUT with the database untouched; the next sync converges", async () => {
     await seed();
     const before = await row();
     clerkWrites.delayNextResponses(clerkTimeoutMs * 3);
     const response = await updateProfile({ firstName: "Slow" });
     expect(response.status).toBe(504);
-    expect(errorOf(response).code).toBe("GATEWAY_TIMEOUT");
+    expect(errorOf(response)).toMatchObject({ code: "GATEWAY_TIMEOUT", message: expect.stringContaining("may still have been saved") as string });
+    expect(clerkWrites.abortedRequests()).toBe(1);
     expect(await row()).toEqual(before);
     // Clerk did apply it (the answer was only late): a sync brings the mirror up to date.
     await trpcMutation(route.POST, "user.sync", { token: adaToken() });

@@ -22,6 +22,7 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
   // order), only the answer is held back.
   const responseDelaysMs: number[] = [];
   let patchLimit = 10;
+  let abortedRequests = 0;
   const patchWindowMs = 10_000;
 
   const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
@@ -38,6 +39,7 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
     );
 
   const notFound = () => clerkError(404, "resource_not_found", "not found");
+  const authorized = (request: Request) => request.headers.get("authorization") === `Bearer ${process.env.CLERK_SECRET_KEY}`;
 
   function userJson(userId: string) {
     const user = clerk.users.get(userId)!;
@@ -56,6 +58,7 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
     const userId = String(params.id);
     const text = await request.text();
     calls.push({ method: "PATCH", path: new URL(request.url).pathname, userId, bodyBytes: text.length });
+    if (!authorized(request)) return clerkError(401, "authentication_invalid", "Invalid secret key");
     const nowMs = Date.now();
     const recent = (patchTimesByUser.get(userId) ?? []).filter((at) => nowMs - at < patchWindowMs);
     recent.push(nowMs);
@@ -86,7 +89,14 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
     bump(userId);
     const answer = userJson(userId);
     const delayMs = responseDelaysMs.shift();
-    if (delayMs) await delay(delayMs);
+    if (delayMs) {
+      let answered = false;
+      request.signal.addEventListener("abort", () => {
+        if (!answered) abortedRequests++;
+      });
+      await delay(delayMs);
+      answered = true;
+    }
     return json(answer);
   });
 
@@ -95,6 +105,7 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
     const form = await request.formData();
     const file = form.get("file");
     calls.push({ method: "POST", path: new URL(request.url).pathname, userId, bodyBytes: file instanceof Blob ? file.size : 0 });
+    if (!authorized(request)) return clerkError(401, "authentication_invalid", "Invalid secret key");
     if (!clerk.users.get(userId)) return notFound();
     if (!(file instanceof Blob)) return clerkError(422, "form_param_missing", "file is missing", "file");
     uploads.push({ userId, type: file.type, bytes: file.size, name: file instanceof File ? file.name : "" });
@@ -109,6 +120,8 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
     uploads,
     imageUrls,
     patchCalls: () => calls.filter((c) => c.method === "PATCH").length,
+    /** Requests whose client gave up (aborted) before the held-back answer was sent. */
+    abortedRequests: () => abortedRequests,
     /** Holds back the next answers (in arrival order) by these many milliseconds. */
     delayNextResponses(...delaysMs: number[]) {
       responseDelaysMs.push(...delaysMs);
@@ -123,6 +136,7 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
       imageUrls.clear();
       responseDelaysMs.length = 0;
       patchLimit = 10;
+      abortedRequests = 0;
     },
   };
 }

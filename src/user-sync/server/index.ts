@@ -1,9 +1,9 @@
 import "server-only";
 
-import { createProfileService, type ClerkProfileClient } from "./profile";
+import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncRouter } from "./router";
-import { createUserSyncService, type ClerkBackendClient, type UsersTable, type UserSyncOptions } from "./sync";
+import { createUserSyncService, type UsersTable, type UserSyncOptions } from "./sync";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 
 /** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
@@ -14,23 +14,25 @@ export type UserSyncWebhookOptions = Pick<
 
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table, Clerk client, webhook secret), mounts `router` as `user` in its tRPC app router
- * (`user.sync`, `user.me`, `user.updateProfile`, `user.updateAvatar`) and serves
+ * users table object, Clerk Backend API key, webhook secret), mounts `router` as `user` in its
+ * tRPC app router (`user.sync`, `user.me`, `user.updateProfile`, `user.updateAvatar`) and serves
  * `webhook.handle` at its public Clerk webhook route (outside `clerkMiddleware`'s matcher).
- * `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
+ * `service` also exposes `configProblems()` and `counts()` for a health view; `profile` the
+ * profile edits; `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
  *
  * @example
- * export const userSync = createUserSync({ db: getDb, users, clerk: clerkClient, webhook: { signingSecret } });
+ * export const userSync = createUserSync({
+ *   db: getDb,
+ *   users,
+ *   clerk: { secretKey: env.CLERK_SECRET_KEY, apiUrl: env.CLERK_API_URL },
+ *   webhook: { signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET },
+ * });
  * export const appRouter = createTRPCRouter({ user: userSync.router });
  * // src/app/api/webhooks/clerk/route.ts
  * export const POST = (request: Request) => userSync.webhook.handle(request);
  */
 export function createUserSync<TUsers extends UsersTable>(
-  options: UserSyncOptions<TUsers> & {
-    /** Clerk's Backend API client: reads for the sync, writes for profile edits. */
-    clerk: () => Promise<ClerkBackendClient & ClerkProfileClient>;
-    webhook?: UserSyncWebhookOptions;
-  },
+  options: UserSyncOptions<TUsers> & { webhook?: UserSyncWebhookOptions },
 ) {
   const service = createUserSyncService(options);
   const profile = createProfileService(options);
@@ -56,10 +58,22 @@ export type {
 } from "./webhook";
 export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
 export type { UserSyncContext } from "./router";
-export type { ClerkBackendClient, SyncResult, UserSyncEvent, UserSyncOptions, UserSyncSource } from "./sync";
-export type { WriteOutcome } from "./write-path";
-export type { ClerkProfile, ClerkProfileClient, ProfileErrorCode, ProfileUpdateResult } from "./profile";
+export type { ClerkBackendApiOptions } from "./clerk-backend-api";
+export type {
+  ConfigProblem,
+  ConfigProblemCode,
+  SyncCaller,
+  SyncResult,
+  UserSyncCounts,
+  UserSyncEvent,
+  UserSyncLogEntry,
+  UserSyncOptions,
+  UserSyncSource,
+} from "./sync";
+export type { UsersTable } from "./schema";
+export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./write-path";
+export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile";
 export { ProfileUpdateError } from "./profile";
 export { fieldErrorsOf, type ProfileContext } from "./profile-router";
 export { profileInputSchema, profileLimits, type ProfileFieldError, type ProfileInput } from "../shared/profile-input";
-export { retryAfterSecondsOf, UserSyncError, type UserSyncErrorCode } from "./errors";
+export { retryAfterSecondsOf, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";

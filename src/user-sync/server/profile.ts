@@ -3,9 +3,11 @@
  *
  * - Validated before anything else (`profileInputSchema`, the avatar's size and magic bytes);
  *   the user id comes from the verified session only.
- * - Clerk is written first, with one Backend API call (`users.updateUser` or
- *   `users.updateUserProfileImage`). A refusal (422: username taken, invalid value) or a failure
- *   leaves the database untouched and comes back as field errors or a typed error.
+ * - Clerk is written first, with one Backend API call: `PATCH /v1/users/{id}` (the SDK's
+ *   `users.updateUser`) or `POST /v1/users/{id}/profile_image` (`users.updateUserProfileImage`),
+ *   through the plugin's Backend API client, whose timeout aborts the request. A refusal (422:
+ *   username taken, invalid value) or a failure leaves the database untouched and comes back as
+ *   field errors or a typed error.
  * - The user Clerk returns goes through the one write path, ordered by Clerk's clock: the
  *   `user.updated` webhook that echoes the change carries the same clock and writes nothing, and
  *   two racing edits end on Clerk's final state whatever order their answers arrive in.
@@ -13,48 +15,30 @@
  *   the next `user.sync` or the echo webhook converges the row. The mirror never holds a value
  *   Clerk did not confirm.
  */
-import type { User } from "@clerk/backend";
-import { isClerkAPIResponseError } from "@clerk/backend/errors";
-import { eq, getTableName } from "drizzle-orm";
-import type { PgTable } from "drizzle-orm/pg-core";
-
 import { profileLimits, type ProfileChanges, type ProfileFieldError } from "../shared/profile-input";
 import { BodyTooLargeError, detectImageType, imageExtensions, readWithCap } from "./avatar-image";
-import { snapshotFromBackendUser, type ClerkUserSnapshot } from "./clerk-user";
-import { fromClerkFailure, UserSyncError } from "./errors";
-import { syncedUsersTable } from "./schema";
-import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
-import { upsertClerkUser, type UserSyncDatabase, type WriteOutcome } from "./write-path";
+import { ClerkRefusedError, createClerkBackendApi, type ClerkBackendApi } from "./clerk-backend-api";
+import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
+import { UserSyncError } from "./errors";
+import { syncedTableOf, type UsersTable } from "./schema";
+import { guardedEmitter, type UserSyncOptions } from "./sync";
+import { upsertClerkUser, type WriteOutcome } from "./write-path";
 
-/** The part of Clerk's Backend API client profile edits call. `clerkClient()` satisfies it. */
-export type ClerkProfileClient = {
-  users: {
-    updateUser(userId: string, params: { firstName?: string; lastName?: string; username?: string }): Promise<User>;
-    updateUserProfileImage(userId: string, params: { file: Blob | File }): Promise<User>;
-  };
-};
-
-export type ProfileServiceOptions<TUsers extends UsersTable> = {
-  db: () => Promise<UserSyncDatabase>;
-  users: TUsers;
-  clerk: () => Promise<ClerkProfileClient>;
-  /** Bound on one Backend API call. */
-  clerkTimeoutMs?: number;
-  onEvent?: (event: UserSyncEvent) => void;
-  now?: () => number;
-};
+export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<UserSyncOptions<TUsers>, "db" | "users" | "clerk" | "clerkTimeoutMs" | "onEvent">;
 
 export type ProfileErrorCode = "CLERK_REJECTED" | "CLERK_USER_NOT_FOUND" | "IMAGE_TOO_LARGE" | "IMAGE_TYPE_UNSUPPORTED";
 
-/** A profile edit Clerk or the upload checks refused. Carries Clerk's field errors, never logged. */
+/**
+ * A profile edit Clerk or the upload checks refused. Its field errors (Clerk's messages among
+ * them) go back to the user who made the edit; its own message names no value and is all a log sees.
+ */
 export class ProfileUpdateError extends Error {
   constructor(
     readonly code: ProfileErrorCode,
     message: string,
     readonly fieldErrors: ProfileFieldError[] = [],
-    options: { cause?: unknown } = {},
   ) {
-    super(message, options);
+    super(message);
     this.name = "ProfileUpdateError";
   }
 }
@@ -84,80 +68,42 @@ const fieldsByClerkParam: Partial<Record<string, string>> = {
   profile_image: "avatar",
 };
 
-/** A failed Backend API write, classified. A 4xx with Clerk's `errors[]` is a refusal, not an outage. */
-function fromClerkWriteFailure(error: unknown, field: string | null): Error {
-  if (isClerkAPIResponseError(error) && (error.status === 400 || error.status === 404 || error.status === 422)) {
-    if (error.status === 404 && error.errors.some((e) => e.code === "resource_not_found")) {
-      return new ProfileUpdateError("CLERK_USER_NOT_FOUND", "Your account no longer exists in Clerk", [], { cause: error });
-    }
-    if (error.errors.length > 0) {
-      const fieldErrors = error.errors.map((e) => {
-        const paramName: unknown = (e.meta as { paramName?: unknown } | undefined)?.paramName;
-        return {
-          field: (typeof paramName === "string" ? fieldsByClerkParam[paramName] : undefined) ?? field,
-          code: e.code,
-          message: e.longMessage ?? e.message,
-        };
-      });
-      return new ProfileUpdateError("CLERK_REJECTED", "Clerk refused the change", fieldErrors, { cause: error });
-    }
+/** Clerk's refusal as the form shows it: each reason on the field Clerk named (else `field`). */
+function fromClerkRefusal(error: ClerkRefusedError, field: string | null): ProfileUpdateError {
+  if (error.status === 404 && error.refusals.some((r) => r.code === "resource_not_found")) {
+    return new ProfileUpdateError("CLERK_USER_NOT_FOUND", "Your account no longer exists in Clerk");
   }
-  return fromClerkFailure(error);
-}
-
-/** Clerk's Backend API takes a string for every name; an empty one clears it. */
-function updateUserParams(changes: ProfileChanges) {
-  const params: { firstName?: string; lastName?: string; username?: string } = {};
-  if (changes.firstName !== undefined) params.firstName = changes.firstName ?? "";
-  if (changes.lastName !== undefined) params.lastName = changes.lastName ?? "";
-  if (changes.username !== undefined) params.username = changes.username ?? "";
-  return params;
+  const fieldErrors = error.refusals.map((refusal) => ({
+    field: (refusal.paramName ? fieldsByClerkParam[refusal.paramName] : undefined) ?? field,
+    code: refusal.code,
+    message: refusal.message,
+  }));
+  return new ProfileUpdateError("CLERK_REJECTED", `Clerk refused the change (${error.status})`, fieldErrors);
 }
 
 export function createProfileService<TUsers extends UsersTable>(options: ProfileServiceOptions<TUsers>) {
   type HostUser = TUsers["$inferSelect"];
-  const table = syncedUsersTable(getTableName(options.users));
+  const table = syncedTableOf(options.users);
   const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
-  const now = options.now ?? Date.now;
+  const clerkApi = createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs });
   const emit = guardedEmitter(options.onEvent);
-
-  async function callClerk(write: (client: ClerkProfileClient) => Promise<User>): Promise<User> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new UserSyncError("CLERK_TIMEOUT", `Clerk did not answer within ${clerkTimeoutMs} ms; the change may still have been saved`)),
-        clerkTimeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([options.clerk().then(write), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async function readHostUser(db: UserSyncDatabase, userId: string): Promise<HostUser | null> {
-    const usersTable: PgTable = options.users;
-    const rows: HostUser[] = await db.select().from(usersTable).where(eq(options.users.id, userId));
-    return rows[0] ?? null;
-  }
 
   /** Clerk first; then, only with what Clerk returned, the write path. */
   async function applyToClerkThenMirror(
     userId: string,
     field: string | null,
-    write: (client: ClerkProfileClient) => Promise<User>,
+    write: (api: ClerkBackendApi) => Promise<unknown>,
   ): Promise<ProfileUpdateResult<HostUser>> {
-    const startedAtMs = now();
+    const startedAtMs = Date.now();
     const fail = (errorCode: string) =>
-      emit({ source: "profile-update", outcome: "error", clerkFetched: true, durationMs: now() - startedAtMs, errorCode });
+      emit({ source: "profile-update", outcome: "error", clerkFetched: true, durationMs: Date.now() - startedAtMs, errorCode });
     let snapshot: ClerkUserSnapshot;
     try {
-      snapshot = snapshotFromBackendUser(await callClerk(write));
+      snapshot = snapshotFromUserJson(await write(clerkApi));
       if (snapshot.id !== userId) throw new UserSyncError("CLERK_MALFORMED", "Clerk returned another user");
     } catch (error) {
-      const failure = error instanceof UserSyncError ? error : fromClerkWriteFailure(error, field);
-      fail(failure instanceof ProfileUpdateError || failure instanceof UserSyncError ? failure.code : "UNKNOWN");
+      const failure = classifyClerkFailure(error, field, clerkTimeoutMs);
+      fail(failure.code);
       throw failure;
     }
     const profile: ClerkProfile = {
@@ -168,10 +114,11 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
       clerkUpdatedAtMs: snapshot.clerkUpdatedAtMs,
     };
     try {
-      const db = await options.db();
-      const written = await upsertClerkUser(db, table, snapshot);
-      const user = written.outcome === "deleted" ? null : await readHostUser(db, userId);
-      emit({ source: "profile-update", outcome: written.outcome, clerkFetched: true, durationMs: now() - startedAtMs });
+      // Clerk's answer to this very request: as authoritative as a fetch (it wins an equal
+      // clock over a webhook payload, and starts user.sync's cooldown).
+      const written = await upsertClerkUser(await options.db(), table, snapshot, "fetched");
+      emit({ source: "profile-update", outcome: written.outcome, clerkFetched: true, durationMs: Date.now() - startedAtMs });
+      const user = written.outcome === "deleted" ? null : (written.row as HostUser | null);
       return { mirror: "written", outcome: written.outcome, profile, user };
     } catch {
       // Clerk holds the change; the row converges on the next sync or the echo webhook. The
@@ -184,7 +131,7 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
   return {
     /** Writes first name, last name and username to Clerk, then Clerk's answer to the mirror. */
     updateProfile(userId: string, changes: ProfileChanges): Promise<ProfileUpdateResult<HostUser>> {
-      return applyToClerkThenMirror(userId, null, (client) => client.users.updateUser(userId, updateUserParams(changes)));
+      return applyToClerkThenMirror(userId, null, (api) => api.updateUser(userId, changes));
     },
 
     /**
@@ -219,9 +166,22 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
         ]);
       }
       const file = new File([bytes as Uint8Array<ArrayBuffer>], `avatar.${imageExtensions[type]}`, { type });
-      return applyToClerkThenMirror(userId, "avatar", (client) => client.users.updateUserProfileImage(userId, { file }));
+      return applyToClerkThenMirror(userId, "avatar", (api) => api.updateUserProfileImage(userId, file));
     },
   };
 }
 
 export type ProfileService<TUsers extends UsersTable> = ReturnType<typeof createProfileService<TUsers>>;
+
+/** A failed Clerk write as the plugin's vocabulary. A timeout is ambiguous: Clerk may have applied it. */
+function classifyClerkFailure(error: unknown, field: string | null, clerkTimeoutMs: number): ProfileUpdateError | UserSyncError {
+  if (error instanceof ClerkRefusedError) return fromClerkRefusal(error, field);
+  if (error instanceof MalformedClerkUserError) {
+    return new UserSyncError("CLERK_MALFORMED", `Clerk returned a malformed user (${error.issues.join("; ").slice(0, 300)})`);
+  }
+  if (error instanceof UserSyncError) {
+    if (error.code !== "CLERK_TIMEOUT") return error;
+    return new UserSyncError("CLERK_TIMEOUT", `Clerk did not answer within ${clerkTimeoutMs} ms; the change may still have been saved`);
+  }
+  return new UserSyncError("CLERK_UNAVAILABLE", "Clerk's Backend API failed");
+}
