@@ -22,7 +22,7 @@ test("e. Clerk 5xx on first load: the page works, shows the error, and recovers 
   await signIn(page, "user_demo_grace");
   await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
   await expect(syncStatus(page)).toHaveAttribute("data-status", "error");
-  await expect(page.getByTestId("sync-error")).toContainText("Clerk's Backend API failed (500");
+  await expect(page.getByTestId("sync-error")).toContainText("Clerk's Backend API failed (500)");
   await expect(page.getByTestId("sync-error")).toContainText("retrying automatically");
   expect(await db.userRow("user_demo_grace")).toBeNull();
 
