@@ -15,7 +15,7 @@ test("profile: name, username, interests and avatar edited in the browser reach 
   // No webhook may help: the dashboard must show the new values from the edit's own answer.
   await emulator.setWebhooks({ drop: true });
 
-  await page.getByRole("link", { name: "Profile" }).click();
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
   await page.waitForURL("**/profile");
   await expect(page.getByLabel("First name")).toHaveValue("Ada");
   await page.getByLabel("First name").fill("Augusta Ada");
@@ -51,24 +51,24 @@ test("profile: name, username, interests and avatar edited in the browser reach 
   });
 
   // The dashboard, right away (client-side navigation: same provider, no reload, no webhook).
-  await page.getByRole("link", { name: "Dashboard" }).click();
+  await page.getByRole("link", { name: "Dashboard", exact: true }).click();
   await page.waitForURL("**/dashboard");
   await expect(page.getByTestId("user-name")).toHaveText("Augusta Ada King");
-  await expect(page.getByTestId("user-username")).toHaveText("countess_ada");
+  await expect(page.getByTestId("user-username")).toHaveText("@countess_ada");
   await expect(page.getByTestId("user-interests")).toHaveText("mathematics, poetry, analytical engines");
   await expect(page.getByTestId("user-avatar")).toHaveAttribute("src", ada.image_url);
   expect(await page.getByTestId("user-avatar").evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(1);
 
   // And after a reload.
   await page.reload();
-  await expect(page.getByTestId("user-username")).toHaveText("countess_ada");
+  await expect(page.getByTestId("user-username")).toHaveText("@countess_ada");
   expect((await emulator.deliveries()).filter((d) => d.userId === "user_demo_ada").every((d) => d.status === "dropped")).toBe(true);
 });
 
 test("profile: a taken username shows Clerk's error on the field, and nothing changes", async ({ page, emulator, db }) => {
   await signIn(page, "user_demo_alan");
   await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
-  await page.getByRole("link", { name: "Profile" }).click();
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
   await page.waitForURL("**/profile");
 
   // Grace holds "grace" in Clerk; the app only learns it from Clerk's 422, which comes late here.
@@ -102,7 +102,7 @@ test("profile: a taken username shows Clerk's error on the field, and nothing ch
 test("profile: Clerk's per-user limit (10 updates per 10 s) is shown with its Retry-After, and nothing changes", async ({ page, emulator, db }) => {
   await signIn(page, "user_demo_grace");
   await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
-  await page.getByRole("link", { name: "Profile" }).click();
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
   await page.waitForURL("**/profile");
 
   // Clerk's user.updated echoes arrive a little after each edit's own answer, as they do from Svix.

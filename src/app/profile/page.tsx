@@ -1,5 +1,4 @@
 import { auth } from "@clerk/nextjs/server";
-import Link from "next/link";
 
 import { ProfileForm } from "./profile-form";
 
@@ -7,13 +6,12 @@ export default async function ProfilePage() {
   const { userId, redirectToSignIn } = await auth();
   if (!userId) return redirectToSignIn();
   return (
-    <main>
-      <nav>
-        <Link href="/dashboard">Dashboard</Link>
-        <Link href="/dashboard/settings">Settings</Link>
-      </nav>
-      <h1>Profile</h1>
-      <ProfileForm />
+    <main className="page">
+      <h1 className="page-title">Profile</h1>
+      <p className="mt-1 text-slate-600">Your name, username and avatar are saved in Clerk first; your interests stay in this app.</p>
+      <div className="mt-6">
+        <ProfileForm />
+      </div>
     </main>
   );
 }

@@ -209,79 +209,121 @@ function ProfileEditor({ user }: { user: User }) {
 
   const errorFor = (field: Field) =>
     errors[field] ? (
-      <p className="field-error" id={`${field}-error`} role="alert" data-testid={`error-${field}`}>
+      <p className="text-sm text-red-700" id={`${field}-error`} role="alert" data-testid={`error-${field}`}>
         {errors[field]}
       </p>
     ) : null;
   const inputProps = (field: Field) => ({
     id: field,
     name: field,
+    className:
+      "rounded-lg border border-slate-300 bg-white px-3 py-2 text-slate-900 shadow-xs focus:border-indigo-500 focus:outline-2 focus:outline-indigo-200 aria-[invalid=true]:border-red-500",
     "aria-invalid": errors[field] ? true : undefined,
-    "aria-describedby": errors[field] ? `${field}-error` : undefined,
+    "aria-describedby": errors[field] ? `${field}-error` : `${field}-hint`,
   });
+  const label = "mt-4 text-sm font-medium text-slate-800 first:mt-0";
+  const hint = "text-xs text-slate-500";
+  const name = [shown.firstName, shown.lastName].filter(Boolean).join(" ");
 
   return (
-    <>
-      <section className="profile-card" data-testid="profile-card" data-pending={saving ? "true" : "false"} aria-busy={saving}>
-        {/* eslint-disable-next-line @next/next/no-img-element -- Clerk's image host differs per instance and emulator. */}
-        {shown.imageUrl && <img src={shown.imageUrl} alt="" width={64} height={64} data-testid="profile-card-avatar" />}
-        <div>
-          <strong data-testid="profile-card-name">{[shown.firstName, shown.lastName].filter(Boolean).join(" ") || "—"}</strong>
-          <div data-testid="profile-card-username">{shown.username ? `@${shown.username}` : "no username"}</div>
-          <div data-testid="profile-card-interests">{shown.interests.join(", ") || "no interests yet"}</div>
+    <div className="space-y-6">
+      <section
+        className="card flex items-center gap-5 transition-opacity data-[pending=true]:opacity-60"
+        data-testid="profile-card"
+        data-pending={saving ? "true" : "false"}
+        aria-busy={saving}
+        aria-label="Your profile as others see it"
+      >
+        {shown.imageUrl ? (
+          // Clerk serves avatars from its own hosts (or a local preview): a plain <img>.
+          // eslint-disable-next-line @next/next/no-img-element
+          <img src={shown.imageUrl} alt="" width={64} height={64} className="size-16 rounded-full bg-slate-100 object-cover shadow" data-testid="profile-card-avatar" />
+        ) : (
+          <span aria-hidden className="grid size-16 place-items-center rounded-full bg-indigo-100 text-xl font-semibold text-indigo-700">
+            {name.slice(0, 1) || "?"}
+          </span>
+        )}
+        <div className="min-w-0">
+          <p className="text-xl font-semibold text-slate-900" data-testid="profile-card-name">
+            {name || "—"}
+          </p>
+          <p className="text-slate-600" data-testid="profile-card-username">
+            {shown.username ? `@${shown.username}` : "no username"}
+          </p>
+          <p className="text-sm text-slate-500" data-testid="profile-card-interests">
+            {shown.interests.join(", ") || "no interests yet"}
+          </p>
         </div>
       </section>
 
-      <form className="profile-form" onSubmit={(event) => void save(event)} noValidate>
-        <label htmlFor="firstName">First name</label>
-        <input {...inputProps("firstName")} value={values.firstName} maxLength={profileLimits.nameMaxLength} onChange={(e) => edit("firstName", e.target.value)} />
+      <form className="card grid max-w-xl gap-1.5" onSubmit={(event) => void save(event)} noValidate>
+        <label className={label} htmlFor="firstName">
+          First name
+        </label>
+        <input {...inputProps("firstName")} value={values.firstName} maxLength={profileLimits.nameMaxLength} autoComplete="given-name" onChange={(e) => edit("firstName", e.target.value)} />
         {errorFor("firstName")}
 
-        <label htmlFor="lastName">Last name</label>
-        <input {...inputProps("lastName")} value={values.lastName} maxLength={profileLimits.nameMaxLength} onChange={(e) => edit("lastName", e.target.value)} />
+        <label className={label} htmlFor="lastName">
+          Last name
+        </label>
+        <input {...inputProps("lastName")} value={values.lastName} maxLength={profileLimits.nameMaxLength} autoComplete="family-name" onChange={(e) => edit("lastName", e.target.value)} />
         {errorFor("lastName")}
 
-        <label htmlFor="username">Username</label>
+        <label className={label} htmlFor="username">
+          Username
+        </label>
         <input {...inputProps("username")} value={values.username} autoComplete="username" onChange={(e) => edit("username", e.target.value)} />
-        <p className="hint">
-          {profileLimits.usernameMinLength}–{profileLimits.usernameMaxLength} letters, numbers, _ or -.
+        <p className={hint} id="username-hint">
+          {profileLimits.usernameMinLength}–{profileLimits.usernameMaxLength} letters, numbers, _ or -. Saved in Clerk.
         </p>
         {errorFor("username")}
 
-        <label htmlFor="interests">Interests</label>
+        <label className={label} htmlFor="interests">
+          Interests
+        </label>
         <input {...inputProps("interests")} value={values.interests} placeholder="climbing, jazz, rust" onChange={(e) => edit("interests", e.target.value)} />
-        <p className="hint">
+        <p className={hint} id="interests-hint">
           Up to {interestLimits.maxTags}, separated by commas, {interestLimits.maxTagLength} characters each. Kept in this app only.
         </p>
         {errorFor("interests")}
 
-        <label htmlFor="avatar">Avatar</label>
-        <input
-          key={fileInputKey}
-          {...inputProps("avatar")}
-          type="file"
-          accept={avatarImageTypes.join(",")}
-          onChange={(e) => pickAvatar(e.target.files?.[0])}
-        />
-        {/* eslint-disable-next-line @next/next/no-img-element -- a local object URL. */}
-        {previewUrl && <img src={previewUrl} alt="New avatar preview" width={96} height={96} data-testid="avatar-preview" />}
-        <p className="hint">PNG, JPEG, WebP or GIF, at most 2 MiB.</p>
+        <label className={label} htmlFor="avatar">
+          Avatar
+        </label>
+        <div className="flex items-center gap-4">
+          <input
+            key={fileInputKey}
+            {...inputProps("avatar")}
+            className="text-sm text-slate-700 file:mr-3 file:rounded-lg file:border file:border-slate-300 file:bg-white file:px-3 file:py-1.5 file:text-sm file:font-medium"
+            type="file"
+            accept={avatarImageTypes.join(",")}
+            onChange={(e) => pickAvatar(e.target.files?.[0])}
+          />
+          {previewUrl && (
+            // A local object URL of the picked file.
+            // eslint-disable-next-line @next/next/no-img-element
+            <img src={previewUrl} alt="New avatar preview" width={64} height={64} className="size-16 rounded-full object-cover shadow" data-testid="avatar-preview" />
+          )}
+        </div>
+        <p className={hint} id="avatar-hint">
+          PNG, JPEG, WebP or GIF, at most 2 MiB.
+        </p>
         {errorFor("avatar")}
 
         {formError && (
-          <p className="form-error" role="alert" data-testid="profile-error">
+          <p className="mt-4 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800" role="alert" data-testid="profile-error">
             {formError}
           </p>
         )}
         {notice && (
-          <p role="status" data-testid="profile-notice">
+          <p className="mt-4 rounded-lg bg-emerald-50 px-3 py-2 text-sm text-emerald-800" role="status" data-testid="profile-notice">
             {notice}
           </p>
         )}
-        <button type="submit" disabled={saving}>
+        <button type="submit" className="btn btn-primary mt-6 justify-self-start" disabled={saving}>
           {saving ? "Saving…" : "Save"}
         </button>
       </form>
-    </>
+    </div>
   );
 }
