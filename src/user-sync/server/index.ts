@@ -1,5 +1,7 @@
 import "server-only";
 
+import { createProfileService } from "./profile";
+import { withProfileProcedures } from "./profile-router";
 import { createUserSyncRouter } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncOptions } from "./sync";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
@@ -13,9 +15,10 @@ export type UserSyncWebhookOptions = Pick<
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
  * users table object, Clerk Backend API key, webhook secret), mounts `router` as `user` in its
- * tRPC app router and serves `webhook.handle` at its public Clerk webhook route (outside
- * `clerkMiddleware`'s matcher). `service` also exposes `configProblems()` and `counts()` for a
- * health view; `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
+ * tRPC app router (`user.sync`, `user.me`, `user.updateProfile`, `user.updateAvatar`) and serves
+ * `webhook.handle` at its public Clerk webhook route (outside `clerkMiddleware`'s matcher).
+ * `service` also exposes `configProblems()` and `counts()` for a health view; `profile` the
+ * profile edits; `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
  *
  * @example
  * export const userSync = createUserSync({
@@ -32,6 +35,7 @@ export function createUserSync<TUsers extends UsersTable>(
   options: UserSyncOptions<TUsers> & { webhook?: UserSyncWebhookOptions },
 ) {
   const service = createUserSyncService(options);
+  const profile = createProfileService(options);
   const webhook = createClerkWebhookHandler({
     db: options.db,
     users: options.users,
@@ -39,7 +43,7 @@ export function createUserSync<TUsers extends UsersTable>(
     signingSecret: undefined,
     ...options.webhook,
   });
-  return { service, router: createUserSyncRouter(service), webhook };
+  return { service, profile, router: withProfileProcedures(createUserSyncRouter(service), profile), webhook };
 }
 
 export { createClerkWebhookHandler };
@@ -68,4 +72,8 @@ export type {
 } from "./sync";
 export type { UsersTable } from "./schema";
 export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./write-path";
+export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile";
+export { ProfileUpdateError } from "./profile";
+export { fieldErrorsOf, type ProfileContext } from "./profile-router";
+export { profileInputSchema, profileLimits, type ProfileFieldError, type ProfileInput } from "../shared/profile-input";
 export { retryAfterSecondsOf, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";
