@@ -1,4 +1,4 @@
-import { bigint, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 import type { WriteOutcome } from "./write-path";
 
@@ -45,19 +45,62 @@ export type WebhookInboxOutcome = WriteOutcome | "dead_letter";
  * row. Dead letters are signed payloads that can never apply (kept, acknowledged, not retried).
  * The host exports it from its schema file so its migrations create it.
  */
-export const clerkWebhookEvents = pgTable("clerk_webhook_events", {
-  /** `svix-id`: the same on every redelivery of one message. */
-  svixId: text("svix_id").primaryKey(),
-  eventType: text("event_type"),
-  clerkUserId: text("clerk_user_id"),
-  /** The envelope's `timestamp`: when the event happened in Clerk, milliseconds. */
-  eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
-  outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
-  /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
-  deadLetterReason: text("dead_letter_reason"),
-  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
-  /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
-  processedAt: timestamp("processed_at", { withTimezone: true }),
-});
+export const clerkWebhookEvents = pgTable(
+  "clerk_webhook_events",
+  {
+    /** `svix-id`: the same on every redelivery of one message. */
+    svixId: text("svix_id").primaryKey(),
+    eventType: text("event_type"),
+    clerkUserId: text("clerk_user_id"),
+    /** The envelope's `timestamp`: when the event happened in Clerk, milliseconds. */
+    eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
+    outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
+    /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
+    deadLetterReason: text("dead_letter_reason"),
+    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+    /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
+    processedAt: timestamp("processed_at", { withTimezone: true }),
+  },
+  // The health view reads the newest deliveries (last delivery, lag, recent dead letters).
+  (table) => [index("clerk_webhook_events_received_at_idx").on(table.receivedAt)],
+);
 
 export type ClerkWebhookEventRow = typeof clerkWebhookEvents.$inferSelect;
+
+/**
+ * The one Clerk Backend API budget every app instance draws from (see clerk-budget.ts): one
+ * row per budget, updated by a single atomic statement per decision. Times are milliseconds
+ * on the database's clock, so instances with skewed clocks agree.
+ */
+export const userSyncClerkBudget = pgTable("user_sync_clerk_budget", {
+  name: text("name").primaryKey(),
+  /** GCRA's theoretical arrival time of the next request, all kinds together. */
+  tatMs: doublePrecision("tat_ms").notNull(),
+  /** The same for reconciliation alone: it caps reconciliation at its share. */
+  reconcileTatMs: doublePrecision("reconcile_tat_ms").notNull(),
+  /** Clerk answered 429: nobody calls before this. */
+  pausedUntilMs: doublePrecision("paused_until_ms").notNull(),
+  /** The decision of the last statement, read back with RETURNING. */
+  lastGranted: boolean("last_granted").notNull().default(false),
+  lastWaitMs: doublePrecision("last_wait_ms").notNull().default(0),
+});
+
+/**
+ * Persisted write telemetry: counts of write attempts per minute, source, outcome, whether
+ * Clerk was called and error code. No user data. Pruned after the retention period.
+ */
+export const userSyncWriteStats = pgTable(
+  "user_sync_write_stats",
+  {
+    bucketStart: timestamp("bucket_start", { withTimezone: true }).notNull(),
+    source: text("source").notNull(),
+    outcome: text("outcome").notNull(),
+    clerkFetched: boolean("clerk_fetched").notNull(),
+    /** Empty when the attempt did not fail (a primary key column cannot be null). */
+    errorCode: text("error_code").notNull().default(""),
+    count: bigint("count", { mode: "number" }).notNull(),
+    durationMsTotal: bigint("duration_ms_total", { mode: "number" }).notNull(),
+    durationMsMax: integer("duration_ms_max").notNull(),
+  },
+  (table) => [primaryKey({ name: "user_sync_write_stats_pk", columns: [table.bucketStart, table.source, table.outcome, table.clerkFetched, table.errorCode] })],
+);
