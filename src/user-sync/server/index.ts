@@ -1,38 +1,94 @@
 import "server-only";
 
+import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
+import { createPostgresClerkBudget, type ClerkBudget } from "./clerk-budget";
+import { createUserSyncHealth, type ClerkCountClient, type UserSyncHealthOptions } from "./health";
 import { createUserSyncRouter } from "./router";
-import { createUserSyncService, type UsersTable, type UserSyncOptions } from "./sync";
+import { createUserSyncService, type ClerkBackendClient, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
+import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 
 /** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
 export type UserSyncWebhookOptions = Pick<ClerkWebhookOptions, "signingSecret" | "instanceId" | "maxBodyBytes" | "log">;
 
+/** How the plugin is operated: the shared Clerk budget, persisted telemetry, health and the admin API. */
+export type UserSyncOperationsOptions = {
+  /**
+   * The one Clerk Backend API budget of every instance: a `ClerkBudget`, or the PostgreSQL one's
+   * settings (default 100 requests / 10 s, Clerk's development limit; reconciliation share 0.5).
+   */
+  clerkBudget?: ClerkBudget | { requestsPer10s: number; reconcileShare?: number };
+  /** Write attempts counted in PostgreSQL (default on, flushed every 5 s); `false` turns it off. */
+  telemetry?: false | Omit<WriteTelemetryOptions, "db">;
+  /** The admin API's keys and the reconciliation it runs. */
+  admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
+  health?: Pick<UserSyncHealthOptions, "thresholds" | "configProblems" | "lastReconcile" | "clerkCountCacheMs">;
+};
+
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table, Clerk client, webhook secret), mounts `router` as `user` in its tRPC app router
- * and serves `webhook.handle` at its public Clerk webhook route.
+ * users table, Clerk client, webhook secret, admin keys), mounts `router` as `user` in its
+ * tRPC app router, serves `webhook.handle` at its public Clerk webhook route and
+ * `admin.health` / `admin.reconcile` at its admin routes.
  *
  * @example
  * export const userSync = createUserSync({ db: getDb, users, clerk: clerkClient, webhook: { signingSecret } });
  * export const appRouter = createTRPCRouter({ user: userSync.router });
  * // src/app/api/webhooks/clerk/route.ts
  * export const POST = (request: Request) => userSync.webhook.handle(request);
+ * // src/app/api/admin/user-sync/health/route.ts
+ * export const GET = (request: Request) => userSync.admin.health(request);
  */
 export function createUserSync<TUsers extends UsersTable>(
-  options: UserSyncOptions<TUsers> & { webhook?: UserSyncWebhookOptions },
+  options: Omit<UserSyncOptions<TUsers>, "clerk"> & {
+    /** Clerk's Backend API client, e.g. `clerkClient` from `@clerk/nextjs/server`. */
+    clerk: () => Promise<ClerkBackendClient & ClerkCountClient>;
+    webhook?: UserSyncWebhookOptions;
+  } & UserSyncOperationsOptions,
 ) {
-  const service = createUserSyncService(options);
+  const budget =
+    options.clerkBudget && "acquire" in options.clerkBudget
+      ? options.clerkBudget
+      : createPostgresClerkBudget({
+          db: options.db,
+          requestsPerWindow: options.clerkBudget?.requestsPer10s ?? 100,
+          reconcileShare: options.clerkBudget?.reconcileShare,
+        });
+  const telemetry = options.telemetry === false ? null : createWriteTelemetry({ db: options.db, ...options.telemetry });
+  // Both receive every event: the persisted counters and the host's own metrics hook.
+  const onEvent = (event: UserSyncEvent) => {
+    telemetry?.record(event);
+    options.onEvent?.(event);
+  };
+  const service = createUserSyncService({ ...options, onEvent });
   const webhook = createClerkWebhookHandler({
     db: options.db,
     users: options.users,
-    onEvent: options.onEvent,
+    onEvent,
     signingSecret: undefined,
     ...options.webhook,
   });
-  return { service, router: createUserSyncRouter(service), webhook };
+  const health = createUserSyncHealth({
+    db: options.db,
+    users: options.users,
+    clerk: options.clerk,
+    budget,
+    telemetry: telemetry ?? undefined,
+    webhooksConfigured: !!options.webhook?.signingSecret,
+    ...options.health,
+  });
+  const admin = createUserSyncAdmin({ ...options.admin, apiKey: options.admin?.apiKey, health });
+  return { service, router: createUserSyncRouter(service), webhook, budget, telemetry, health, admin };
 }
 
 export { createClerkWebhookHandler };
+export { createPostgresClerkBudget, defaultClerkRequestsPer10s } from "./clerk-budget";
+export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
+export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./telemetry";
+export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./health";
+export type { HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
+export { createUserSyncAdmin } from "./admin";
+export type { ReconcileMode, ReconcileReport, ReconcileRequest, UserSyncAdmin } from "./admin";
 export type { ClerkWebhookCounts, ClerkWebhookHandler, ClerkWebhookLogEntry, ClerkWebhookOptions, DeliveryOutcome } from "./webhook";
 export type { UserSyncContext } from "./router";
 export type { ClerkBackendClient, SyncResult, UserSyncEvent, UserSyncOptions, UserSyncSource } from "./sync";
