@@ -126,6 +126,7 @@ describe("POST reconcile", () => {
     [new UserSyncError("DATABASE_UNAVAILABLE", "The database is unavailable"), 503, "database_unavailable"],
     [Object.assign(new Error('duplicate key value (email)=(ada@example.com)'), { code: "23505" }), 500, "database_error"],
     [Object.assign(new Error("Connection terminated"), { code: "57P01" }), 503, "database_unavailable"],
+    [Object.assign(new Error("Clerk's Backend API failed during reconciliation (503)"), { name: "ReconcileClerkError", code: "CLERK_UNAVAILABLE" }), 502, "clerk_unavailable"],
     [new TypeError("Cannot read properties of undefined (reading 'email' of ada@example.com)"), 500, "internal_error"],
   ])("a failed run (%s) → %i with a code only", async (error, status, code) => {
     const { handler, logs } = admin({ reconcile: () => Promise.reject(error) });

@@ -100,6 +100,11 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
       const headers: Record<string, string> = error.retryAfterSeconds ? { "Retry-After": String(error.retryAfterSeconds) } : {};
       return answer(endpoint, status, { error: error.code.toLowerCase() }, { reason: error.code, headers });
     }
+    // Reconciliation's own Clerk failures carry a CLERK_… code like UserSyncError's.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && code.startsWith("CLERK_")) {
+      return answer(endpoint, code === "CLERK_TIMEOUT" ? 504 : 502, { error: code.toLowerCase().slice(0, 40) }, { reason: code.slice(0, 40) });
+    }
     if (isDatabaseError(error)) {
       // Transient (connection, timeout, deadlock): try again later. Permanent: a bug to look at.
       return classifyDatabaseError(error) === "transient"

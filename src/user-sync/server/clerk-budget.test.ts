@@ -9,7 +9,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as schema from "~/server/db/schema";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import { createPostgresClerkBudget, type ClerkBudget, type PostgresClerkBudgetOptions } from "./clerk-budget";
+import { createPostgresClerkBudget, tryAcquireClerkBudget, type ClerkBudget, type PostgresClerkBudgetOptions } from "./clerk-budget";
+
+type PostgresClerkBudget = ReturnType<typeof createPostgresClerkBudget>;
 
 let testDb: TestDatabase;
 let otherInstance: ReturnType<typeof postgres>;
@@ -28,7 +30,7 @@ afterAll(async () => {
 type Settings = Omit<PostgresClerkBudgetOptions, "db">;
 
 /** The same budget as seen from instance A and instance B. */
-function twoInstances(settings: Settings): [ClerkBudget, ClerkBudget] {
+function twoInstances(settings: Settings): [PostgresClerkBudget, PostgresClerkBudget] {
   const dbA = testDb.db;
   const dbB = drizzle({ client: otherInstance, schema });
   return [
@@ -174,5 +176,12 @@ describe("createPostgresClerkBudget", () => {
     const startedAtMs = Date.now();
     expect(await waiting).toBe(false);
     expect(Date.now() - startedAtMs).toBeLessThan(2_000);
+  });
+
+  it("gives a retry hint for budgets that only implement acquire (Clerk's window)", async () => {
+    const refusing: ClerkBudget = { acquire: () => Promise.resolve(false), pause: () => Promise.resolve() };
+    expect(await tryAcquireClerkBudget(refusing, "live")).toEqual({ granted: false, retryAfterMs: 10_000 });
+    const [a] = twoInstances({ requestsPerWindow: 100 });
+    expect(await tryAcquireClerkBudget(a, "live")).toEqual({ granted: true });
   });
 });

@@ -21,10 +21,16 @@ export interface ClerkBudget {
    * permission came within `maxWaitMs` (default 0: do not wait).
    */
   acquire(kind: ClerkCallKind, options?: ClerkBudgetRequest): Promise<boolean>;
-  /** `acquire`, with how long to wait before trying again when refused (a `Retry-After`). */
-  tryAcquire(kind: ClerkCallKind, options?: ClerkBudgetRequest): Promise<ClerkBudgetDecision>;
+  /** `acquire`, with how long to wait before trying again when refused (a `Retry-After`). Optional: see `tryAcquireClerkBudget`. */
+  tryAcquire?(kind: ClerkCallKind, options?: ClerkBudgetRequest): Promise<ClerkBudgetDecision>;
   /** Clerk answered 429: every caller on every instance pauses until `Retry-After` has passed. */
   pause(retryAfterSeconds: number): Promise<void>;
+}
+
+/** A budget's decision with a retry hint; budgets without `tryAcquire` give Clerk's window as the hint. */
+export async function tryAcquireClerkBudget(budget: ClerkBudget, kind: ClerkCallKind, options?: ClerkBudgetRequest): Promise<ClerkBudgetDecision> {
+  if (budget.tryAcquire) return budget.tryAcquire(kind, options);
+  return (await budget.acquire(kind, options)) ? { granted: true } : { granted: false, retryAfterMs: 10_000 };
 }
 
 /** Clerk's documented Backend API limit for a secret key: production 1000 / 10 s, development 100. */
@@ -63,7 +69,7 @@ export type PostgresClerkBudgetOptions = {
  * within its own bucket of `reconcileShare` × the limit, so it only uses what live traffic left.
  * A pause (`Retry-After`) stops every kind until it has passed.
  */
-export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): ClerkBudget {
+export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): ClerkBudget & Required<Pick<ClerkBudget, "tryAcquire">> {
   const limit = Math.floor(options.requestsPerWindow);
   if (!Number.isFinite(limit) || limit < 1) throw new RangeError("requestsPerWindow must be at least 1");
   const windowMs = options.windowMs ?? 10_000;

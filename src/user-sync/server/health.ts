@@ -6,7 +6,7 @@
  */
 import { and, count, eq, getTableName, gte, max, sql } from "drizzle-orm";
 
-import { rowsOf, type ClerkBudget } from "./clerk-budget";
+import { rowsOf, tryAcquireClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { fromClerkFailure } from "./errors";
 import { clerkWebhookEvents, syncedUsersTable } from "./schema";
 import type { UsersTable } from "./sync";
@@ -116,7 +116,7 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
     const stale = cachedCount?.value ?? null;
     try {
       if (options.budget) {
-        const decision = await options.budget.tryAcquire("live", { maxWaitMs: 2_000 });
+        const decision = await tryAcquireClerkBudget(options.budget, "live", { maxWaitMs: 2_000 });
         if (!decision.granted) return { value: stale, problem: "clerk_count_unavailable: the Clerk budget is exhausted" };
       }
       const value = await (await options.clerk()).users.getCount();
