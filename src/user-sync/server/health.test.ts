@@ -260,14 +260,25 @@ describe("health", () => {
       problems: ["webhook_silence"],
     },
     {
-      name: "webhook silence: configured and never delivered, while users sync",
+      name: "webhook silence: configured and never delivered in two days of syncs",
       seed: async () => {
         clerkUserCount = 2;
         await seedUsers(2);
-        await seedWrites("client-sync", "created", 2, 3 * hourMs);
+        await seedWrites("client-sync", "created", 1, 47 * hourMs);
+        await seedWrites("client-sync", "created", 1, 3 * hourMs);
       },
       status: "failing",
       problems: ["webhook_silence"],
+    },
+    {
+      name: "no webhook silence yet on a fresh install: never delivered, but watched for an hour only",
+      seed: async () => {
+        clerkUserCount = 2;
+        await seedUsers(2);
+        await seedWrites("client-sync", "created", 2, hourMs);
+      },
+      status: "healthy",
+      problems: [],
     },
     {
       name: "no webhook silence when webhooks are not configured (client sync and reconciliation only)",

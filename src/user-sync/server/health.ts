@@ -4,11 +4,11 @@
  * persisted write telemetry, the last reconciliation and the configuration. Every figure but
  * Clerk's count comes from PostgreSQL, so any instance answers for all of them.
  */
-import { and, count, eq, getTableName, gte, max, sql } from "drizzle-orm";
+import { and, count, eq, getTableName, gte, max, min, sql } from "drizzle-orm";
 
 import { rowsOf, tryAcquireClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { fromClerkFailure } from "./errors";
-import { clerkWebhookEvents, syncedUsersTable } from "./schema";
+import { clerkWebhookEvents, syncedUsersTable, userSyncWriteStats } from "./schema";
 import type { UsersTable } from "./sync";
 import { readWriteStats } from "./telemetry";
 import type { UserSyncDatabase } from "./write-path";
@@ -50,7 +50,10 @@ export type HealthThresholds = {
   /** Warning above this many self-heals in the last hour while no webhook arrived for `webhookQuietMinutes`. */
   selfHealPerHour: number;
   webhookQuietMinutes: number;
-  /** Failing when webhooks are configured, client syncs called Clerk, and no delivery came for this long. */
+  /**
+   * Failing when webhooks are configured, client syncs called Clerk in the last day, and no
+   * delivery came for this long (counted only once telemetry has been recording this long).
+   */
   webhookSilenceHours: number;
   /** Warning above this webhook lag (p95). */
   webhookLagMs: number;
@@ -101,6 +104,8 @@ export type HealthFacts = Omit<HealthReport, "status" | "problems" | "configOk">
   clerkCountProblem: string | null;
   webhooksConfigured: boolean;
   clientSyncClerkFetchesLastDay: number;
+  /** The oldest write telemetry bucket: how long this app has been watched. */
+  observedSince: string | null;
   nowMs: number;
 };
 
@@ -139,7 +144,7 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
     const dayAgo = new Date(nowMs - 86_400_000);
     const deadLetterSince = new Date(nowMs - thresholds.deadLetterWindowHours * 3_600_000);
 
-    const [userCounts, lastWebhook, lag, deadLetters, lastHour, lastDay, lastReconcile, configProblems, clerkCount] = await Promise.all([
+    const [userCounts, lastWebhook, lag, deadLetters, lastHour, lastDay, oldestBucket, lastReconcile, configProblems, clerkCount] = await Promise.all([
       db
         .select({
           live: sql<number>`count(*) filter (where ${table.deletedAt} is null)::int`,
@@ -163,6 +168,7 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
         .where(and(eq(clerkWebhookEvents.outcome, "dead_letter"), gte(clerkWebhookEvents.receivedAt, deadLetterSince))),
       readWriteStats(db, hourAgo),
       readWriteStats(db, dayAgo),
+      db.select({ at: min(userSyncWriteStats.bucketStart) }).from(userSyncWriteStats),
       options.lastReconcile ? options.lastReconcile() : Promise.resolve(null),
       Promise.resolve(options.configProblems ? options.configProblems() : []),
       clerkUserCount(),
@@ -195,6 +201,7 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
       clerkCountProblem: clerkCount.problem,
       webhooksConfigured: options.webhooksConfigured,
       clientSyncClerkFetchesLastDay: lastDay.clientSyncClerkFetches,
+      observedSince: toDate(oldestBucket[0]?.at ?? null)?.toISOString() ?? null,
       nowMs,
     };
     const { status, problems } = evaluateHealth(facts, thresholds);
@@ -235,11 +242,10 @@ export function evaluateHealth(facts: HealthFacts, thresholds: HealthThresholds 
   const lastWebhookMs = facts.lastWebhookAt ? Date.parse(facts.lastWebhookAt) : null;
   const sinceWebhookMs = lastWebhookMs === null ? Infinity : facts.nowMs - lastWebhookMs;
   const lastSeen = facts.lastWebhookAt ?? "never";
-  if (
-    facts.webhooksConfigured &&
-    facts.clientSyncClerkFetchesLastDay > 0 &&
-    sinceWebhookMs > thresholds.webhookSilenceHours * 3_600_000
-  ) {
+  const silenceMs = thresholds.webhookSilenceHours * 3_600_000;
+  // "Never" is only silence once the app has been watched that long (not a fresh install).
+  const watchedLongEnough = lastWebhookMs !== null || (facts.observedSince !== null && facts.nowMs - Date.parse(facts.observedSince) >= silenceMs);
+  if (facts.webhooksConfigured && facts.clientSyncClerkFetchesLastDay > 0 && sinceWebhookMs > silenceMs && watchedLongEnough) {
     failing.push(
       `webhook_silence: no webhook delivery for over ${thresholds.webhookSilenceHours} h (last: ${lastSeen}) while ${facts.clientSyncClerkFetchesLastDay} client syncs called Clerk in the last day; check the endpoint in Clerk's dashboard (Svix disables it after 5 days of failures)`,
     );
