@@ -1,6 +1,6 @@
 import { defineConfig, devices } from "@playwright/test";
 
-import { chromiumArgs, chromiumPath, appPort, appUrl, databaseUrl, emulatorConfig, emulatorUrl } from "./e2e/support/settings";
+import { adminApiKey, chromiumArgs, chromiumPath, appPort, appUrl, databaseUrl, emulatorConfig, emulatorUrl } from "./e2e/support/settings";
 import { clerkEmulatorAppEnv } from "./src/clerk-emulator/app-env";
 
 const ci = !!process.env.CI;
@@ -14,6 +14,7 @@ const appEnv = {
   ...clerkEmulatorAppEnv(emulatorConfig),
   DATABASE_URL: databaseUrl,
   USER_SYNC_COOLDOWN_SECONDS: "0",
+  ADMIN_API_KEY: adminApiKey,
   PORT: String(appPort),
   NEXT_TELEMETRY_DISABLED: "1",
 };
