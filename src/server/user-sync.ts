@@ -19,7 +19,7 @@ export const userSync = createUserSync({
     requestsPer10s: env.USER_SYNC_CLERK_REQUESTS_PER_10S ?? defaultClerkRequestsPer10s(env.CLERK_SECRET_KEY),
     reconcileShare: env.USER_SYNC_RECONCILE_BUDGET_SHARE,
   },
-  // /api/admin/user-sync/*: unset key → 503. Reconciliation is wired with reconcile.ts's runReconcile.
+  // /api/admin/user-sync/*: Bearer ADMIN_API_KEY (or ADMIN_API_KEY_PREVIOUS during a rotation); unset → 503.
   admin: { apiKey: env.ADMIN_API_KEY, previousApiKey: env.ADMIN_API_KEY_PREVIOUS },
   webhook: {
     // Unset: /api/webhooks/clerk answers 503 (Svix keeps retrying until it is configured).
