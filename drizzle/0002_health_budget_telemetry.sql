@@ -18,5 +18,3 @@ CREATE TABLE "user_sync_write_stats" (
 	"duration_ms_max" integer NOT NULL,
 	CONSTRAINT "user_sync_write_stats_pk" PRIMARY KEY("bucket_start","source","outcome","clerk_fetched","error_code")
 );
---> statement-breakpoint
-CREATE INDEX "clerk_webhook_events_received_at_idx" ON "clerk_webhook_events" USING btree ("received_at");

@@ -213,13 +213,35 @@ describe("health", () => {
       problems: ["dead_letters"],
     },
     {
-      name: "a dead letter older than the 7-day window no longer counts",
+      name: "a dead letter counts until an operator clears it, however old",
       seed: async () => {
         await seedHealthyApp();
-        await seedDelivery("msg_dead_old", 8 * 24 * hourMs, { deadLetter: true });
+        await seedDelivery("msg_dead_old", 40 * 24 * hourMs, { deadLetter: true });
+      },
+      status: "warning",
+      problems: ["dead_letters"],
+    },
+    {
+      name: "a cleared dead letter no longer counts",
+      seed: async () => {
+        await seedHealthyApp();
+        await seedDelivery("msg_dead_cleared", hourMs, { deadLetter: true });
+        await testDb.client`delete from clerk_webhook_events where svix_id = 'msg_dead_cleared'`;
       },
       status: "healthy",
       problems: [],
+    },
+    {
+      name: "a dead letter is not a processed delivery: silence still shows",
+      seed: async () => {
+        clerkUserCount = 2;
+        await seedUsers(2);
+        await seedDelivery("msg_ancient", 30 * hourMs);
+        await seedDelivery("msg_dead_recent", 10 * minuteMs, { deadLetter: true });
+        await seedWrites("client-sync", "touched", 3, hourMs);
+      },
+      status: "failing",
+      problems: ["webhook_silence", "dead_letters"],
     },
     {
       name: "webhook lag: recent deliveries commit 20 minutes after their event",
@@ -313,7 +335,8 @@ describe("health", () => {
       seed: async () => {
         clerkUserCount = 40;
         await seedUsers(5);
-        await seedDelivery("msg_dead", 25 * hourMs, { deadLetter: true });
+        await seedDelivery("msg_last", 25 * hourMs);
+        await seedDelivery("msg_dead", 2 * hourMs, { deadLetter: true });
         await seedWrites("client-sync", "created", 70, 10 * minuteMs);
       },
       status: "failing",

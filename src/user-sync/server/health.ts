@@ -4,7 +4,7 @@
  * persisted write telemetry, the last reconciliation and the configuration. Every figure but
  * Clerk's count comes from PostgreSQL, so any instance answers for all of them.
  */
-import { and, count, eq, getTableName, gte, max, min, sql } from "drizzle-orm";
+import { count, eq, getTableName, max, min, ne, sql } from "drizzle-orm";
 
 import { rowsOf, tryAcquireClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { fromClerkFailure } from "./errors";
@@ -35,7 +35,7 @@ export type HealthReport = {
   selfHealLastDay: number;
   outcomesLastDay: Record<string, Record<string, number>>;
   errorsLastHour: number;
-  /** Dead-lettered deliveries received in the last `deadLetterWindowHours`. */
+  /** Dead letters in the webhook inbox: signed deliveries that could not apply, kept until cleared. */
   deadLetters: number;
   lastReconcile: { runId: string; finishedAt: string; dryRun: boolean; counts: ReconcileCounts } | null;
   configOk: boolean;
@@ -55,11 +55,10 @@ export type HealthThresholds = {
    * delivery came for this long (counted only once telemetry has been recording this long).
    */
   webhookSilenceHours: number;
-  /** Warning above this webhook lag (p95). */
+  /** Warning above this webhook lag (p95 of the last 100 processed deliveries of the last 24 h). */
   webhookLagMs: number;
-  /** Warning above this many dead letters (in the window below). */
+  /** Warning above this many dead letters in the inbox. */
   deadLetters: number;
-  deadLetterWindowHours: number;
   /** Warning above this many failed write attempts in the last hour. */
   errorsPerHour: number;
 };
@@ -71,7 +70,6 @@ export const defaultHealthThresholds: HealthThresholds = {
   webhookSilenceHours: 24,
   webhookLagMs: 15 * 60_000,
   deadLetters: 0,
-  deadLetterWindowHours: 7 * 24,
   errorsPerHour: 50,
 };
 
@@ -142,7 +140,6 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
     const db = await options.db();
     const hourAgo = new Date(nowMs - 3_600_000);
     const dayAgo = new Date(nowMs - 86_400_000);
-    const deadLetterSince = new Date(nowMs - thresholds.deadLetterWindowHours * 3_600_000);
 
     const [userCounts, lastWebhook, lag, deadLetters, lastHour, lastDay, oldestBucket, lastReconcile, configProblems, clerkCount] = await Promise.all([
       db
@@ -151,13 +148,18 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
           tombstones: sql<number>`count(*) filter (where ${table.deletedAt} is not null)::int`,
         })
         .from(table),
-      db.select({ at: max(clerkWebhookEvents.receivedAt) }).from(clerkWebhookEvents),
+      // Processed deliveries (the inbox's retention index covers exactly these).
+      db
+        .select({ at: max(clerkWebhookEvents.receivedAt) })
+        .from(clerkWebhookEvents)
+        .where(ne(clerkWebhookEvents.outcome, "dead_letter")),
       db.execute(sql`
         select percentile_cont(0.95) within group (order by lag_ms)::float8 as p95
         from (
           select greatest(0, extract(epoch from ${clerkWebhookEvents.processedAt}) * 1000 - ${clerkWebhookEvents.eventTimestampMs})::float8 as lag_ms
           from ${clerkWebhookEvents}
           where ${clerkWebhookEvents.receivedAt} >= ${dayAgo.toISOString()}::timestamptz
+            and ${clerkWebhookEvents.outcome} <> 'dead_letter'
             and ${clerkWebhookEvents.processedAt} is not null and ${clerkWebhookEvents.eventTimestampMs} is not null
           order by ${clerkWebhookEvents.receivedAt} desc
           limit 100
@@ -165,7 +167,7 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
       db
         .select({ n: count() })
         .from(clerkWebhookEvents)
-        .where(and(eq(clerkWebhookEvents.outcome, "dead_letter"), gte(clerkWebhookEvents.receivedAt, deadLetterSince))),
+        .where(eq(clerkWebhookEvents.outcome, "dead_letter")),
       readWriteStats(db, hourAgo),
       readWriteStats(db, dayAgo),
       db.select({ at: min(userSyncWriteStats.bucketStart) }).from(userSyncWriteStats),
@@ -265,7 +267,9 @@ export function evaluateHealth(facts: HealthFacts, thresholds: HealthThresholds 
     warnings.push(`webhook_lag: recent deliveries took ${facts.webhookLagMs} ms (p95) from the event to its commit (threshold ${thresholds.webhookLagMs} ms)`);
   }
   if (facts.deadLetters > thresholds.deadLetters) {
-    warnings.push(`dead_letters: ${facts.deadLetters} signed deliveries could not be applied in the last ${thresholds.deadLetterWindowHours} h; see clerk_webhook_events.dead_letter_reason, then reconcile`);
+    warnings.push(
+      `dead_letters: ${facts.deadLetters} signed deliveries could not be applied (clerk_webhook_events.dead_letter_reason); fix the cause, reconcile, then clear them`,
+    );
   }
   if (facts.errorsLastHour > thresholds.errorsPerHour) {
     warnings.push(`errors: ${facts.errorsLastHour} write attempts failed in the last hour (threshold ${thresholds.errorsPerHour})`);

@@ -1,4 +1,4 @@
-import { bigint, boolean, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 import type { WriteOutcome } from "./write-path";
 
@@ -45,25 +45,20 @@ export type WebhookInboxOutcome = WriteOutcome | "dead_letter";
  * row. Dead letters are signed payloads that can never apply (kept, acknowledged, not retried).
  * The host exports it from its schema file so its migrations create it.
  */
-export const clerkWebhookEvents = pgTable(
-  "clerk_webhook_events",
-  {
-    /** `svix-id`: the same on every redelivery of one message. */
-    svixId: text("svix_id").primaryKey(),
-    eventType: text("event_type"),
-    clerkUserId: text("clerk_user_id"),
-    /** The envelope's `timestamp`: when the event happened in Clerk, milliseconds. */
-    eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
-    outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
-    /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
-    deadLetterReason: text("dead_letter_reason"),
-    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
-    /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
-    processedAt: timestamp("processed_at", { withTimezone: true }),
-  },
-  // The health view reads the newest deliveries (last delivery, lag, recent dead letters).
-  (table) => [index("clerk_webhook_events_received_at_idx").on(table.receivedAt)],
-);
+export const clerkWebhookEvents = pgTable("clerk_webhook_events", {
+  /** `svix-id`: the same on every redelivery of one message. */
+  svixId: text("svix_id").primaryKey(),
+  eventType: text("event_type"),
+  clerkUserId: text("clerk_user_id"),
+  /** The envelope's `timestamp`: when the event happened in Clerk, milliseconds. */
+  eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
+  outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
+  /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
+  deadLetterReason: text("dead_letter_reason"),
+  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+  /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
+  processedAt: timestamp("processed_at", { withTimezone: true }),
+});
 
 export type ClerkWebhookEventRow = typeof clerkWebhookEvents.$inferSelect;
 
