@@ -9,7 +9,10 @@ import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 
 /** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
-export type UserSyncWebhookOptions = Pick<ClerkWebhookOptions, "signingSecret" | "instanceId" | "maxBodyBytes" | "log">;
+export type UserSyncWebhookOptions = Pick<
+  ClerkWebhookOptions,
+  "signingSecret" | "instanceId" | "maxBodyBytes" | "retentionDays" | "pruneIntervalMs" | "log"
+>;
 
 /** How the plugin is operated: the shared Clerk budget, persisted telemetry, health and the admin API. */
 export type UserSyncOperationsOptions = {
@@ -28,8 +31,9 @@ export type UserSyncOperationsOptions = {
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
  * users table, Clerk client, webhook secret, admin keys), mounts `router` as `user` in its
- * tRPC app router, serves `webhook.handle` at its public Clerk webhook route and
- * `admin.health` / `admin.reconcile` at its admin routes.
+ * tRPC app router, serves `webhook.handle` at its public Clerk webhook route (outside
+ * `clerkMiddleware`'s matcher) and `admin.health` / `admin.reconcile` at its admin routes.
+ * `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
  *
  * @example
  * export const userSync = createUserSync({ db: getDb, users, clerk: clerkClient, webhook: { signingSecret } });
@@ -89,7 +93,16 @@ export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from ".
 export type { HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
 export { createUserSyncAdmin } from "./admin";
 export type { ReconcileMode, ReconcileReport, ReconcileRequest, UserSyncAdmin } from "./admin";
-export type { ClerkWebhookCounts, ClerkWebhookHandler, ClerkWebhookLogEntry, ClerkWebhookOptions, DeliveryOutcome } from "./webhook";
+export type {
+  ClerkWebhookCounts,
+  ClerkWebhookDeliveryLogEntry,
+  ClerkWebhookHandler,
+  ClerkWebhookInboxLogEntry,
+  ClerkWebhookLogEntry,
+  ClerkWebhookOptions,
+  DeliveryOutcome,
+} from "./webhook";
+export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
 export type { UserSyncContext } from "./router";
 export type { ClerkBackendClient, SyncResult, UserSyncEvent, UserSyncOptions, UserSyncSource } from "./sync";
 export type { WriteOutcome } from "./write-path";
