@@ -155,7 +155,7 @@ function sessionJson(ctx: ClerkEmulator, session: EmulatorSession) {
           last_name: userData.last_name,
           image_url: userData.image_url,
           has_image: userData.has_image,
-          identifier: user!.email,
+          identifier: user!.identifier,
           username: userData.username,
           user_id: userData.id,
         }

@@ -5,6 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 
+import { fromDatabaseFailure, UserSyncError } from "./errors";
 import type { UserSyncDatabase } from "./write-path";
 
 export type ClerkCallKind = "live" | "reconcile";
@@ -31,6 +32,60 @@ export interface ClerkBudget {
 export async function tryAcquireClerkBudget(budget: ClerkBudget, kind: ClerkCallKind, options?: ClerkBudgetRequest): Promise<ClerkBudgetDecision> {
   if (budget.tryAcquire) return budget.tryAcquire(kind, options);
   return (await budget.acquire(kind, options)) ? { granted: true } : { granted: false, retryAfterMs: 10_000 };
+}
+
+const refusals = new WeakSet<UserSyncError>();
+
+/** True for the `CLERK_RATE_LIMITED` error `withClerkBudget` throws when the budget refused: Clerk was not called. */
+export function isClerkBudgetRefusal(error: unknown): boolean {
+  return error instanceof UserSyncError && refusals.has(error);
+}
+
+/**
+ * The same Backend API client, with every call drawing from `budget` first: refused (no slot
+ * within `maxWaitMs`) → `CLERK_RATE_LIMITED` with the budget's `Retry-After` and no request;
+ * Clerk answered 429 → the budget is paused for every instance (Clerk's `Retry-After`, else 1 s)
+ * and the error goes on. No budget: the client unchanged.
+ */
+export function withClerkBudget<TApi extends object>(
+  api: TApi,
+  budget: ClerkBudget | undefined,
+  options: { kind?: ClerkCallKind; maxWaitMs?: number } = {},
+): TApi {
+  if (!budget) return api;
+  const kind = options.kind ?? "live";
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, member] of Object.entries(api)) {
+    if (typeof member !== "function") {
+      wrapped[name] = member;
+      continue;
+    }
+    const method = member as (...args: unknown[]) => Promise<unknown>;
+    wrapped[name] = async (...args: unknown[]) => {
+      let decision: ClerkBudgetDecision;
+      try {
+        decision = await tryAcquireClerkBudget(budget, kind, { maxWaitMs: options.maxWaitMs });
+      } catch (error) {
+        throw fromDatabaseFailure(error);
+      }
+      if (!decision.granted) {
+        const refusal = new UserSyncError("CLERK_RATE_LIMITED", "The Clerk Backend API budget shared by this app's instances is spent for now", {
+          retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+        });
+        refusals.add(refusal);
+        throw refusal;
+      }
+      try {
+        return await method.apply(api, args);
+      } catch (error) {
+        if (error instanceof UserSyncError && error.code === "CLERK_RATE_LIMITED") {
+          await budget.pause(error.retryAfterSeconds ?? 1).catch(() => undefined);
+        }
+        throw error;
+      }
+    };
+  }
+  return wrapped as TApi;
 }
 
 /** Clerk's documented Backend API limit for a secret key: production 1000 / 10 s, development 100. */

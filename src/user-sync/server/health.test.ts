@@ -3,7 +3,6 @@
  * msw for the user count: one fixture per status and per problem, with the expected `status`
  * and `problems`.
  */
-import { createClerkClient } from "@clerk/backend";
 import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -12,7 +11,8 @@ import { users } from "~/server/db/schema";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
-import { createPostgresClerkBudget } from "./clerk-budget";
+import { createClerkBackendApi } from "./clerk-backend-api";
+import { createPostgresClerkBudget, withClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, problemCode, type HealthReport, type UserSyncHealthOptions } from "./health";
 
 const clerk = createClerkBackend();
@@ -50,7 +50,8 @@ afterAll(async () => {
   await testDb.close();
 });
 
-const realClerk = createClerkClient({ secretKey: "sk_live_vitest", apiUrl: clerkApiUrl() });
+// The plugin's own Backend API client, against msw.
+const clerkApi = createClerkBackendApi({ secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl(), timeoutMs: 2_000 });
 const minuteMs = 60_000;
 const hourMs = 60 * minuteMs;
 
@@ -58,7 +59,7 @@ function health(options: Partial<UserSyncHealthOptions> = {}) {
   return createUserSyncHealth({
     db: () => Promise.resolve(testDb.db),
     users,
-    clerk: () => Promise.resolve(realClerk),
+    countClerkUsers: () => clerkApi.getUserCount(),
     webhooksConfigured: true,
     clerkCountCacheMs: 0,
     ...options,
@@ -372,15 +373,16 @@ describe("health", () => {
   it("asks Clerk for the count at most once per cache period, through the shared budget", async () => {
     await seedHealthyApp();
     const budget = createPostgresClerkBudget({ db: () => Promise.resolve(testDb.db), requestsPerWindow: 100 });
-    const cached = health({ clerkCountCacheMs: 60_000, budget });
+    const budgeted = withClerkBudget(clerkApi, budget, { maxWaitMs: 100 });
+    const cached = health({ clerkCountCacheMs: 60_000, countClerkUsers: () => budgeted.getUserCount() });
     await cached.check();
     await cached.check();
     expect(countCalls).toBe(1);
     // A 429 elsewhere pauses the budget: an uncached health check does not call Clerk.
     await budget.pause(30);
-    const report = await health({ budget }).check();
+    const report = await health({ countClerkUsers: () => budgeted.getUserCount() }).check();
     expect(countCalls).toBe(1);
-    expect(report.problems).toEqual(["clerk_count_unavailable: the Clerk budget is exhausted"]);
+    expect(report.problems).toEqual(["clerk_count_unavailable: CLERK_RATE_LIMITED"]);
   });
 
   it("counts this instance's not-yet-flushed writes", async () => {

@@ -4,12 +4,11 @@
  * persisted write telemetry, the last reconciliation and the configuration. Every figure but
  * Clerk's count comes from PostgreSQL, so any instance answers for all of them.
  */
-import { count, eq, getTableName, max, min, ne, sql } from "drizzle-orm";
+import { count, eq, max, min, ne, sql } from "drizzle-orm";
 
-import { rowsOf, tryAcquireClerkBudget, type ClerkBudget } from "./clerk-budget";
-import { fromClerkFailure } from "./errors";
-import { clerkWebhookEvents, syncedUsersTable, userSyncWriteStats } from "./schema";
-import type { UsersTable } from "./sync";
+import { rowsOf } from "./clerk-budget";
+import { UserSyncError } from "./errors";
+import { clerkWebhookEvents, syncedTableOf, userSyncWriteStats, type UsersTable } from "./schema";
 import { readWriteStats } from "./telemetry";
 import type { UserSyncDatabase } from "./write-path";
 
@@ -73,15 +72,11 @@ export const defaultHealthThresholds: HealthThresholds = {
   errorsPerHour: 50,
 };
 
-/** The part of Clerk's Backend API client the health view calls. `clerkClient()` satisfies it. */
-export type ClerkCountClient = { users: { getCount(): Promise<number> } };
-
 export type UserSyncHealthOptions = {
   db: () => Promise<UserSyncDatabase>;
   users: UsersTable;
-  clerk: () => Promise<ClerkCountClient>;
-  /** Clerk's count goes through the shared budget when given. */
-  budget?: ClerkBudget;
+  /** Clerk's user count (`GET /v1/users/count`), drawn from the shared Clerk budget. */
+  countClerkUsers: () => Promise<number>;
   /** This instance's buffered write counts are flushed before reading. */
   telemetry?: { flush(): Promise<void> };
   /** The last reconciliation run (reconcile.ts's `lastReconcileRun`). */
@@ -108,7 +103,7 @@ export type HealthFacts = Omit<HealthReport, "status" | "problems" | "configOk">
 };
 
 export function createUserSyncHealth(options: UserSyncHealthOptions) {
-  const table = syncedUsersTable(getTableName(options.users));
+  const table = syncedTableOf(options.users);
   const thresholds = { ...defaultHealthThresholds, ...options.thresholds };
   const cacheMs = options.clerkCountCacheMs ?? 60_000;
   const now = options.now ?? Date.now;
@@ -118,18 +113,13 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
     if (cachedCount && now() - cachedCount.atMs < cacheMs) return { value: cachedCount.value, problem: null };
     const stale = cachedCount?.value ?? null;
     try {
-      if (options.budget) {
-        const decision = await tryAcquireClerkBudget(options.budget, "live", { maxWaitMs: 2_000 });
-        if (!decision.granted) return { value: stale, problem: "clerk_count_unavailable: the Clerk budget is exhausted" };
-      }
-      const value = await (await options.clerk()).users.getCount();
-      if (!Number.isInteger(value) || value < 0) throw new Error("Clerk's count is not a count");
+      const value = await options.countClerkUsers();
+      if (!Number.isInteger(value) || value < 0) throw new UserSyncError("CLERK_MALFORMED", "Clerk's count is not a count");
       cachedCount = { value, atMs: now() };
       return { value, problem: null };
     } catch (error) {
-      const failure = fromClerkFailure(error);
-      if (failure.code === "CLERK_RATE_LIMITED") await options.budget?.pause(failure.retryAfterSeconds ?? 1).catch(() => undefined);
-      return { value: stale, problem: `clerk_count_unavailable: ${failure.code}` };
+      // A code only: the count is figures, never user data, but messages are not ours to pass on.
+      return { value: stale, problem: `clerk_count_unavailable: ${error instanceof UserSyncError ? error.code : "UNKNOWN"}` };
     }
   }
 

@@ -1,10 +1,11 @@
 import "server-only";
 
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
-import { createPostgresClerkBudget, type ClerkBudget } from "./clerk-budget";
-import { createUserSyncHealth, type ClerkCountClient, type UserSyncHealthOptions } from "./health";
+import { createClerkBackendApi } from "./clerk-backend-api";
+import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
+import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
 import { createUserSyncRouter } from "./router";
-import { createUserSyncService, type ClerkBackendClient, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
+import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 
@@ -25,18 +26,25 @@ export type UserSyncOperationsOptions = {
   telemetry?: false | Omit<WriteTelemetryOptions, "db">;
   /** The admin API's keys and the reconciliation it runs. */
   admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
-  health?: Pick<UserSyncHealthOptions, "thresholds" | "configProblems" | "lastReconcile" | "clerkCountCacheMs">;
+  health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs">;
 };
 
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table, Clerk client, webhook secret, admin keys), mounts `router` as `user` in its
- * tRPC app router, serves `webhook.handle` at its public Clerk webhook route (outside
- * `clerkMiddleware`'s matcher) and `admin.health` / `admin.reconcile` at its admin routes.
- * `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
+ * users table object, Clerk Backend API key, webhook secret, admin keys), mounts `router` as
+ * `user` in its tRPC app router, serves `webhook.handle` at its public Clerk webhook route
+ * (outside `clerkMiddleware`'s matcher) and `admin.health` / `admin.reconcile` at its admin
+ * routes. Every Backend API call draws from `budget`, shared by all instances through
+ * PostgreSQL; every write attempt is counted by `telemetry` in PostgreSQL and passed to
+ * `onEvent`. `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
  *
  * @example
- * export const userSync = createUserSync({ db: getDb, users, clerk: clerkClient, webhook: { signingSecret } });
+ * export const userSync = createUserSync({
+ *   db: getDb,
+ *   users,
+ *   clerk: { secretKey: env.CLERK_SECRET_KEY, apiUrl: env.CLERK_API_URL },
+ *   webhook: { signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET },
+ * });
  * export const appRouter = createTRPCRouter({ user: userSync.router });
  * // src/app/api/webhooks/clerk/route.ts
  * export const POST = (request: Request) => userSync.webhook.handle(request);
@@ -44,11 +52,7 @@ export type UserSyncOperationsOptions = {
  * export const GET = (request: Request) => userSync.admin.health(request);
  */
 export function createUserSync<TUsers extends UsersTable>(
-  options: Omit<UserSyncOptions<TUsers>, "clerk"> & {
-    /** Clerk's Backend API client, e.g. `clerkClient` from `@clerk/nextjs/server`. */
-    clerk: () => Promise<ClerkBackendClient & ClerkCountClient>;
-    webhook?: UserSyncWebhookOptions;
-  } & UserSyncOperationsOptions,
+  options: Omit<UserSyncOptions<TUsers>, "budget"> & { webhook?: UserSyncWebhookOptions } & UserSyncOperationsOptions,
 ) {
   const budget =
     options.clerkBudget && "acquire" in options.clerkBudget
@@ -64,7 +68,7 @@ export function createUserSync<TUsers extends UsersTable>(
     telemetry?.record(event);
     options.onEvent?.(event);
   };
-  const service = createUserSyncService({ ...options, onEvent });
+  const service = createUserSyncService({ ...options, budget, onEvent });
   const webhook = createClerkWebhookHandler({
     db: options.db,
     users: options.users,
@@ -72,12 +76,13 @@ export function createUserSync<TUsers extends UsersTable>(
     signingSecret: undefined,
     ...options.webhook,
   });
+  const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
   const health = createUserSyncHealth({
     db: options.db,
     users: options.users,
-    clerk: options.clerk,
-    budget,
+    countClerkUsers: () => countApi.getUserCount(),
     telemetry: telemetry ?? undefined,
+    configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
     webhooksConfigured: !!options.webhook?.signingSecret,
     ...options.health,
   });
@@ -86,7 +91,7 @@ export function createUserSync<TUsers extends UsersTable>(
 }
 
 export { createClerkWebhookHandler };
-export { createPostgresClerkBudget, defaultClerkRequestsPer10s } from "./clerk-budget";
+export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
 export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
 export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./telemetry";
 export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./health";
@@ -104,6 +109,18 @@ export type {
 } from "./webhook";
 export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
 export type { UserSyncContext } from "./router";
-export type { ClerkBackendClient, SyncResult, UserSyncEvent, UserSyncOptions, UserSyncSource } from "./sync";
-export type { WriteOutcome } from "./write-path";
-export { retryAfterSecondsOf, UserSyncError, type UserSyncErrorCode } from "./errors";
+export type { ClerkBackendApiOptions } from "./clerk-backend-api";
+export type {
+  ConfigProblem,
+  ConfigProblemCode,
+  SyncCaller,
+  SyncResult,
+  UserSyncCounts,
+  UserSyncEvent,
+  UserSyncLogEntry,
+  UserSyncOptions,
+  UserSyncSource,
+} from "./sync";
+export type { UsersTable } from "./schema";
+export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./write-path";
+export { retryAfterSecondsOf, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";

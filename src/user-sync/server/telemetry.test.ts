@@ -3,7 +3,6 @@
  * land in one row per minute and key, the hot path makes no round trip, failed flushes keep
  * their counts, retention is pruned by one instance at a time, and the plugin's writers feed it.
  */
-import { createClerkClient } from "@clerk/backend";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { setupServer } from "msw/node";
 import postgres from "postgres";
@@ -11,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 import * as schema from "~/server/db/schema";
 import { users } from "~/server/db/schema";
+import { mintSessionToken } from "~/test/clerk-session";
 import { signedRequest, userEvent } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
@@ -63,6 +63,7 @@ const event = (overrides: Partial<UserSyncEvent> = {}): UserSyncEvent => ({
   source: "client-sync",
   outcome: "created",
   clerkFetched: true,
+  changedData: false,
   durationMs: 10,
   ...overrides,
 });
@@ -200,7 +201,6 @@ describe("createWriteTelemetry", () => {
 });
 
 describe("createUserSync feeds telemetry", () => {
-  const realClerk = createClerkClient({ secretKey: "sk_live_vitest", apiUrl: clerkApiUrl() });
   const ada = { id: "user_ada", email: "ada@example.com", firstName: "Ada", updatedAtMs: 1_000 };
 
   it("counts user.sync and webhook writes in PostgreSQL, and still calls the host's onEvent", async () => {
@@ -208,19 +208,20 @@ describe("createUserSync feeds telemetry", () => {
     const userSync = createUserSync({
       db: dbA,
       users,
-      clerk: () => Promise.resolve(realClerk),
+      clerk: { secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl() },
       cooldownSeconds: 0,
       onEvent: (e) => hostEvents.push(e),
       webhook: { signingSecret: process.env.CLERK_WEBHOOK_SIGNING_SECRET, log: () => undefined },
       telemetry: { flushIntervalMs: 60_000 },
     });
     clerk.setUser(ada);
-    await userSync.service.syncUser(ada.id);
-    await userSync.service.syncUser(ada.id);
+    const caller = { sessionToken: mintSessionToken({ userId: ada.id }) };
+    await userSync.service.syncUser(ada.id, caller);
+    await userSync.service.syncUser(ada.id, caller);
     const response = await userSync.webhook.handle(signedRequest(userEvent("user.updated", { ...ada, firstName: "Augusta", updatedAtMs: 2_000 }), { svixId: "msg_telemetry_1" }));
     expect(response.status).toBe(200);
     clerk.setFault({ kind: "status", status: 503 });
-    await expect(userSync.service.syncUser(ada.id)).rejects.toThrow();
+    await expect(userSync.service.syncUser(ada.id, caller)).rejects.toThrow();
     await userSync.telemetry?.flush();
     expect(hostEvents.map((e) => `${e.source}:${e.outcome}`)).toEqual(["client-sync:created", "client-sync:unchanged", "webhook:updated", "client-sync:error"]);
     expect((await statsRows()).map((row) => [row.source, row.outcome, row.error_code, row.count])).toEqual([

@@ -15,7 +15,7 @@ import { rowsOf } from "./clerk-budget";
 import { databaseErrorCode } from "./database-errors";
 import { userSyncWriteStats } from "./schema";
 import type { UserSyncEvent, UserSyncSource } from "./sync";
-import type { UserSyncDatabase } from "./write-path";
+import { dataChangingOutcomes, type UserSyncDatabase, type WriteOutcome } from "./write-path";
 
 export type WriteTelemetryOptions = {
   /** The host's database (postgres.js or PGlite drizzle instance). */
@@ -231,9 +231,6 @@ export type WriteStatsTotals = {
   errors: number;
 };
 
-/** The outcomes of a client sync that repaired the mirror. */
-export const selfHealOutcomes = ["created", "updated", "restored"] as const;
-
 export async function readWriteStats(db: UserSyncDatabase, since: Date): Promise<WriteStatsTotals> {
   const rows = await db
     .select({
@@ -253,7 +250,7 @@ export async function readWriteStats(db: UserSyncDatabase, since: Date): Promise
     if (row.outcome === "error") totals.errors += count;
     if (row.source === ("client-sync" satisfies UserSyncSource)) {
       if (row.clerkFetched) totals.clientSyncClerkFetches += count;
-      if ((selfHealOutcomes as readonly string[]).includes(row.outcome)) totals.selfHeals += count;
+      if (dataChangingOutcomes.has(row.outcome as WriteOutcome)) totals.selfHeals += count;
     }
   }
   return totals;
