@@ -1,0 +1,427 @@
+/**
+ * Reconciliation against the real PostgreSQL server and the real Clerk Backend API client,
+ * with Clerk's user list served by msw (or over real HTTP for the CLI in another process).
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+
+import { createClerkClient } from "@clerk/backend";
+import { setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+import { users } from "~/server/db/schema";
+import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { createMemoryClerkBudget } from "~/test/memory-clerk-budget";
+import { clerkApiUrl } from "~/test/mocks/clerk-backend";
+import { createClerkUserDirectory, type DirectoryUser } from "~/test/mocks/clerk-users-list";
+
+import type { ClerkUserSnapshot } from "./clerk-user";
+import { ReconcileLockedError, runReconcile, type ReconcileChange, type ReconcileOptions } from "./reconcile";
+import { syncedUsersTable } from "./schema";
+import { upsertClerkUser } from "./write-path";
+
+const directory = createClerkUserDirectory();
+const server = setupServer(...directory.handlers());
+const table = syncedUsersTable("users");
+let testDb: TestDatabase;
+
+beforeAll(async () => {
+  server.listen({ onUnhandledRequest: "error" });
+  testDb = await createTestDatabase("reconcile");
+});
+beforeEach(async () => {
+  directory.reset();
+  await testDb.truncate();
+});
+afterEach(() => server.resetHandlers());
+afterAll(async () => {
+  server.close();
+  await testDb.close();
+});
+
+const clerk = createClerkClient({ secretKey: "sk_live_vitest", apiUrl: clerkApiUrl() });
+
+function reconcile(options: Partial<ReconcileOptions> = {}) {
+  return runReconcile({
+    db: testDb.db,
+    users,
+    clerk,
+    budget: createMemoryClerkBudget({ limit: 1000 }).budget,
+    ...options,
+  });
+}
+
+type Person = Omit<DirectoryUser, "createdAtMs">;
+
+const person = (id: string, updatedAtMs = 1_000, overrides: Partial<Person> = {}): Person => ({
+  id,
+  email: `${id}@example.com`,
+  firstName: `First ${id}`,
+  lastName: `Last ${id}`,
+  updatedAtMs,
+  ...overrides,
+});
+
+/** What the write path stores for a Clerk user (the mock's image URL, the primary email). */
+const snapshotOf = (p: Person): ClerkUserSnapshot => ({
+  id: p.id,
+  email: p.email ?? null,
+  firstName: p.firstName ?? null,
+  lastName: p.lastName ?? null,
+  username: p.username ?? null,
+  imageUrl: `https://img.clerk.test/${p.id}.png`,
+  clerkUpdatedAtMs: p.updatedAtMs,
+});
+
+async function mirror(p: Person) {
+  await upsertClerkUser(testDb.db, table, snapshotOf(p));
+}
+
+async function rowVersions() {
+  const rows = await testDb.client<{ id: string; xmin: string }[]>`select id, xmin::text from users order by id`;
+  return Object.fromEntries(rows.map((r) => [r.id, r.xmin]));
+}
+
+/** The mirror's state without bookkeeping times: what two runs must agree on. */
+async function mirrorState() {
+  return testDb.client<{ id: string; tier: string }[]>`
+    select id, email, first_name, last_name, username, image_url, deleted_at is not null as deleted, tier,
+      -- a tombstone's clock is the time Clerk confirmed the deletion: it differs between runs
+      case when deleted_at is null then clerk_updated_at::text end as clerk_updated_at
+    from users order by id`;
+}
+
+async function liveIds() {
+  const rows = await testDb.client<{ id: string }[]>`select id from users where deleted_at is null order by id`;
+  return rows.map((r) => r.id);
+}
+
+const byUser = (changes: ReconcileChange[]) => [...changes].sort((a, b) => a.userId.localeCompare(b.userId));
+
+describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", () => {
+  const allFields = ["email", "firstName", "lastName", "username", "imageUrl", "clerkUpdatedAt"];
+
+  async function seedDrift() {
+    // M: in Clerk only.
+    for (const id of ["user_m1", "user_m2", "user_m3"]) directory.add(person(id, 5_000));
+    // S: a mirrored field differs (and Clerk's clock is ahead) …
+    for (const id of ["user_s1", "user_s2"]) {
+      await mirror(person(id, 1_000));
+      directory.add(person(id, 2_000, { lastName: `Renamed ${id}` }));
+    }
+    // … or only the clock is behind.
+    for (const id of ["user_c1", "user_c2"]) {
+      await mirror(person(id, 1_000));
+      directory.add(person(id, 3_000));
+    }
+    // D: deleted in Clerk, live in the mirror; X: rows Clerk never had.
+    for (const id of ["user_d1", "user_d2", "user_x1", "user_x2"]) await mirror(person(id, 1_000));
+    // U: identical.
+    for (const id of ["user_u1", "user_u2", "user_u3"]) {
+      await mirror(person(id, 4_000));
+      directory.add(person(id, 4_000));
+    }
+    // App-owned columns are never touched; an existing tombstone is left alone.
+    await testDb.client`update users set tier = 'PRO' where id in ('user_s1', 'user_d1', 'user_u1')`;
+    await testDb.client`insert into users (id, clerk_updated_at, deleted_at) values ('user_gone', 900, now())`;
+  }
+
+  const expectedChanges: ReconcileChange[] = [
+    { userId: "user_c1", kind: "stale", fields: ["clerkUpdatedAt"] },
+    { userId: "user_c2", kind: "stale", fields: ["clerkUpdatedAt"] },
+    { userId: "user_d1", kind: "deleted", fields: ["deletedAt"] },
+    { userId: "user_d2", kind: "deleted", fields: ["deletedAt"] },
+    { userId: "user_m1", kind: "missing", fields: allFields },
+    { userId: "user_m2", kind: "missing", fields: allFields },
+    { userId: "user_m3", kind: "missing", fields: allFields },
+    { userId: "user_s1", kind: "stale", fields: ["lastName", "clerkUpdatedAt"] },
+    { userId: "user_s2", kind: "stale", fields: ["lastName", "clerkUpdatedAt"] },
+    { userId: "user_x1", kind: "deleted", fields: ["deletedAt"] },
+    { userId: "user_x2", kind: "deleted", fields: ["deletedAt"] },
+  ];
+
+  it("dry run reports exactly those sets with the differing fields and writes no user row", async () => {
+    await seedDrift();
+    const before = await rowVersions();
+    const report = await reconcile({ dryRun: true, mode: "full" });
+    expect(report).toMatchObject({ dryRun: true, mode: "full", truncated: false, malformed: 0 });
+    expect(report.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 3 });
+    expect(byUser(report.changes)).toEqual(expectedChanges);
+    expect(await rowVersions()).toEqual(before);
+    // One page (list + count) and one confirmation call for the 4 candidates (list + count).
+    expect(report.clerkRequests).toBe(4);
+    expect(directory.requests.filter((r) => r.endpoint === "list" && r.userIds > 0)).toEqual([
+      expect.objectContaining({ userIds: 4 }),
+    ]);
+  });
+
+  it("apply repairs them; a dry run then finds nothing and a second apply writes nothing", async () => {
+    await seedDrift();
+    const applied = await reconcile({ dryRun: false });
+    expect(applied.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 3 });
+    expect(byUser(applied.changes)).toEqual(expectedChanges);
+
+    const state = await mirrorState();
+    const row = (id: string) => state.find((r) => r.id === id);
+    expect(row("user_m1")).toMatchObject({ email: "user_m1@example.com", clerk_updated_at: "5000", deleted: false, tier: "FREE" });
+    expect(row("user_s1")).toMatchObject({ last_name: "Renamed user_s1", clerk_updated_at: "2000", tier: "PRO" });
+    expect(row("user_c1")).toMatchObject({ last_name: "Last user_c1", clerk_updated_at: "3000" });
+    for (const id of ["user_d1", "user_d2", "user_x1", "user_x2"]) {
+      expect(row(id)).toMatchObject({ deleted: true, email: null, first_name: null, last_name: null });
+    }
+    expect(row("user_d1")?.tier).toBe("PRO");
+    expect(await liveIds()).toEqual([...directory.users.keys()].sort());
+
+    const afterApply = await rowVersions();
+    const dry = await reconcile({ dryRun: true });
+    expect(dry.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 10 });
+    expect(dry.changes).toEqual([]);
+    const again = await reconcile({ dryRun: false });
+    expect(again.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 10 });
+    expect(await rowVersions()).toEqual(afterApply);
+  });
+
+  it("caps the listed changes and says so", async () => {
+    await seedDrift();
+    const report = await reconcile({ dryRun: true, maxChanges: 4 });
+    expect(report.changes).toHaveLength(4);
+    expect(report.truncated).toBe(true);
+    expect(report.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 3 });
+  });
+});
+
+describe("a walk while Clerk changes", () => {
+  it("never tombstones a live user when users are created and deleted between pages; the next run converges", async () => {
+    for (let i = 0; i < 30; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
+    await reconcile({ dryRun: false });
+    expect(await liveIds()).toHaveLength(30);
+
+    const servedByOffset = new Set<string>();
+    let pages = 0;
+    directory.onListPage((page) => {
+      if (page.userIds.length) return;
+      pages += 1;
+      for (const id of page.served) servedByOffset.add(id);
+      if (pages === 1) {
+        // Between pages 1 and 2: three users already walked are deleted (shifting every later
+        // user back by three, so the offset walk skips three), and two sign up.
+        for (const id of page.served.slice(0, 3)) directory.remove(id);
+        directory.add(person("user_new_a", 2_000));
+        directory.add(person("user_new_b", 2_000));
+      }
+      if (pages === 3) {
+        // A user not walked yet is deleted for real.
+        directory.remove("user_29");
+      }
+    });
+    const report = await reconcile({ dryRun: false, pageSize: 5 });
+
+    const inClerk = [...directory.users.keys()].sort();
+    const skipped = inClerk.filter((id) => !servedByOffset.has(id));
+    // The walk really skipped live users: only the confirmation saw them.
+    expect(skipped.length).toBeGreaterThanOrEqual(3);
+    const live = new Set(await liveIds());
+    for (const id of inClerk) expect(live.has(id), `${id} is live in Clerk`).toBe(true);
+    expect(live.has("user_29")).toBe(false);
+    expect(report.counts.missing).toBe(2);
+    expect(report.counts.deleted).toBe(1);
+
+    directory.onListPage(null);
+    const next = await reconcile({ dryRun: false, pageSize: 5 });
+    expect(next.counts.deleted).toBe(3);
+    expect(await liveIds()).toEqual(inClerk);
+    expect((await reconcile({ dryRun: true, pageSize: 5 })).changes).toEqual([]);
+  });
+});
+
+describe("checkpoints", () => {
+  it("an interrupted apply run keeps its checkpoint through a dry run and an incremental run; the next full apply resumes it", async () => {
+    for (let i = 0; i < 30; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
+    const controller = new AbortController();
+    const interrupted = await reconcile({
+      dryRun: false,
+      pageSize: 5,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.walked >= 10) controller.abort();
+      },
+    }).catch((error: unknown) => error);
+    expect(interrupted).toBeInstanceOf(Error);
+    const [run] = await testDb.client<{ id: string }[]>`select id, status, error_code, walk_offset from user_sync_reconcile_runs`;
+    expect(run).toMatchObject({ status: "failed", error_code: "ABORTED", walk_offset: 10 });
+    expect(await liveIds()).toHaveLength(10);
+
+    const dry = await reconcile({ dryRun: true, pageSize: 5 });
+    expect(dry).toMatchObject({ resumed: false, counts: { missing: 20, stale: 0, deleted: 0, unchanged: 10 } });
+    const incremental = await reconcile({ dryRun: false, mode: "incremental", pageSize: 5 });
+    expect(incremental.resumed).toBe(false);
+    expect(incremental.runId).not.toBe(run!.id);
+
+    const resumed = await reconcile({ dryRun: false, pageSize: 5 });
+    expect(resumed).toMatchObject({ runId: run!.id, resumed: true });
+    // Two pages before the interruption, then only the pages after the checkpoint (offsets 10…30).
+    expect(resumed.clerkRequests).toBe(2 * 2 + 2 * 5);
+    expect(await liveIds()).toHaveLength(30);
+  });
+});
+
+describe("incremental mode", () => {
+  it("reads only users updated since the last run (plus the overlap), repairs them and never deletes", async () => {
+    const base = Date.now() - 60_000;
+    for (let i = 0; i < 30; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, base + i));
+    await reconcile({ dryRun: false, mode: "full" });
+
+    directory.update("user_03", { lastName: "Changed", updatedAtMs: Date.now() + 1_000 });
+    directory.add(person("user_late", Date.now() + 2_000));
+    directory.remove("user_10");
+    directory.requests.length = 0;
+    const report = await reconcile({ dryRun: false, mode: "incremental", pageSize: 5, incrementalOverlapMs: 0 });
+    expect(report.counts).toEqual({ missing: 1, stale: 1, deleted: 0, unchanged: 0 });
+    // One page was enough: the walk stopped at the previous run's mark.
+    expect(directory.requests.filter((r) => r.endpoint === "list")).toHaveLength(1);
+    expect((await liveIds()).includes("user_10")).toBe(true);
+    const [row] = await testDb.client`select last_name from users where id = 'user_03'`;
+    expect(row?.last_name).toBe("Changed");
+  });
+});
+
+describe("Clerk rate limits", () => {
+  it("completes when every 4th request is a 429, honours each Retry-After and stays within the budget", async () => {
+    for (let i = 0; i < 30; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
+    for (let i = 0; i < 5; i++) await mirror(person(`user_stray_${i}`, 1_000));
+    directory.setRateLimit({ everyNth: 4, retryAfterSeconds: 1 });
+    const limit = { requests: 6, windowMs: 1_000 };
+    const { budget, pauses } = createMemoryClerkBudget({ limit: limit.requests, windowMs: limit.windowMs });
+
+    const report = await reconcile({ dryRun: false, pageSize: 5, budget });
+
+    expect(report.counts).toMatchObject({ missing: 30, deleted: 5 });
+    const log = directory.requests;
+    const rateLimited = log.filter((r) => r.status === 429);
+    expect(rateLimited.length).toBeGreaterThanOrEqual(3);
+    expect(pauses).toHaveLength(rateLimited.length);
+    for (const hit of rateLimited) {
+      // Its sibling request (list and count go together) may be in flight; nothing starts after
+      // it until Retry-After has passed.
+      const early = log.filter((r) => r.atMs > hit.atMs + 50 && r.atMs < hit.atMs + 1_000);
+      expect(early).toEqual([]);
+    }
+    // Every window (less the send jitter) holds at most the configured number of requests.
+    const windowMs = limit.windowMs - 20;
+    const most = Math.max(...log.map((r) => log.filter((o) => o.atMs >= r.atMs && o.atMs < r.atMs + windowMs).length));
+    expect(most).toBeLessThanOrEqual(limit.requests);
+    // Every request the run made is counted, the rate-limited ones too.
+    expect(report.clerkRequests).toBe(log.length);
+  });
+});
+
+describe("single flight and resume, across processes", () => {
+  const cli = path.resolve("src/cli/users-reconcile.ts");
+
+  function spawnCli(args: string[], clerkUrl: string) {
+    const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", cli, ...args], {
+      env: { ...process.env, DATABASE_URL: testDb.url, CLERK_API_URL: clerkUrl, NODE_ENV: "production" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    return { child, exited, output: () => ({ stdout, stderr }) };
+  }
+
+  async function waitFor<T>(probe: () => Promise<T | null | undefined>, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error("timed out waiting");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  const runningRun = () =>
+    testDb.client<{ id: string; walk_offset: number }[]>`select id, walk_offset from user_sync_reconcile_runs where status = 'running'`.then(
+      (rows) => rows[0],
+    );
+
+  it("refuses a second run while another process holds the lock: ReconcileLockedError in-process, exit 3 from the CLI", async () => {
+    for (let i = 0; i < 1_200; i++) directory.add(person(`user_${String(i).padStart(4, "0")}`, 1_000));
+    // Clerk holds its answers: the first run is mid-walk, holding the lock, while the others try.
+    const release = directory.hold();
+    const http = await directory.listen();
+    try {
+      const first = spawnCli(["--apply"], http.url);
+      const running = await waitFor(runningRun);
+
+      const refused = await reconcile({ dryRun: false }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ReconcileLockedError);
+      expect((refused as ReconcileLockedError).runningRunId).toBe(running.id);
+
+      const second = spawnCli(["--dry-run"], http.url);
+      expect(await second.exited).toBe(3);
+      expect(second.output().stderr).toMatch(/refused: Another reconciliation run \(.+\) is in progress/);
+
+      release();
+      expect(await first.exited).toBe(0);
+      expect(first.output().stdout).toMatch(/missing \(created\)\s*│\s*1200/);
+      expect(await liveIds()).toHaveLength(1_200);
+    } finally {
+      release();
+      await http.close();
+    }
+  }, 60_000);
+
+  it("a run killed half-way resumes from its checkpoint and ends in the state of an uninterrupted run", async () => {
+    const seed = async () => {
+      for (let i = 0; i < 2_000; i++) {
+        const p = person(`user_${String(i).padStart(4, "0")}`, 2_000);
+        if (!directory.users.has(p.id)) directory.add(p);
+        // Half the mirror exists, some of it stale; ten rows Clerk does not have.
+        if (i % 2 === 0) await mirror(i % 10 === 0 ? { ...p, lastName: "Old", updatedAtMs: 1_000 } : p);
+      }
+      for (let i = 0; i < 10; i++) await mirror(person(`user_zz_gone_${i}`, 1_000));
+    };
+    await seed();
+    // After the second page Clerk stops answering: the run is killed with page 3 in flight.
+    let release = () => undefined as void;
+    let pages = 0;
+    directory.onListPage(() => {
+      if (++pages === 2) release = directory.hold();
+    });
+    const http = await directory.listen();
+    let resumedReport;
+    try {
+      const killed = spawnCli(["--apply"], http.url);
+      const checkpoint = await waitFor(async () => {
+        const run = await runningRun();
+        return run && run.walk_offset >= 1_000 ? run : null;
+      });
+      killed.child.kill("SIGKILL");
+      await killed.exited;
+      directory.onListPage(null);
+      release();
+      const [orphan] = await testDb.client`select status, walk_offset, phase from user_sync_reconcile_runs where id = ${checkpoint.id}`;
+      expect(orphan).toMatchObject({ status: "running", phase: "walk" });
+      expect(orphan?.walk_offset).toBe(1_000);
+
+      directory.requests.length = 0;
+      resumedReport = await reconcile({ dryRun: false });
+      expect(resumedReport.runId).toBe(checkpoint.id);
+      expect(resumedReport.resumed).toBe(true);
+      // It continued where the checkpoint was: it did not read the first pages again.
+      expect(directory.requests.filter((r) => r.endpoint === "list" && r.userIds === 0).every((r) => r.offset >= orphan!.walk_offset)).toBe(true);
+    } finally {
+      await http.close();
+    }
+    const resumedState = await mirrorState();
+
+    await testDb.truncate();
+    await seed();
+    const uninterrupted = await reconcile({ dryRun: false });
+    expect(await mirrorState()).toEqual(resumedState);
+    expect(resumedReport.counts).toEqual(uninterrupted.counts);
+    expect(uninterrupted.counts).toEqual({ missing: 1_000, stale: 200, deleted: 10, unchanged: 800 });
+  }, 90_000);
+});

@@ -1,0 +1,629 @@
+/**
+ * Reconciliation: repairs the mirror from Clerk's user list, for the users the client sync
+ * cannot heal (never signed in, deleted while signed out with the webhook lost, a database
+ * restored from backup). One implementation behind the admin API and the CLI.
+ *
+ * - Full mode walks Clerk's list (`+created_at`, 500 per page) by offset; incremental mode
+ *   walks `-updated_at` and stops at the previous successful run's high-water mark (minus an
+ *   overlap for clock skew) and never deletes.
+ * - Each page is compared with the mirror (one query for the page's ids) and repaired in one
+ *   multi-row guarded upsert (see reconcile-write.ts): clock ordering, tombstones never
+ *   written again, only Clerk-owned columns, an identical row never rewritten.
+ * - "Not seen in the walk" is never proof of deletion (an offset walk skips users when others
+ *   are deleted during it). Seen ids go to `user_sync_reconcile_seen`; afterwards the live rows
+ *   not seen are confirmed with the list endpoint's `user_id` filter, 100 per call, and only the
+ *   ones Clerk does not return are tombstoned. The ones it returns are repaired like a page.
+ * - Each page's writes, its seen ids and the checkpoint commit in one transaction: a killed
+ *   run leaves a consistent checkpoint, and the next apply run of its mode resumes from it.
+ * - Dry run writes no user rows (only its run row and scratch seen ids) and returns the diff.
+ * - Single-flight across app instances: a transaction-scoped advisory lock held for the run.
+ * - Every Clerk request draws from the shared `ClerkBudget`; a 429 pauses every caller for
+ *   its `Retry-After`, then the request is retried.
+ * - Memory is flat in the number of users: one page at a time, the diff list capped.
+ */
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import type { User } from "@clerk/backend";
+import { isClerkAPIResponseError } from "@clerk/backend/errors";
+import { and, asc, desc, eq, getTableName, gt, inArray, isNull, lt, notExists, sql } from "drizzle-orm";
+
+import type { ClerkBudget } from "./clerk-budget";
+import { snapshotFromBackendUser, type ClerkUserSnapshot } from "./clerk-user";
+import { mirroredFieldsDiffering, reconcileTombstoneUsers, reconcileUpsertUsers } from "./reconcile-write";
+import {
+  syncedUsersTable,
+  userSyncReconcileRuns,
+  userSyncReconcileSeen,
+  type ReconcileChange,
+  type ReconcileMode,
+  type ReconcileRunRow,
+  type SyncedUserRow,
+  type SyncedUsersTable,
+} from "./schema";
+import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
+import type { UserSyncDatabase } from "./write-path";
+
+export type { ReconcileChange, ReconcileMode } from "./schema";
+
+/** The part of Clerk's Backend API client reconciliation calls. `createClerkClient()` satisfies it. */
+export type ReconcileClerkClient = {
+  users: {
+    getUserList(params: {
+      limit?: number;
+      offset?: number;
+      orderBy?: "+created_at" | "-updated_at";
+      userId?: string[];
+    }): Promise<{ data: User[]; totalCount: number }>;
+  };
+};
+
+export type ReconcileCounts = { missing: number; stale: number; deleted: number; unchanged: number };
+
+export type ReconcileReport = {
+  runId: string;
+  dryRun: boolean;
+  mode: ReconcileMode;
+  /** Dry run: what differs. Apply: what this run wrote (a row a concurrent writer already fixed counts as unchanged). */
+  counts: ReconcileCounts;
+  /** Per user: the kind of drift and the mirrored fields that differ, never their values. Capped. */
+  changes: ReconcileChange[];
+  /** More changes were found than `changes` holds. */
+  truncated: boolean;
+  /** Backend API requests (`getUserList` is two: the page and its total count). */
+  clerkRequests: number;
+  /** This process's share of the run. */
+  durationMs: number;
+  /** Users Clerk listed that did not have the shape of a user: neither written nor tombstoned. */
+  malformed: number;
+  /** True when this call continued a run a previous process did not finish. */
+  resumed: boolean;
+  /** Time spent in the database and waiting for Clerk (budget waits included), this process. */
+  timings: { databaseMs: number; clerkMs: number };
+};
+
+export type ReconcileProgress = {
+  runId: string;
+  phase: "walk" | "confirm";
+  /** Distinct users walked so far (all attempts of the run). */
+  walked: number;
+  /** Clerk's user count when the latest page was read. */
+  clerkTotal: number | null;
+  /** Deletion candidates confirmed so far (this process). */
+  confirmed: number;
+  counts: ReconcileCounts;
+  clerkRequests: number;
+};
+
+export type ReconcileOptions = {
+  db: UserSyncDatabase;
+  /** The host's users table, built with `userSyncColumns()`. */
+  users: UsersTable;
+  clerk: ReconcileClerkClient;
+  /** The Backend API budget shared with live `user.sync` calls. */
+  budget: ClerkBudget;
+  /** Default true: report, write no user rows. */
+  dryRun?: boolean;
+  /** Default "full". */
+  mode?: ReconcileMode;
+  /** Users per list page (Clerk's maximum, 500, by default). */
+  pageSize?: number;
+  /** Deletion candidates per confirmation call (Clerk's `user_id` filter takes at most 100). */
+  confirmBatchSize?: number;
+  /** How many changes the report lists (default 1000). */
+  maxChanges?: number;
+  /** Incremental runs re-read users updated this long before the previous run started (default 5 min). */
+  incrementalOverlapMs?: number;
+  /** An unfinished apply run checkpointed longer ago than this is not resumed (default 24 h). */
+  resumeWithinMs?: number;
+  /** Finished runs older than this are deleted when a run starts (default 30 days). */
+  retentionMs?: number;
+  /**
+   * How the single-flight lock is held: "transaction" (default) keeps a transaction open on one
+   * pooled connection for the run; "session" takes a session lock on a single-connection
+   * database (PGlite), where an open transaction would block every other query.
+   */
+  lock?: "transaction" | "session";
+  signal?: AbortSignal;
+  onProgress?: (progress: ReconcileProgress) => void;
+  /** One event per write attempt (`source: "reconcile"`). */
+  onEvent?: (event: UserSyncEvent) => void;
+  /** Clock, for tests. */
+  now?: () => number;
+};
+
+/** Another reconciliation run holds the lock (on this or another app instance). */
+export class ReconcileLockedError extends Error {
+  readonly code = "RECONCILE_LOCKED";
+  constructor(readonly runningRunId: string | null) {
+    super(runningRunId ? `Another reconciliation run (${runningRunId}) is in progress` : "Another reconciliation run is in progress");
+    this.name = "ReconcileLockedError";
+  }
+}
+
+/** Clerk failed a request the run needed (after retries); the checkpoint is kept for the next run. */
+export class ReconcileClerkError extends Error {
+  readonly code = "CLERK_UNAVAILABLE";
+  constructor(readonly status: number | null, options: { cause?: unknown } = {}) {
+    super(`Clerk's Backend API failed during reconciliation (${status ?? "network error"})`, options);
+    this.name = "ReconcileClerkError";
+  }
+}
+
+export type LastReconcileRun = {
+  runId: string;
+  finishedAt: Date;
+  dryRun: boolean;
+  mode: ReconcileMode;
+  counts: ReconcileCounts;
+};
+
+/** The last run that finished successfully (dry or applied), for the health view. */
+export async function lastReconcileRun(db: UserSyncDatabase): Promise<LastReconcileRun | null> {
+  const runs = userSyncReconcileRuns;
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(eq(runs.status, "succeeded"))
+    .orderBy(desc(runs.finishedAt))
+    .limit(1);
+  if (!row?.finishedAt) return null;
+  return { runId: row.id, finishedAt: row.finishedAt, dryRun: row.dryRun, mode: row.mode, counts: countsOf(row) };
+}
+
+const lockClassId = 0x75_73_72_63; // "usrc": user sync reconcile
+const lockObjectId = 1;
+const maxRateLimitedRetries = 30;
+const maxFailedAttempts = 4;
+const defaultRetryAfterSeconds = 10;
+
+const countsOf = (row: ReconcileRunRow): ReconcileCounts => ({
+  missing: row.missing,
+  stale: row.stale,
+  deleted: row.deleted,
+  unchanged: row.unchanged,
+});
+
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/**
+ * Runs one reconciliation (or resumes the unfinished apply run of the same mode). Throws
+ * `ReconcileLockedError` when another run holds the lock, `ReconcileClerkError` when Clerk
+ * keeps failing; any failure leaves the checkpoint for the next run.
+ */
+export async function runReconcile(options: ReconcileOptions): Promise<ReconcileReport> {
+  const { db } = options;
+  if (options.lock === "session") {
+    const [row] = rowsOf<{ locked: boolean }>(await db.execute(sql`select pg_try_advisory_lock(${lockClassId}, ${lockObjectId}) as locked`));
+    if (!row?.locked) throw new ReconcileLockedError(await runningRunId(db));
+    try {
+      return await reconcileHoldingLock(options, async () => undefined);
+    } finally {
+      await db.execute(sql`select pg_advisory_unlock(${lockClassId}, ${lockObjectId})`);
+    }
+  }
+  return db.transaction(async (tx) => {
+    const [row] = rowsOf<{ locked: boolean }>(
+      await tx.execute(sql`select pg_try_advisory_xact_lock(${lockClassId}, ${lockObjectId}) as locked`),
+    );
+    if (!row?.locked) throw new ReconcileLockedError(await runningRunId(db));
+    // The lock transaction holds no row locks and no snapshot: a server-wide idle timeout
+    // must not end it (and with it the lock) while the run waits for Clerk.
+    await tx.execute(sql`set local idle_in_transaction_session_timeout = 0`);
+    // A lost lock connection means another instance may start: stop at the next page.
+    return reconcileHoldingLock(options, async () => {
+      await tx.execute(sql`select 1`);
+    });
+  });
+}
+
+async function runningRunId(db: UserSyncDatabase): Promise<string | null> {
+  const runs = userSyncReconcileRuns;
+  const [row] = await db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(eq(runs.status, "running"))
+    .orderBy(desc(runs.updatedAt))
+    .limit(1);
+  return row?.id ?? null;
+}
+
+async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => Promise<void>): Promise<ReconcileReport> {
+  const { db, clerk, budget, signal } = options;
+  const now = options.now ?? Date.now;
+  const startedAtMs = now();
+  const dryRun = options.dryRun ?? true;
+  const mode = options.mode ?? "full";
+  const pageSize = options.pageSize ?? 500;
+  const confirmBatchSize = Math.min(options.confirmBatchSize ?? 100, 100);
+  const maxChanges = options.maxChanges ?? 1000;
+  const table: SyncedUsersTable = syncedUsersTable(getTableName(options.users));
+  const runs = userSyncReconcileRuns;
+  const seen = userSyncReconcileSeen;
+  const emit = guardedEmitter(options.onEvent);
+  const timings = { databaseMs: 0, clerkMs: 0 };
+
+  async function timedDatabase<T>(work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings.databaseMs += performance.now() - started;
+    }
+  }
+
+  let run = await timedDatabase(() => startOrResume());
+  const resumed = run.attempts > 1;
+  let changesStored = run.changes.length;
+  let requestsSinceCheckpoint = 0;
+  let confirmed = 0;
+
+  async function startOrResume(): Promise<ReconcileRunRow> {
+    const retentionMs = options.retentionMs ?? 30 * 24 * 3600_000;
+    await db.delete(runs).where(and(lt(runs.startedAt, new Date(now() - retentionMs)), sql`${runs.status} <> 'running'`));
+    const unfinished = await db
+      .select()
+      .from(runs)
+      .where(inArray(runs.status, ["running", "failed"]))
+      .orderBy(desc(runs.startedAt));
+    const resumeAfter = new Date(now() - (options.resumeWithinMs ?? 24 * 3600_000));
+    let resumable: ReconcileRunRow | undefined;
+    const abandon: string[] = [];
+    for (const candidate of unfinished) {
+      const expired = candidate.updatedAt <= resumeAfter;
+      const sameKind = !dryRun && !candidate.dryRun && candidate.mode === mode;
+      if (sameKind && !expired && !resumable) {
+        resumable = candidate;
+        continue;
+      }
+      // Dry runs are never resumed. An unfinished apply run keeps its checkpoint for the next
+      // apply run of its mode (a dry run or the other mode leaves it alone) until it expires.
+      if (candidate.dryRun || expired || sameKind) abandon.push(candidate.id);
+    }
+    if (abandon.length) {
+      await db.update(runs).set({ status: "abandoned", finishedAt: sql`now()` }).where(inArray(runs.id, abandon));
+      await db.delete(seen).where(inArray(seen.runId, abandon));
+    }
+    if (resumable) {
+      const [row] = await db
+        .update(runs)
+        .set({ status: "running", attempts: sql`${runs.attempts} + 1`, errorCode: null, finishedAt: null, updatedAt: sql`now()` })
+        .where(eq(runs.id, resumable.id))
+        .returning();
+      return row!;
+    }
+    let stopAtMs: number | null = null;
+    if (mode === "incremental") {
+      const [previous] = await db
+        .select({ highWaterMarkMs: runs.highWaterMarkMs })
+        .from(runs)
+        .where(and(eq(runs.status, "succeeded"), eq(runs.dryRun, false)))
+        .orderBy(desc(runs.finishedAt))
+        .limit(1);
+      if (previous) stopAtMs = previous.highWaterMarkMs - (options.incrementalOverlapMs ?? 5 * 60_000);
+    }
+    const [row] = await db
+      .insert(runs)
+      .values({ id: randomUUID(), mode, dryRun, status: "running", stopAtMs, highWaterMarkMs: startedAtMs })
+      .returning();
+    return row!;
+  }
+
+  function progress(phase: ReconcileProgress["phase"]) {
+    options.onProgress?.({
+      runId: run.id,
+      phase,
+      walked: run.walked,
+      clerkTotal: run.clerkTotal,
+      confirmed,
+      counts: countsOf(run),
+      clerkRequests: run.clerkRequests + requestsSinceCheckpoint,
+    });
+  }
+
+  /** One Backend API call through the budget; 429s pause everyone and retry, other failures back off. */
+  async function callClerk<T>(requests: number, call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let rateLimited = 0;
+    let failed = 0;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        // One request at a time: a budget may cap how many one grant can take.
+        for (let granted = 0; granted < requests; granted++) {
+          while (!(await budget.acquire("reconcile", { maxWaitMs: 30_000, signal }))) signal?.throwIfAborted();
+        }
+        requestsSinceCheckpoint += requests;
+        try {
+          return await call();
+        } catch (error) {
+          const status = isClerkAPIResponseError(error) ? error.status : null;
+          if (status === 429 && ++rateLimited <= maxRateLimitedRetries) {
+            const retryAfter = isClerkAPIResponseError(error) ? error.retryAfter : undefined;
+            await budget.pause(retryAfter ?? defaultRetryAfterSeconds);
+            continue;
+          }
+          const transient = status === null || status >= 500 || status === 429;
+          if (transient && ++failed < maxFailedAttempts) {
+            await sleep(500 * 2 ** failed, undefined, { signal });
+            continue;
+          }
+          throw new ReconcileClerkError(status, { cause: error });
+        }
+      }
+    } finally {
+      timings.clerkMs += performance.now() - started;
+    }
+  }
+
+  /** Clerk's users of one page (or one confirmation call), parsed; malformed ones are kept apart. */
+  function parse(clerkUsers: User[]) {
+    const snapshots: ClerkUserSnapshot[] = [];
+    const malformedIds: string[] = [];
+    for (const user of clerkUsers) {
+      try {
+        snapshots.push(snapshotFromBackendUser(user));
+      } catch {
+        if (typeof user?.id === "string" && user.id) malformedIds.push(user.id);
+      }
+    }
+    return { snapshots, malformedIds, malformed: clerkUsers.length - snapshots.length };
+  }
+
+  /**
+   * Compares users Clerk returned with their mirror rows and repairs them, tombstones `goneIds`,
+   * and moves the checkpoint: all in one transaction.
+   */
+  async function commitBatch(batch: {
+    clerkUsers: User[];
+    goneIds?: string[];
+    checkpoint: Partial<Pick<ReconcileRunRow, "walkOffset" | "confirmCursor" | "phase" | "clerkTotal">>;
+  }) {
+    const { snapshots, malformedIds, malformed } = parse(batch.clerkUsers);
+    const written = await timedDatabase(() =>
+      db.transaction(async (tx) => {
+        const walkedIds = [...snapshots.map((s) => s.id), ...malformedIds];
+        // Pages repeat users when Clerk's list shifts during the walk: compare each user once.
+        const fresh = walkedIds.length
+          ? new Set(
+              (
+                await tx
+                  .insert(seen)
+                  .values(walkedIds.map((userId) => ({ runId: run.id, userId })))
+                  .onConflictDoNothing()
+                  .returning({ userId: seen.userId })
+              ).map((r) => r.userId),
+            )
+          : new Set<string>();
+        const candidates = snapshots.filter((s) => fresh.has(s.id));
+        const rows = candidates.length
+          ? await tx.select().from(table).where(inArray(table.id, candidates.map((s) => s.id)))
+          : [];
+        const diff = compare(candidates, rows);
+        const counts: ReconcileCounts = { missing: 0, stale: 0, deleted: 0, unchanged: diff.unchanged };
+        const changes: ReconcileChange[] = [];
+        const events: UserSyncEvent[] = [];
+        if (dryRun) {
+          for (const change of diff.changes) {
+            counts[change.kind] += 1;
+            changes.push({ userId: change.userId, kind: change.kind, fields: change.fields });
+          }
+        } else if (diff.changes.length) {
+          const writeStarted = performance.now();
+          const applied = await reconcileUpsertUsers(tx, table, diff.changes.map((c) => c.snapshot));
+          const durationMs = performance.now() - writeStarted;
+          for (const change of diff.changes) {
+            const outcome = applied.get(change.userId);
+            if (outcome === undefined) {
+              counts.unchanged += 1; // a concurrent writer got there first (or tombstoned it)
+              events.push({ source: "reconcile", outcome: "stale", clerkFetched: true, durationMs });
+              continue;
+            }
+            counts[change.kind] += 1;
+            changes.push({ userId: change.userId, kind: change.kind, fields: change.fields });
+            events.push({ source: "reconcile", outcome, clerkFetched: true, durationMs });
+          }
+        }
+        const gone = batch.goneIds ?? [];
+        if (gone.length) {
+          if (dryRun) {
+            for (const userId of gone) changes.push({ userId, kind: "deleted", fields: ["deletedAt"] });
+            counts.deleted += gone.length;
+          } else {
+            const writeStarted = performance.now();
+            const tombstoned = await reconcileTombstoneUsers(tx, table, gone, now());
+            const durationMs = performance.now() - writeStarted;
+            for (const userId of tombstoned) {
+              changes.push({ userId, kind: "deleted", fields: ["deletedAt"] });
+              events.push({ source: "reconcile", outcome: "deleted", clerkFetched: true, durationMs });
+            }
+            counts.deleted += tombstoned.length;
+          }
+        }
+        const room = Math.max(0, maxChanges - changesStored);
+        const listed = changes.slice(0, room);
+        const [updated] = await tx
+          .update(runs)
+          .set({
+            ...batch.checkpoint,
+            walked: sql`${runs.walked} + ${fresh.size}`,
+            missing: sql`${runs.missing} + ${counts.missing}`,
+            stale: sql`${runs.stale} + ${counts.stale}`,
+            deleted: sql`${runs.deleted} + ${counts.deleted}`,
+            unchanged: sql`${runs.unchanged} + ${counts.unchanged}`,
+            malformed: sql`${runs.malformed} + ${malformed}`,
+            clerkRequests: sql`${runs.clerkRequests} + ${requestsSinceCheckpoint}`,
+            ...(listed.length ? { changes: sql`${runs.changes} || ${JSON.stringify(listed)}::jsonb` } : {}),
+            ...(changes.length > room ? { truncated: true } : {}),
+            updatedAt: sql`now()`,
+          })
+          .where(eq(runs.id, run.id))
+          .returning();
+        return { row: updated!, listed: listed.length, events };
+      }),
+    );
+    run = written.row;
+    changesStored += written.listed;
+    requestsSinceCheckpoint = 0;
+    for (const event of written.events) emit(event);
+  }
+
+  try {
+    if (run.phase === "walk") await walk();
+    if (run.phase === "confirm") await confirmDeletions();
+    const [finished] = await timedDatabase(async () => {
+      await db.delete(seen).where(eq(seen.runId, run.id));
+      return db
+        .update(runs)
+        .set({
+          status: "succeeded",
+          phase: "done",
+          clerkRequests: sql`${runs.clerkRequests} + ${requestsSinceCheckpoint}`,
+          finishedAt: sql`now()`,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(runs.id, run.id))
+        .returning();
+    });
+    run = finished!;
+    return {
+      runId: run.id,
+      dryRun: run.dryRun,
+      mode: run.mode,
+      counts: countsOf(run),
+      changes: run.changes,
+      truncated: run.truncated,
+      clerkRequests: run.clerkRequests,
+      durationMs: Math.round(now() - startedAtMs),
+      malformed: run.malformed,
+      resumed,
+      timings: { databaseMs: Math.round(timings.databaseMs), clerkMs: Math.round(timings.clerkMs) },
+    };
+  } catch (error) {
+    const errorCode = signal?.aborted
+      ? "ABORTED"
+      : error instanceof ReconcileClerkError
+        ? error.code
+        : "FAILED";
+    // Dry runs are not resumed: nothing is lost by abandoning them.
+    await db
+      .update(runs)
+      .set({
+        status: dryRun ? "abandoned" : "failed",
+        errorCode,
+        clerkRequests: sql`${runs.clerkRequests} + ${requestsSinceCheckpoint}`,
+        finishedAt: sql`now()`,
+        updatedAt: sql`now()`,
+      })
+      .where(eq(runs.id, run.id))
+      .catch(() => undefined);
+    if (dryRun) await db.delete(seen).where(eq(seen.runId, run.id)).catch(() => undefined);
+    throw error;
+  }
+
+  async function walk() {
+    const incremental = run.mode === "incremental";
+    for (;;) {
+      await heartbeat();
+      const offset = run.walkOffset;
+      const page = await callClerk(2, () =>
+        clerk.users.getUserList({ limit: pageSize, offset, orderBy: incremental ? "-updated_at" : "+created_at" }),
+      );
+      let users = page.data;
+      let reachedMark = false;
+      if (incremental && run.stopAtMs !== null) {
+        const stopAtMs = run.stopAtMs;
+        const newer = users.filter((u) => !(typeof u.updatedAt === "number" && u.updatedAt < stopAtMs));
+        reachedMark = newer.length < users.length;
+        users = newer;
+      }
+      const last = page.data.length < pageSize || reachedMark;
+      await commitBatch({
+        clerkUsers: users,
+        checkpoint: {
+          walkOffset: offset + page.data.length,
+          clerkTotal: page.totalCount,
+          phase: last ? (incremental ? "done" : "confirm") : "walk",
+        },
+      });
+      progress("walk");
+      if (last) return;
+    }
+  }
+
+  async function confirmDeletions() {
+    for (;;) {
+      await heartbeat();
+      const cursor = run.confirmCursor;
+      const candidates = await timedDatabase(() =>
+        db
+          .select({ id: table.id })
+          .from(table)
+          .where(
+            and(
+              isNull(table.deletedAt),
+              cursor === null ? undefined : gt(table.id, cursor),
+              notExists(
+                db
+                  .select({ one: sql`1` })
+                  .from(seen)
+                  .where(and(eq(seen.runId, run.id), eq(seen.userId, table.id))),
+              ),
+            ),
+          )
+          .orderBy(asc(table.id))
+          .limit(confirmBatchSize),
+      );
+      if (!candidates.length) {
+        await timedDatabase(() => db.update(runs).set({ phase: "done", updatedAt: sql`now()` }).where(eq(runs.id, run.id)));
+        return;
+      }
+      const ids = candidates.map((c) => c.id);
+      const found = await callClerk(2, () => clerk.users.getUserList({ userId: ids, limit: ids.length }));
+      // Only users Clerk returns are proof of life; a user it returns that was not asked for is ignored.
+      const asked = new Set(ids);
+      const alive = found.data.filter((u) => asked.has(u.id));
+      const aliveIds = new Set(alive.map((u) => u.id));
+      await commitBatch({
+        clerkUsers: alive,
+        goneIds: ids.filter((id) => !aliveIds.has(id)),
+        checkpoint: { confirmCursor: ids[ids.length - 1]! },
+      });
+      confirmed += ids.length;
+      progress("confirm");
+    }
+  }
+}
+
+type Drift = { userId: string; kind: "missing" | "stale"; fields: string[]; snapshot: ClerkUserSnapshot };
+
+const allMirroredFields = ["email", "firstName", "lastName", "username", "imageUrl", "clerkUpdatedAt"];
+
+/**
+ * Missing: no row. Stale: Clerk's clock is ahead (fields: the mirrored values that differ, and
+ * `clerkUpdatedAt`), or the clock is equal but values differ (Clerk changed them without moving
+ * its clock; the list is an authoritative read). A tombstone or a row ahead of Clerk is left alone.
+ */
+function compare(snapshots: ClerkUserSnapshot[], rows: SyncedUserRow[]) {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const changes: Drift[] = [];
+  let unchanged = 0;
+  for (const snapshot of snapshots) {
+    const row = byId.get(snapshot.id);
+    if (!row) {
+      changes.push({ userId: snapshot.id, kind: "missing", fields: allMirroredFields, snapshot });
+      continue;
+    }
+    if (row.deletedAt || row.clerkUpdatedAt > snapshot.clerkUpdatedAtMs) {
+      unchanged += 1;
+      continue;
+    }
+    const fields = mirroredFieldsDiffering(row, snapshot);
+    if (row.clerkUpdatedAt < snapshot.clerkUpdatedAtMs) fields.push("clerkUpdatedAt");
+    if (fields.length) changes.push({ userId: snapshot.id, kind: "stale", fields, snapshot });
+    else unchanged += 1;
+  }
+  return { changes, unchanged };
+}
