@@ -181,6 +181,23 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
     expect(await rowVersions()).toEqual(afterApply);
   });
 
+  it("writes awkward values exactly: quotes, backslashes, braces, commas, NULL-like text, empty strings, nulls", async () => {
+    const awkward = [
+      person("user_q1", 1_000, { firstName: 'Robert "Bobby"', lastName: "O'Brien, {Jr.}", username: "back\\slash" }),
+      person("user_q2", 1_000, { firstName: "NULL", lastName: "", email: null }),
+      person("user_q3", 1_000, { firstName: "Zoë 🙂", lastName: " spaced ", username: "a\\\"b" }),
+    ];
+    for (const p of awkward) directory.add(p);
+    await reconcile({ dryRun: false });
+    const rows = await testDb.client`select id, email, first_name, last_name, username from users order by id`;
+    expect(rows).toEqual(
+      awkward.map((p) => ({ id: p.id, email: p.email ?? null, first_name: p.firstName, last_name: p.lastName, username: p.username ?? null })),
+    );
+    const before = await rowVersions();
+    expect((await reconcile({ dryRun: false })).counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 3 });
+    expect(await rowVersions()).toEqual(before);
+  });
+
   it("caps the listed changes and says so", async () => {
     await seedDrift();
     const report = await reconcile({ dryRun: true, maxChanges: 4 });
@@ -424,4 +441,28 @@ describe("single flight and resume, across processes", () => {
     expect(resumedReport.counts).toEqual(uninterrupted.counts);
     expect(uninterrupted.counts).toEqual({ missing: 1_000, stale: 200, deleted: 10, unchanged: 800 });
   }, 90_000);
+});
+
+describe("on embedded PGlite (one connection)", () => {
+  it("runs with a session lock and refuses a second run in the same process", async () => {
+    const { PGlite } = await import("@electric-sql/pglite");
+    const { drizzle } = await import("drizzle-orm/pglite");
+    const { migrate } = await import("drizzle-orm/pglite/migrator");
+    const client = new PGlite();
+    const db = drizzle({ client });
+    try {
+      await migrate(db, { migrationsFolder: path.resolve("drizzle") });
+      for (let i = 0; i < 12; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
+      const release = directory.hold();
+      const first = reconcile({ db, dryRun: false, lock: "session", pageSize: 5 });
+      const second = await reconcile({ db, dryRun: false, lock: "session" }).catch((error: unknown) => error);
+      expect(second).toBeInstanceOf(ReconcileLockedError);
+      release();
+      expect((await first).counts).toEqual({ missing: 12, stale: 0, deleted: 0, unchanged: 0 });
+      const again = await reconcile({ db, dryRun: false, lock: "session", pageSize: 5 });
+      expect(again.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 12 });
+    } finally {
+      await client.close();
+    }
+  });
 });

@@ -26,11 +26,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import type { User } from "@clerk/backend";
 import { isClerkAPIResponseError } from "@clerk/backend/errors";
-import { and, asc, desc, eq, getTableName, gt, inArray, isNull, lt, notExists, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, getTableName, gt, inArray, isNull, lt, notExists, sql } from "drizzle-orm";
 
 import type { ClerkBudget } from "./clerk-budget";
 import { snapshotFromBackendUser, type ClerkUserSnapshot } from "./clerk-user";
-import { mirroredFieldsDiffering, reconcileTombstoneUsers, reconcileUpsertUsers } from "./reconcile-write";
+import { markSeenAndReadMirror, mirroredFieldsDiffering, reconcileTombstoneUsers, reconcileUpsertUsers, type MirrorRow } from "./reconcile-write";
 import {
   syncedUsersTable,
   userSyncReconcileRuns,
@@ -38,7 +38,6 @@ import {
   type ReconcileChange,
   type ReconcileMode,
   type ReconcileRunRow,
-  type SyncedUserRow,
   type SyncedUsersTable,
 } from "./schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
@@ -171,6 +170,7 @@ export async function lastReconcileRun(db: UserSyncDatabase): Promise<LastReconc
   return { runId: row.id, finishedAt: row.finishedAt, dryRun: row.dryRun, mode: row.mode, counts: countsOf(row) };
 }
 
+const sessionLockHolders = new WeakSet<UserSyncDatabase>();
 const lockClassId = 0x75_73_72_63; // "usrc": user sync reconcile
 const lockObjectId = 1;
 const maxRateLimitedRetries = 30;
@@ -196,12 +196,19 @@ function rowsOf<T>(result: unknown): T[] {
 export async function runReconcile(options: ReconcileOptions): Promise<ReconcileReport> {
   const { db } = options;
   if (options.lock === "session") {
-    const [row] = rowsOf<{ locked: boolean }>(await db.execute(sql`select pg_try_advisory_lock(${lockClassId}, ${lockObjectId}) as locked`));
-    if (!row?.locked) throw new ReconcileLockedError(await runningRunId(db));
+    // A session lock is re-entrant: two runs in this process would share the one session.
+    if (sessionLockHolders.has(db)) throw new ReconcileLockedError(await runningRunId(db));
+    sessionLockHolders.add(db);
     try {
-      return await reconcileHoldingLock(options, async () => undefined);
+      const [row] = rowsOf<{ locked: boolean }>(await db.execute(sql`select pg_try_advisory_lock(${lockClassId}, ${lockObjectId}) as locked`));
+      if (!row?.locked) throw new ReconcileLockedError(await runningRunId(db));
+      try {
+        return await reconcileHoldingLock(options, async () => undefined);
+      } finally {
+        await db.execute(sql`select pg_advisory_unlock(${lockClassId}, ${lockObjectId})`);
+      }
     } finally {
-      await db.execute(sql`select pg_advisory_unlock(${lockClassId}, ${lockObjectId})`);
+      sessionLockHolders.delete(db);
     }
   }
   return db.transaction(async (tx) => {
@@ -212,9 +219,13 @@ export async function runReconcile(options: ReconcileOptions): Promise<Reconcile
     // The lock transaction holds no row locks and no snapshot: a server-wide idle timeout
     // must not end it (and with it the lock) while the run waits for Clerk.
     await tx.execute(sql`set local idle_in_transaction_session_timeout = 0`);
-    // A lost lock connection means another instance may start: stop at the next page.
+    // A lost lock connection means another instance may start: checked every few seconds,
+    // the run stops at the next page.
+    let checkedAtMs = Date.now();
     return reconcileHoldingLock(options, async () => {
+      if (Date.now() - checkedAtMs < 2_000) return;
       await tx.execute(sql`select 1`);
+      checkedAtMs = Date.now();
     });
   });
 }
@@ -243,6 +254,8 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
   const runs = userSyncReconcileRuns;
   const seen = userSyncReconcileSeen;
   const emit = guardedEmitter(options.onEvent);
+  // Checkpoints read back everything but the (growing) list of changes.
+  const runColumnsButChanges = (({ changes: _changes, ...rest }: ReturnType<typeof getTableColumns<typeof runs>>) => rest)(getTableColumns(runs));
   const timings = { databaseMs: 0, clerkMs: 0 };
 
   async function timedDatabase<T>(work: () => Promise<T>): Promise<T> {
@@ -384,23 +397,20 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
     const { snapshots, malformedIds, malformed } = parse(batch.clerkUsers);
     const written = await timedDatabase(() =>
       db.transaction(async (tx) => {
-        const walkedIds = [...snapshots.map((s) => s.id), ...malformedIds];
+        // A page lost in a crash rolls back with its checkpoint and is redone by the resumed run:
+        // no need to wait for the WAL flush at every page.
         // Pages repeat users when Clerk's list shifts during the walk: compare each user once.
-        const fresh = walkedIds.length
-          ? new Set(
-              (
-                await tx
-                  .insert(seen)
-                  .values(walkedIds.map((userId) => ({ runId: run.id, userId })))
-                  .onConflictDoNothing()
-                  .returning({ userId: seen.userId })
-              ).map((r) => r.userId),
-            )
-          : new Set<string>();
+        // (Both statements are sent together on the transaction's connection.)
+        const [, { fresh, rows }] = await Promise.all([
+          tx.execute(sql`set local synchronous_commit = off`),
+          markSeenAndReadMirror(
+            tx,
+            table,
+            { table: seen, runId: run.id, runIdColumn: seen.runId.name, userIdColumn: seen.userId.name },
+            [...snapshots.map((s) => s.id), ...malformedIds],
+          ),
+        ]);
         const candidates = snapshots.filter((s) => fresh.has(s.id));
-        const rows = candidates.length
-          ? await tx.select().from(table).where(inArray(table.id, candidates.map((s) => s.id)))
-          : [];
         const diff = compare(candidates, rows);
         const counts: ReconcileCounts = { missing: 0, stale: 0, deleted: 0, unchanged: diff.unchanged };
         const changes: ReconcileChange[] = [];
@@ -460,11 +470,11 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
             updatedAt: sql`now()`,
           })
           .where(eq(runs.id, run.id))
-          .returning();
+          .returning(runColumnsButChanges);
         return { row: updated!, listed: listed.length, events };
       }),
     );
-    run = written.row;
+    run = { ...run, ...written.row };
     changesStored += written.listed;
     requestsSinceCheckpoint = 0;
     for (const event of written.events) emit(event);
@@ -606,8 +616,7 @@ const allMirroredFields = ["email", "firstName", "lastName", "username", "imageU
  * `clerkUpdatedAt`), or the clock is equal but values differ (Clerk changed them without moving
  * its clock; the list is an authoritative read). A tombstone or a row ahead of Clerk is left alone.
  */
-function compare(snapshots: ClerkUserSnapshot[], rows: SyncedUserRow[]) {
-  const byId = new Map(rows.map((row) => [row.id, row]));
+function compare(snapshots: ClerkUserSnapshot[], byId: Map<string, MirrorRow>) {
   const changes: Drift[] = [];
   let unchanged = 0;
   for (const snapshot of snapshots) {
@@ -616,7 +625,7 @@ function compare(snapshots: ClerkUserSnapshot[], rows: SyncedUserRow[]) {
       changes.push({ userId: snapshot.id, kind: "missing", fields: allMirroredFields, snapshot });
       continue;
     }
-    if (row.deletedAt || row.clerkUpdatedAt > snapshot.clerkUpdatedAtMs) {
+    if (row.deleted || row.clerkUpdatedAt > snapshot.clerkUpdatedAtMs) {
       unchanged += 1;
       continue;
     }

@@ -1,0 +1,240 @@
+/**
+ * `npm run bench:reconcile [-- --users 100000 --baseline-users 10000]`
+ *
+ * Seeds Clerk with N users, reconciles them into a fresh database on the real PostgreSQL
+ * server from empty, then again after 1% drift in the mirror (stale rows, missing rows, rows
+ * Clerk never had), and compares with a one-user-per-round-trip loop through the single-row
+ * write path. Prints users/s (wall and database side), Clerk requests, database round trips
+ * and peak memory; writes the raw figures to `.bench/`.
+ *
+ * Clerk: the Clerk user directory stand-in over real HTTP (src/test/mocks/clerk-users-list.ts),
+ * the same list/count/user_id endpoints the real SDK calls.
+ * PostgreSQL: `BENCH_DATABASE_URL` (an admin URL), else postgres://postgres@127.0.0.1:5432/postgres.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+import { createClerkClient } from "@clerk/backend";
+import Table from "cli-table3";
+import { drizzle } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+
+import * as schema from "~/server/db/schema";
+import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import type { ClerkBudget } from "~/user-sync/server/clerk-budget";
+import { snapshotFromBackendUser } from "~/user-sync/server/clerk-user";
+import { runReconcile, type ReconcileReport } from "~/user-sync/server/reconcile";
+import { syncedUsersTable } from "~/user-sync/server/schema";
+import { upsertClerkUser } from "~/user-sync/server/write-path";
+
+const { values: args } = parseArgs({
+  options: {
+    users: { type: "string", default: "100000" },
+    "baseline-users": { type: "string" },
+  },
+  strict: true,
+});
+const userCount = Number(args.users);
+const baselineCount = Math.min(userCount, Number(args["baseline-users"] ?? 10_000));
+if (!Number.isInteger(userCount) || userCount < 1 || !Number.isInteger(baselineCount) || baselineCount < 1) {
+  throw new Error("--users and --baseline-users must be positive integers");
+}
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const databaseName = `user_sync_bench_${process.pid}`;
+
+/** Peak memory, sampled every 20 ms and at every progress report. */
+function memoryMeter() {
+  const baseline = process.memoryUsage();
+  let peakRss = baseline.rss;
+  let peakHeap = baseline.heapUsed;
+  const sample = () => {
+    const now = process.memoryUsage();
+    peakRss = Math.max(peakRss, now.rss);
+    peakHeap = Math.max(peakHeap, now.heapUsed);
+  };
+  const timer = setInterval(sample, 20);
+  return {
+    sample,
+    stop() {
+      clearInterval(timer);
+      sample();
+      return {
+        peakRssMb: round(peakRss / 2 ** 20),
+        peakHeapMb: round(peakHeap / 2 ** 20),
+        heapGrowthMb: round((peakHeap - baseline.heapUsed) / 2 ** 20),
+      };
+    },
+  };
+}
+
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** The benchmark measures the database side: Clerk's own limit is not what is being timed. */
+const unlimitedBudget: ClerkBudget = { acquire: async () => true, pause: async () => undefined };
+
+async function main() {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  await admin.unsafe(`drop database if exists ${databaseName} with (force)`);
+  await admin.unsafe(`create database ${databaseName}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${databaseName}`;
+  let roundTrips = 0;
+  const client = postgres(url.toString(), { max: 10, onnotice: () => undefined, debug: () => void roundTrips++ });
+  const db = drizzle({ client, schema });
+  await migrate(db, { migrationsFolder: path.resolve("drizzle") });
+
+  const directory = createClerkUserDirectory();
+  const clerkServer = await directory.listen();
+  const seedStartedAt = performance.now();
+  for (let i = 0; i < userCount; i++) {
+    const id = `user_bench_${String(i).padStart(7, "0")}`;
+    directory.add({ id, email: `${id}@example.com`, firstName: "Bench", lastName: `User ${i}`, updatedAtMs: 1_700_000_000_000 + i });
+  }
+  const seedMs = performance.now() - seedStartedAt;
+  const clerk = createClerkClient({ secretKey: "sk_live_bench", apiUrl: clerkServer.url });
+  const table = syncedUsersTable("users");
+
+  async function reconcilePass(label: string) {
+    const startedRoundTrips = roundTrips;
+    const heapAt: number[] = [];
+    const meter = memoryMeter();
+    const startedAt = performance.now();
+    const report: ReconcileReport = await runReconcile({
+      db,
+      users: schema.users,
+      clerk,
+      budget: unlimitedBudget,
+      dryRun: false,
+      mode: "full",
+      onProgress: (p) => {
+        meter.sample();
+        if (p.phase === "walk" && heapAt.length < 4 && p.walked >= (userCount * (heapAt.length + 1)) / 4) {
+          heapAt.push(round(process.memoryUsage().heapUsed / 2 ** 20));
+        }
+      },
+    });
+    const wallMs = performance.now() - startedAt;
+    return {
+      label,
+      users: userCount,
+      counts: report.counts,
+      wallMs: Math.round(wallMs),
+      databaseMs: report.timings.databaseMs,
+      clerkMs: report.timings.clerkMs,
+      usersPerSecondWall: Math.round(userCount / (wallMs / 1000)),
+      usersPerSecondDatabase: Math.round(userCount / (report.timings.databaseMs / 1000)),
+      clerkRequests: report.clerkRequests,
+      databaseRoundTrips: roundTrips - startedRoundTrips,
+      memory: { ...meter.stop(), heapMbAtQuarters: heapAt },
+    };
+  }
+
+  const fromEmpty = await reconcilePass("from empty");
+
+  // 1% drift: 0.4% stale (older clock, another name), 0.3% missing, 0.3% rows Clerk never had.
+  const onePercent = Math.max(3, Math.round(userCount / 100));
+  const stale = Math.round((onePercent * 4) / 10);
+  const missing = Math.round((onePercent * 3) / 10);
+  const extra = onePercent - stale - missing;
+  await client`update users set last_name = 'drifted', clerk_updated_at = clerk_updated_at - 1
+    where id in (select id from users order by id limit ${stale})`;
+  await client`delete from users where id in (select id from users order by id desc limit ${missing})`;
+  await client`insert into users (id, email, clerk_updated_at)
+    select 'user_bench_extra_' || g, 'extra' || g || '@example.com', 1 from generate_series(1, ${extra}) as g`;
+  const withDrift = await reconcilePass("1% drift");
+
+  // Baseline: the same users from the same Clerk pages, one write-path statement per user.
+  await client`truncate users`;
+  const baselineStartedRoundTrips = roundTrips;
+  const baselineMeter = memoryMeter();
+  let baselineDatabaseMs = 0;
+  const baselineStartedAt = performance.now();
+  for (let offset = 0; offset < baselineCount; offset += 500) {
+    const page = await clerk.users.getUserList({ limit: Math.min(500, baselineCount - offset), offset, orderBy: "+created_at" });
+    for (const user of page.data) {
+      const snapshot = snapshotFromBackendUser(user);
+      const started = performance.now();
+      await upsertClerkUser(db, table, snapshot);
+      baselineDatabaseMs += performance.now() - started;
+    }
+  }
+  const baselineWallMs = performance.now() - baselineStartedAt;
+  const baseline = {
+    label: "baseline: one user per round trip",
+    users: baselineCount,
+    wallMs: Math.round(baselineWallMs),
+    databaseMs: Math.round(baselineDatabaseMs),
+    usersPerSecondWall: Math.round(baselineCount / (baselineWallMs / 1000)),
+    usersPerSecondDatabase: Math.round(baselineCount / (baselineDatabaseMs / 1000)),
+    databaseRoundTrips: roundTrips - baselineStartedRoundTrips,
+    memory: baselineMeter.stop(),
+  };
+
+  const ratio = round(fromEmpty.usersPerSecondDatabase / baseline.usersPerSecondDatabase);
+  const result = {
+    at: new Date().toISOString(),
+    node: process.version,
+    postgres: (await client<{ server_version: string }[]>`show server_version`)[0]?.server_version,
+    users: userCount,
+    seedMs: Math.round(seedMs),
+    runs: [fromEmpty, withDrift],
+    baseline,
+    ratioDatabaseSide: ratio,
+    goals: {
+      databaseUsersPerSecondAtLeast20000: fromEmpty.usersPerSecondDatabase >= 20_000,
+      atLeast20xBaseline: ratio >= 20,
+    },
+  };
+
+  const table1 = new Table({
+    head: ["", "users", "users/s (database)", "users/s (wall)", "Clerk requests", "DB round trips", "peak RSS MB", "peak heap MB", "changes"],
+    style: process.stdout.isTTY ? {} : { head: [], border: [] },
+  });
+  for (const run of [fromEmpty, withDrift]) {
+    table1.push([
+      run.label,
+      run.users,
+      run.usersPerSecondDatabase,
+      run.usersPerSecondWall,
+      run.clerkRequests,
+      run.databaseRoundTrips,
+      run.memory.peakRssMb,
+      run.memory.peakHeapMb,
+      `${run.counts.missing} missing, ${run.counts.stale} stale, ${run.counts.deleted} deleted`,
+    ]);
+  }
+  table1.push([
+    baseline.label,
+    baseline.users,
+    baseline.usersPerSecondDatabase,
+    baseline.usersPerSecondWall,
+    Math.ceil(baselineCount / 500) * 2,
+    baseline.databaseRoundTrips,
+    baseline.memory.peakRssMb,
+    baseline.memory.peakHeapMb,
+    "",
+  ]);
+  process.stdout.write(`${table1.toString()}\n`);
+  process.stdout.write(
+    `database side: ${fromEmpty.usersPerSecondDatabase} users/s from empty, ${ratio}× the one-user-per-round-trip baseline ` +
+      `(goals: ≥ 20000 users/s ${result.goals.databaseUsersPerSecondAtLeast20000 ? "met" : "NOT met"}, ≥ 20× ${result.goals.atLeast20xBaseline ? "met" : "NOT met"})\n` +
+      `heap during the first walk at 25/50/75/100%: ${fromEmpty.memory.heapMbAtQuarters.join(" / ")} MB\n`,
+  );
+  fs.mkdirSync(".bench", { recursive: true });
+  const file = path.join(".bench", `reconcile-${userCount}-${result.at.replace(/[:.]/g, "-")}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`raw figures: ${file}\n`);
+
+  await clerkServer.close();
+  await client.end({ timeout: 5 });
+  await admin.unsafe(`drop database if exists ${databaseName} with (force)`);
+  await admin.end();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:reconcile failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
