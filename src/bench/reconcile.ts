@@ -7,13 +7,18 @@
  * write path. Prints users/s (wall and database side), Clerk requests, database round trips
  * and peak memory; writes the raw figures to `.bench/`.
  *
- * Clerk: the Clerk user directory stand-in over real HTTP (src/test/mocks/clerk-users-list.ts),
- * the same list/count/user_id endpoints the real SDK calls.
+ * Clerk: the Clerk user directory stand-in (src/test/mocks/clerk-users-list.ts) in a process of
+ * its own over real HTTP, the same list/count/user_id endpoints the real SDK calls.
  * PostgreSQL: `BENCH_DATABASE_URL` (an admin URL), else postgres://postgres@127.0.0.1:5432/postgres.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
+import readline from "node:readline";
 import { parseArgs } from "node:util";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 
 import { createClerkClient } from "@clerk/backend";
 import Table from "cli-table3";
@@ -22,7 +27,6 @@ import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 
 import * as schema from "~/server/db/schema";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
 import type { ClerkBudget } from "~/user-sync/server/clerk-budget";
 import { snapshotFromBackendUser } from "~/user-sync/server/clerk-user";
 import { runReconcile, type ReconcileReport } from "~/user-sync/server/reconcile";
@@ -44,6 +48,31 @@ if (!Number.isInteger(userCount) || userCount < 1 || !Number.isInteger(baselineC
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const databaseName = `user_sync_bench_${process.pid}`;
+
+/** The Clerk stand-in in a process of its own, seeded with `users` users. */
+async function startClerkStandIn(users: number) {
+  const child = spawn(process.execPath, ["--import", "tsx", path.resolve("src/bench/clerk-directory-server.ts"), String(users)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = readline.createInterface({ input: child.stdout });
+  const [line] = (await once(lines, "line")) as [string];
+  const { url } = JSON.parse(line) as { url: string };
+  return {
+    url,
+    close: async () => {
+      child.stdin.end();
+      await once(child, "exit");
+    },
+  };
+}
+
+// The live heap (after a full collection), so figures are not whatever garbage was pending.
+v8.setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
+const liveHeapMb = () => {
+  collectGarbage();
+  return round(process.memoryUsage().heapUsed / 2 ** 20);
+};
 
 /** Peak memory, sampled every 20 ms and at every progress report. */
 function memoryMeter() {
@@ -86,20 +115,15 @@ async function main() {
   const db = drizzle({ client, schema });
   await migrate(db, { migrationsFolder: path.resolve("drizzle") });
 
-  const directory = createClerkUserDirectory();
-  const clerkServer = await directory.listen();
   const seedStartedAt = performance.now();
-  for (let i = 0; i < userCount; i++) {
-    const id = `user_bench_${String(i).padStart(7, "0")}`;
-    directory.add({ id, email: `${id}@example.com`, firstName: "Bench", lastName: `User ${i}`, updatedAtMs: 1_700_000_000_000 + i });
-  }
+  const clerkServer = await startClerkStandIn(userCount);
   const seedMs = performance.now() - seedStartedAt;
   const clerk = createClerkClient({ secretKey: "sk_live_bench", apiUrl: clerkServer.url });
   const table = syncedUsersTable("users");
 
   async function reconcilePass(label: string) {
     const startedRoundTrips = roundTrips;
-    const heapAt: number[] = [];
+    const heapAt: number[] = [liveHeapMb()];
     const meter = memoryMeter();
     const startedAt = performance.now();
     const report: ReconcileReport = await runReconcile({
@@ -111,9 +135,7 @@ async function main() {
       mode: "full",
       onProgress: (p) => {
         meter.sample();
-        if (p.phase === "walk" && heapAt.length < 4 && p.walked >= (userCount * (heapAt.length + 1)) / 4) {
-          heapAt.push(round(process.memoryUsage().heapUsed / 2 ** 20));
-        }
+        if (p.phase === "walk" && heapAt.length < 5 && p.walked >= (userCount * heapAt.length) / 4) heapAt.push(liveHeapMb());
       },
     });
     const wallMs = performance.now() - startedAt;
@@ -128,7 +150,7 @@ async function main() {
       usersPerSecondDatabase: Math.round(userCount / (report.timings.databaseMs / 1000)),
       clerkRequests: report.clerkRequests,
       databaseRoundTrips: roundTrips - startedRoundTrips,
-      memory: { ...meter.stop(), heapMbAtQuarters: heapAt },
+      memory: { ...meter.stop(), liveHeapMbAtQuarters: heapAt },
     };
   }
 
@@ -221,7 +243,8 @@ async function main() {
   process.stdout.write(
     `database side: ${fromEmpty.usersPerSecondDatabase} users/s from empty, ${ratio}× the one-user-per-round-trip baseline ` +
       `(goals: ≥ 20000 users/s ${result.goals.databaseUsersPerSecondAtLeast20000 ? "met" : "NOT met"}, ≥ 20× ${result.goals.atLeast20xBaseline ? "met" : "NOT met"})\n` +
-      `heap during the first walk at 25/50/75/100%: ${fromEmpty.memory.heapMbAtQuarters.join(" / ")} MB\n`,
+      `live heap (after GC) during the walk at 0/25/50/75/100%: from empty ${fromEmpty.memory.liveHeapMbAtQuarters.join(" / ")} MB; ` +
+      `with drift ${withDrift.memory.liveHeapMbAtQuarters.join(" / ")} MB\n`,
   );
   fs.mkdirSync(".bench", { recursive: true });
   const file = path.join(".bench", `reconcile-${userCount}-${result.at.replace(/[:.]/g, "-")}.json`);

@@ -1,25 +1,13 @@
-import { getTableName, sql, type SQL } from "drizzle-orm";
-import type { PgTable } from "drizzle-orm/pg-core";
+import { getTableName, sql, type getTableColumns, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
-import type { SyncedUserRow, SyncedUsersTable } from "./schema";
+import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, userSyncReconcileRuns, userSyncReconcileSeen } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
 
-/** The mirrored values, by the field names a reconciliation diff reports. */
-const mirroredFields = ["email", "firstName", "lastName", "username", "imageUrl"] as const;
-
-/** What reconciliation compares of a mirror row. */
-export type MirrorRow = Pick<SyncedUserRow, (typeof mirroredFields)[number]> & { clerkUpdatedAt: number; deleted: boolean };
-
-/** The mirrored fields whose stored value differs from Clerk's (names only, never values). */
-export function mirroredFieldsDiffering(row: MirrorRow, snapshot: ClerkUserSnapshot): string[] {
-  return mirroredFields.filter((field) => row[field] !== snapshot[field]);
-}
-
 /**
- * A PostgreSQL array literal, sent as one text parameter and cast in SQL: a 500-row batch is a
- * handful of parameters whatever the driver (postgres.js sends a JS array of strings as
- * "a,b", and building 4,000 separate parameters costs more than the statement itself).
+ * A PostgreSQL array literal, sent as one text parameter and cast in SQL: a 500-user page is a
+ * handful of parameters whatever the driver (postgres.js would send a JS array of strings as
+ * "a,b", and building thousands of separate parameters costs more than the statement itself).
  */
 export function pgArray(values: readonly (string | number | null)[]): string {
   return `{${values
@@ -27,131 +15,209 @@ export function pgArray(values: readonly (string | number | null)[]): string {
     .join(",")}}`;
 }
 
-function rowsOf<T>(result: unknown): T[] {
+export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
-const column = (table: SyncedUsersTable, key: keyof SyncedUsersTable["_"]["columns"]) => sql.identifier(table[key].name);
+export type ReconcilePage = {
+  runId: string;
+  /** False: a dry run, which writes no user row (only its seen ids and its run row). */
+  apply: boolean;
+  /** The page's users as Clerk returned them. */
+  snapshots: ClerkUserSnapshot[];
+  /** Every id walked on this page, malformed users' too (they exist in Clerk). */
+  walkedIds: string[];
+  /** Live mirror rows Clerk confirmed gone: tombstoned (apply) or reported (dry run). */
+  goneIds: string[];
+  /** The tombstones' clock: when Clerk confirmed the deletion. */
+  goneClockMs: number;
+  /** How many more changes the run's list may take. */
+  room: number;
+  malformed: number;
+  clerkRequests: number;
+  checkpoint: { walkOffset?: number; confirmCursor?: string; phase?: ReconcilePhase; clerkTotal?: number };
+};
 
-/**
- * Records `userIds` as walked by the run and reads the mirror rows of the ones walked for the
- * first time, in one statement. Returns those first-seen ids and their rows (absent: missing).
- */
-export async function markSeenAndReadMirror(
-  db: UserSyncDatabase,
-  table: SyncedUsersTable,
-  seen: { table: PgTable; runId: string; runIdColumn: string; userIdColumn: string },
-  userIds: string[],
-): Promise<{ fresh: Set<string>; rows: Map<string, MirrorRow> }> {
-  if (!userIds.length) return { fresh: new Set(), rows: new Map() };
-  const c = (key: Parameters<typeof column>[1]) => sql`u.${column(table, key)}`;
-  const result = await db.execute(sql`
-    with fresh as (
-      insert into ${seen.table} (${sql.identifier(seen.runIdColumn)}, ${sql.identifier(seen.userIdColumn)})
-      select ${seen.runId}, unnest(${pgArray(userIds)}::text[])
-      on conflict do nothing
-      returning ${sql.identifier(seen.userIdColumn)} as user_id
-    )
-    select fresh.user_id, ${c("id")} is not null as found, ${c("email")} as email, ${c("firstName")} as first_name,
-      ${c("lastName")} as last_name, ${c("username")} as username, ${c("imageUrl")} as image_url,
-      ${c("clerkUpdatedAt")}::text as clerk_updated_at, ${c("deletedAt")} is not null as deleted
-    from fresh left join ${table} as u on ${c("id")} = fresh.user_id`);
-  type Row = {
-    user_id: string;
-    found: boolean;
-    email: string | null;
-    first_name: string | null;
-    last_name: string | null;
-    username: string | null;
-    image_url: string | null;
-    clerk_updated_at: string | null;
-    deleted: boolean;
+/** One user of the page that drifted, and what became of it. `stale`: a concurrent writer was newer. */
+export type ReconcilePageOutcome = { userId: string; kind: ReconcileChangeKind; outcome: "created" | "updated" | "deleted" | "stale" | "planned" };
+
+export type ReconcilePageResult = {
+  outcomes: ReconcilePageOutcome[];
+  /** Changes appended to the run's list (at most `room`). */
+  listed: number;
+  run: {
+    walkOffset: number;
+    confirmCursor: string | null;
+    phase: ReconcilePhase;
+    clerkTotal: number | null;
+    walked: number;
+    missing: number;
+    stale: number;
+    deleted: number;
+    unchanged: number;
+    malformed: number;
+    clerkRequests: number;
+    truncated: boolean;
   };
-  const fresh = new Set<string>();
-  const rows = new Map<string, MirrorRow>();
-  for (const row of rowsOf<Row>(result)) {
-    fresh.add(row.user_id);
-    if (!row.found) continue;
-    rows.set(row.user_id, {
-      email: row.email,
-      firstName: row.first_name,
-      lastName: row.last_name,
-      username: row.username,
-      imageUrl: row.image_url,
-      clerkUpdatedAt: Number(row.clerk_updated_at),
-      deleted: row.deleted,
-    });
-  }
-  return { fresh, rows };
-}
+};
 
 /**
- * Reconciliation's batch write: one multi-row `INSERT … SELECT FROM unnest(…) ON CONFLICT (id)
- * DO UPDATE … WHERE` with the write path's guards: only Clerk-owned columns; applied only when
- * Clerk's clock is newer, or equal with different values (the list is an authoritative read of
- * Clerk's current state); tombstones never written; an identical row never rewritten. Returns
- * what it wrote per user id; a user missing from the map was refused by the guard (a
- * concurrent writer was newer, or the row is a tombstone).
+ * One page of a reconciliation in ONE statement, so it is atomic and costs one round trip:
+ * records the walked ids (users seen before on this run are skipped: pages repeat when Clerk's
+ * list shifts), compares the rest with their mirror rows, repairs them with the write path's
+ * guards, tombstones confirmed deletions, and moves the run's counts and checkpoint.
+ *
+ * Drift: missing (no row; every field listed), stale (Clerk's clock ahead: the mirrored values
+ * that differ plus `clerkUpdatedAt`; or the clock equal and values differ, since the list is an
+ * authoritative read of Clerk's current state). A tombstone or a row ahead of Clerk is left alone.
+ *
+ * The write's guards, as the write path's: only Clerk-owned columns; applied only when Clerk's
+ * clock is newer (or equal with different values); a tombstone is never written; an identical
+ * row is never rewritten. A crash loses at most the last pages' commits, their checkpoint with
+ * them, so the statement does not wait for the WAL flush (`synchronous_commit` off, this
+ * transaction only): the resumed run redoes those pages.
  */
-export async function reconcileUpsertUsers(
+export async function commitReconcilePage(
   db: UserSyncDatabase,
-  table: SyncedUsersTable,
-  snapshots: ClerkUserSnapshot[],
-): Promise<Map<string, "created" | "updated">> {
-  if (!snapshots.length) return new Map();
-  // Rows are locked in id order, so two batches can never deadlock on each other.
-  const sorted = [...snapshots].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const c = (key: Parameters<typeof column>[1]) => column(table, key);
-  const stored = (key: Parameters<typeof column>[1]) => sql`${sql.identifier(getTableName(table))}.${c(key)}`;
-  const mirrored: SQL = sql`(${stored("email")}, ${stored("firstName")}, ${stored("lastName")}, ${stored("username")}, ${stored("imageUrl")})`;
-  const incoming: SQL = sql`(excluded.${c("email")}, excluded.${c("firstName")}, excluded.${c("lastName")}, excluded.${c("username")}, excluded.${c("imageUrl")})`;
-  const result = await db.execute(sql`
-    insert into ${table} (${c("id")}, ${c("email")}, ${c("firstName")}, ${c("lastName")}, ${c("username")}, ${c("imageUrl")}, ${c("clerkUpdatedAt")}, ${c("lastSyncedAt")})
-    select u.id, u.email, u.first_name, u.last_name, u.username, u.image_url, u.clerk_updated_at, now()
-    from unnest(
-      ${pgArray(sorted.map((u) => u.id))}::text[],
-      ${pgArray(sorted.map((u) => u.email))}::text[],
-      ${pgArray(sorted.map((u) => u.firstName))}::text[],
-      ${pgArray(sorted.map((u) => u.lastName))}::text[],
-      ${pgArray(sorted.map((u) => u.username))}::text[],
-      ${pgArray(sorted.map((u) => u.imageUrl))}::text[],
-      ${pgArray(sorted.map((u) => u.clerkUpdatedAtMs))}::bigint[]
-    ) as u(id, email, first_name, last_name, username, image_url, clerk_updated_at)
-    on conflict (${c("id")}) do update set
-      ${c("email")} = excluded.${c("email")},
-      ${c("firstName")} = excluded.${c("firstName")},
-      ${c("lastName")} = excluded.${c("lastName")},
-      ${c("username")} = excluded.${c("username")},
-      ${c("imageUrl")} = excluded.${c("imageUrl")},
-      ${c("clerkUpdatedAt")} = excluded.${c("clerkUpdatedAt")},
-      ${c("updatedAt")} = now(),
-      ${c("lastSyncedAt")} = now()
-    where ${stored("deletedAt")} is null
-      and (${stored("clerkUpdatedAt")} < excluded.${c("clerkUpdatedAt")}
-        or (${stored("clerkUpdatedAt")} = excluded.${c("clerkUpdatedAt")} and ${mirrored} is distinct from ${incoming}))
-    returning ${c("id")} as id, (xmax = 0) as inserted`);
-  return new Map(rowsOf<{ id: string; inserted: boolean }>(result).map((row) => [row.id, row.inserted ? "created" : "updated"]));
-}
+  tables: { users: SyncedUsersTable; seen: typeof userSyncReconcileSeen; runs: typeof userSyncReconcileRuns },
+  page: ReconcilePage,
+): Promise<ReconcilePageResult> {
+  const users = tables.users;
+  const u = (key: keyof ReturnType<typeof getTableColumns<SyncedUsersTable>>) => sql.identifier(users[key].name);
+  const stored = (key: Parameters<typeof u>[0]) => sql`${sql.identifier(getTableName(users))}.${u(key)}`;
+  const r = (key: keyof ReturnType<typeof getTableColumns<typeof userSyncReconcileRuns>>) => sql.identifier(tables.runs[key].name);
+  const s = page.snapshots;
+  const ids = pgArray(s.map((x) => x.id));
+  const differs = (column: Parameters<typeof u>[0], field: string) =>
+    sql`case when m.id is null or m.${u(column)} is distinct from p.${sql.identifier(field)} then ${field} end`;
 
-/**
- * Tombstones users Clerk confirmed gone, as the write path does: PII cleared, app-owned
- * columns kept, the clock moved to at least `clerkClockMs`; rows already tombstoned are not
- * written again. Returns the ids it tombstoned.
- */
-export async function reconcileTombstoneUsers(
-  db: UserSyncDatabase,
-  table: SyncedUsersTable,
-  userIds: string[],
-  clerkClockMs: number,
-): Promise<string[]> {
-  if (!userIds.length) return [];
-  const c = (key: Parameters<typeof column>[1]) => column(table, key);
+  const writes: SQL = page.apply
+    ? sql`
+      written as (
+        insert into ${users} (${u("id")}, ${u("email")}, ${u("firstName")}, ${u("lastName")}, ${u("username")}, ${u("imageUrl")}, ${u("clerkUpdatedAt")}, ${u("lastSyncedAt")})
+        select id, email, "firstName", "lastName", username, "imageUrl", "clerkUpdatedAt", now() from planned order by id
+        on conflict (${u("id")}) do update set
+          ${u("email")} = excluded.${u("email")},
+          ${u("firstName")} = excluded.${u("firstName")},
+          ${u("lastName")} = excluded.${u("lastName")},
+          ${u("username")} = excluded.${u("username")},
+          ${u("imageUrl")} = excluded.${u("imageUrl")},
+          ${u("clerkUpdatedAt")} = excluded.${u("clerkUpdatedAt")},
+          ${u("updatedAt")} = now(),
+          ${u("lastSyncedAt")} = now()
+        where ${stored("deletedAt")} is null
+          and (${stored("clerkUpdatedAt")} < excluded.${u("clerkUpdatedAt")}
+            or (${stored("clerkUpdatedAt")} = excluded.${u("clerkUpdatedAt")}
+              and (${stored("email")}, ${stored("firstName")}, ${stored("lastName")}, ${stored("username")}, ${stored("imageUrl")})
+                is distinct from (excluded.${u("email")}, excluded.${u("firstName")}, excluded.${u("lastName")}, excluded.${u("username")}, excluded.${u("imageUrl")})))
+        returning ${u("id")} as id, (xmax = 0) as inserted
+      ),
+      gone as (
+        update ${users} set
+          ${u("email")} = null, ${u("firstName")} = null, ${u("lastName")} = null, ${u("username")} = null, ${u("imageUrl")} = null,
+          ${u("clerkUpdatedAt")} = greatest(${u("clerkUpdatedAt")}, ${page.goneClockMs}::bigint),
+          ${u("deletedAt")} = now(), ${u("updatedAt")} = now(), ${u("lastSyncedAt")} = now()
+        where ${u("id")} = any(${pgArray(page.goneIds)}::text[]) and ${u("deletedAt")} is null
+        returning ${u("id")} as id
+      ),`
+    : sql`
+      written as (select id, missing as inserted from planned),
+      gone as (select ${u("id")} as id from ${users} where ${u("id")} = any(${pgArray(page.goneIds)}::text[]) and ${u("deletedAt")} is null),`;
+
   const result = await db.execute(sql`
-    update ${table} set
-      ${c("email")} = null, ${c("firstName")} = null, ${c("lastName")} = null, ${c("username")} = null, ${c("imageUrl")} = null,
-      ${c("clerkUpdatedAt")} = greatest(${c("clerkUpdatedAt")}, ${clerkClockMs}::bigint),
-      ${c("deletedAt")} = now(), ${c("updatedAt")} = now(), ${c("lastSyncedAt")} = now()
-    where ${c("id")} = any(${pgArray([...userIds].sort())}::text[]) and ${c("deletedAt")} is null
-    returning ${c("id")} as id`);
-  return rowsOf<{ id: string }>(result).map((row) => row.id);
+    with
+    sync_commit as (select set_config('synchronous_commit', 'off', true) as value),
+    page as (
+      select * from unnest(
+        ${ids}::text[],
+        ${pgArray(s.map((x) => x.email))}::text[],
+        ${pgArray(s.map((x) => x.firstName))}::text[],
+        ${pgArray(s.map((x) => x.lastName))}::text[],
+        ${pgArray(s.map((x) => x.username))}::text[],
+        ${pgArray(s.map((x) => x.imageUrl))}::text[],
+        ${pgArray(s.map((x) => x.clerkUpdatedAtMs))}::bigint[]
+      ) as p(id, email, "firstName", "lastName", username, "imageUrl", "clerkUpdatedAt")
+    ),
+    -- An anti-join, not ON CONFLICT: the run holds the lock, nothing else writes its seen ids,
+    -- and a plain insert costs a fraction of a speculative one.
+    fresh as (
+      insert into ${tables.seen} (${sql.identifier(tables.seen.runId.name)}, ${sql.identifier(tables.seen.userId.name)})
+      select distinct ${page.runId}::text, walked.id from unnest(${pgArray(page.walkedIds)}::text[]) as walked(id)
+      where not exists (
+        select 1 from ${tables.seen} as s
+        where s.${sql.identifier(tables.seen.runId.name)} = ${page.runId} and s.${sql.identifier(tables.seen.userId.name)} = walked.id)
+      returning ${sql.identifier(tables.seen.userId.name)} as user_id
+    ),
+    -- Looked up by the page's ids (an index scan), not joined to a CTE the planner cannot size.
+    mirror as (
+      select ${u("id")} as id, ${u("email")}, ${u("firstName")}, ${u("lastName")}, ${u("username")}, ${u("imageUrl")},
+        ${u("clerkUpdatedAt")}, ${u("deletedAt")} is not null as deleted
+      from ${users} where ${u("id")} = any(${ids}::text[])
+    ),
+    compared as (
+      select p.*, m.id is null as missing, coalesce(m.deleted, false) as deleted, m.${u("clerkUpdatedAt")} as stored_clock,
+        array_remove(array[
+          ${differs("email", "email")}, ${differs("firstName", "firstName")}, ${differs("lastName", "lastName")},
+          ${differs("username", "username")}, ${differs("imageUrl", "imageUrl")},
+          case when m.id is null or m.${u("clerkUpdatedAt")} < p."clerkUpdatedAt" then 'clerkUpdatedAt' end
+        ], null) as fields
+      from page p join fresh f on f.user_id = p.id left join mirror m on m.id = p.id
+    ),
+    planned as (
+      select * from compared
+      where missing or (not deleted and (stored_clock < "clerkUpdatedAt" or (stored_clock = "clerkUpdatedAt" and cardinality(fields) > 0)))
+    ),
+    ${writes}
+    listed as (
+      select p.id as user_id, case when p.missing then 'missing' else 'stale' end as kind, p.fields, w.inserted, w.id is not null as applied
+      from planned p left join written w on w.id = p.id
+      union all
+      select g.id, 'deleted', array['deletedAt'], null, true from gone g
+    ),
+    counted as (
+      select (select count(*) from fresh) as fresh, (select count(*) from compared) as compared,
+        count(*) filter (where applied and kind = 'missing') as missing,
+        count(*) filter (where applied and kind = 'stale') as stale,
+        count(*) filter (where applied and kind = 'deleted') as deleted,
+        count(*) filter (where applied and kind <> 'deleted') as written,
+        count(*) filter (where applied) as changed
+      from listed
+    ),
+    run as (
+      update ${tables.runs} as t set
+        ${r("walked")} = t.${r("walked")} + c.fresh,
+        ${r("missing")} = t.${r("missing")} + c.missing,
+        ${r("stale")} = t.${r("stale")} + c.stale,
+        ${r("deleted")} = t.${r("deleted")} + c.deleted,
+        ${r("unchanged")} = t.${r("unchanged")} + c.compared - c.written,
+        ${r("malformed")} = t.${r("malformed")} + ${page.malformed}::int,
+        ${r("clerkRequests")} = t.${r("clerkRequests")} + ${page.clerkRequests}::int,
+        ${r("changes")} = t.${r("changes")} || coalesce((
+          select jsonb_agg(jsonb_build_object('userId', user_id, 'kind', kind, 'fields', to_jsonb(fields)))
+          from (select * from listed where applied order by user_id limit ${page.room}::int) as first_changes), '[]'::jsonb),
+        ${r("truncated")} = t.${r("truncated")} or c.changed > ${page.room}::int,
+        ${r("walkOffset")} = coalesce(${page.checkpoint.walkOffset ?? null}::int, t.${r("walkOffset")}),
+        ${r("confirmCursor")} = coalesce(${page.checkpoint.confirmCursor ?? null}::text, t.${r("confirmCursor")}),
+        ${r("phase")} = coalesce(${page.checkpoint.phase ?? null}::text, t.${r("phase")}),
+        ${r("clerkTotal")} = coalesce(${page.checkpoint.clerkTotal ?? null}::int, t.${r("clerkTotal")}),
+        ${r("updatedAt")} = now()
+      from counted c
+      where t.${r("id")} = ${page.runId}
+      returning t.${r("walkOffset")} as "walkOffset", t.${r("confirmCursor")} as "confirmCursor", t.${r("phase")} as phase,
+        t.${r("clerkTotal")} as "clerkTotal", t.${r("walked")} as walked, t.${r("missing")} as missing, t.${r("stale")} as stale,
+        t.${r("deleted")} as deleted, t.${r("unchanged")} as unchanged, t.${r("malformed")} as malformed,
+        t.${r("clerkRequests")} as "clerkRequests", t.${r("truncated")} as truncated, least(c.changed, ${page.room}::int) as listed
+    )
+    select (select row_to_json(run) from run) as run,
+      (select coalesce(json_agg(json_build_object('userId', user_id, 'kind', kind, 'outcome',
+        case when not applied then 'stale' when ${!page.apply} then 'planned' when kind = 'deleted' then 'deleted' when inserted then 'created' else 'updated' end)), '[]')
+        from listed) as outcomes,
+      (select value from sync_commit) as sync_commit`);
+  const [row] = rowsOf<{ run: (ReconcilePageResult["run"] & { listed: number }) | string | null; outcomes: ReconcilePageOutcome[] | string }>(result);
+  // postgres.js parses json columns; PGlite may hand them over as text.
+  const parse = <T>(value: T | string): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
+  const run = row?.run ? parse(row.run) : null;
+  if (!run) throw new Error("The reconciliation run row is gone");
+  const { listed, ...counters } = run;
+  return { outcomes: parse(row!.outcomes), listed, run: counters };
 }

@@ -18,6 +18,7 @@ import { createClerkUserDirectory, type DirectoryUser } from "~/test/mocks/clerk
 import type { ClerkUserSnapshot } from "./clerk-user";
 import { ReconcileLockedError, runReconcile, type ReconcileChange, type ReconcileOptions } from "./reconcile";
 import { syncedUsersTable } from "./schema";
+import type { UserSyncEvent } from "./sync";
 import { upsertClerkUser } from "./write-path";
 
 const directory = createClerkUserDirectory();
@@ -121,7 +122,13 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
       await mirror(person(id, 4_000));
       directory.add(person(id, 4_000));
     }
-    // App-owned columns are never touched; an existing tombstone is left alone.
+    // Also unchanged: a row ahead of Clerk's list (a webhook applied a newer state) is not
+    // overwritten, and a tombstone is never resurrected, even when Clerk lists the user.
+    await mirror(person("user_a1", 9_000, { lastName: "Newer" }));
+    directory.add(person("user_a1", 4_000));
+    await testDb.client`insert into users (id, clerk_updated_at, deleted_at) values ('user_t1', 900, now())`;
+    directory.add(person("user_t1", 4_000));
+    // App-owned columns are never touched; a tombstone Clerk does not list is left alone.
     await testDb.client`update users set tier = 'PRO' where id in ('user_s1', 'user_d1', 'user_u1')`;
     await testDb.client`insert into users (id, clerk_updated_at, deleted_at) values ('user_gone', 900, now())`;
   }
@@ -145,7 +152,7 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
     const before = await rowVersions();
     const report = await reconcile({ dryRun: true, mode: "full" });
     expect(report).toMatchObject({ dryRun: true, mode: "full", truncated: false, malformed: 0 });
-    expect(report.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 3 });
+    expect(report.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 5 });
     expect(byUser(report.changes)).toEqual(expectedChanges);
     expect(await rowVersions()).toEqual(before);
     // One page (list + count) and one confirmation call for the 4 candidates (list + count).
@@ -158,7 +165,7 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
   it("apply repairs them; a dry run then finds nothing and a second apply writes nothing", async () => {
     await seedDrift();
     const applied = await reconcile({ dryRun: false });
-    expect(applied.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 3 });
+    expect(applied.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 5 });
     expect(byUser(applied.changes)).toEqual(expectedChanges);
 
     const state = await mirrorState();
@@ -170,14 +177,16 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
       expect(row(id)).toMatchObject({ deleted: true, email: null, first_name: null, last_name: null });
     }
     expect(row("user_d1")?.tier).toBe("PRO");
-    expect(await liveIds()).toEqual([...directory.users.keys()].sort());
+    expect(row("user_a1")).toMatchObject({ last_name: "Newer", clerk_updated_at: "9000" });
+    expect(row("user_t1")).toMatchObject({ deleted: true, email: null });
+    expect(await liveIds()).toEqual([...directory.users.keys()].filter((id) => id !== "user_t1").sort());
 
     const afterApply = await rowVersions();
     const dry = await reconcile({ dryRun: true });
-    expect(dry.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 10 });
+    expect(dry.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 12 });
     expect(dry.changes).toEqual([]);
     const again = await reconcile({ dryRun: false });
-    expect(again.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 10 });
+    expect(again.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 12 });
     expect(await rowVersions()).toEqual(afterApply);
   });
 
@@ -203,7 +212,37 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
     const report = await reconcile({ dryRun: true, maxChanges: 4 });
     expect(report.changes).toHaveLength(4);
     expect(report.truncated).toBe(true);
-    expect(report.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 3 });
+    expect(report.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 5 });
+  });
+});
+
+describe("concurrent writers", () => {
+  it("a newer write committed while the batch waits for the row wins; the batch counts it unchanged", async () => {
+    await mirror(person("user_w1", 1_000));
+    directory.add(person("user_w1", 2_000, { lastName: "From the list" }));
+    const webhook = await testDb.client.reserve();
+    const events: UserSyncEvent[] = [];
+    try {
+      await webhook`begin`;
+      await webhook`update users set last_name = 'From a webhook', clerk_updated_at = 3000 where id = 'user_w1'`;
+      const running = reconcile({ dryRun: false, onEvent: (e) => events.push(e) });
+      // The batch read the old row (clock 1000) and now waits for the webhook's row lock.
+      for (let waited = 0; ; waited += 20) {
+        const [blocked] = await testDb.client`select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock'`;
+        if (blocked?.n) break;
+        if (waited > 10_000) throw new Error("the batch never waited for the row lock");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await webhook`commit`;
+      const report = await running;
+      expect(report.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 1 });
+      expect(events).toEqual([expect.objectContaining({ source: "reconcile", outcome: "stale" })]);
+    } finally {
+      webhook.release();
+    }
+    const [row] = await testDb.client`select last_name, clerk_updated_at::text from users where id = 'user_w1'`;
+    expect(row).toEqual({ last_name: "From a webhook", clerk_updated_at: "3000" });
   });
 });
 

@@ -26,17 +26,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import type { User } from "@clerk/backend";
 import { isClerkAPIResponseError } from "@clerk/backend/errors";
-import { and, asc, desc, eq, getTableColumns, getTableName, gt, inArray, isNull, lt, notExists, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableName, gt, inArray, isNull, lt, notExists, sql } from "drizzle-orm";
 
 import type { ClerkBudget } from "./clerk-budget";
 import { snapshotFromBackendUser, type ClerkUserSnapshot } from "./clerk-user";
-import { markSeenAndReadMirror, mirroredFieldsDiffering, reconcileTombstoneUsers, reconcileUpsertUsers, type MirrorRow } from "./reconcile-write";
+import { commitReconcilePage, rowsOf } from "./reconcile-write";
 import {
   syncedUsersTable,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
   type ReconcileChange,
   type ReconcileMode,
+  type ReconcilePhase,
   type ReconcileRunRow,
   type SyncedUsersTable,
 } from "./schema";
@@ -149,6 +150,24 @@ export class ReconcileClerkError extends Error {
   }
 }
 
+/** What the admin API asks for: `?dry_run=…&mode=…`. */
+export type ReconcileRequest = { dryRun: boolean; mode: ReconcileMode };
+
+/**
+ * `runReconcile` bound to the host's database, users table, Clerk client and budget: the
+ * function the admin API's reconcile endpoint calls per request (the CLI calls `runReconcile`).
+ * A second request while a run holds the lock rejects with `ReconcileLockedError` (409).
+ */
+export function createReconciler(
+  options: Omit<ReconcileOptions, "db" | "clerk" | "dryRun" | "mode" | "signal" | "onProgress"> & {
+    db: () => Promise<UserSyncDatabase>;
+    clerk: () => Promise<ReconcileClerkClient>;
+  },
+) {
+  return async (request: ReconcileRequest): Promise<ReconcileReport> =>
+    runReconcile({ ...options, db: await options.db(), clerk: await options.clerk(), dryRun: request.dryRun, mode: request.mode });
+}
+
 export type LastReconcileRun = {
   runId: string;
   finishedAt: Date;
@@ -183,10 +202,6 @@ const countsOf = (row: ReconcileRunRow): ReconcileCounts => ({
   deleted: row.deleted,
   unchanged: row.unchanged,
 });
-
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 /**
  * Runs one reconciliation (or resumes the unfinished apply run of the same mode). Throws
@@ -254,8 +269,6 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
   const runs = userSyncReconcileRuns;
   const seen = userSyncReconcileSeen;
   const emit = guardedEmitter(options.onEvent);
-  // Checkpoints read back everything but the (growing) list of changes.
-  const runColumnsButChanges = (({ changes: _changes, ...rest }: ReturnType<typeof getTableColumns<typeof runs>>) => rest)(getTableColumns(runs));
   const timings = { databaseMs: 0, clerkMs: 0 };
 
   async function timedDatabase<T>(work: () => Promise<T>): Promise<T> {
@@ -392,92 +405,36 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
   async function commitBatch(batch: {
     clerkUsers: User[];
     goneIds?: string[];
-    checkpoint: Partial<Pick<ReconcileRunRow, "walkOffset" | "confirmCursor" | "phase" | "clerkTotal">>;
+    checkpoint: { walkOffset?: number; confirmCursor?: string; phase?: ReconcilePhase; clerkTotal?: number };
   }) {
     const { snapshots, malformedIds, malformed } = parse(batch.clerkUsers);
-    const written = await timedDatabase(() =>
-      db.transaction(async (tx) => {
-        // A page lost in a crash rolls back with its checkpoint and is redone by the resumed run:
-        // no need to wait for the WAL flush at every page.
-        // Pages repeat users when Clerk's list shifts during the walk: compare each user once.
-        // (Both statements are sent together on the transaction's connection.)
-        const [, { fresh, rows }] = await Promise.all([
-          tx.execute(sql`set local synchronous_commit = off`),
-          markSeenAndReadMirror(
-            tx,
-            table,
-            { table: seen, runId: run.id, runIdColumn: seen.runId.name, userIdColumn: seen.userId.name },
-            [...snapshots.map((s) => s.id), ...malformedIds],
-          ),
-        ]);
-        const candidates = snapshots.filter((s) => fresh.has(s.id));
-        const diff = compare(candidates, rows);
-        const counts: ReconcileCounts = { missing: 0, stale: 0, deleted: 0, unchanged: diff.unchanged };
-        const changes: ReconcileChange[] = [];
-        const events: UserSyncEvent[] = [];
-        if (dryRun) {
-          for (const change of diff.changes) {
-            counts[change.kind] += 1;
-            changes.push({ userId: change.userId, kind: change.kind, fields: change.fields });
-          }
-        } else if (diff.changes.length) {
-          const writeStarted = performance.now();
-          const applied = await reconcileUpsertUsers(tx, table, diff.changes.map((c) => c.snapshot));
-          const durationMs = performance.now() - writeStarted;
-          for (const change of diff.changes) {
-            const outcome = applied.get(change.userId);
-            if (outcome === undefined) {
-              counts.unchanged += 1; // a concurrent writer got there first (or tombstoned it)
-              events.push({ source: "reconcile", outcome: "stale", clerkFetched: true, durationMs });
-              continue;
-            }
-            counts[change.kind] += 1;
-            changes.push({ userId: change.userId, kind: change.kind, fields: change.fields });
-            events.push({ source: "reconcile", outcome, clerkFetched: true, durationMs });
-          }
-        }
-        const gone = batch.goneIds ?? [];
-        if (gone.length) {
-          if (dryRun) {
-            for (const userId of gone) changes.push({ userId, kind: "deleted", fields: ["deletedAt"] });
-            counts.deleted += gone.length;
-          } else {
-            const writeStarted = performance.now();
-            const tombstoned = await reconcileTombstoneUsers(tx, table, gone, now());
-            const durationMs = performance.now() - writeStarted;
-            for (const userId of tombstoned) {
-              changes.push({ userId, kind: "deleted", fields: ["deletedAt"] });
-              events.push({ source: "reconcile", outcome: "deleted", clerkFetched: true, durationMs });
-            }
-            counts.deleted += tombstoned.length;
-          }
-        }
-        const room = Math.max(0, maxChanges - changesStored);
-        const listed = changes.slice(0, room);
-        const [updated] = await tx
-          .update(runs)
-          .set({
-            ...batch.checkpoint,
-            walked: sql`${runs.walked} + ${fresh.size}`,
-            missing: sql`${runs.missing} + ${counts.missing}`,
-            stale: sql`${runs.stale} + ${counts.stale}`,
-            deleted: sql`${runs.deleted} + ${counts.deleted}`,
-            unchanged: sql`${runs.unchanged} + ${counts.unchanged}`,
-            malformed: sql`${runs.malformed} + ${malformed}`,
-            clerkRequests: sql`${runs.clerkRequests} + ${requestsSinceCheckpoint}`,
-            ...(listed.length ? { changes: sql`${runs.changes} || ${JSON.stringify(listed)}::jsonb` } : {}),
-            ...(changes.length > room ? { truncated: true } : {}),
-            updatedAt: sql`now()`,
-          })
-          .where(eq(runs.id, run.id))
-          .returning(runColumnsButChanges);
-        return { row: updated!, listed: listed.length, events };
-      }),
+    const started = performance.now();
+    const result = await timedDatabase(() =>
+      commitReconcilePage(
+        db,
+        { users: table, seen, runs },
+        {
+          runId: run.id,
+          apply: !dryRun,
+          snapshots,
+          walkedIds: [...snapshots.map((s) => s.id), ...malformedIds],
+          goneIds: batch.goneIds ?? [],
+          goneClockMs: now(),
+          room: Math.max(0, maxChanges - changesStored),
+          malformed,
+          clerkRequests: requestsSinceCheckpoint,
+          checkpoint: batch.checkpoint,
+        },
+      ),
     );
-    run = { ...run, ...written.row };
-    changesStored += written.listed;
+    run = { ...run, ...result.run };
+    changesStored += result.listed;
     requestsSinceCheckpoint = 0;
-    for (const event of written.events) emit(event);
+    if (dryRun) return;
+    const durationMs = performance.now() - started;
+    for (const { outcome } of result.outcomes) {
+      if (outcome !== "planned") emit({ source: "reconcile", outcome, clerkFetched: true, durationMs });
+    }
   }
 
   try {
@@ -605,34 +562,4 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
       progress("confirm");
     }
   }
-}
-
-type Drift = { userId: string; kind: "missing" | "stale"; fields: string[]; snapshot: ClerkUserSnapshot };
-
-const allMirroredFields = ["email", "firstName", "lastName", "username", "imageUrl", "clerkUpdatedAt"];
-
-/**
- * Missing: no row. Stale: Clerk's clock is ahead (fields: the mirrored values that differ, and
- * `clerkUpdatedAt`), or the clock is equal but values differ (Clerk changed them without moving
- * its clock; the list is an authoritative read). A tombstone or a row ahead of Clerk is left alone.
- */
-function compare(snapshots: ClerkUserSnapshot[], byId: Map<string, MirrorRow>) {
-  const changes: Drift[] = [];
-  let unchanged = 0;
-  for (const snapshot of snapshots) {
-    const row = byId.get(snapshot.id);
-    if (!row) {
-      changes.push({ userId: snapshot.id, kind: "missing", fields: allMirroredFields, snapshot });
-      continue;
-    }
-    if (row.deleted || row.clerkUpdatedAt > snapshot.clerkUpdatedAtMs) {
-      unchanged += 1;
-      continue;
-    }
-    const fields = mirroredFieldsDiffering(row, snapshot);
-    if (row.clerkUpdatedAt < snapshot.clerkUpdatedAtMs) fields.push("clerkUpdatedAt");
-    if (fields.length) changes.push({ userId: snapshot.id, kind: "stale", fields, snapshot });
-    else unchanged += 1;
-  }
-  return { changes, unchanged };
 }
