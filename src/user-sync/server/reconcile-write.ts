@@ -138,21 +138,31 @@ export async function commitReconcilePage(
         ${pgArray(s.map((x) => x.clerkUpdatedAtMs))}::bigint[]
       ) as p(id, email, "firstName", "lastName", username, "imageUrl", "clerkUpdatedAt")
     ),
-    -- An anti-join, not ON CONFLICT: the run holds the lock, nothing else writes its seen ids,
-    -- and a plain insert costs a fraction of a speculative one.
+    -- Both lookups are LATERAL subqueries with a LIMIT, which PostgreSQL cannot flatten into a
+    -- hash join: one primary-key probe per user of the page, whatever the statistics say. (On a
+    -- first backfill the tables grow from empty faster than ANALYZE runs, and a planner that
+    -- believes them small scans them whole for every page: quadratic in the number of users.)
+    -- Seen ids: an anti-join, not ON CONFLICT: the run holds the lock, nothing else writes them.
     fresh as (
       insert into ${tables.seen} (${sql.identifier(tables.seen.runId.name)}, ${sql.identifier(tables.seen.userId.name)})
-      select distinct ${page.runId}::text, walked.id from unnest(${pgArray(page.walkedIds)}::text[]) as walked(id)
-      where not exists (
-        select 1 from ${tables.seen} as s
-        where s.${sql.identifier(tables.seen.runId.name)} = ${page.runId} and s.${sql.identifier(tables.seen.userId.name)} = walked.id)
+      select distinct ${page.runId}::text, walked.id
+      from unnest(${pgArray(page.walkedIds)}::text[]) as walked(id)
+      left join lateral (
+        select true as hit from ${tables.seen} as s
+        where s.${sql.identifier(tables.seen.runId.name)} = ${page.runId} and s.${sql.identifier(tables.seen.userId.name)} = walked.id
+        limit 1
+      ) as before on true
+      where before.hit is null
       returning ${sql.identifier(tables.seen.userId.name)} as user_id
     ),
-    -- Looked up by the page's ids (an index scan), not joined to a CTE the planner cannot size.
     mirror as (
-      select ${u("id")} as id, ${u("email")}, ${u("firstName")}, ${u("lastName")}, ${u("username")}, ${u("imageUrl")},
-        ${u("clerkUpdatedAt")}, ${u("deletedAt")} is not null as deleted
-      from ${users} where ${u("id")} = any(${ids}::text[])
+      select m.* from unnest(${ids}::text[]) as wanted(id)
+      join lateral (
+        select ${u("id")} as id, ${u("email")}, ${u("firstName")}, ${u("lastName")}, ${u("username")}, ${u("imageUrl")},
+          ${u("clerkUpdatedAt")}, ${u("deletedAt")} is not null as deleted
+        from ${users} where ${u("id")} = wanted.id
+        limit 1
+      ) as m on true
     ),
     compared as (
       select p.*, m.id is null as missing, coalesce(m.deleted, false) as deleted, m.${u("clerkUpdatedAt")} as stored_clock,
@@ -220,4 +230,31 @@ export async function commitReconcilePage(
   if (!run) throw new Error("The reconciliation run row is gone");
   const { listed, ...counters } = run;
   return { outcomes: parse(row!.outcomes), listed, run: counters };
+}
+
+/**
+ * The next live mirror rows (in id order, after `cursor`) that the run has not seen in Clerk's
+ * list: deletion candidates, to be confirmed with Clerk before anything is tombstoned. One
+ * primary-key walk of the users table over the whole confirmation, one probe per row.
+ */
+export async function deletionCandidates(
+  db: UserSyncDatabase,
+  tables: { users: SyncedUsersTable; seen: typeof userSyncReconcileSeen },
+  runId: string,
+  cursor: string | null,
+  limit: number,
+): Promise<{ id: string }[]> {
+  const u = (key: "id" | "deletedAt") => sql`users.${sql.identifier(tables.users[key].name)}`;
+  const seen = tables.seen;
+  const result = await db.execute(sql`
+    select ${u("id")} as id from ${tables.users} as users
+    left join lateral (
+      select true as hit from ${seen} as s
+      where s.${sql.identifier(seen.runId.name)} = ${runId} and s.${sql.identifier(seen.userId.name)} = ${u("id")}
+      limit 1
+    ) as walked on true
+    where ${u("deletedAt")} is null and walked.hit is null ${cursor === null ? sql`` : sql`and ${u("id")} > ${cursor}`}
+    order by ${u("id")}
+    limit ${limit}`);
+  return rowsOf<{ id: string }>(result);
 }

@@ -6,15 +6,15 @@
  * - Full mode walks Clerk's list (`+created_at`, 500 per page) by offset; incremental mode
  *   walks `-updated_at` and stops at the previous successful run's high-water mark (minus an
  *   overlap for clock skew) and never deletes.
- * - Each page is compared with the mirror (one query for the page's ids) and repaired in one
- *   multi-row guarded upsert (see reconcile-write.ts): clock ordering, tombstones never
- *   written again, only Clerk-owned columns, an identical row never rewritten.
+ * - Each page is one statement (reconcile-write.ts): its ids recorded as seen, compared with
+ *   their mirror rows, repaired by one multi-row upsert with the write path's guards (clock
+ *   ordering, tombstones never written again, only Clerk-owned columns, an identical row never
+ *   rewritten), and the run's counts and checkpoint moved. A killed run leaves a consistent
+ *   checkpoint, and the next apply run of its mode resumes from it.
  * - "Not seen in the walk" is never proof of deletion (an offset walk skips users when others
  *   are deleted during it). Seen ids go to `user_sync_reconcile_seen`; afterwards the live rows
  *   not seen are confirmed with the list endpoint's `user_id` filter, 100 per call, and only the
  *   ones Clerk does not return are tombstoned. The ones it returns are repaired like a page.
- * - Each page's writes, its seen ids and the checkpoint commit in one transaction: a killed
- *   run leaves a consistent checkpoint, and the next apply run of its mode resumes from it.
  * - Dry run writes no user rows (only its run row and scratch seen ids) and returns the diff.
  * - Single-flight across app instances: a transaction-scoped advisory lock held for the run.
  * - Every Clerk request draws from the shared `ClerkBudget`; a 429 pauses every caller for
@@ -26,11 +26,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import type { User } from "@clerk/backend";
 import { isClerkAPIResponseError } from "@clerk/backend/errors";
-import { and, asc, desc, eq, getTableName, gt, inArray, isNull, lt, notExists, sql } from "drizzle-orm";
+import { and, desc, eq, getTableName, inArray, lt, sql } from "drizzle-orm";
 
 import type { ClerkBudget } from "./clerk-budget";
 import { snapshotFromBackendUser, type ClerkUserSnapshot } from "./clerk-user";
-import { commitReconcilePage, rowsOf } from "./reconcile-write";
+import { commitReconcilePage, deletionCandidates, rowsOf } from "./reconcile-write";
 import {
   syncedUsersTable,
   userSyncReconcileRuns,
@@ -400,7 +400,7 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
 
   /**
    * Compares users Clerk returned with their mirror rows and repairs them, tombstones `goneIds`,
-   * and moves the checkpoint: all in one transaction.
+   * and moves the checkpoint: all in one statement.
    */
   async function commitBatch(batch: {
     clerkUsers: User[];
@@ -524,25 +524,7 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
     for (;;) {
       await heartbeat();
       const cursor = run.confirmCursor;
-      const candidates = await timedDatabase(() =>
-        db
-          .select({ id: table.id })
-          .from(table)
-          .where(
-            and(
-              isNull(table.deletedAt),
-              cursor === null ? undefined : gt(table.id, cursor),
-              notExists(
-                db
-                  .select({ one: sql`1` })
-                  .from(seen)
-                  .where(and(eq(seen.runId, run.id), eq(seen.userId, table.id))),
-              ),
-            ),
-          )
-          .orderBy(asc(table.id))
-          .limit(confirmBatchSize),
-      );
+      const candidates = await timedDatabase(() => deletionCandidates(db, { users: table, seen }, run.id, cursor, confirmBatchSize));
       if (!candidates.length) {
         await timedDatabase(() => db.update(runs).set({ phase: "done", updatedAt: sql`now()` }).where(eq(runs.id, run.id)));
         return;
