@@ -1,6 +1,6 @@
 import { defineConfig, devices } from "@playwright/test";
 
-import { chromiumArgs, chromiumPath, appPort, appUrl, databaseUrl, emulatorConfig, emulatorUrl } from "./e2e/support/settings";
+import { chromiumArgs, chromiumPath, appPort, appUrl, databaseUrl, e2eDistDir, emulatorConfig, emulatorUrl } from "./e2e/support/settings";
 import { clerkEmulatorAppEnv } from "./src/clerk-emulator/app-env";
 
 const ci = !!process.env.CI;
@@ -9,10 +9,14 @@ const ci = !!process.env.CI;
  * The app's env: the emulator's Clerk values (NEXT_PUBLIC_* are inlined by `next build`, so the
  * build gets them too), the e2e database, and no user.sync cooldown: a new session must reach
  * Clerk (journey c), while "once per session" is the client's guard to prove (journey b).
+ * The build goes to its own folder, so `npm start` after `npm run check` never serves a bundle
+ * built for the emulator; APP_URL makes clerkMiddleware check each session token's `azp`.
  */
 const appEnv = {
   ...clerkEmulatorAppEnv(emulatorConfig),
   DATABASE_URL: databaseUrl,
+  NEXT_DIST_DIR: e2eDistDir,
+  APP_URL: appUrl,
   USER_SYNC_COOLDOWN_SECONDS: "0",
   PORT: String(appPort),
   NEXT_TELEMETRY_DISABLED: "1",
@@ -55,7 +59,7 @@ export default defineConfig({
       timeout: 120_000,
     },
     {
-      // A production build; `next dev` writes to .next/dev, so a running demo is not disturbed.
+      // A production build in its own folder (NEXT_DIST_DIR), beside `npm run build`'s and `next dev`'s.
       command: `npx next build && npx next start -p ${appPort}`,
       url: appUrl,
       env: appEnv,

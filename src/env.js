@@ -1,15 +1,23 @@
 import { createEnv } from "@t3-oss/env-nextjs";
 import { z } from "zod";
 
+/** A comma-separated list of http(s) URLs, reduced to their origins (what Clerk's `azp` holds). */
+const originList = z
+  .string()
+  .transform((value) => value.split(",").map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((url) => new URL(url).origin)).min(1));
+
 /**
  * The environment, validated once. `next.config.mjs` imports this file, so a bad
- * value fails `next dev` / `next build` instead of a request at run time.
+ * value fails `next dev` / `next build` / `next start` instead of a request at run time.
  */
 export const env = createEnv({
   server: {
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
-    /** postgres:// URL. Unset: the embedded PGlite database under PGLITE_DATA_DIR. */
+    /** postgres:// URL. Unset: the embedded PGlite database under PGLITE_DATA_DIR (not in production, see below). */
     DATABASE_URL: z.url().optional(),
+    /** Allows the embedded PGlite database when NODE_ENV=production (demos only: one process, local disk). */
+    ALLOW_EMBEDDED_DATABASE: z.stringbool().default(false),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
     CLERK_SECRET_KEY: z.string().startsWith("sk_"),
     /** Backend API base URL; Clerk's SDK reads it itself. Set for the local emulator. */
@@ -20,6 +28,10 @@ export const env = createEnv({
     CLERK_WEBHOOK_SIGNING_SECRET: z.string().startsWith("whsec_").optional(),
     /** When set, webhook events of any other Clerk instance are ignored. */
     CLERK_INSTANCE_ID: z.string().min(1).optional(),
+    /** Days a processed webhook's svix-id is kept in clerk_webhook_events (Svix retries for about 28 h). */
+    USER_SYNC_WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(2).default(30),
+    /** The app's origin(s), comma-separated: session tokens whose `azp` is another origin are refused. */
+    APP_URL: originList.optional(),
     /** A user fetched from Clerk less than this long ago is not fetched again by user.sync. */
     USER_SYNC_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(10),
     /** Bound on one Backend API call made by user.sync. */
@@ -31,16 +43,32 @@ export const env = createEnv({
   runtimeEnv: {
     NODE_ENV: process.env.NODE_ENV,
     DATABASE_URL: process.env.DATABASE_URL,
+    ALLOW_EMBEDDED_DATABASE: process.env.ALLOW_EMBEDDED_DATABASE,
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
     CLERK_SECRET_KEY: process.env.CLERK_SECRET_KEY,
     CLERK_API_URL: process.env.CLERK_API_URL,
     CLERK_JWT_KEY: process.env.CLERK_JWT_KEY,
     CLERK_WEBHOOK_SIGNING_SECRET: process.env.CLERK_WEBHOOK_SIGNING_SECRET,
     CLERK_INSTANCE_ID: process.env.CLERK_INSTANCE_ID,
+    USER_SYNC_WEBHOOK_RETENTION_DAYS: process.env.USER_SYNC_WEBHOOK_RETENTION_DAYS,
+    APP_URL: process.env.APP_URL,
     USER_SYNC_COOLDOWN_SECONDS: process.env.USER_SYNC_COOLDOWN_SECONDS,
     USER_SYNC_CLERK_TIMEOUT_MS: process.env.USER_SYNC_CLERK_TIMEOUT_MS,
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: process.env.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY,
   },
+  // In production the embedded database silently loses data on ephemeral disks and splits it
+  // per replica, so it has to be asked for by name.
+  createFinalSchema: (shape, isServer) =>
+    z.object(shape).superRefine((values, ctx) => {
+      if (isServer && values.NODE_ENV === "production" && !values.DATABASE_URL && !values.ALLOW_EMBEDDED_DATABASE) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["DATABASE_URL"],
+          message:
+            "DATABASE_URL is required when NODE_ENV=production: the embedded PGlite database is for development and demos. Set DATABASE_URL to your PostgreSQL server, or ALLOW_EMBEDDED_DATABASE=true to run on PGlite anyway.",
+        });
+      }
+    }),
   skipValidation: !!process.env.SKIP_ENV_VALIDATION,
   emptyStringAsUndefined: true,
 });

@@ -8,6 +8,9 @@ export const appUrl = `http://localhost:${appPort}`;
 export const emulatorUrl = `http://localhost:${emulatorPort}`;
 export const emulatorConfig = { port: emulatorPort, appUrl, stateDir: process.env.CLERK_EMULATOR_STATE_DIR ?? ".clerk-emulator" };
 
+/** Where the e2e production build goes (next.config.mjs reads NEXT_DIST_DIR), never `.next`. */
+export const e2eDistDir = ".next-e2e";
+
 /** Dropped, re-created and migrated from `drizzle/` by the global setup. */
 export const databaseUrl = process.env.E2E_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/user_sync_e2e";
 

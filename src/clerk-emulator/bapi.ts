@@ -2,82 +2,114 @@ import type { ServerResponse } from "node:http";
 
 import type { ClerkEmulator } from "./emulator";
 import type { BapiEndpoint } from "./faults";
-import { HttpError, readBody, readFields, sendClerkError, sendJson, sleep, type Handler, type Request, type Router } from "./http";
+import { HttpError, readBody, readFields, sendClerkError, sendHtml, sendJson, sleep, type Handler, type Request, type Router } from "./http";
 import { publicJwk } from "./jwt";
-import { userJson, type UserPatch } from "./users";
+import { emailAddressJson, userJson, userOrderFields, type UserFilters, type UserOrder, type UserOrderField, type UserPatch } from "./users";
 
 /**
- * Clerk's Backend API (`CLERK_API_URL`): the user endpoints `clerkClient()` calls, wrapped in
- * the Bearer check, the call counters and the fault switches.
+ * Clerk's Backend API (`CLERK_API_URL`): the user and email address endpoints, JWKS, wrapped in
+ * the secret key check, the call counters, Clerk's rate limits and the fault switches. When
+ * switched to another instance it answers with that instance's key and users.
  */
 export function registerBapi(router: Router<ClerkEmulator>) {
   const on = (method: string, path: string, endpoint: BapiEndpoint, handler: Handler<ClerkEmulator>) =>
     router.on(method, path, async (args) => {
-      const { req, res, ctx } = args;
-      if (!/^Bearer sk_\S+$/.test(req.headers.authorization ?? "")) {
-        return sendClerkError(res, 401, "authentication_invalid", "Unauthorized: a Bearer sk_… secret key is required");
+      const { req, res, ctx, params } = args;
+      const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+      if (!bearer) return sendClerkError(res, 401, "authentication_invalid", "Unauthorized: a Bearer secret key is required");
+      // The code @clerk/backend looks for when Clerk refuses a secret key (its JWKS loader maps it).
+      if (bearer !== ctx.identity.secretKey) {
+        return sendClerkError(res, 401, "clerk_key_invalid", "The provided Clerk Secret Key is invalid. Make sure that your Clerk Secret Key is correct.");
       }
       ctx.counters.increment(endpoint);
+      const limits = ctx.rateLimits.settings;
+      const retryAfterSeconds = ctx.rateLimits.take([
+        { key: `instance:${ctx.backendInstance}`, limit: limits.instanceRequests },
+        ...(endpoint === "updateUser" ? [{ key: `user:${ctx.backendInstance}:${params.id}`, limit: limits.userUpdateRequests }] : []),
+      ]);
+      if (retryAfterSeconds !== null) {
+        return sendClerkError(res, 429, "too_many_requests", "Too Many Requests", { "Retry-After": String(retryAfterSeconds) });
+      }
       if (await applyFault(ctx, res, endpoint)) return;
       await handler(args);
     });
 
-  // `/v1/users/count` before `/v1/users/:id`.
-  on("GET", "/v1/jwks", "getJwks", ({ res, ctx }) => sendJson(res, 200, { keys: [publicJwk(ctx.identity)] }));
+  on("GET", "/v1/jwks", "getJwks", ({ res, ctx }) => {
+    const key = ctx.backendInstance === "self" ? ctx.identity : ctx.otherInstance;
+    sendJson(res, 200, { keys: [publicJwk(key)] });
+  });
 
-  on("GET", "/v1/users/count", "getCount", ({ res, url, ctx }) =>
-    sendJson(res, 200, { object: "total_count", total_count: filterUsers(ctx, url).length }),
-  );
+  // `/v1/users/count` before `/v1/users/:id`.
+  on("GET", "/v1/users/count", "getCount", ({ res, url, ctx }) => {
+    sendJson(res, 200, { object: "total_count", total_count: ctx.backendUsers().count(readFilters(url)) });
+  });
 
   on("GET", "/v1/users", "getUserList", ({ res, url, ctx }) => {
-    const limit = Number(url.searchParams.get("limit") ?? 10);
-    const offset = Number(url.searchParams.get("offset") ?? 0);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500 || !Number.isInteger(offset) || offset < 0) {
-      return sendClerkError(res, 422, "form_param_value_invalid", "limit must be 1..500 and offset ≥ 0");
-    }
-    const page = filterUsers(ctx, url).slice(offset, offset + limit);
-    sendJson(res, 200, page.map((user) => userJson(user, ctx.origin)));
+    const limit = integerParam(url, "limit", 10);
+    const offset = integerParam(url, "offset", 0);
+    if (limit < 1 || limit > 500) throw invalidParam("limit", "limit must be between 1 and 500");
+    if (offset < 0) throw invalidParam("offset", "offset must be 0 or more");
+    const { users } = ctx.backendUsers().list({ order: readOrder(url), limit, offset, filters: readFilters(url) });
+    sendJson(res, 200, users.map((user) => userJson(user, ctx.origin)));
   });
 
   on("POST", "/v1/users", "createUser", async ({ req, res, ctx }) => {
     const body = await readFields(req);
-    const emails: unknown = body.email_address;
-    const email: unknown = Array.isArray(emails) ? emails[0] : emails;
-    if (typeof email !== "string" || !email.includes("@")) {
-      return sendClerkError(res, 422, "form_param_missing", "email_address is required");
-    }
-    const user = ctx.createUser({
-      email,
-      firstName: stringOrNull(body.first_name),
-      lastName: stringOrNull(body.last_name),
-      username: stringOrNull(body.username),
-    });
+    const emails = stringList(body.email_address);
+    const phones = stringList(body.phone_number);
+    if (emails.some((email) => !email.includes("@"))) throw invalidParam("email_address", "email_address must be a valid email address");
+    const user = ctx.createUser(
+      {
+        emailAddresses: emails,
+        phoneNumbers: phones,
+        firstName: stringOrNull(body.first_name),
+        lastName: stringOrNull(body.last_name),
+        username: stringOrNull(body.username),
+        publicMetadata: objectOrUndefined(body.public_metadata),
+        banned: body.banned === true,
+      },
+      ctx.backendUsers(),
+    );
     sendJson(res, 200, userJson(user, ctx.origin));
   });
 
   on("GET", "/v1/users/:id", "getUser", ({ res, params, ctx }) => {
-    const user = ctx.users.get(params.id!);
+    const user = ctx.backendUsers().get(params.id!);
     if (!user) return notFound(res);
     sendJson(res, 200, userJson(user, ctx.origin));
   });
 
   on("PATCH", "/v1/users/:id/metadata", "updateUserMetadata", async ({ req, res, params, ctx }) => {
-    const current = ctx.users.get(params.id!);
+    const store = ctx.backendUsers();
+    const current = store.get(params.id!);
     if (!current) return notFound(res);
     const body = await readFields(req);
     const merge = (base: Record<string, unknown>, patch: unknown) =>
       patch && typeof patch === "object" ? removeNulls({ ...base, ...(patch as Record<string, unknown>) }) : undefined;
-    const user = ctx.updateUser(current.id, {
-      publicMetadata: merge(current.publicMetadata, body.public_metadata),
-      privateMetadata: merge(current.privateMetadata, body.private_metadata),
-      unsafeMetadata: merge(current.unsafeMetadata, body.unsafe_metadata),
-    });
+    const user = ctx.updateUser(
+      current.id,
+      {
+        publicMetadata: merge(current.publicMetadata, body.public_metadata),
+        privateMetadata: merge(current.privateMetadata, body.private_metadata),
+        unsafeMetadata: merge(current.unsafeMetadata, body.unsafe_metadata),
+      },
+      store,
+    );
     sendJson(res, 200, userJson(user!, ctx.origin));
   });
 
   on("PATCH", "/v1/users/:id", "updateUser", async ({ req, res, params, ctx }) => {
-    if (!ctx.users.get(params.id!)) return notFound(res);
+    const store = ctx.backendUsers();
+    const current = store.get(params.id!);
+    if (!current) return notFound(res);
     const body = await readFields(req);
+    const primaryId = body.primary_email_address_id;
+    if (primaryId !== undefined) {
+      const owned = typeof primaryId === "string" ? store.findByEmailAddressId(primaryId) : null;
+      if (owned?.user !== current) throw invalidParam("primary_email_address_id", "primary_email_address_id must be an email address of this user");
+      // Verified-only is checked by the store.
+      store.setPrimaryEmailAddress(primaryId as string);
+    }
     const patch: UserPatch = {};
     if ("first_name" in body) patch.firstName = stringOrNull(body.first_name);
     if ("last_name" in body) patch.lastName = stringOrNull(body.last_name);
@@ -89,21 +121,62 @@ export function registerBapi(router: Router<ClerkEmulator>) {
     ] as const) {
       if (body[field] && typeof body[field] === "object") patch[key] = body[field] as Record<string, unknown>;
     }
-    const user = ctx.updateUser(params.id!, patch);
+    const user = ctx.updateUser(current.id, patch, store);
     sendJson(res, 200, userJson(user!, ctx.origin));
   });
 
   on("DELETE", "/v1/users/:id", "deleteUser", ({ res, params, ctx }) => {
-    if (!ctx.deleteUser(params.id!)) return notFound(res);
+    if (!ctx.deleteUser(params.id!, ctx.backendUsers())) return notFound(res);
     sendJson(res, 200, { object: "user", id: params.id, deleted: true });
   });
 
+  for (const [action, endpoint] of [
+    ["ban", "banUser"],
+    ["unban", "unbanUser"],
+  ] as const) {
+    on("POST", `/v1/users/:id/${action}`, endpoint, ({ res, params, ctx }) => {
+      const user = ctx.setBanned(params.id!, action === "ban", ctx.backendUsers());
+      if (!user) return notFound(res);
+      sendJson(res, 200, userJson(user, ctx.origin));
+    });
+  }
+
   on("POST", "/v1/users/:id/profile_image", "updateUserProfileImage", async ({ req, res, params, ctx }) => {
-    if (!ctx.users.get(params.id!)) return notFound(res);
+    const store = ctx.backendUsers();
+    if (!store.get(params.id!)) return notFound(res);
     const file = parseMultipartFile(req, await readBody(req));
-    if (!file) return sendClerkError(res, 422, "form_param_missing", "A multipart `file` part is required");
-    const user = ctx.setProfileImage(params.id!, file);
+    if (!file) return sendClerkError(res, 422, "form_param_missing", "A multipart `file` part is required", {}, "file");
+    const user = ctx.setProfileImage(params.id!, file, store);
     sendJson(res, 200, userJson(user!, ctx.origin));
+  });
+
+  on("GET", "/v1/email_addresses/:id", "getEmailAddress", ({ res, params, ctx }) => {
+    const found = ctx.backendUsers().findByEmailAddressId(params.id!);
+    if (!found) return notFound(res);
+    sendJson(res, 200, emailAddressJson(found.address));
+  });
+
+  on("POST", "/v1/email_addresses", "createEmailAddress", async ({ req, res, ctx }) => {
+    const body = await readFields(req);
+    const userId = typeof body.user_id === "string" ? body.user_id : "";
+    const email = typeof body.email_address === "string" ? body.email_address.trim() : "";
+    if (!userId) throw new HttpError(422, "form_param_missing", "user_id is required", {}, "user_id");
+    if (!email.includes("@")) throw invalidParam("email_address", "email_address must be a valid email address");
+    const added = ctx.createEmailAddress(userId, email, { verified: body.verified === true, primary: body.primary === true }, ctx.backendUsers());
+    if (!added) return notFound(res);
+    sendJson(res, 200, emailAddressJson(added.address));
+  });
+
+  on("PATCH", "/v1/email_addresses/:id", "updateEmailAddress", async ({ req, res, params, ctx }) => {
+    const body = await readFields(req);
+    const found = ctx.updateEmailAddress(params.id!, { verified: body.verified === true, primary: body.primary === true }, ctx.backendUsers());
+    if (!found) return notFound(res);
+    sendJson(res, 200, emailAddressJson(found.address));
+  });
+
+  on("DELETE", "/v1/email_addresses/:id", "deleteEmailAddress", ({ res, params, ctx }) => {
+    if (!ctx.deleteEmailAddress(params.id!, ctx.backendUsers())) return notFound(res);
+    sendJson(res, 200, { object: "email_address", id: params.id, deleted: true });
   });
 }
 
@@ -111,26 +184,61 @@ function notFound(res: ServerResponse) {
   sendClerkError(res, 404, "resource_not_found", "Resource not found");
 }
 
+function invalidParam(name: string, message: string) {
+  return new HttpError(422, "form_param_value_invalid", message, {}, name);
+}
+
+function integerParam(url: URL, name: string, fallback: number) {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw invalidParam(name, `${name} must be an integer`);
+  return value;
+}
+
+/** `order_by`: one of Clerk's fields, optionally prefixed with `+` or `-`; default `-created_at`. */
+function readOrder(url: URL): UserOrder {
+  const raw = url.searchParams.get("order_by") ?? "-created_at";
+  const descending = raw.startsWith("-");
+  const field = raw.replace(/^[+-]/, "");
+  if (!(userOrderFields as readonly string[]).includes(field)) {
+    throw invalidParam("order_by", `order_by must be one of ${userOrderFields.join(", ")}, optionally prefixed with + or -`);
+  }
+  return { field: field as UserOrderField, descending };
+}
+
+/** Repeatable filters (`user_id=a&user_id=b`, commas accepted too), up to 100 values each. */
+function readFilters(url: URL): UserFilters {
+  const list = (name: string) => {
+    const values = url.searchParams.getAll(name).flatMap((v) => v.split(",")).filter((v) => v !== "");
+    if (values.length > 100) throw invalidParam(name, `${name} accepts up to 100 values`);
+    return values.length > 0 ? values : undefined;
+  };
+  return {
+    userIds: list("user_id"),
+    emailAddresses: list("email_address"),
+    phoneNumbers: list("phone_number"),
+    usernames: list("username"),
+    externalIds: list("external_id"),
+    query: stringOrNull(url.searchParams.get("query")) ?? undefined,
+  };
+}
+
 function stringOrNull(value: unknown) {
   return typeof value === "string" && value !== "" ? value : null;
 }
 
-function removeNulls(record: Record<string, unknown>) {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== null));
+function stringList(value: unknown): string[] {
+  const values = Array.isArray(value) ? value : [value];
+  return values.filter((v): v is string => typeof v === "string" && v.trim() !== "").map((v) => v.trim());
 }
 
-/** `user_id`, `email_address` (repeatable) and `query` filters, then `order_by` (±created_at). */
-function filterUsers(ctx: ClerkEmulator, url: URL) {
-  const order = url.searchParams.get("order_by") === "+created_at" || url.searchParams.get("order_by") === "created_at" ? "created_at" : "-created_at";
-  const ids = url.searchParams.getAll("user_id").flatMap((v) => v.split(","));
-  const emails = url.searchParams.getAll("email_address").flatMap((v) => v.split(",")).map((e) => e.toLowerCase());
-  const query = url.searchParams.get("query")?.toLowerCase();
-  return ctx.users.list(order).filter(
-    (user) =>
-      (ids.length === 0 || ids.includes(user.id)) &&
-      (emails.length === 0 || emails.includes(user.email.toLowerCase())) &&
-      (!query || [user.email, user.firstName, user.lastName, user.username, user.id].some((v) => v?.toLowerCase().includes(query))),
-  );
+function objectOrUndefined(value: unknown) {
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function removeNulls(record: Record<string, unknown>) {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== null));
 }
 
 /** True when the fault answered (or swallowed) the request. */
@@ -138,6 +246,10 @@ async function applyFault(ctx: ClerkEmulator, res: ServerResponse, endpoint: str
   const fault = ctx.faults.take(endpoint);
   if (!fault) return false;
   if (fault.latencyMs) await sleep(fault.latencyMs);
+  if (fault.htmlNotFound) {
+    sendHtml(res, 404, "<!doctype html><html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>");
+    return true;
+  }
   if (fault.hang) {
     await ctx.faults.hang();
     sendClerkError(res, 503, "service_unavailable", "Released from a hang");

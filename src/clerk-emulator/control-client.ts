@@ -1,6 +1,24 @@
+import type { BackendInstance } from "./emulator";
 import type { BapiEndpoint, BapiFault } from "./faults";
+import type { RateLimitSettings } from "./rate-limits";
 import type { UserJson } from "./users";
 import type { Delivery, WebhookSwitches } from "./webhooks";
+
+export type ControlUserInput = {
+  /** One verified primary address. */
+  email?: string;
+  /** Several verified addresses, in list order; the primary is `primaryEmailAddress`, else the first. */
+  emailAddresses?: string[];
+  primaryEmailAddress?: string;
+  /** Verified phone numbers (the first is primary): with no email, a phone-only user. */
+  phoneNumbers?: string[];
+  firstName?: string;
+  lastName?: string;
+  username?: string;
+  id?: string;
+  banned?: boolean;
+  publicMetadata?: Record<string, unknown>;
+};
 
 /**
  * A typed client of the emulator's control API (`/__control/…`), for tests and scripts.
@@ -29,18 +47,47 @@ export class ClerkEmulatorControl {
     return this.call<{ ok: true }>("POST", "/reset");
   }
 
-  users() {
-    return this.call<UserJson[]>("GET", "/users");
+  /** The users, oldest first. */
+  users(page: { limit?: number; offset?: number } = {}) {
+    const query = new URLSearchParams(Object.entries(page).map(([key, value]) => [key, String(value)]));
+    return this.call<UserJson[]>("GET", `/users${query.size > 0 ? `?${query}` : ""}`);
+  }
+
+  user(id: string) {
+    return this.call<UserJson>("GET", `/users/${encodeURIComponent(id)}`);
   }
 
   /** Emits `user.created`. */
-  createUser(input: { email: string; firstName?: string; lastName?: string; username?: string; id?: string }) {
+  createUser(input: ControlUserInput) {
     return this.call<UserJson>("POST", "/users", input);
   }
 
-  /** Emits `user.updated`; `updated_at` moves forward. */
-  updateUser(id: string, patch: { email?: string; firstName?: string | null; lastName?: string | null; username?: string | null }) {
+  /** Seeds `count` users who never signed in, with no webhooks (an import). */
+  createUsersInBulk(count: number, prefix?: string) {
+    return this.call<{ created: number; totalCount: number; durationMs: number; firstId: string; lastId: string }>("POST", "/users/bulk", {
+      count,
+      prefix,
+    });
+  }
+
+  /**
+   * Emits `user.updated` for each change; `updated_at` takes the current time. `email` is a
+   * primary email change made the way Clerk makes it (see `changePrimaryEmail`); `banned: true`
+   * revokes the user's sessions.
+   */
+  updateUser(
+    id: string,
+    patch: { email?: string; firstName?: string | null; lastName?: string | null; username?: string | null; banned?: boolean; publicMetadata?: Record<string, unknown> },
+  ) {
     return this.call<UserJson>("PATCH", `/users/${encodeURIComponent(id)}`, patch);
+  }
+
+  /**
+   * Adds `email` (unverified), verifies it, makes it primary, deletes the old address: four
+   * changes, four `user.updated` deliveries (returned oldest first), `pauseMs` apart.
+   */
+  changePrimaryEmail(id: string, email: string, options: { pauseMs?: number } = {}) {
+    return this.call<{ user: UserJson; deliveries: Delivery[] }>("POST", `/users/${encodeURIComponent(id)}/email-change`, { email, ...options });
   }
 
   /** Emits `user.deleted` and revokes the user's sessions. */
@@ -54,6 +101,20 @@ export class ClerkEmulatorControl {
 
   clearFaults(endpoint?: BapiEndpoint | "*") {
     return this.call<Record<string, BapiFault>>("DELETE", `/faults${endpoint ? `?endpoint=${endpoint}` : ""}`);
+  }
+
+  rateLimits() {
+    return this.call<RateLimitSettings>("GET", "/rate-limits");
+  }
+
+  /** Turn Clerk's Backend API limits off (`{ enabled: false }`) or change them; the windows start empty. */
+  setRateLimits(patch: Partial<RateLimitSettings>) {
+    return this.call<RateLimitSettings>("PUT", "/rate-limits", patch);
+  }
+
+  /** Makes the Backend API answer as another instance (its JWKS, none of this instance's users), or as itself again. */
+  setInstance(as: BackendInstance) {
+    return this.call<{ as: BackendInstance; instanceId: string; keyId: string }>("PUT", "/instance", { as });
   }
 
   /** Backend API calls per endpoint (`getUser`, …) and Frontend API calls (`fapi:…`) since the last reset. */
@@ -87,8 +148,14 @@ export class ClerkEmulatorControl {
     return this.call<Delivery>("POST", "/webhooks/events", { type, data });
   }
 
-  replay(deliveryId: string) {
-    return this.call<Delivery>("POST", `/webhooks/deliveries/${encodeURIComponent(deliveryId)}/replay`);
+  /** Svix's replay: the same svix-id (a duplicate for an app that applied it), a fresh timestamp and signature. */
+  replay(svixId: string) {
+    return this.call<Delivery>("POST", `/webhooks/deliveries/${encodeURIComponent(svixId)}/replay`);
+  }
+
+  /** The same body under a new svix-id. */
+  resend(svixId: string) {
+    return this.call<Delivery>("POST", `/webhooks/deliveries/${encodeURIComponent(svixId)}/resend`);
   }
 
   /** A session for `userId` without the sign-in page: its token and the cookies the sign-in page would set. */

@@ -8,6 +8,7 @@ import path from "node:path";
 
 import { clerkEmulatorAppEnv, readEmulatorConfig } from "./app-env";
 import { ensureClerkJs } from "./clerk-js-bundle";
+import { rateLimitsFromEnv } from "./rate-limits";
 import { startClerkEmulator } from "./server";
 
 const appPort = Number(process.env.PORT ?? 3000);
@@ -32,6 +33,7 @@ async function main() {
   const { emulator, close } = await startClerkEmulator({
     ...config,
     clerkJsDir,
+    rateLimits: rateLimitsFromEnv(process.env.CLERK_EMULATOR_RATE_LIMITS),
     usersFile: path.resolve(config.stateDir, "demo-users.json"),
     log: (line) => {
       if (!line.startsWith("fapi ")) console.log(`[clerk-emulator] ${line}`);

@@ -53,11 +53,32 @@ describe("the emulated instance", () => {
 });
 
 describe("UserStore", () => {
-  it("moves updated_at strictly forward on every change, even within one millisecond", () => {
-    const store = new UserStore({ seeds: [{ id: "user_a", email: "a@example.com" }], now: () => 1_000 });
-    const first = store.get("user_a")!.updatedAtMs;
+  /** A clock that returns the given times in turn, then stays on the last. */
+  const clock = (...timesMs: number[]) => () => (timesMs.length > 1 ? timesMs.shift()! : timesMs[0]!);
+
+  it("sets updated_at to the current time on every change: changes within one millisecond share it, as on Clerk", () => {
+    const store = new UserStore({ seeds: [{ id: "user_a", email: "a@example.com" }], now: clock(1_000, 1_005, 1_005) });
     store.update("user_a", { firstName: "A" });
+    expect(store.get("user_a")!.updatedAtMs).toBe(1_005);
     store.update("user_a", { firstName: "B" });
-    expect(store.get("user_a")!.updatedAtMs).toBe(first + 2);
+    expect(store.get("user_a")!.updatedAtMs).toBe(1_005);
+  });
+
+  it("records a sign-in like Clerk: last_sign_in_at and last_active_at, then updated_at at its own reading of the clock", () => {
+    const store = new UserStore({ seeds: [{ id: "user_a", email: "a@example.com" }], now: clock(1_000, 2_000, 2_003) });
+    store.recordSignIn("user_a");
+    expect(store.get("user_a")).toMatchObject({ lastSignInAtMs: 2_000, lastActiveAtMs: 2_000, updatedAtMs: 2_003, createdAtMs: 1_000 });
+  });
+
+  it("keeps the users in a file (saves of a burst of changes coalesce) and replaces a file of an earlier format", async () => {
+    const file = path.join(stateDir, "users.json");
+    fs.writeFileSync(file, JSON.stringify([{ id: "user_old", email: "old@example.com", emailAddressId: "idn_old" }]));
+    const store = new UserStore({ seeds: [{ id: "user_a", email: "a@example.com" }], file, saveDelayMs: 20 });
+    expect(store.get("user_old")).toBeNull();
+    for (const name of ["A", "B", "C"]) store.update("user_a", { firstName: name });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const again = new UserStore({ seeds: [], file });
+    expect(again.get("user_a")).toMatchObject({ firstName: "C", email: "a@example.com" });
+    expect(again.list({ order: { field: "updated_at", descending: true } }).users.map((u) => u.id)).toEqual(["user_a"]);
   });
 });

@@ -56,8 +56,8 @@ export function registerFapi(router: Router<ClerkEmulator>) {
     ctx.counters.increment("fapi:touch");
     const client = clientOf(ctx, req);
     const session = client?.sessions.find((s) => s.id === params.sid && s.status === "active");
-    if (!session) return sendClerkError(res, 404, "resource_not_found", "Session not found");
-    session.lastActiveAtMs = Date.now();
+    if (!client || !session) return sendClerkError(res, 404, "resource_not_found", "Session not found");
+    ctx.sessions.touch(client, session);
     respond(ctx, req, res, () => sessionJson(ctx, session));
   });
 
@@ -123,7 +123,7 @@ function clientJson(ctx: ClerkEmulator, client: EmulatorClient | null) {
     sessions: active.map((session) => sessionJson(ctx, session)),
     sign_in: null,
     sign_up: null,
-    last_active_session_id: active.at(-1)?.id ?? null,
+    last_active_session_id: (client && ctx.sessions.activeSession(client)?.id) ?? null,
     last_authentication_strategy: null,
     cookie_expires_at: null,
     captcha_bypass: false,
@@ -155,7 +155,7 @@ function sessionJson(ctx: ClerkEmulator, session: EmulatorSession) {
           last_name: userData.last_name,
           image_url: userData.image_url,
           has_image: userData.has_image,
-          identifier: user!.email,
+          identifier: user!.identifier,
           username: userData.username,
           user_id: userData.id,
         }
@@ -174,7 +174,7 @@ function environmentJson(ctx: ClerkEmulator) {
   return {
     object: "environment",
     id: "env_emulator",
-    auth_config: { object: "auth_config", id: "aac_emulator", single_session_mode: true, claimed_at: null, reverification: false },
+    auth_config: { object: "auth_config", id: "aac_emulator", single_session_mode: false, claimed_at: null, reverification: false },
     display_config: {
       object: "display_config",
       id: "display_config_emulator",

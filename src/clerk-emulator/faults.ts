@@ -11,6 +11,8 @@ export type BapiFault = {
   rateLimitRetryAfterSeconds?: number;
   /** Never answer (until the fault is cleared or the emulator reset, then 503). */
   hang?: boolean;
+  /** Answer an HTML 404 page, as a wrong `CLERK_API_URL` path or a proxy in front of the API does. */
+  htmlNotFound?: boolean;
   /** Apply this many more times, then clear itself. Unset: until cleared. */
   remaining?: number;
 };
@@ -24,6 +26,12 @@ export const bapiEndpoints = [
   "updateUserMetadata",
   "deleteUser",
   "updateUserProfileImage",
+  "banUser",
+  "unbanUser",
+  "getEmailAddress",
+  "createEmailAddress",
+  "updateEmailAddress",
+  "deleteEmailAddress",
   "getJwks",
 ] as const;
 

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 export type Request = IncomingMessage & { url: string; method: string };
@@ -67,6 +68,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** The request parameter at fault: Clerk's `meta.param_name`. */
+    readonly paramName?: string,
   ) {
     super(message);
   }
@@ -79,9 +82,17 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Clerk's error shape: `{ errors: [{ code, message, long_message }] }`. */
-export function sendClerkError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  sendJson(res, status, { errors: [{ code, message, long_message: message, meta: {} }], clerk_trace_id: "emulator" }, headers);
+/** Clerk's error shape: `{ errors: [{ code, message, long_message, meta }], clerk_trace_id }`. */
+export function sendClerkError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+  paramName?: string,
+) {
+  const meta = paramName ? { param_name: paramName } : {};
+  sendJson(res, status, { errors: [{ code, message, long_message: message, meta }], clerk_trace_id: randomBytes(16).toString("hex") }, headers);
 }
 
 export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}) {

@@ -11,7 +11,7 @@ export type EmulatorIdentity = {
   frontendApi: string;
   /** `pk_live_…`: a production instance, so no dev-browser handshake is needed. */
   publishableKey: string;
-  /** Sent by the SDK as Bearer to the Backend API; the emulator accepts any `sk_`. */
+  /** Sent by the SDK as Bearer to the Backend API; the only key the emulator accepts. */
   secretKey: string;
   instanceId: string;
   webhookSigningSecret: string;
@@ -89,4 +89,23 @@ export function loadIdentity(
     keyId: `ins_key_${createHash("sha256").update(publicKeyPem).digest("hex").slice(0, 16)}`,
     cookieSuffix: cookieSuffixFor(publishableKey),
   };
+}
+
+/** Another Clerk instance: what the Backend API answers as when switched to `other`. */
+export type OtherInstance = { instanceId: string; publicKeyPem: string; keyId: string };
+
+/**
+ * A second instance's signing key, generated on first use beside the real one. Nothing is
+ * ever signed with it: it only makes `GET /v1/jwks` look like another instance's.
+ */
+export function loadOtherInstance(stateDir = defaultStateDir): OtherInstance {
+  fs.mkdirSync(stateDir, { recursive: true });
+  const privateKeyPem = readOrCreate(path.join(stateDir, "other-instance-private-key.pem"), () =>
+    generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 65537 })
+      .privateKey.export({ type: "pkcs8", format: "pem" })
+      .toString(),
+  );
+  const publicKeyPem = createPublicKey(createPrivateKey(privateKeyPem)).export({ type: "spki", format: "pem" }).toString();
+  const digest = createHash("sha256").update(publicKeyPem).digest("hex");
+  return { instanceId: `ins_other${digest.slice(0, 16)}`, publicKeyPem, keyId: `ins_key_${digest.slice(0, 16)}` };
 }

@@ -35,8 +35,8 @@ export function mintSessionToken(
   });
 }
 
-/** The public key as the Backend API's `GET /v1/jwks` serves it. */
-export function publicJwk(identity: EmulatorIdentity) {
-  const jwk = createPublicKey(identity.publicKeyPem).export({ format: "jwk" });
-  return { ...jwk, kid: identity.keyId, alg: "RS256", use: "sig" };
+/** A public key as the Backend API's `GET /v1/jwks` serves it. */
+export function publicJwk(key: Pick<EmulatorIdentity, "publicKeyPem" | "keyId">) {
+  const jwk = createPublicKey(key.publicKeyPem).export({ format: "jwk" });
+  return { ...jwk, kid: key.keyId, alg: "RS256", use: "sig" };
 }

@@ -7,6 +7,7 @@ import path from "node:path";
 
 import { readEmulatorConfig, clerkEmulatorAppEnv } from "./app-env";
 import { ensureClerkJs } from "./clerk-js-bundle";
+import { rateLimitsFromEnv } from "./rate-limits";
 import { startClerkEmulator } from "./server";
 
 const log = (line: string) => console.log(`[clerk-emulator] ${line}`);
@@ -22,6 +23,7 @@ async function main() {
   const { emulator, close } = await startClerkEmulator({
     ...config,
     clerkJsDir,
+    rateLimits: rateLimitsFromEnv(process.env.CLERK_EMULATOR_RATE_LIMITS),
     usersFile: usersFile && path.resolve(usersFile),
     log: process.env.CLERK_EMULATOR_QUIET ? () => undefined : log,
   });

@@ -38,10 +38,14 @@ export async function startClerkEmulator(options: ClerkEmulatorOptions): Promise
       if (status === 500) emulator.log(`error ${req.method} ${req.url}: ${error instanceof Error ? error.stack : String(error)}`);
       if (res.headersSent) return void res.destroy();
       const code = error instanceof HttpError ? error.code : "internal_clerk_error";
-      sendClerkError(res, status, code, error instanceof Error ? error.message : "Internal error", {
-        ...cors(emulator, req),
-        ...(error instanceof HttpError ? error.headers : {}),
-      });
+      sendClerkError(
+        res,
+        status,
+        code,
+        error instanceof Error ? error.message : "Internal error",
+        { ...cors(emulator, req), ...(error instanceof HttpError ? error.headers : {}) },
+        error instanceof HttpError ? error.paramName : undefined,
+      );
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -54,6 +58,7 @@ export async function startClerkEmulator(options: ClerkEmulatorOptions): Promise
     close: () =>
       new Promise<void>((resolve) => {
         emulator.webhooks.reset();
+        emulator.users.flush();
         // Releases hung Backend API calls, then drops idle keep-alive connections.
         emulator.faults.clear();
         server.close(() => resolve());

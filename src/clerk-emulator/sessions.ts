@@ -11,14 +11,17 @@ export type EmulatorSession = {
 };
 
 /**
- * A browser, as Clerk's Frontend API sees it: identified by the HttpOnly `__client` cookie,
- * holding at most one active session (single-session mode).
+ * A browser, as Clerk's Frontend API sees it: identified by the HttpOnly `__client` cookie.
+ * Multi-session mode (Clerk's "multi-session applications"): it holds one active session per
+ * signed-in account, and one of them is the last active (`last_active_session_id`), which
+ * clerk-js picks on load and `setActive` (a touch) changes.
  */
 export type EmulatorClient = {
   id: string;
   /** The `__client` cookie value. */
   token: string;
   sessions: EmulatorSession[];
+  lastActiveSessionId: string | null;
   /** Unix seconds of the last sign-in or sign-out: the `__client_uat` cookie. */
   uatSeconds: number;
   createdAtMs: number;
@@ -36,8 +39,11 @@ export class SessionStore {
     return token ? (this.clients.get(token) ?? null) : null;
   }
 
+  /** The client's last active session, else its newest active one. */
   activeSession(client: EmulatorClient | null) {
-    return client?.sessions.find((s) => s.status === "active") ?? null;
+    if (!client) return null;
+    const active = client.sessions.filter((s) => s.status === "active");
+    return active.find((s) => s.id === client.lastActiveSessionId) ?? active.at(-1) ?? null;
   }
 
   findSession(sessionId: string) {
@@ -48,22 +54,39 @@ export class SessionStore {
     return null;
   }
 
-  /** Starts a session for `userId` in `client` (created when null), ending the client's other sessions. */
+  /**
+   * Signs `userId` in on `client` (created when null) beside its other accounts, and makes it
+   * the last active session. An account already signed in on this client keeps its session.
+   */
   signIn(client: EmulatorClient | null, userId: string, nowMs = Date.now()) {
     const target = client ?? this.createClient(nowMs);
-    for (const session of target.sessions) if (session.status === "active") session.status = "ended";
-    const session: EmulatorSession = { id: newId("sess"), userId, status: "active", createdAtMs: nowMs, lastActiveAtMs: nowMs };
-    target.sessions.push(session);
+    let session = target.sessions.find((s) => s.userId === userId && s.status === "active");
+    if (!session) {
+      session = { id: newId("sess"), userId, status: "active", createdAtMs: nowMs, lastActiveAtMs: nowMs };
+      target.sessions.push(session);
+    }
+    session.lastActiveAtMs = nowMs;
+    target.lastActiveSessionId = session.id;
     target.uatSeconds = Math.floor(nowMs / 1000);
     target.updatedAtMs = nowMs;
     return { client: target, session };
   }
 
+  /** `setActive` on this client: the session it switched to becomes the last active one. */
+  touch(client: EmulatorClient, session: EmulatorSession, nowMs = Date.now()) {
+    session.lastActiveAtMs = nowMs;
+    client.lastActiveSessionId = session.id;
+    client.updatedAtMs = nowMs;
+  }
+
+  /** Ends one session, or all of the client's (sign out of every account). */
   end(client: EmulatorClient, sessionId?: string, status: EmulatorSession["status"] = "ended", nowMs = Date.now()) {
     for (const session of client.sessions) {
       if (session.status === "active" && (!sessionId || session.id === sessionId)) session.status = status;
     }
-    if (!this.activeSession(client)) client.uatSeconds = 0;
+    const next = this.activeSession(client);
+    client.lastActiveSessionId = next?.id ?? null;
+    if (!next) client.uatSeconds = 0;
     client.updatedAtMs = nowMs;
   }
 
@@ -81,6 +104,7 @@ export class SessionStore {
       id: newId("client"),
       token: randomBytes(24).toString("base64url"),
       sessions: [],
+      lastActiveSessionId: null,
       uatSeconds: 0,
       createdAtMs: nowMs,
       updatedAtMs: nowMs,

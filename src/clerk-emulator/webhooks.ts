@@ -12,11 +12,13 @@ export type WebhookSwitches = {
   duplicate: boolean;
   /** Wait this long before the first attempt. */
   delayMs: number;
-  /** Hold events; when switched off, send the held ones newest first. */
+  /** Hold events; when switched off, send the held ones one after another in `releaseOrder`. */
   reorder: boolean;
+  releaseOrder: "newest-first" | "shuffled";
 };
 
-export type DeliveryAttempt = { atMs: number; status: number | null; error?: string };
+/** One POST to the app: its `svix-timestamp` (seconds, signed with the body) and the answer. */
+export type DeliveryAttempt = { atMs: number; svixTimestamp: number; status: number | null; error?: string };
 
 export type Delivery = {
   /** The svix-id; a duplicate shares it with its original. */
@@ -25,6 +27,12 @@ export type Delivery = {
   userId: string | null;
   /** `dropped` and `held` were not sent (yet); `failed` ran out of retries. */
   status: "pending" | "held" | "dropped" | "delivered" | "failed";
+  /**
+   * How this copy came about: the event, the duplicate switch, an operator's replay (Svix
+   * resends the same svix-id) or a resend as a new message (a new svix-id).
+   */
+  kind: "event" | "duplicate" | "replay" | "resend";
+  /** The svix-id of the message this one copies (its own id for a duplicate or a replay). */
   duplicateOf: string | null;
   attempts: DeliveryAttempt[];
   createdAtMs: number;
@@ -32,7 +40,7 @@ export type Delivery = {
   body: string;
 };
 
-export const defaultSwitches: WebhookSwitches = { drop: false, duplicate: false, delayMs: 0, reorder: false };
+export const defaultSwitches: WebhookSwitches = { drop: false, duplicate: false, delayMs: 0, reorder: false, releaseOrder: "newest-first" };
 
 /** Delays after the first failed attempt; Svix uses 5 s, 5 min, … — this is the same shape, shortened. */
 export const retryScheduleMs = [500, 1000, 2000, 4000];
@@ -83,14 +91,21 @@ export class WebhookDispatcher {
     if (wasReordering && !this.switches.reorder) this.releaseHeld();
   }
 
-  /** Sends the held events newest first. */
+  /**
+   * Sends the held events newest first (or shuffled), each first attempt after the previous
+   * one was answered, so the app sees exactly that order. Retries then run on their own.
+   */
   releaseHeld() {
-    const held = this.held.reverse();
+    const held = this.switches.releaseOrder === "shuffled" ? shuffle(this.held) : this.held.reverse();
     this.held = [];
-    for (const delivery of held) {
-      delivery.status = "pending";
-      this.schedule(delivery, 0, 0);
-    }
+    for (const delivery of held) delivery.status = "pending";
+    const generation = this.generation;
+    void (async () => {
+      for (const delivery of held) {
+        if (generation !== this.generation) return;
+        await this.attempt(delivery, 0);
+      }
+    })();
   }
 
   /** Records and sends one Clerk event, `{ data, object, type, timestamp, instance_id, event_attributes }`. */
@@ -104,14 +119,14 @@ export class WebhookDispatcher {
       type,
     });
     const userId = typeof data.id === "string" ? data.id : null;
-    const delivery = this.record({ id: newMessageId(), type, userId, body, duplicateOf: null, nowMs });
+    const delivery = this.record({ id: newMessageId(), type, userId, body, kind: "event", duplicateOf: null, nowMs });
     if (this.switches.drop) {
       delivery.status = "dropped";
       return delivery;
     }
     const copies = [delivery];
     if (this.switches.duplicate) {
-      copies.push(this.record({ id: delivery.id, type, userId, body, duplicateOf: delivery.id, nowMs }));
+      copies.push(this.record({ id: delivery.id, type, userId, body, kind: "duplicate", duplicateOf: delivery.id, nowMs }));
     }
     for (const copy of copies) {
       if (this.switches.reorder) {
@@ -124,11 +139,24 @@ export class WebhookDispatcher {
     return delivery;
   }
 
-  /** Sends a recorded delivery's exact body again as a new message (an operator's replay). */
-  replay(deliveryId: string): Delivery | null {
-    const original = this.deliveries.find((d) => d.id === deliveryId);
+  /**
+   * An operator's replay, as Svix does it: the same svix-id and body, a fresh `svix-timestamp`
+   * and signature (signed at each attempt). For an app that applied the message, a duplicate.
+   */
+  replay(svixId: string): Delivery | null {
+    return this.copy(svixId, "replay");
+  }
+
+  /** The recorded body again under a new svix-id: for the app, a message it has never seen. */
+  resend(svixId: string): Delivery | null {
+    return this.copy(svixId, "resend");
+  }
+
+  private copy(svixId: string, kind: "replay" | "resend") {
+    const original = this.deliveries.find((d) => d.id === svixId);
     if (!original) return null;
-    const copy = this.record({ ...original, id: newMessageId(), duplicateOf: original.id, nowMs: Date.now() });
+    const id = kind === "replay" ? original.id : newMessageId();
+    const copy = this.record({ ...original, id, kind, duplicateOf: original.id, nowMs: Date.now() });
     this.schedule(copy, 0, 0);
     return copy;
   }
@@ -142,12 +170,21 @@ export class WebhookDispatcher {
     }
   }
 
-  private record(input: { id: string; type: string; userId: string | null; body: string; duplicateOf: string | null; nowMs: number }) {
+  private record(input: {
+    id: string;
+    type: string;
+    userId: string | null;
+    body: string;
+    kind: Delivery["kind"];
+    duplicateOf: string | null;
+    nowMs: number;
+  }) {
     const delivery: Delivery = {
       id: input.id,
       type: input.type,
       userId: input.userId,
       status: "pending",
+      kind: input.kind,
       duplicateOf: input.duplicateOf,
       attempts: [],
       createdAtMs: input.nowMs,
@@ -169,7 +206,7 @@ export class WebhookDispatcher {
   private async attempt(delivery: Delivery, attempt: number) {
     const generation = this.generation;
     const timestampSeconds = Math.floor(Date.now() / 1000);
-    const record: DeliveryAttempt = { atMs: Date.now(), status: null };
+    const record: DeliveryAttempt = { atMs: Date.now(), svixTimestamp: timestampSeconds, status: null };
     try {
       const response = await (this.options.fetch ?? fetch)(this.options.url, {
         method: "POST",
@@ -200,4 +237,13 @@ export class WebhookDispatcher {
       delivery.status = "failed";
     }
   }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }

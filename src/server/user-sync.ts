@@ -19,5 +19,6 @@ export const userSync = createUserSync({
     // Unset: /api/webhooks/clerk answers 503 (Svix keeps retrying until it is configured).
     signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET,
     instanceId: env.CLERK_INSTANCE_ID,
+    retentionDays: env.USER_SYNC_WEBHOOK_RETENTION_DAYS,
   },
 });

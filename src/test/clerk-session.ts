@@ -4,13 +4,19 @@ import { createSign, randomUUID } from "node:crypto";
  * Mints a Clerk session token (RS256) with the run's test key, with the claims Clerk's own
  * tokens carry. The real clerkMiddleware verifies it with CLERK_JWT_KEY.
  */
-export function mintSessionToken(claims: { userId: string; sessionId?: string; expiresInSeconds?: number }) {
+export function mintSessionToken(claims: {
+  userId: string;
+  sessionId?: string;
+  expiresInSeconds?: number;
+  /** The `azp` claim: the origin the session was used from. */
+  authorizedParty?: string;
+}) {
   const privateKey = process.env.TEST_CLERK_SESSION_PRIVATE_KEY;
   if (!privateKey) throw new Error("TEST_CLERK_SESSION_PRIVATE_KEY is not set for the tests");
   const nowSeconds = Math.floor(Date.now() / 1000);
   const header = { alg: "RS256", kid: "ins_test", typ: "JWT" };
   const payload = {
-    azp: "http://localhost:3000",
+    azp: claims.authorizedParty ?? "http://localhost:3000",
     exp: nowSeconds + (claims.expiresInSeconds ?? 120),
     fva: [0, -1],
     iat: nowSeconds,

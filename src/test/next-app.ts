@@ -1,3 +1,8 @@
+import path from "node:path";
+
+import { getPagesPageStaticInfo } from "next/dist/build/analysis/get-page-static-info";
+import { loadBindings } from "next/dist/build/swc";
+import { getMiddlewareRouteMatcher, type MiddlewareRouteMatch } from "next/dist/shared/lib/router/utils/middleware-route-matcher";
 import { NextRequest, type NextFetchEvent } from "next/server";
 
 import { requestScope } from "./request-scope";
@@ -13,9 +18,34 @@ export async function runProxy(request: NextRequest) {
   return proxy(request, event);
 }
 
+let proxyMatcher: Promise<MiddlewareRouteMatch> | undefined;
+
+/**
+ * Whether Next runs `src/proxy.ts` for `pathname`: its `config.matcher` read from the source
+ * and compiled by Next's own build code, exactly as `next build` does (a matcher Next cannot
+ * read statically would match everything here too).
+ */
+export async function proxyMatches(pathname: string): Promise<boolean> {
+  proxyMatcher ??= (async () => {
+    await loadBindings();
+    const info = await getPagesPageStaticInfo({
+      pageFilePath: path.resolve(import.meta.dirname, "../proxy.ts"),
+      nextConfig: {},
+      isDev: false,
+      page: "/proxy",
+      pageType: "root" as Parameters<typeof getPagesPageStaticInfo>[0]["pageType"],
+    });
+    // No matcher: Next runs the proxy for every path.
+    return info.middleware?.matchers ? getMiddlewareRouteMatcher(info.middleware.matchers) : () => true;
+  })();
+  const match = await proxyMatcher;
+  return match(pathname, { headers: {} } as unknown as Parameters<MiddlewareRouteMatch>[1], {});
+}
+
 /**
  * Sends a request through the app as Next would: the real `src/proxy.ts` (clerkMiddleware)
- * first, then the route handler with the request headers the middleware forwarded.
+ * first when its matcher covers the path, then the route handler with the request headers the
+ * middleware forwarded.
  */
 export async function sendThroughApp(
   handler: RouteHandler,
@@ -23,6 +53,10 @@ export async function sendThroughApp(
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<Response> {
   const url = new URL(path, appOrigin);
+  if (!(await proxyMatches(url.pathname))) {
+    const request = new NextRequest(url, { method: init.method ?? "GET", headers: init.headers, body: init.body });
+    return requestScope.run(new Headers(init.headers), () => handler(request));
+  }
   const request = new NextRequest(url, { method: init.method ?? "GET", headers: init.headers, body: init.body });
   const middlewareResponse = await runProxy(request);
   const rewrite = middlewareResponse?.headers.get("x-middleware-rewrite");

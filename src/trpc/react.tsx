@@ -1,26 +1,23 @@
 "use client";
 
-import { QueryClientProvider, type QueryClient } from "@tanstack/react-query";
+import { QueryClientProvider } from "@tanstack/react-query";
 import { httpBatchLink, loggerLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
 import { useState } from "react";
 import superjson from "superjson";
 
 import type { AppRouter } from "~/server/api/root";
+import { useSessionScoped } from "~/user-sync/client";
 
 import { createQueryClient } from "./query-client";
 
-let clientQueryClientSingleton: QueryClient | undefined;
-function getQueryClient() {
-  if (typeof window === "undefined") return createQueryClient();
-  clientQueryClientSingleton ??= createQueryClient();
-  return clientQueryClientSingleton;
-}
-
 export const api = createTRPCReact<AppRouter>();
 
+/** The app's tRPC and React Query providers. Place it inside `ClerkProvider`. */
 export function TRPCReactProvider(props: { children: React.ReactNode }) {
-  const queryClient = getQueryClient();
+  // Cached queries (`user.me` and every other) are the signed-in account's: one cache per
+  // Clerk session, and the tree under it remounts when the session changes.
+  const { key: sessionScopeKey, value: queryClient } = useSessionScoped(createQueryClient);
   const [trpcClient] = useState(() =>
     api.createClient({
       links: [
@@ -38,7 +35,7 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
   );
 
   return (
-    <QueryClientProvider client={queryClient}>
+    <QueryClientProvider key={sessionScopeKey} client={queryClient}>
       <api.Provider client={trpcClient} queryClient={queryClient}>
         {props.children}
       </api.Provider>

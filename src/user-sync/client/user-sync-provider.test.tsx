@@ -3,14 +3,15 @@
  * The provider's once-per-session contract. Clerk's `useAuth` is the input here, so it is
  * driven directly; the real clerk-js in a real browser is proven by the e2e suite.
  */
+import { useAuth } from "@clerk/nextjs";
 import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
 import { StrictMode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { UserSyncProvider, useUserSync } from "./index";
 
-type AuthState = { isLoaded: boolean; isSignedIn: boolean; sessionId: string | null };
-const auth = vi.hoisted((): { current: AuthState } => ({ current: { isLoaded: true, isSignedIn: true, sessionId: "sess_1" } }));
+type AuthState = { isLoaded: boolean; isSignedIn: boolean; sessionId: string | null; userId: string | null };
+const auth = vi.hoisted((): { current: AuthState } => ({ current: { isLoaded: true, isSignedIn: true, sessionId: "sess_1", userId: "user_1" } }));
 vi.mock("@clerk/nextjs", () => ({ useAuth: () => auth.current }));
 
 type User = { id: string; name: string };
@@ -52,7 +53,7 @@ class TRPCLikeError extends Error {
 
 beforeEach(() => {
   window.localStorage.clear();
-  auth.current = { isLoaded: true, isSignedIn: true, sessionId: "sess_1" };
+  auth.current = { isLoaded: true, isSignedIn: true, sessionId: "sess_1", userId: "user_1" };
 });
 afterEach(() => {
   cleanup();
@@ -79,9 +80,9 @@ describe("UserSyncProvider", () => {
 
   it("never fires while signed out or before Clerk has loaded", async () => {
     const sync = vi.fn(() => synced());
-    auth.current = { isLoaded: false, isSignedIn: false, sessionId: null };
+    auth.current = { isLoaded: false, isSignedIn: false, sessionId: null, userId: null };
     const { rerender } = render(<App sync={sync} />);
-    auth.current = { isLoaded: true, isSignedIn: false, sessionId: null };
+    auth.current = { isLoaded: true, isSignedIn: false, sessionId: null, userId: null };
     rerender(<App sync={sync} />);
     await act(() => Promise.resolve());
     expect(sync).not.toHaveBeenCalled();
@@ -94,10 +95,10 @@ describe("UserSyncProvider", () => {
     await waitFor(() => expect(screen.getByTestId("a").textContent).toBe("synced:Ada:"));
     rerender(<App sync={sync} />);
     expect(sync).toHaveBeenCalledTimes(1);
-    auth.current = { isLoaded: true, isSignedIn: false, sessionId: null };
+    auth.current = { isLoaded: true, isSignedIn: false, sessionId: null, userId: null };
     rerender(<App sync={sync} />);
     expect(screen.getByTestId("a").textContent).toBe("idle:-:");
-    auth.current = { isLoaded: true, isSignedIn: true, sessionId: "sess_2" };
+    auth.current = { isLoaded: true, isSignedIn: true, sessionId: "sess_2", userId: "user_1" };
     sync.mockImplementation(() => synced("Grace"));
     rerender(<App sync={sync} />);
     await waitFor(() => expect(screen.getByTestId("a").textContent).toBe("synced:Grace:"));
@@ -127,7 +128,7 @@ describe("UserSyncProvider", () => {
     const first = deferred<{ outcome: string; user: User | null }>();
     const sync = vi.fn().mockImplementationOnce(() => first.promise).mockImplementation(() => synced("Grace"));
     const { rerender } = render(<App sync={sync} />);
-    auth.current = { isLoaded: true, isSignedIn: true, sessionId: "sess_2" };
+    auth.current = { isLoaded: true, isSignedIn: true, sessionId: "sess_2", userId: "user_1" };
     rerender(<App sync={sync} />);
     await waitFor(() => expect(screen.getByTestId("a").textContent).toBe("synced:Grace:"));
     await act(async () => first.resolve({ outcome: "created", user: { id: "user_1", name: "Ada" } }));
@@ -182,5 +183,125 @@ describe("UserSyncProvider", () => {
   it("throws a clear error when used outside the provider", () => {
     vi.spyOn(console, "error").mockImplementation(() => undefined);
     expect(() => render(<Status label="x" />)).toThrow(/inside <UserSyncProvider>/);
+  });
+});
+
+/** Every render of a component reading Clerk's session and the sync state, as the page would show it. */
+type Frame = { sessionId: string | null; clerkUserId: string | null; status: string; shownUserId: string | null; shownName: string | null };
+
+function Recorder({ frames }: { frames: Frame[] }) {
+  const { sessionId, userId } = useAuth();
+  const { status, user } = useUserSync<User>();
+  frames.push({ sessionId: sessionId ?? null, clerkUserId: userId ?? null, status, shownUserId: user?.id ?? null, shownName: user?.name ?? null });
+  return (
+    <p data-testid="shown">
+      {status}:{user?.name ?? "-"}
+    </p>
+  );
+}
+
+function SwitchingApp(props: { frames: Frame[]; sync: () => Promise<{ outcome: string; user: User | null }>; load?: () => Promise<User | null> }) {
+  return (
+    <StrictMode>
+      <UserSyncProvider sync={props.sync} load={props.load}>
+        <Recorder frames={props.frames} />
+      </UserSyncProvider>
+    </StrictMode>
+  );
+}
+
+const ada: User = { id: "user_a", name: "Ada" };
+const grace: User = { id: "user_b", name: "Grace" };
+const sessionA: AuthState = { isLoaded: true, isSignedIn: true, sessionId: "sess_a", userId: "user_a" };
+const sessionB: AuthState = { isLoaded: true, isSignedIn: true, sessionId: "sess_b", userId: "user_b" };
+
+/** Renders that show a user other than the signed-in Clerk user: must stay empty. */
+function foreignFrames(frames: Frame[]) {
+  return frames.filter((frame) => frame.shownUserId !== null && frame.shownUserId !== frame.clerkUserId);
+}
+
+describe("UserSyncProvider across an account switch (no reload)", () => {
+  beforeEach(() => {
+    auth.current = sessionA;
+  });
+
+  it("never renders the previous account's user under the new session: not on the switch, not while it syncs, not after it fails", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const frames: Frame[] = [];
+    const pendingB = deferred<{ outcome: string; user: User | null }>();
+    let rejectB!: (error: Error) => void;
+    const failingB = new Promise<{ outcome: string; user: User | null }>((_, reject) => (rejectB = reject));
+    const sync = vi
+      .fn<() => Promise<{ outcome: string; user: User | null }>>()
+      .mockImplementationOnce(() => Promise.resolve({ outcome: "created", user: ada }))
+      .mockImplementationOnce(() => failingB)
+      .mockImplementationOnce(() => pendingB.promise);
+    const { rerender } = render(<SwitchingApp frames={frames} sync={sync} />);
+    await act(() => Promise.resolve());
+    expect(screen.getByTestId("shown").textContent).toBe("synced:Ada");
+
+    // clerk-js setActive(B): Clerk's session and user change in one emit.
+    auth.current = sessionB;
+    rerender(<SwitchingApp frames={frames} sync={sync} />);
+    await act(() => Promise.resolve());
+    expect(screen.getByTestId("shown").textContent).toBe("syncing:-");
+    await act(async () => rejectB(new TRPCLikeError("Clerk's Backend API failed (500)", { code: "BAD_GATEWAY" })));
+    expect(screen.getByTestId("shown").textContent).toBe("error:-");
+    // The retry is pending for a while; B still sees nothing of A.
+    await act(() => vi.advanceTimersByTimeAsync(1_000));
+    expect(sync).toHaveBeenCalledTimes(3);
+    expect(screen.getByTestId("shown").textContent).toBe("syncing:-");
+    await act(async () => pendingB.resolve({ outcome: "created", user: grace }));
+    expect(screen.getByTestId("shown").textContent).toBe("synced:Grace");
+
+    const underB = frames.filter((frame) => frame.sessionId === "sess_b");
+    // The recorder saw B's first render, its pending sync, its failure and its success.
+    expect(underB[0]?.status).toBe("idle");
+    expect(new Set(underB.map((frame) => frame.status))).toEqual(new Set(["idle", "syncing", "error", "synced"]));
+    expect(underB.filter((frame) => frame.shownName === "Ada")).toEqual([]);
+    expect(foreignFrames(frames)).toEqual([]);
+  });
+
+  it("A → B → A: a row loaded from a cache that is not per session is never shown under the wrong account; the session syncs instead", async () => {
+    const frames: Frame[] = [];
+    // The host's old wiring: one `user.me` cache entry for every session, fresh for 30 s.
+    let cached: User | null = null;
+    const sync = vi.fn(async () => {
+      cached = auth.current.userId === ada.id ? ada : grace;
+      return { outcome: "updated", user: cached };
+    });
+    const load = vi.fn(async () => cached);
+    const { rerender } = render(<SwitchingApp frames={frames} sync={sync} load={load} />);
+    await waitFor(() => expect(screen.getByTestId("shown").textContent).toBe("synced:Ada"));
+    auth.current = sessionB;
+    rerender(<SwitchingApp frames={frames} sync={sync} load={load} />);
+    await waitFor(() => expect(screen.getByTestId("shown").textContent).toBe("synced:Grace"));
+    // Back to A's session, which already synced (its marker is set): the provider loads, gets Grace's row.
+    auth.current = sessionA;
+    rerender(<SwitchingApp frames={frames} sync={sync} load={load} />);
+    await waitFor(() => expect(screen.getByTestId("shown").textContent).toBe("synced:Ada"));
+
+    expect(load).toHaveBeenCalledTimes(1);
+    expect(sync).toHaveBeenCalledTimes(3);
+    expect(frames.filter((frame) => frame.sessionId === "sess_a" && frame.shownName === "Grace")).toEqual([]);
+    expect(foreignFrames(frames)).toEqual([]);
+  });
+
+  it("does not show a sync answer that belongs to another account, and retries", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const frames: Frame[] = [];
+    // The request left with another session's cookie (clerk-js switched it underneath).
+    const sync = vi
+      .fn<() => Promise<{ outcome: string; user: User | null }>>()
+      .mockImplementationOnce(() => Promise.resolve({ outcome: "updated", user: grace }))
+      .mockImplementation(() => Promise.resolve({ outcome: "updated", user: ada }));
+    render(<SwitchingApp frames={frames} sync={sync} />);
+    await act(() => Promise.resolve());
+    expect(screen.getByTestId("shown").textContent).toBe("error:-");
+    expect(window.localStorage.getItem("clerk-user-sync:v1:sess_a")).toBeNull();
+    await act(() => vi.advanceTimersByTimeAsync(1_000));
+    expect(screen.getByTestId("shown").textContent).toBe("synced:Ada");
+    expect(sync).toHaveBeenCalledTimes(2);
+    expect(foreignFrames(frames)).toEqual([]);
   });
 });

@@ -22,7 +22,10 @@ export type UserSyncState<TUser> = {
 
 export type UserSyncResult<TUser> = { outcome: string; user: TUser | null };
 
-export type UserSyncProviderProps<TUser> = {
+/** A row of the host's users table: its `id` is the Clerk user id. */
+export type SyncedUserLike = { id: string };
+
+export type UserSyncProviderProps<TUser extends SyncedUserLike> = {
   children: React.ReactNode;
   /** Calls the `user.sync` mutation. */
   sync: () => Promise<UserSyncResult<TUser>>;
@@ -32,6 +35,7 @@ export type UserSyncProviderProps<TUser> = {
 };
 
 type InternalState<TUser> = Omit<UserSyncState<TUser>, "resync"> & {
+  /** The Clerk session this state was fetched for: shown only while that session is active. */
   sessionId: string | null;
   /** The failed attempt's 0-based index, for backoff. */
   attempt: number;
@@ -41,42 +45,66 @@ const idle = { status: "idle", user: null, error: null, nextRetryAtMs: null, att
 
 const UserSyncContext = createContext<UserSyncState<unknown> | null>(null);
 
+/** The answer carried another account's row: the request left under another session's cookie. */
+export class UserSyncAccountMismatchError extends Error {
+  constructor() {
+    super("user.sync answered for another account (the session changed while it ran)");
+    this.name = "UserSyncAccountMismatchError";
+  }
+}
+
 /**
  * Syncs the signed-in Clerk user into the app's database once per Clerk session, without
  * blocking rendering. Place it inside `ClerkProvider` and the tRPC provider.
  *
+ * Everything it holds belongs to the Clerk session that fetched it: on the very render where
+ * the session changes (an account switch, a sign-out) it shows nothing of the previous one,
+ * and it never shows a row whose `id` is not the signed-in Clerk user's, whatever `sync` or
+ * `load` answered (a `load` answered from another account's cache makes it sync instead).
+ *
  * @example
  * <UserSyncProvider sync={() => utils.client.user.sync.mutate()} load={() => utils.user.me.fetch()}>
  */
-export function UserSyncProvider<TUser>(props: UserSyncProviderProps<TUser>) {
-  const { isLoaded, isSignedIn, sessionId } = useAuth();
-  const activeSessionId = isLoaded && isSignedIn && sessionId ? sessionId : null;
+export function UserSyncProvider<TUser extends SyncedUserLike>(props: UserSyncProviderProps<TUser>) {
+  const { isLoaded, isSignedIn, sessionId, userId } = useAuth();
+  const signedIn = isLoaded && isSignedIn && sessionId && userId ? { sessionId, userId } : null;
+  const activeSessionId = signedIn?.sessionId ?? null;
+  const activeUserId = signedIn?.userId ?? null;
   const [state, setState] = useState<InternalState<TUser>>({ ...idle, sessionId: null });
   // The session the sync already fired for: survives StrictMode's second effect run.
   const firedForSession = useRef<string | null>(null);
-  const currentSession = useRef<string | null>(null);
-  currentSession.current = activeSessionId;
+  // Clerk's state of the latest render: a result is used only if its session is still active,
+  // and only if its row is that session's user (a session belongs to one user for its life).
+  const current = useRef(signedIn);
+  current.current = signedIn;
+  const isStale = useCallback((forSession: string) => current.current?.sessionId !== forSession, []);
+  const isForeign = useCallback((user: TUser | null) => user !== null && user.id !== current.current?.userId, []);
   const { sync, load } = props;
   const { maxAttempts, baseDelayMs, maxDelayMs } = { ...defaultRetryOptions, ...props.retry };
   const retryOptions = useMemo(() => ({ maxAttempts, baseDelayMs, maxDelayMs }), [maxAttempts, baseDelayMs, maxDelayMs]);
 
   const run = useCallback(
     async (forSession: string, attempt: number) => {
-      setState((s) => ({ ...s, sessionId: forSession, status: "syncing", nextRetryAtMs: null, attempt }));
+      // Another session's state (user, error) is dropped, not carried into this one.
+      setState((s) =>
+        s.sessionId === forSession
+          ? { ...s, status: "syncing", nextRetryAtMs: null, attempt }
+          : { ...idle, sessionId: forSession, status: "syncing", attempt },
+      );
       try {
         const result = await sync();
-        if (currentSession.current !== forSession) return;
+        if (isStale(forSession)) return;
+        if (isForeign(result.user)) throw new UserSyncAccountMismatchError();
         writeSessionMarker(forSession);
         // A deleted user's row is a tombstone: nothing to show.
         const user = result.outcome === "deleted" ? null : result.user;
         setState({ ...idle, sessionId: forSession, status: "synced", user });
       } catch (error) {
-        if (currentSession.current !== forSession) return;
+        if (isStale(forSession)) return;
         const failure = error instanceof Error ? error : new Error(String(error));
         const canRetry = isRetriable(error) && attempt + 1 < retryOptions.maxAttempts;
         setState((s) => ({
-          ...s,
-          sessionId: forSession,
+          ...(s.sessionId === forSession ? s : { ...idle, sessionId: forSession }),
           status: "error",
           error: failure,
           attempt,
@@ -84,21 +112,26 @@ export function UserSyncProvider<TUser>(props: UserSyncProviderProps<TUser>) {
         }));
       }
     },
-    [sync, retryOptions],
+    [sync, retryOptions, isStale, isForeign],
   );
 
   const adoptEarlierSync = useCallback(
     async (forSession: string) => {
       setState({ ...idle, sessionId: forSession, status: "synced" });
       if (!load) return;
+      let user: TUser | null;
       try {
-        const user = await load();
-        if (currentSession.current === forSession) setState((s) => ({ ...s, user }));
+        user = await load();
       } catch {
         // The row is only shown; the sync itself is done.
+        return;
       }
+      if (isStale(forSession)) return;
+      // Another account's row (a cache shared across sessions): sync this session instead.
+      if (isForeign(user)) void run(forSession, 0);
+      else setState((s) => (s.sessionId === forSession ? { ...s, user } : s));
     },
-    [load],
+    [load, run, isStale, isForeign],
   );
 
   useEffect(() => {
@@ -137,10 +170,12 @@ export function UserSyncProvider<TUser>(props: UserSyncProviderProps<TUser>) {
     void run(activeSessionId, 0);
   }, [activeSessionId, run]);
 
+  // Decided on every render from Clerk's state of this render: a switch shows nothing of the previous session.
   const value = useMemo<UserSyncState<TUser>>(() => {
-    const current = state.sessionId === activeSessionId ? state : { ...idle };
-    return { status: current.status, user: current.user, error: current.error, nextRetryAtMs: current.nextRetryAtMs, resync };
-  }, [state, activeSessionId, resync]);
+    const shown = activeSessionId !== null && state.sessionId === activeSessionId ? state : { ...idle };
+    const user = shown.user && shown.user.id === activeUserId ? shown.user : null;
+    return { status: shown.status, user, error: shown.error, nextRetryAtMs: shown.nextRetryAtMs, resync };
+  }, [state, activeSessionId, activeUserId, resync]);
 
   return <UserSyncContext.Provider value={value}>{props.children}</UserSyncContext.Provider>;
 }

@@ -17,6 +17,16 @@ const transientSqlStates = [
   /^55P03$/, // lock_not_available (lock_timeout)
   /^58/, // system error (I/O)
   /^XX/, // internal error
+  // Deployment and configuration states an operator fixes, after which the same write succeeds:
+  // a retry is right, a dead letter would acknowledge every event until then.
+  /^25006$/, // read_only_sql_transaction (a failover left the app on a standby)
+  /^28/, // invalid authorization (credentials)
+  /^3D000$/, // invalid_catalog_name (database missing)
+  /^3F000$/, // invalid_schema_name
+  /^42P01$/, // undefined_table (migrations not applied yet)
+  /^42703$/, // undefined_column (migrations not applied yet)
+  /^42883$/, // undefined_function
+  /^42501$/, // insufficient_privilege
 ];
 
 const transientNodeCodes = new Set([
@@ -51,9 +61,10 @@ export function isDatabaseError(error: unknown): boolean {
 }
 
 /**
- * Transient: connection failures, timeouts, resource exhaustion, serialization failures and
- * deadlocks. Permanent: everything else the database answered (data exceptions `22…`,
- * constraint violations `23…`, a host trigger's `P0001`, undefined tables `42…`, …).
+ * Transient: connection failures, timeouts, resource exhaustion, serialization failures,
+ * deadlocks, and states an operator fixes (missing migrations, privileges, credentials, a
+ * read-only standby). Permanent: everything else the database answered (data exceptions `22…`,
+ * constraint violations `23…`, a host trigger's `P0001`, other `42…` errors, …).
  */
 export function classifyDatabaseError(error: unknown): DatabaseFailureKind {
   const code = databaseErrorCode(error);

@@ -5,12 +5,16 @@ import { createUserSyncService, type UsersTable, type UserSyncOptions } from "./
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 
 /** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
-export type UserSyncWebhookOptions = Pick<ClerkWebhookOptions, "signingSecret" | "instanceId" | "maxBodyBytes" | "log">;
+export type UserSyncWebhookOptions = Pick<
+  ClerkWebhookOptions,
+  "signingSecret" | "instanceId" | "maxBodyBytes" | "retentionDays" | "pruneIntervalMs" | "log"
+>;
 
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
  * users table, Clerk client, webhook secret), mounts `router` as `user` in its tRPC app router
- * and serves `webhook.handle` at its public Clerk webhook route.
+ * and serves `webhook.handle` at its public Clerk webhook route (outside `clerkMiddleware`'s
+ * matcher). `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
  *
  * @example
  * export const userSync = createUserSync({ db: getDb, users, clerk: clerkClient, webhook: { signingSecret } });
@@ -33,7 +37,16 @@ export function createUserSync<TUsers extends UsersTable>(
 }
 
 export { createClerkWebhookHandler };
-export type { ClerkWebhookCounts, ClerkWebhookHandler, ClerkWebhookLogEntry, ClerkWebhookOptions, DeliveryOutcome } from "./webhook";
+export type {
+  ClerkWebhookCounts,
+  ClerkWebhookDeliveryLogEntry,
+  ClerkWebhookHandler,
+  ClerkWebhookInboxLogEntry,
+  ClerkWebhookLogEntry,
+  ClerkWebhookOptions,
+  DeliveryOutcome,
+} from "./webhook";
+export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
 export type { UserSyncContext } from "./router";
 export type { ClerkBackendClient, SyncResult, UserSyncEvent, UserSyncOptions, UserSyncSource } from "./sync";
 export type { WriteOutcome } from "./write-path";

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 import type { WriteOutcome } from "./write-path";
@@ -42,23 +43,31 @@ export type WebhookInboxOutcome = WriteOutcome | "dead_letter";
 /**
  * The plugin's own table: one row per Clerk (Svix) message id, written in the same transaction
  * as the message's effect, so a redelivered message is applied once and a failed one leaves no
- * row. Dead letters are signed payloads that can never apply (kept, acknowledged, not retried).
+ * row. Dead letters are signed payloads that can never apply (kept, acknowledged, not retried)
+ * until an operator clears them; processed rows are pruned after the retention window.
  * The host exports it from its schema file so its migrations create it.
  */
-export const clerkWebhookEvents = pgTable("clerk_webhook_events", {
-  /** `svix-id`: the same on every redelivery of one message. */
-  svixId: text("svix_id").primaryKey(),
-  eventType: text("event_type"),
-  clerkUserId: text("clerk_user_id"),
-  /** The envelope's `timestamp`: when the event happened in Clerk, milliseconds. */
-  eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
-  outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
-  /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
-  deadLetterReason: text("dead_letter_reason"),
-  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
-  /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
-  processedAt: timestamp("processed_at", { withTimezone: true }),
-});
+export const clerkWebhookEvents = pgTable(
+  "clerk_webhook_events",
+  {
+    /** `svix-id`: the same on every redelivery of one message. */
+    svixId: text("svix_id").primaryKey(),
+    eventType: text("event_type"),
+    clerkUserId: text("clerk_user_id"),
+    /** The envelope's `timestamp` (when the event happened in Clerk, ms); null when it had none. */
+    eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
+    outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
+    /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
+    deadLetterReason: text("dead_letter_reason"),
+    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+    /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
+    processedAt: timestamp("processed_at", { withTimezone: true }),
+  },
+  (table) => [
+    // Retention prunes processed rows by age in batches; dead letters are kept, so not indexed.
+    index("clerk_webhook_events_prunable_idx").on(table.receivedAt).where(sql`${table.outcome} <> 'dead_letter'`),
+  ],
+);
 
 export type ClerkWebhookEventRow = typeof clerkWebhookEvents.$inferSelect;
 

@@ -14,7 +14,7 @@ import { deletedEvent, signedHeaders, signedRequest, testInstanceId, testSigning
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
 import type { UserSyncEvent } from "./sync";
-import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
+import { createClerkWebhookHandler, type ClerkWebhookLogEntry, type ClerkWebhookOptions } from "./webhook";
 
 let testDb: TestDatabase;
 let countingClient: postgres.Sql;
@@ -48,6 +48,8 @@ function handler(overrides: Partial<ClerkWebhookOptions> = {}) {
     users,
     signingSecret: testSigningSecret(),
     log: quiet,
+    // No background inbox pruning here (webhook-inbox.test.ts covers it): query counts stay exact.
+    pruneIntervalMs: 0,
     ...overrides,
   });
 }
@@ -162,12 +164,17 @@ describe("signature verification", () => {
     expect(accepted.status).toBe(200);
   });
 
-  it("answers 503 with a clear message when no signing secret is configured, touching nothing", async () => {
+  it("answers 503 saying only that it is not configured when no signing secret is set; the log names the variable", async () => {
     let databaseRequested = 0;
-    const wh = handler({ signingSecret: undefined, db: () => (databaseRequested++, Promise.resolve(countingDb)) });
+    const entries: ClerkWebhookLogEntry[] = [];
+    const wh = handler({ signingSecret: undefined, db: () => (databaseRequested++, Promise.resolve(countingDb)), log: (entry) => entries.push(entry) });
     const response = await wh.handle(signedRequest(userEvent("user.created", ada), { svixId: "msg_1" }));
     expect(response.status).toBe(503);
-    expect(await response.json()).toEqual({ error: "CLERK_WEBHOOK_SIGNING_SECRET is not set" });
+    const body = await response.text();
+    expect(JSON.parse(body)).toEqual({ error: "not_configured" });
+    // An unauthenticated caller learns no configuration names.
+    expect(body).not.toMatch(/CLERK|SECRET|whsec/i);
+    expect(entries).toEqual([expect.objectContaining({ level: "error", status: 503, outcome: "not_configured", reason: "CLERK_WEBHOOK_SIGNING_SECRET is not set" })]);
     expect(databaseRequested).toBe(0);
     expect(queryCount).toBe(0);
   });
@@ -255,7 +262,7 @@ describe("delivery semantics", () => {
     const good = userEvent("user.created", ada);
     const payloads: { svixId: string; body: string; reason: RegExp }[] = [
       { svixId: "msg_not_json", body: "{ not json", reason: /^invalid_json$/ },
-      { svixId: "msg_no_timestamp", body: JSON.stringify({ ...good, timestamp: undefined }), reason: /^invalid_envelope: timestamp: invalid_type$/ },
+      { svixId: "msg_deleted_no_timestamp", body: JSON.stringify({ ...deletedEvent(ada.id, 5), timestamp: undefined }), reason: /^invalid_envelope: timestamp: invalid_type$/ },
       { svixId: "msg_no_data", body: JSON.stringify({ type: "user.updated", object: "event", timestamp: 5 }), reason: /^invalid_envelope: data: invalid_type$/ },
       { svixId: "msg_no_id", body: JSON.stringify({ ...good, data: { ...(good.data as object), id: undefined } }), reason: /^malformed_user: id: invalid_type$/ },
       { svixId: "msg_bad_user", body: JSON.stringify({ ...good, data: { ...(good.data as object), email_addresses: "ada@example.com" } }), reason: /^malformed_user: email_addresses: invalid_type$/ },
@@ -281,8 +288,34 @@ describe("delivery semantics", () => {
     expect(await userRow()).toBeNull();
   });
 
-  it("ignores events of another Clerk instance with 2xx, counts them, and applies its own", async () => {
-    const wh = handler({ instanceId: testInstanceId });
+  it("requires the envelope timestamp only of user.deleted: upserts are ordered by data.updated_at, other types are ignored", async () => {
+    const wh = handler();
+    const created = await wh.handle(signedRequest(JSON.stringify({ ...userEvent("user.created", ada), timestamp: undefined }), { svixId: "msg_created_no_ts" }));
+    expect(await created.json()).toEqual({ outcome: "created" });
+    const updated = await wh.handle(signedRequest(JSON.stringify({ ...userEvent("user.updated", { ...ada, lastName: "King", updatedAtMs: 2_000 }), timestamp: undefined }), { svixId: "msg_updated_no_ts" }));
+    expect(await updated.json()).toEqual({ outcome: "updated" });
+    expect(await userRow()).toMatchObject({ last_name: "King", clerk_updated_at: "2000" });
+    expect((await inboxRows()).map((row) => [row.svix_id, row.outcome, row.event_timestamp_ms])).toEqual([
+      ["msg_created_no_ts", "created", null],
+      ["msg_updated_no_ts", "updated", null],
+    ]);
+    queryCount = 0;
+    // An event type this handler does not apply is acknowledged whatever its envelope lacks.
+    for (const [svixId, payload] of [
+      ["msg_session_no_ts", { type: "session.created", object: "event", data: { id: "sess_1" } }],
+      ["msg_email_no_data", { type: "email.created", object: "event" }],
+    ] as const) {
+      const ignored = await wh.handle(signedRequest(JSON.stringify(payload), { svixId }));
+      expect(ignored.status).toBe(200);
+      expect(await ignored.json()).toEqual({ outcome: "ignored_type" });
+    }
+    expect(queryCount).toBe(0);
+    expect(wh.counts()).toMatchObject({ applied: 2, ignoredType: 2, deadLettered: 0 });
+  });
+
+  it("ignores events of another Clerk instance with 2xx, logs them at warn, counts them, and applies its own", async () => {
+    const entries: ClerkWebhookLogEntry[] = [];
+    const wh = handler({ instanceId: testInstanceId, log: (entry) => entries.push(entry) });
     const foreign = await wh.handle(signedRequest(userEvent("user.created", ada, "ins_someone_else"), { svixId: "msg_foreign" }));
     expect(foreign.status).toBe(200);
     expect(await foreign.json()).toEqual({ outcome: "ignored_instance" });
@@ -291,8 +324,13 @@ describe("delivery semantics", () => {
     expect(queryCount).toBe(0);
     expect(await userRow()).toBeNull();
     expect(wh.counts().ignoredInstance).toBe(2);
+    expect(entries).toEqual([
+      expect.objectContaining({ level: "warn", status: 200, svixId: "msg_foreign", outcome: "ignored_instance", reason: "other_instance" }),
+      expect.objectContaining({ level: "warn", status: 200, svixId: "msg_unnamed", outcome: "ignored_instance", reason: "other_instance" }),
+    ]);
     const own = await wh.handle(signedRequest(userEvent("user.created", ada, testInstanceId), { svixId: "msg_own" }));
     expect(await own.json()).toEqual({ outcome: "created" });
+    expect(entries.at(-1)).toMatchObject({ level: "info", outcome: "created" });
   });
 });
 
@@ -317,31 +355,205 @@ describe("database failures", () => {
     expect(await inboxRows()).toHaveLength(1);
   });
 
-  it("rolls back the inbox row with the effect when the transaction fails midway; the retry applies once", async () => {
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
-    await testDb.client.unsafe(`
-      create function fail_user_write() returns trigger language plpgsql as $$
-      begin raise exception 'injected failure'; end $$;
-      create trigger fail_user_write before insert or update on users for each row execute function fail_user_write();`);
-    const wh = handler({ log: undefined });
-    const event = userEvent("user.created", ada);
-    try {
-      const failed = await wh.handle(signedRequest(event, { svixId: "msg_midway" }));
-      expect(failed.status).toBe(503);
-      expect(await inboxRows()).toHaveLength(0);
-      expect(await userRow()).toBeNull();
-    } finally {
-      await testDb.client.unsafe(`drop trigger fail_user_write on users; drop function fail_user_write();`);
+  it("transient errors mid-transaction (40001, 40P01, 57P01, 53300) answer 503 with nothing recorded; the redelivery applies once", async () => {
+    const entries: ClerkWebhookLogEntry[] = [];
+    const events: UserSyncEvent[] = [];
+    const wh = handler({ log: (entry) => entries.push(entry), onEvent: (event) => events.push(event) });
+    // Raised by a host trigger, so the server sends exactly these SQLSTATEs mid-transaction. (A
+    // real backend termination inside a transaction crashes postgres.js 3.4.9; a real lost
+    // connection is exercised on a single statement below.)
+    const codes = ["40001", "40P01", "57P01", "53300"];
+    for (const code of codes) {
+      const user = { ...ada, id: `user_transient_${code.toLowerCase()}` };
+      const event = userEvent("user.created", user);
+      const svixId = `msg_transient_${code}`;
+      const response = await withTrigger("users", `raise exception using errcode = '${code}', message = 'injected ' || NEW.email;`, () => wh.handle(signedRequest(event, { svixId })));
+      expect(response.status, code).toBe(503);
+      expect(await response.json()).toEqual({ error: "database_unavailable" });
+      expect((await inboxRows()).filter((row) => row.svix_id === svixId)).toEqual([]);
+      expect(await userRow(user.id)).toBeNull();
+      // Svix retries once the database answers again: applied once, then a duplicate.
+      expect(await (await wh.handle(signedRequest(event, { svixId }))).json()).toEqual({ outcome: "created" });
+      expect(await (await wh.handle(signedRequest(event, { svixId }))).json()).toEqual({ outcome: "duplicate" });
     }
-    const retried = await wh.handle(signedRequest(event, { svixId: "msg_midway" }));
-    expect(await retried.json()).toEqual({ outcome: "created" });
-    expect(await (await wh.handle(signedRequest(event, { svixId: "msg_midway" }))).json()).toEqual({ outcome: "duplicate" });
-    expect(await inboxRows()).toEqual([expect.objectContaining({ svix_id: "msg_midway", outcome: "created" })]);
-    expect(wh.counts()).toMatchObject({ failed: 1, applied: 1, duplicate: 1 });
+    expect(entries.filter((entry) => "outcome" in entry && entry.outcome === "failed")).toEqual(
+      codes.map((code): unknown => expect.objectContaining({ level: "error", status: 503, reason: `database_error: ${code}` })),
+    );
+    expect(events.filter((event) => event.outcome === "error")).toEqual(codes.map((): unknown => expect.objectContaining({ errorCode: "DATABASE_UNAVAILABLE" })));
+    expect(wh.counts()).toMatchObject({ failed: codes.length, applied: codes.length, duplicate: codes.length, deadLettered: 0 });
+    expect(await inboxRows()).toHaveLength(codes.length);
+  });
+
+  it("a schema the deployment has not migrated yet (42P01) answers 503, not a dead letter; once migrated, the retry applies", async () => {
+    const entries: ClerkWebhookLogEntry[] = [];
+    const wh = handler({ log: (entry) => entries.push(entry) });
+    const event = userEvent("user.created", ada);
+    await testDb.client.unsafe(`alter table clerk_webhook_events rename to clerk_webhook_events_pending`);
+    const unmigrated = await wh
+      .handle(signedRequest(event, { svixId: "msg_unmigrated" }))
+      .finally(() => testDb.client.unsafe(`alter table clerk_webhook_events_pending rename to clerk_webhook_events`));
+    expect(unmigrated.status).toBe(503);
+    expect(entries).toEqual([expect.objectContaining({ outcome: "failed", reason: "database_error: 42P01" })]);
+    expect(await userRow()).toBeNull();
+    expect(await inboxRows()).toEqual([]);
+    expect(await (await wh.handle(signedRequest(event, { svixId: "msg_unmigrated" }))).json()).toEqual({ outcome: "created" });
+  });
+
+  it("permanent errors (host trigger P0001, data exception 22P02, unique violation 23505) are rolled back, dead-lettered with the SQLSTATE and acknowledged", async () => {
+    const entries: ClerkWebhookLogEntry[] = [];
+    const events: UserSyncEvent[] = [];
+    const wh = handler({ log: (entry) => entries.push(entry), onEvent: (event) => events.push(event) });
+    expect(await (await wh.handle(signedRequest(userEvent("user.created", ada), { svixId: "msg_seed" }))).json()).toEqual({ outcome: "created" });
+    const seeded = await userRow();
+
+    // A host trigger refusing every write: an update of an existing row is rolled back whole.
+    const update = userEvent("user.updated", { ...ada, lastName: "King", updatedAtMs: 2_000 });
+    const refused = await withTrigger("users", "raise exception 'refused %', NEW.email;", () => wh.handle(signedRequest(update, { svixId: "msg_p0001" })));
+    // A host trigger deriving a number from the name: a data exception for this payload.
+    const grace = { id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 1_000 };
+    const dataException = await withTrigger("users", "perform NEW.first_name::int; return NEW;", () =>
+      wh.handle(signedRequest(userEvent("user.created", grace), { svixId: "msg_22p02" })),
+    );
+    // A host's unique index on email: a second live user with Ada's address violates it.
+    await testDb.client.unsafe(`create unique index host_users_email_unique on users (lower(email))`);
+    const twin = { id: "user_twin", email: "ADA@example.com", firstName: "Twin", updatedAtMs: 1_000 };
+    const constraint = await wh.handle(signedRequest(userEvent("user.created", twin), { svixId: "msg_23505" })).finally(() =>
+      testDb.client.unsafe(`drop index host_users_email_unique`),
+    );
+
+    for (const response of [refused, dataException, constraint]) {
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ outcome: "dead_letter" });
+    }
+    // Nothing of the failed effects stayed: the update, Grace and the twin were rolled back.
+    expect((await userRow())?.xmin).toBe(seeded?.xmin);
+    expect(await userRow()).toMatchObject({ last_name: "Lovelace", clerk_updated_at: "1000" });
+    expect(await userRow(grace.id)).toBeNull();
+    expect(await userRow(twin.id)).toBeNull();
+    const deadLetters = (await inboxRows()).filter((row) => row.outcome === "dead_letter");
+    expect(deadLetters.map((row) => [row.svix_id, row.event_type, row.clerk_user_id, row.dead_letter_reason, row.processed_at])).toEqual([
+      ["msg_22p02", "user.created", grace.id, "database_error: 22P02", null],
+      ["msg_23505", "user.created", twin.id, "database_error: 23505", null],
+      ["msg_p0001", "user.updated", ada.id, "database_error: P0001", null],
+    ]);
+    expect(entries.filter((entry) => "outcome" in entry && entry.outcome === "dead_letter")).toEqual(
+      ["P0001", "22P02", "23505"].map((code): unknown => expect.objectContaining({ level: "warn", status: 200, reason: `database_error: ${code}` })),
+    );
+    expect(events.filter((event) => event.outcome === "error")).toEqual([1, 2, 3].map((): unknown => expect.objectContaining({ errorCode: "DATABASE_REJECTED" })));
+    expect(wh.counts()).toMatchObject({ applied: 1, deadLettered: 3, failed: 0 });
+
+    // A redelivery is acknowledged and changes nothing; once the operator has fixed the cause
+    // and cleared the dead letter, a replay from the Svix dashboard applies the message.
+    expect(await (await wh.handle(signedRequest(update, { svixId: "msg_p0001" }))).json()).toEqual({ outcome: "duplicate" });
+    expect(await userRow()).toMatchObject({ last_name: "Lovelace" });
+    expect(await wh.clearDeadLetters({ svixIds: ["msg_p0001"] })).toBe(1);
+    expect(await (await wh.handle(signedRequest(update, { svixId: "msg_p0001" }))).json()).toEqual({ outcome: "updated" });
+    expect(await userRow()).toMatchObject({ last_name: "King", clerk_updated_at: "2000" });
+  });
+
+  it("answers 503 when even the dead letter cannot be recorded (refused, or the connection lost); the redelivery records it", async () => {
+    const entries: ClerkWebhookLogEntry[] = [];
+    const wh = handler({ log: (entry) => entries.push(entry) });
+    const event = userEvent("user.created", ada);
+    const refuseUsers = "raise exception 'refused';";
+    const refused = await withTrigger("users", refuseUsers, () =>
+      withTrigger("clerk_webhook_events", "if NEW.outcome = 'dead_letter' then raise exception 'inbox refused'; end if; return NEW;", () =>
+        wh.handle(signedRequest(event, { svixId: "msg_no_record" })),
+      ),
+    );
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toEqual({ error: "database_unavailable" });
+
+    // The backend recording the dead letter is terminated (a restart, a failover) mid-statement.
+    const lost = await withTrigger("users", refuseUsers, () =>
+      withTrigger("clerk_webhook_events", "if NEW.outcome = 'dead_letter' then perform pg_sleep(30); end if; return NEW;", async () => {
+        const pending = wh.handle(signedRequest(event, { svixId: "msg_no_record" }));
+        await expect
+          .poll(async () => (await testDb.client`select pg_terminate_backend(pid) as terminated from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'`).length)
+          .toBe(1);
+        return pending;
+      }),
+    );
+    expect(lost.status).toBe(503);
+    expect(await inboxRows()).toEqual([]);
+    expect(entries.filter((entry) => "outcome" in entry && entry.outcome === "failed")).toEqual([
+      expect.objectContaining({ status: 503, reason: "dead_letter_not_recorded: database_error: P0001" }),
+      expect.objectContaining({ status: 503, reason: "dead_letter_not_recorded: database_error: CONNECTION_CLOSED" }),
+    ]);
+
+    const recorded = await withTrigger("users", refuseUsers, () => wh.handle(signedRequest(event, { svixId: "msg_no_record" })));
+    expect(await recorded.json()).toEqual({ outcome: "dead_letter" });
+    expect(await inboxRows()).toEqual([expect.objectContaining({ svix_id: "msg_no_record", outcome: "dead_letter", dead_letter_reason: "database_error: P0001" })]);
+    expect(wh.counts()).toMatchObject({ failed: 2, deadLettered: 1 });
   });
 });
 
 describe("logs", () => {
+  it("no failure path puts emails or names in logs, responses, onEvent or dead-letter reasons (the database errors do quote them)", async () => {
+    const spies = (["log", "info", "warn", "error", "debug"] as const).map((level) => vi.spyOn(console, level).mockImplementation(() => undefined));
+    const canary = { id: "user_canary", email: "canary.person@pii.example", firstName: "CanaryFirst", lastName: "CanaryLast", username: "canary_username", updatedAtMs: 10 };
+    const canaries = ["canary.person", "pii.example", "CanaryFirst", "CanaryLast", "canary_username"];
+    const events: UserSyncEvent[] = [];
+    const wh = handler({ log: undefined, onEvent: (event) => events.push(event) });
+    const bodies: string[] = [];
+    let attempt = 0;
+    const deliver = async (webhook: ReturnType<typeof handler>, event: ReturnType<typeof userEvent> | string) => {
+      const response = await webhook.handle(signedRequest(event, { svixId: `msg_pii_${attempt++}` }));
+      bodies.push(`${response.status} ${await response.text()}`);
+    };
+    const created = userEvent("user.created", canary);
+    const quoteAll = (code: string) =>
+      `raise exception using errcode = '${code}', message = format('refused %s %s %s %s', NEW.email, NEW.first_name, NEW.last_name, NEW.username);`;
+
+    // The canaries do reach the errors: drizzle quotes the parameters, PostgreSQL the values.
+    const direct = await withTrigger("users", quoteAll("P0001"), () =>
+      countingDb.insert(users).values({ id: canary.id, email: canary.email, firstName: canary.firstName, clerkUpdatedAt: 1 }).then(() => null, (error: unknown) => error),
+    );
+    expect(String((direct as Error).message)).toContain(canary.email);
+    expect(String(((direct as Error).cause as Error).message)).toContain(canary.email);
+
+    // Permanent: a host trigger quoting the row, a cast of the name, a unique index on the email.
+    await withTrigger("users", quoteAll("P0001"), () => deliver(wh, created));
+    await withTrigger("users", "perform NEW.first_name::int; return NEW;", () => deliver(wh, created));
+    await testDb.client`insert into users (id, email, clerk_updated_at) values ('user_holder', ${canary.email}, 1)`;
+    await testDb.client.unsafe(`create unique index host_users_email_unique on users (lower(email))`);
+    await deliver(wh, created).finally(() => testDb.client.unsafe(`drop index host_users_email_unique`));
+    // Transient, with the row quoted in the message.
+    await withTrigger("users", quoteAll("40001"), () => deliver(wh, created));
+    // A dead letter that cannot be recorded either.
+    await withTrigger("users", quoteAll("P0001"), () =>
+      withTrigger("clerk_webhook_events", "raise exception 'inbox refused';", () => deliver(wh, created)),
+    );
+    // An unreachable database whose error message quotes a value, and a malformed payload.
+    const broken = handler({ log: undefined, onEvent: (event) => events.push(event), db: () => Promise.reject(Object.assign(new Error(`connect ECONNREFUSED ${canary.email}`), { code: "ECONNREFUSED" })) });
+    await deliver(broken, created);
+    await deliver(wh, { ...created, data: { ...(created.data as object), email_addresses: canary.email } });
+
+    const lines = spies.flatMap((spy) => spy.mock.calls.map((args) => args.map(String).join(" ")));
+    const inbox = JSON.stringify(await inboxRows());
+    const emitted = JSON.stringify(events);
+    for (const canaryValue of canaries) {
+      expect(lines.filter((line) => line.includes(canaryValue)), canaryValue).toEqual([]);
+      expect(bodies.filter((body) => body.includes(canaryValue)), canaryValue).toEqual([]);
+      expect(emitted, canaryValue).not.toContain(canaryValue);
+      expect(inbox, canaryValue).not.toContain(canaryValue);
+    }
+    // Every path above was taken, and said what happened in codes.
+    expect(bodies).toEqual([
+      '200 {"outcome":"dead_letter"}',
+      '200 {"outcome":"dead_letter"}',
+      '200 {"outcome":"dead_letter"}',
+      '503 {"error":"database_unavailable"}',
+      '503 {"error":"database_unavailable"}',
+      '503 {"error":"database_unavailable"}',
+      '200 {"outcome":"dead_letter"}',
+    ]);
+    const all = lines.join("\n");
+    for (const reason of ["database_error: P0001", "database_error: 22P02", "database_error: 23505", "database_error: 40001", "dead_letter_not_recorded: database_error: P0001", "database_error: ECONNREFUSED", "malformed_user: email_addresses: invalid_type"]) {
+      expect(all).toContain(`"reason":"${reason}"`);
+    }
+  });
+
   it("carry event type, svix-id, outcome and reason codes, never emails or names from payloads", async () => {
     const spies = (["log", "info", "warn", "error", "debug"] as const).map((level) => vi.spyOn(console, level).mockImplementation(() => undefined));
     const secretPerson = { id: "user_grace", email: "grace.hopper@navy.example", firstName: "Grace-Secret", lastName: "Hopper-Secret", username: "ghopper_secret", updatedAtMs: 10 };
@@ -368,6 +580,19 @@ describe("logs", () => {
     }
   });
 });
+
+/** A host trigger on `table` running `body` (PL/pgSQL) before each insert or update, while `run` runs. */
+async function withTrigger<T>(table: "users" | "clerk_webhook_events", body: string, run: () => Promise<T>): Promise<T> {
+  const name = `inject_${table}_failure`;
+  await testDb.client.unsafe(`
+    create function ${name}() returns trigger language plpgsql as $$ begin ${body} end $$;
+    create trigger ${name} before insert or update on ${table} for each row execute function ${name}();`);
+  try {
+    return await run();
+  } finally {
+    await testDb.client.unsafe(`drop trigger if exists ${name} on ${table}; drop function if exists ${name}();`);
+  }
+}
 
 function post(headers: Record<string, string>, body: string) {
   return new Request(webhookUrl, { method: "POST", headers, body });

@@ -10,17 +10,33 @@
  *   same transaction as the effect. A redelivery finds the row and does nothing; a delivery that
  *   fails leaves no row and is applied when Svix retries it.
  * - 2xx only after commit. A signed payload that can never apply is kept as a dead letter and
- *   acknowledged, so Svix does not retry it for days and then disable the endpoint.
- * - Quiet: logs carry the event type, the svix-id, the outcome and a reason code, never payload
- *   values. No Clerk API call is made here.
+ *   acknowledged, so Svix does not retry it for days and then disable the endpoint. The same
+ *   goes for a database error no retry can get past (a data exception `22…`, a constraint
+ *   violation `23…`, a host trigger raising): the effect is rolled back, the dead letter is
+ *   recorded in a statement of its own, then acknowledged. Transient database errors (see
+ *   database-errors.ts) answer 503 so Svix retries; so does a dead letter that cannot be recorded.
+ * - Quiet: logs, responses, dead-letter reasons and `onEvent` carry the event type, the
+ *   svix-id, the outcome and codes (SQLSTATE, schema issue paths), never payload values or
+ *   database messages (they quote row values). No Clerk API call is made here.
+ * - Bounded: processed inbox rows older than the retention window are pruned in batches, now
+ *   and then after a delivery (off the response's path) or by a cron calling `pruneInbox()`.
  */
 import { eq, getTableName, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
+import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
 import { clerkWebhookEvents, syncedUsersTable } from "./schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
+import {
+  clearWebhookDeadLetters,
+  defaultInboxRetentionDays,
+  pruneWebhookInbox,
+  type DeadLetterSelection,
+  type InboxPruneOptions,
+  type InboxPruneResult,
+} from "./webhook-inbox";
 import { tombstoneClerkUser, upsertClerkUser, type UserSyncDatabase, type WriteOutcome, type WriteResult } from "./write-path";
 
 export type ClerkWebhookOptions = {
@@ -30,12 +46,16 @@ export type ClerkWebhookOptions = {
   users: UsersTable;
   /** The endpoint's `whsec_…` signing secret. Unset: every delivery is answered 503. */
   signingSecret: string | undefined;
-  /** When set, events whose envelope `instance_id` differs are acknowledged and ignored. */
+  /** When set, events whose envelope `instance_id` differs are acknowledged, ignored, logged at `warn` and counted. */
   instanceId?: string;
   /** Larger bodies are refused with 413 before they are read in full. */
   maxBodyBytes?: number;
+  /** Processed inbox rows older than this many days are pruned (default 30; dead letters are kept). */
+  retentionDays?: number;
+  /** At most one automatic prune per this interval per process (default 5 min); 0 turns it off (prune by cron). */
+  pruneIntervalMs?: number;
   onEvent?: (event: UserSyncEvent) => void;
-  /** Where the one line per delivery goes; the default writes JSON to the console. */
+  /** Where the one line per delivery (and per prune that did something) goes; the default writes JSON to the console. */
   log?: (entry: ClerkWebhookLogEntry) => void;
 };
 
@@ -50,8 +70,8 @@ export type DeliveryOutcome =
   | "failed"
   | "not_configured";
 
-/** One log line per delivery. Never carries payload values. */
-export type ClerkWebhookLogEntry = {
+/** One log line per delivery. Never carries payload values or database messages. */
+export type ClerkWebhookDeliveryLogEntry = {
   level: "info" | "warn" | "error";
   eventType: string | null;
   svixId: string | null;
@@ -59,6 +79,16 @@ export type ClerkWebhookLogEntry = {
   status: number;
   reason?: string;
 };
+
+/** One log line per inbox upkeep that deleted something or failed. */
+export type ClerkWebhookInboxLogEntry = {
+  level: "info" | "warn";
+  task: "prune_inbox";
+  deletedRows: number;
+  reason?: string;
+};
+
+export type ClerkWebhookLogEntry = ClerkWebhookDeliveryLogEntry | ClerkWebhookInboxLogEntry;
 
 export type ClerkWebhookCounts = {
   applied: number;
@@ -71,6 +101,7 @@ export type ClerkWebhookCounts = {
 };
 
 export const defaultMaxBodyBytes = 256 * 1024;
+export const defaultPruneIntervalMs = 5 * 60 * 1000;
 
 const handledTypes = new Set(["user.created", "user.updated", "user.deleted"]);
 
@@ -81,8 +112,8 @@ const envelopeSchema = z.object({
   type: z.string().min(1),
   object: z.literal("event"),
   data: z.record(z.string(), z.unknown()),
-  /** When the event happened in Clerk, milliseconds. */
-  timestamp: z.number().int().positive(),
+  /** When the event happened in Clerk, milliseconds. Only `user.deleted` needs it (its clock). */
+  timestamp: z.number().int().positive().optional(),
   instance_id: z.string().optional(),
 });
 
@@ -91,21 +122,39 @@ const deletedUserSchema = z.object({
   deleted: z.literal(true).optional(),
 });
 
-type Delivery = { svixId: string; receivedAt: Date; startedAtMs: number };
-type Envelope = z.infer<typeof envelopeSchema>;
+/** One authentic delivery; what is known about its event is filled in as it is parsed. */
+type Delivery = {
+  svixId: string;
+  receivedAt: Date;
+  startedAtMs: number;
+  eventType: string | null;
+  clerkUserId: string | null;
+  eventTimestampMs: number | null;
+};
 
 /** Thrown inside the transaction when a concurrent delivery of the same message committed first. */
 class DuplicateDelivery extends Error {}
 
+/** The dead letter itself could not be recorded: nothing may be acknowledged. */
+class DeadLetterNotRecorded extends Error {
+  constructor(cause: unknown) {
+    super("The dead letter could not be recorded", { cause });
+    this.name = "DeadLetterNotRecorded";
+  }
+}
+
 /**
  * The handler behind `POST /api/webhooks/clerk`. Status codes:
  * 200 applied, duplicate, ignored or dead-lettered · 400 missing headers or bad signature ·
- * 405 not POST · 413 body over `maxBodyBytes` · 500/503 processing failed (Svix retries) ·
- * 503 no signing secret configured.
+ * 405 not POST · 413 body over `maxBodyBytes` · 503 transient database failure, or a dead
+ * letter that could not be recorded (Svix retries) · 500 unexpected failure (Svix retries) ·
+ * 503 no signing secret configured (the body says only that; the log names the variable).
  */
 export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
   const table = syncedUsersTable(getTableName(options.users));
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
+  const retentionDays = options.retentionDays ?? defaultInboxRetentionDays;
+  const pruneIntervalMs = options.pruneIntervalMs ?? defaultPruneIntervalMs;
   const log = options.log ?? writeToConsole;
   const counts: ClerkWebhookCounts = {
     applied: 0,
@@ -117,6 +166,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     failed: 0,
   };
   let verifier: Webhook | null = null;
+  // For the operator's log only: an unauthenticated caller must not learn configuration names.
   let configError: string | null = null;
   if (!options.signingSecret) {
     configError = "CLERK_WEBHOOK_SIGNING_SECRET is not set";
@@ -127,16 +177,25 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
       configError = "CLERK_WEBHOOK_SIGNING_SECRET is not a valid whsec_ secret";
     }
   }
+  let lastPruneStartedAtMs: number | null = null;
 
   const emit = guardedEmitter(options.onEvent);
 
-  function answer(status: number, entry: Omit<ClerkWebhookLogEntry, "level" | "status">, body: Record<string, unknown>) {
-    const level = status >= 500 ? "error" : status >= 400 ? "warn" : "info";
+  function write(entry: ClerkWebhookLogEntry) {
     try {
-      log({ level, status, ...entry });
+      log(entry);
     } catch {
       // A broken logger must not turn an applied event into a retry.
     }
+  }
+
+  function answer(
+    status: number,
+    entry: Omit<ClerkWebhookDeliveryLogEntry, "level" | "status"> & { level?: ClerkWebhookDeliveryLogEntry["level"] },
+    body: Record<string, unknown>,
+  ) {
+    const level = entry.level ?? (status >= 500 ? "error" : status >= 400 ? "warn" : "info");
+    write({ ...entry, level, status });
     return Response.json(body, { status });
   }
 
@@ -148,7 +207,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
   async function handle(request: Request): Promise<Response> {
     const startedAtMs = Date.now();
     if (!verifier) {
-      return answer(503, { eventType: null, svixId: null, outcome: "not_configured", reason: "no_signing_secret" }, { error: configError });
+      return answer(503, { eventType: null, svixId: null, outcome: "not_configured", reason: configError ?? "not_configured" }, { error: "not_configured" });
     }
     if (request.method !== "POST") return reject(405, "method_not_allowed", null);
 
@@ -176,91 +235,108 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     }
 
     // Authentic from here on. Everything below either applies, ignores or dead-letters it.
-    const delivery: Delivery = { svixId, receivedAt: new Date(startedAtMs), startedAtMs };
+    const delivery: Delivery = {
+      svixId,
+      receivedAt: new Date(startedAtMs),
+      startedAtMs,
+      eventType: null,
+      clerkUserId: null,
+      eventTimestampMs: null,
+    };
+    let usedDatabase = false;
+    let response: Response;
     try {
-      return await processDelivery(delivery, body);
+      const processed = await processDelivery(delivery, body);
+      usedDatabase = processed.usedDatabase;
+      response = processed.response;
     } catch (error) {
-      counts.failed++;
-      const databaseError = isDatabaseError(error);
-      emit({
-        source: "webhook",
-        outcome: "error",
-        clerkFetched: false,
-        durationMs: Date.now() - startedAtMs,
-        errorCode: databaseError ? "DATABASE_UNAVAILABLE" : "UNKNOWN",
-      });
-      // Any non-2xx makes Svix retry; nothing was recorded, so the retry applies it.
-      return answer(
-        databaseError ? 503 : 500,
-        { eventType: null, svixId, outcome: "failed", reason: errorReason(error) },
-        { error: databaseError ? "database_unavailable" : "internal_error" },
-      );
+      usedDatabase = true;
+      response = await failed(delivery, error);
     }
+    // Upkeep only where the database was in use anyway: rejected and ignored deliveries stay free.
+    if (usedDatabase) pruneInBackground();
+    return response;
   }
 
-  async function processDelivery(delivery: Delivery, body: string): Promise<Response> {
+  async function processDelivery(delivery: Delivery, body: string): Promise<{ response: Response; usedDatabase: boolean }> {
     let payload: unknown;
     try {
       payload = JSON.parse(body);
     } catch {
-      return deadLetter(delivery, null, null, null, "invalid_json");
+      return { response: await deadLetter(delivery, "invalid_json"), usedDatabase: true };
     }
+    delivery.eventType = typeOf(payload);
+    delivery.clerkUserId = userIdOf(payload);
+    delivery.eventTimestampMs = timestampOf(payload);
     if (options.instanceId !== undefined) {
       const instanceId = (payload as { instance_id?: unknown } | null)?.instance_id;
       if (instanceId !== options.instanceId) {
         counts.ignoredInstance++;
-        return answer(
+        // Another instance's endpoint secret, or a shared one: worth an operator's look.
+        const response = answer(
           200,
-          { eventType: typeOf(payload), svixId: delivery.svixId, outcome: "ignored_instance", reason: "other_instance" },
+          { level: "warn", eventType: delivery.eventType, svixId: delivery.svixId, outcome: "ignored_instance", reason: "other_instance" },
           { outcome: "ignored_instance" },
         );
+        return { response, usedDatabase: false };
       }
+    }
+    // Types this handler does not apply are acknowledged whatever else their envelope holds.
+    if (delivery.eventType !== null && !handledTypes.has(delivery.eventType)) {
+      counts.ignoredType++;
+      const response = answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: "ignored_type" }, { outcome: "ignored_type" });
+      return { response, usedDatabase: false };
     }
     const parsed = envelopeSchema.safeParse(payload);
     if (!parsed.success) {
-      return deadLetter(delivery, typeOf(payload), userIdOf(payload), null, `invalid_envelope: ${describeIssues(parsed.error).join("; ")}`);
+      return { response: await deadLetter(delivery, `invalid_envelope: ${describeIssues(parsed.error).join("; ")}`), usedDatabase: true };
     }
     const envelope = parsed.data;
-    if (!handledTypes.has(envelope.type)) {
-      counts.ignoredType++;
-      return answer(200, { eventType: envelope.type, svixId: delivery.svixId, outcome: "ignored_type" }, { outcome: "ignored_type" });
-    }
 
     let userId: string;
     let effect: (db: UserSyncDatabase) => Promise<WriteResult>;
     if (envelope.type === "user.deleted") {
       const deleted = deletedUserSchema.safeParse(envelope.data);
       if (!deleted.success) {
-        return deadLetter(delivery, envelope.type, userIdOf(envelope), envelope.timestamp, `malformed_deleted_user: ${describeIssues(deleted.error).join("; ")}`);
+        return { response: await deadLetter(delivery, `malformed_deleted_user: ${describeIssues(deleted.error).join("; ")}`), usedDatabase: true };
+      }
+      // Deletion data has no updated_at: the event's own time is its clock, so it is required here.
+      const deletedAtMs = envelope.timestamp;
+      if (deletedAtMs === undefined) {
+        return { response: await deadLetter(delivery, "invalid_envelope: timestamp: invalid_type"), usedDatabase: true };
       }
       userId = deleted.data.id;
-      // Deletion data has no updated_at: the event's own time is its clock.
-      effect = (db) => tombstoneClerkUser(db, table, userId, envelope.timestamp);
+      effect = (db) => tombstoneClerkUser(db, table, userId, deletedAtMs);
     } else {
       let snapshot: ReturnType<typeof snapshotFromUserJson>;
       try {
         snapshot = snapshotFromUserJson(envelope.data);
       } catch (error) {
         if (!(error instanceof MalformedClerkUserError)) throw error;
-        return deadLetter(delivery, envelope.type, userIdOf(envelope), envelope.timestamp, `malformed_user: ${error.issues.join("; ")}`);
+        return { response: await deadLetter(delivery, `malformed_user: ${error.issues.join("; ")}`), usedDatabase: true };
       }
       userId = snapshot.id;
       effect = (db) => upsertClerkUser(db, table, snapshot);
     }
 
-    const result = await applyOnce(delivery, envelope, userId, effect);
+    const result = await applyOnce(delivery, userId, effect);
     if (result === "duplicate") {
       counts.duplicate++;
-      return answer(200, { eventType: envelope.type, svixId: delivery.svixId, outcome: "duplicate" }, { outcome: "duplicate" });
+      return {
+        response: answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: "duplicate" }, { outcome: "duplicate" }),
+        usedDatabase: true,
+      };
     }
     counts.applied++;
     emit({ source: "webhook", outcome: result.outcome, clerkFetched: false, durationMs: Date.now() - delivery.startedAtMs });
-    return answer(200, { eventType: envelope.type, svixId: delivery.svixId, outcome: result.outcome }, { outcome: result.outcome });
+    return {
+      response: answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: result.outcome }, { outcome: result.outcome }),
+      usedDatabase: true,
+    };
   }
 
   async function applyOnce(
     delivery: Delivery,
-    envelope: Envelope,
     userId: string,
     effect: (db: UserSyncDatabase) => Promise<WriteResult>,
   ): Promise<WriteResult | "duplicate"> {
@@ -280,9 +356,9 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
           .insert(clerkWebhookEvents)
           .values({
             svixId: delivery.svixId,
-            eventType: envelope.type,
+            eventType: delivery.eventType,
             clerkUserId: userId,
-            eventTimestampMs: envelope.timestamp,
+            eventTimestampMs: delivery.eventTimestampMs,
             outcome: result.outcome,
             receivedAt: delivery.receivedAt,
             processedAt: sql`clock_timestamp()`,
@@ -298,34 +374,102 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     }
   }
 
-  async function deadLetter(
-    delivery: Delivery,
-    eventType: string | null,
-    clerkUserId: string | null,
-    eventTimestampMs: number | null,
-    reason: string,
-  ): Promise<Response> {
+  /**
+   * Records a signed delivery that can never apply and acknowledges it, so Svix does not retry
+   * it for days and then disable the endpoint. Throws `DeadLetterNotRecorded` when the record
+   * cannot be written: then nothing is acknowledged.
+   */
+  async function deadLetter(delivery: Delivery, reason: string): Promise<Response> {
     const boundedReason = reason.slice(0, 500);
-    const db = await options.db();
-    await db
-      .insert(clerkWebhookEvents)
-      .values({
-        svixId: delivery.svixId,
-        eventType: eventType?.slice(0, 100) ?? null,
-        clerkUserId,
-        eventTimestampMs,
-        outcome: "dead_letter",
-        deadLetterReason: boundedReason,
-        receivedAt: delivery.receivedAt,
-      })
-      .onConflictDoNothing({ target: clerkWebhookEvents.svixId });
+    try {
+      const db = await options.db();
+      await db
+        .insert(clerkWebhookEvents)
+        .values({
+          svixId: delivery.svixId,
+          eventType: delivery.eventType,
+          clerkUserId: delivery.clerkUserId,
+          eventTimestampMs: delivery.eventTimestampMs,
+          outcome: "dead_letter",
+          deadLetterReason: boundedReason,
+          receivedAt: delivery.receivedAt,
+        })
+        .onConflictDoNothing({ target: clerkWebhookEvents.svixId });
+    } catch (error) {
+      throw new DeadLetterNotRecorded(error);
+    }
     counts.deadLettered++;
-    // Acknowledged: a payload that can never apply must not be retried for days.
     return answer(
       200,
-      { eventType: eventType?.slice(0, 100) ?? null, svixId: delivery.svixId, outcome: "dead_letter", reason: boundedReason },
+      { level: "warn", eventType: delivery.eventType, svixId: delivery.svixId, outcome: "dead_letter", reason: boundedReason },
       { outcome: "dead_letter" },
     );
+  }
+
+  /**
+   * A delivery whose processing threw. A database error no retry can get past is dead-lettered
+   * (its effect already rolled back with the transaction); anything else is answered non-2xx
+   * so Svix retries, and since nothing was recorded the retry applies it.
+   */
+  async function failed(delivery: Delivery, error: unknown): Promise<Response> {
+    const durationMs = () => Date.now() - delivery.startedAtMs;
+    const cause = error instanceof DeadLetterNotRecorded ? error.cause : error;
+    const code = databaseErrorCode(cause);
+    if (isDatabaseError(cause) && classifyDatabaseError(cause) === "permanent" && !(error instanceof DeadLetterNotRecorded)) {
+      emit({ source: "webhook", outcome: "error", clerkFetched: false, durationMs: durationMs(), errorCode: "DATABASE_REJECTED" });
+      try {
+        return await deadLetter(delivery, `database_error: ${code}`);
+      } catch (deadLetterError) {
+        return retryLater(delivery, deadLetterError);
+      }
+    }
+    emit({
+      source: "webhook",
+      outcome: "error",
+      clerkFetched: false,
+      durationMs: durationMs(),
+      errorCode: isDatabaseError(cause) ? "DATABASE_UNAVAILABLE" : "UNKNOWN",
+    });
+    return retryLater(delivery, error);
+  }
+
+  function retryLater(delivery: Delivery, error: unknown): Response {
+    counts.failed++;
+    const notRecorded = error instanceof DeadLetterNotRecorded;
+    const cause = notRecorded ? error.cause : error;
+    const databaseError = isDatabaseError(cause);
+    const reason = `${notRecorded ? "dead_letter_not_recorded: " : ""}${errorReason(cause)}`;
+    return answer(
+      databaseError ? 503 : 500,
+      { eventType: delivery.eventType, svixId: delivery.svixId, outcome: "failed", reason },
+      { error: databaseError ? "database_unavailable" : "internal_error" },
+    );
+  }
+
+  /** Starts a prune at most once per `pruneIntervalMs` in this process, without awaiting it. */
+  function pruneInBackground() {
+    if (pruneIntervalMs <= 0) return;
+    const nowMs = Date.now();
+    if (lastPruneStartedAtMs !== null && nowMs - lastPruneStartedAtMs < pruneIntervalMs) return;
+    lastPruneStartedAtMs = nowMs;
+    void pruneInbox().catch(() => undefined);
+  }
+
+  /**
+   * Deletes processed inbox rows older than the retention window, in bounded batches, with one
+   * pruner at a time across all instances; dead letters are kept. For a cron (the handler also
+   * runs it now and then after a delivery). Logs a line when it deleted rows or failed.
+   */
+  async function pruneInbox(overrides: Partial<InboxPruneOptions> = {}): Promise<InboxPruneResult> {
+    try {
+      const result = await pruneWebhookInbox(await options.db(), { retentionDays, ...overrides });
+      if (result.deletedRows > 0) write({ level: "info", task: "prune_inbox", deletedRows: result.deletedRows });
+      return result;
+    } catch (error) {
+      // Nothing is lost when a prune fails: the rows wait for the next one.
+      write({ level: "warn", task: "prune_inbox", deletedRows: 0, reason: errorReason(error) });
+      throw error;
+    }
   }
 
   return {
@@ -333,6 +477,12 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     handle,
     /** In-process counters since start (ignored instances, dead letters, …). */
     counts: (): Readonly<ClerkWebhookCounts> => ({ ...counts }),
+    pruneInbox,
+    /**
+     * Deletes dead letters by `svix-id`, by age or all; returns how many. Once one is cleared, a
+     * replay of its message from the Svix dashboard is applied (after the cause is fixed).
+     */
+    clearDeadLetters: async (selection: DeadLetterSelection): Promise<number> => clearWebhookDeadLetters(await options.db(), selection),
   };
 }
 
@@ -373,7 +523,7 @@ function verificationReason(error: unknown): string {
 
 function typeOf(payload: unknown): string | null {
   const type = (payload as { type?: unknown } | null)?.type;
-  return typeof type === "string" ? type.slice(0, 100) : null;
+  return typeof type === "string" && type.length > 0 ? type.slice(0, 100) : null;
 }
 
 function userIdOf(payload: unknown): string | null {
@@ -381,25 +531,16 @@ function userIdOf(payload: unknown): string | null {
   return typeof id === "string" && id.length <= 100 ? id : null;
 }
 
-/** postgres.js and PGlite errors carry a string `code` (SQLSTATE, or ECONNREFUSED and the like). */
-function isDatabaseError(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (typeof (current as { code?: unknown }).code === "string") return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+function timestampOf(payload: unknown): number | null {
+  const timestamp = (payload as { timestamp?: unknown } | null)?.timestamp;
+  return typeof timestamp === "number" && Number.isSafeInteger(timestamp) && timestamp > 0 ? timestamp : null;
 }
 
-/** A code only: database messages can quote row values. */
+/** A code only: database messages quote row values, and drizzle's wrapper quotes parameters. */
 function errorReason(error: unknown): string {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string") return `database_error: ${code.slice(0, 40)}`;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return `internal_error: ${error instanceof Error ? error.name : typeof error}`;
+  const code = databaseErrorCode(error);
+  if (code !== null) return `database_error: ${code}`;
+  return `internal_error: ${error instanceof Error ? error.name.slice(0, 60) : typeof error}`;
 }
 
 function writeToConsole(entry: ClerkWebhookLogEntry) {

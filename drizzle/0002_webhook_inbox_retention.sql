@@ -1,0 +1,1 @@
+CREATE INDEX "clerk_webhook_events_prunable_idx" ON "clerk_webhook_events" USING btree ("received_at") WHERE "clerk_webhook_events"."outcome" <> 'dead_letter';

@@ -1,0 +1,66 @@
+/**
+ * src/proxy.ts with APP_URL set: the real clerkMiddleware gets it as `authorizedParties`, so a
+ * session token minted for another origin (its `azp`) is refused before any procedure runs.
+ * Through the tRPC route, the real Clerk Backend API client against msw and real PostgreSQL.
+ */
+import { setupServer } from "msw/node";
+import type { NextRequest } from "next/server";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+import { mintSessionToken } from "~/test/clerk-session";
+import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
+import { createClerkBackend } from "~/test/mocks/clerk-backend";
+import { trpcMutation } from "~/test/next-app";
+
+const clerk = createClerkBackend();
+const server = setupServer(...clerk.handlers);
+let testDb: TestDatabase;
+let route: { POST: (req: NextRequest) => Promise<Response> };
+
+beforeAll(async () => {
+  server.listen({ onUnhandledRequest: "error" });
+  testDb = await createTestDatabase("proxy_authorized_parties");
+  useDatabaseForApp(testDb.url);
+  // Read once by src/env.js when the app's modules load below; a trailing path is reduced to the origin.
+  process.env.APP_URL = "https://app.example.test/, http://localhost:3000";
+  route = await import("~/app/api/trpc/[trpc]/route");
+});
+beforeEach(async () => {
+  clerk.reset();
+  await testDb.truncate();
+});
+afterEach(() => server.resetHandlers());
+afterAll(async () => {
+  delete process.env.APP_URL;
+  server.close();
+  await testDb.close();
+});
+
+const ada = { id: "user_ada", email: "ada@example.com", firstName: "Ada", updatedAtMs: 1_000 };
+
+function sync(authorizedParty: string) {
+  return trpcMutation(route.POST, "user.sync", { token: mintSessionToken({ userId: ada.id, authorizedParty }) });
+}
+
+describe("clerkMiddleware with APP_URL (authorizedParties)", () => {
+  it("refuses a session token minted for another origin: 401, no Clerk call, no row", async () => {
+    clerk.setUser(ada);
+    for (const foreign of ["https://evil.example.test", "http://localhost:3001", "https://app.example.test.evil.test"]) {
+      const response = await sync(foreign);
+      expect(response.status, foreign).toBe(401);
+      expect(response.json.error?.json.data.code).toBe("UNAUTHORIZED");
+    }
+    expect(clerk.getUserCalls()).toBe(0);
+    expect(await testDb.client`select id from users`).toEqual([]);
+  });
+
+  it("accepts session tokens minted for any of the listed origins", async () => {
+    clerk.setUser(ada);
+    for (const origin of ["https://app.example.test", "http://localhost:3000"]) {
+      const response = await sync(origin);
+      expect(response.status, origin).toBe(200);
+    }
+    expect(clerk.getUserCalls()).toBeGreaterThanOrEqual(1);
+    expect(await testDb.client`select id from users`).toEqual([{ id: ada.id }]);
+  });
+});
