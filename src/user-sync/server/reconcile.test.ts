@@ -315,8 +315,8 @@ describe("checkpoints", () => {
 
     const resumed = await reconcile({ dryRun: false, pageSize: 5 });
     expect(resumed).toMatchObject({ runId: run!.id, resumed: true });
-    // Two pages before the interruption, then only the pages after the checkpoint (offsets 10…30).
-    expect(resumed.clerkRequests).toBe(2 * 2 + 2 * 5);
+    // Two pages before the interruption, then only the pages after the checkpoint (offsets 10…25).
+    expect(resumed.clerkRequests).toBe(2 * 2 + 2 * 4);
     expect(await liveIds()).toHaveLength(30);
   });
 });

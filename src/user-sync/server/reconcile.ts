@@ -438,6 +438,7 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
   }
 
   try {
+    progress(run.phase === "confirm" ? "confirm" : "walk");
     if (run.phase === "walk") await walk();
     if (run.phase === "confirm") await confirmDeletions();
     const [finished] = await timedDatabase(async () => {
@@ -506,7 +507,9 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
         reachedMark = newer.length < users.length;
         users = newer;
       }
-      const last = page.data.length < pageSize || reachedMark;
+      // A short page is the end; so is Clerk's count (its total, read with this page), which
+      // spares an empty last page. Users created since are the next run's.
+      const last = page.data.length < pageSize || offset + page.data.length >= page.totalCount || reachedMark;
       await commitBatch({
         clerkUsers: users,
         checkpoint: {
