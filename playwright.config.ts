@@ -1,26 +1,11 @@
 import { defineConfig, devices } from "@playwright/test";
 
-import { chromiumArgs, chromiumPath, appPort, appUrl, databaseUrl, e2eDistDir, emulatorConfig, emulatorUrl } from "./e2e/support/settings";
-import { clerkEmulatorAppEnv } from "./src/clerk-emulator/app-env";
+import { e2eAppEnv } from "./e2e/support/app-env";
+import { chromiumArgs, chromiumPath, appPort, appUrl, emulatorConfig, emulatorUrl } from "./e2e/support/settings";
 
 const ci = !!process.env.CI;
 
-/**
- * The app's env: the emulator's Clerk values (NEXT_PUBLIC_* are inlined by `next build`, so the
- * build gets them too), the e2e database, and no user.sync cooldown: a new session must reach
- * Clerk (journey c), while "once per session" is the client's guard to prove (journey b).
- * The build goes to its own folder, so `npm start` after `npm run check` never serves a bundle
- * built for the emulator; APP_URL makes clerkMiddleware check each session token's `azp`.
- */
-const appEnv = {
-  ...clerkEmulatorAppEnv(emulatorConfig),
-  DATABASE_URL: databaseUrl,
-  NEXT_DIST_DIR: e2eDistDir,
-  APP_URL: appUrl,
-  USER_SYNC_COOLDOWN_SECONDS: "0",
-  PORT: String(appPort),
-  NEXT_TELEMETRY_DISABLED: "1",
-};
+const appEnv = e2eAppEnv();
 
 export default defineConfig({
   testDir: "e2e",

@@ -19,6 +19,10 @@ export const env = createEnv({
     /** Allows the embedded PGlite database when NODE_ENV=production (demos only: one process, local disk). */
     ALLOW_EMBEDDED_DATABASE: z.stringbool().default(false),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
+    /** Seconds to wait for a new PostgreSQL connection before the query fails. */
+    DATABASE_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(5),
+    /** PostgreSQL's statement_timeout (and idle-in-transaction timeout) for the app's connections; 0 disables. */
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(5000),
     CLERK_SECRET_KEY: z.string().startsWith("sk_"),
     /** Backend API base URL; Clerk's SDK reads it itself. Set for the local emulator. */
     CLERK_API_URL: z.url().optional(),
@@ -45,6 +49,8 @@ export const env = createEnv({
     DATABASE_URL: process.env.DATABASE_URL,
     ALLOW_EMBEDDED_DATABASE: process.env.ALLOW_EMBEDDED_DATABASE,
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
+    DATABASE_CONNECT_TIMEOUT_SECONDS: process.env.DATABASE_CONNECT_TIMEOUT_SECONDS,
+    DATABASE_STATEMENT_TIMEOUT_MS: process.env.DATABASE_STATEMENT_TIMEOUT_MS,
     CLERK_SECRET_KEY: process.env.CLERK_SECRET_KEY,
     CLERK_API_URL: process.env.CLERK_API_URL,
     CLERK_JWT_KEY: process.env.CLERK_JWT_KEY,

@@ -29,9 +29,9 @@ import postgres from "postgres";
 
 import * as schema from "~/server/db/schema";
 import type { ClerkBudget } from "~/user-sync/server/clerk-budget";
-import { snapshotFromBackendUser } from "~/user-sync/server/clerk-user";
+import { snapshotFromUserJson } from "~/user-sync/server/clerk-user";
 import { runReconcile, type ReconcileReport } from "~/user-sync/server/reconcile";
-import { syncedUsersTable } from "~/user-sync/server/schema";
+import { syncedTableOf } from "~/user-sync/server/schema";
 import { upsertClerkUser } from "~/user-sync/server/write-path";
 
 const { values: args } = parseArgs({
@@ -121,7 +121,7 @@ async function main() {
   const clerkServer = await startClerk(userCount);
   const seedMs = clerkServer.seedMs;
   const clerk = createClerkClient({ secretKey: clerkServer.secretKey, apiUrl: clerkServer.url });
-  const table = syncedUsersTable("users");
+  const table = syncedTableOf(schema.users);
 
   async function reconcilePass(label: string) {
     const startedRoundTrips = roundTrips;
@@ -189,9 +189,9 @@ async function main() {
     for (let offset = 0; offset < baselineCount; offset += 500) {
       const page = await clerk.users.getUserList({ limit: Math.min(500, baselineCount - offset), offset, orderBy: "+created_at" });
       for (const user of page.data) {
-        const snapshot = snapshotFromBackendUser(user);
+        const snapshot = snapshotFromUserJson(user.raw);
         const started = performance.now();
-        await upsertClerkUser(baselineDb, table, snapshot);
+        await upsertClerkUser(baselineDb, table, snapshot, "fetched");
         databaseMs += performance.now() - started;
       }
     }

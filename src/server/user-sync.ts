@@ -1,7 +1,5 @@
 import "server-only";
 
-import { clerkClient } from "@clerk/nextjs/server";
-
 import { env } from "~/env";
 import { getDb } from "~/server/db";
 import { users } from "~/server/db/schema";
@@ -11,7 +9,7 @@ import { createUserSync } from "~/user-sync/server";
 export const userSync = createUserSync({
   db: getDb,
   users,
-  clerk: clerkClient,
+  clerk: { secretKey: env.CLERK_SECRET_KEY, apiUrl: env.CLERK_API_URL },
   cooldownSeconds: env.USER_SYNC_COOLDOWN_SECONDS,
   clerkTimeoutMs: env.USER_SYNC_CLERK_TIMEOUT_MS,
   onEvent: (event) => console.info("user-sync", JSON.stringify(event)),

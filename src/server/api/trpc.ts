@@ -7,7 +7,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
 
-import { retryAfterSecondsOf } from "~/user-sync/server";
+import { retryAfterSecondsOf, userSyncErrorCodeOf } from "~/user-sync/server";
 
 /** 1. Context: who is calling, from the session `clerkMiddleware` verified. No I/O beyond that. */
 export async function createTRPCContext(opts: { headers: Headers }) {
@@ -26,6 +26,7 @@ const t = initTRPC.context<TRPCContext>().create({
         ...shape.data,
         zodError: error.cause instanceof ZodError ? error.cause.flatten() : null,
         retryAfterSeconds: retryAfterSecondsOf(error),
+        userSyncCode: userSyncErrorCodeOf(error),
       },
     };
   },

@@ -15,7 +15,18 @@ import * as schema from "./schema";
 
 function connect() {
   if (env.DATABASE_URL) {
-    const client = postgres(env.DATABASE_URL, { max: 10, onnotice: () => undefined });
+    const client = postgres(env.DATABASE_URL, {
+      max: 10,
+      onnotice: () => undefined,
+      // A database that does not answer fails the request (503) instead of holding it, a pool
+      // slot and user.sync's single-flight entry open: connecting, and each statement, are bounded.
+      connect_timeout: env.DATABASE_CONNECT_TIMEOUT_SECONDS,
+      connection: {
+        statement_timeout: env.DATABASE_STATEMENT_TIMEOUT_MS,
+        // A transaction abandoned mid-way must not keep its row locks.
+        idle_in_transaction_session_timeout: env.DATABASE_STATEMENT_TIMEOUT_MS,
+      },
+    });
     return Promise.resolve(drizzlePostgres({ client, schema }));
   }
   return openEmbedded(env.PGLITE_DATA_DIR);

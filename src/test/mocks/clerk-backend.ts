@@ -1,3 +1,5 @@
+import { createPublicKey } from "node:crypto";
+
 import type { UserJSON } from "@clerk/backend";
 import { delay, http, HttpResponse } from "msw";
 
@@ -70,55 +72,143 @@ export function clerkUserJson(input: ClerkUserInput): UserJSON {
 }
 
 export type BackendFault =
-  | { kind: "status"; status: number; retryAfterSeconds?: number }
+  /** Clerk's JSON error; `message` stands in for Clerk echoing input back (e.g. an email). */
+  | { kind: "status"; status: number; retryAfterSeconds?: number; message?: string }
   | { kind: "hang" }
   | { kind: "malformed" }
-  | { kind: "wrong-content-type" };
+  | { kind: "wrong-content-type" }
+  /** A 404 page from a proxy or a wrong path: HTML, no Clerk error. */
+  | { kind: "html-404" }
+  /** A 404 with no body at all. */
+  | { kind: "bare-404" };
+
+/** The key id of the session tokens the tests mint (src/test/clerk-session.ts). */
+export const testSessionKeyId = "ins_test";
+
+/** The run's session-signing public key as the Backend API's `GET /v1/jwks` serves it. */
+function sessionJwk(kid: string) {
+  const pem = process.env.CLERK_JWT_KEY;
+  if (!pem) throw new Error("CLERK_JWT_KEY is not set for the tests");
+  return { ...createPublicKey(pem).export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
+}
+
+const clerkError = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+  new HttpResponse(JSON.stringify({ errors: [{ code, message, long_message: message }], clerk_trace_id: "trace_test" }), {
+    status,
+    headers: { "Content-Type": "application/json", ...headers },
+  });
+
+/**
+ * Which Clerk instance answers. `other`: the app holds another instance's secret key, so the
+ * JWKS carry another key id and every user of this instance is `resource_not_found`.
+ */
+export type BackendInstance = "this" | "other";
 
 export function createClerkBackend() {
   const users = new Map<string, ClerkUserInput>();
   const calls: { method: string; path: string; authorization: string | null }[] = [];
   let fault: BackendFault | null = null;
+  let jwksFault: BackendFault | null = null;
   let latencyMs = 0;
+  let instance: BackendInstance = "this";
+  let openRequests = 0;
+  let abortedRequests = 0;
+
+  /** Counts a request as open until it is answered or its client aborts it. */
+  function observe(request: Request) {
+    openRequests++;
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      openRequests--;
+    };
+    request.signal.addEventListener("abort", () => {
+      if (open) abortedRequests++;
+      close();
+    });
+    return close;
+  }
+
+  function authorized(request: Request) {
+    calls.push({ method: request.method, path: new URL(request.url).pathname, authorization: request.headers.get("authorization") });
+    return request.headers.get("authorization") === `Bearer ${process.env.CLERK_SECRET_KEY}`;
+  }
+
+  const jwks = http.get(`${clerkApiUrl()}/v1/jwks`, async ({ request }) => {
+    if (!authorized(request)) return clerkError(401, "authentication_invalid", "Invalid secret key");
+    const close = observe(request);
+    try {
+      if (jwksFault?.kind === "hang") await delay("infinite");
+      if (jwksFault?.kind === "status") return clerkError(jwksFault.status, "internal_clerk_error", "injected fault");
+      if (jwksFault?.kind === "html-404") return new HttpResponse("<h1>Not Found</h1>", { status: 404, headers: { "Content-Type": "text/html" } });
+      return HttpResponse.json({ keys: [sessionJwk(instance === "this" ? testSessionKeyId : "ins_another_instance")] });
+    } finally {
+      close();
+    }
+  });
 
   const getUser = http.get(`${clerkApiUrl()}/v1/users/:id`, async ({ request, params }) => {
-    calls.push({ method: "GET", path: new URL(request.url).pathname, authorization: request.headers.get("authorization") });
+    if (!authorized(request)) return clerkError(401, "authentication_invalid", "Invalid secret key");
+    const close = observe(request);
+    try {
+      return await answerGetUser(String(params.id));
+    } finally {
+      close();
+    }
+  });
+
+  async function answerGetUser(userId: string) {
     if (latencyMs) await delay(latencyMs);
     if (fault?.kind === "hang") await delay("infinite");
+    if (fault?.kind === "html-404") {
+      return new HttpResponse("<!doctype html><title>404 Not Found</title><h1>Not Found</h1>", { status: 404, headers: { "Content-Type": "text/html" } });
+    }
+    if (fault?.kind === "bare-404") return new HttpResponse(null, { status: 404 });
     if (fault?.kind === "status") {
       const headers: Record<string, string> = { "Content-Type": "application/json" };
       if (fault.retryAfterSeconds !== undefined) headers["Retry-After"] = String(fault.retryAfterSeconds);
       return new HttpResponse(
-        JSON.stringify({ errors: [{ code: fault.status === 429 ? "too_many_requests" : "internal_clerk_error", message: "fault", long_message: "injected fault" }] }),
+        JSON.stringify({
+          errors: [{ code: fault.status === 429 ? "too_many_requests" : "internal_clerk_error", message: fault.message ?? "fault", long_message: fault.message ?? "injected fault" }],
+        }),
         { status: fault.status, headers },
       );
     }
     if (fault?.kind === "malformed") {
       return new HttpResponse("{ not json", { status: 200, headers: { "Content-Type": "application/json" } });
     }
-    const user = users.get(String(params.id));
-    if (!user) {
-      return new HttpResponse(
-        JSON.stringify({ errors: [{ code: "resource_not_found", message: "not found", long_message: "User not found" }] }),
-        { status: 404, headers: { "Content-Type": "application/json" } },
-      );
-    }
+    const user = instance === "this" ? users.get(userId) : undefined;
+    if (!user) return clerkError(404, "resource_not_found", "User not found");
     if (fault?.kind === "wrong-content-type") {
       return new HttpResponse(JSON.stringify(clerkUserJson(user)), { status: 200, headers: { "Content-Type": "text/html" } });
     }
     return new HttpResponse(JSON.stringify(clerkUserJson(user)), { status: 200, headers: { "Content-Type": "application/json" } });
-  });
+  }
 
   return {
-    handlers: [getUser],
+    handlers: [jwks, getUser],
     users,
     calls,
     getUserCalls: () => calls.filter((c) => c.method === "GET" && c.path.startsWith("/v1/users/")).length,
+    jwksCalls: () => calls.filter((c) => c.method === "GET" && c.path === "/v1/jwks").length,
+    /** Requests neither answered nor aborted yet (a hang holds one open until its client aborts it). */
+    openRequests: () => openRequests,
+    /** Requests whose client aborted them while they were open. */
+    abortedRequests: () => abortedRequests,
+    setInstance(next: BackendInstance) {
+      instance = next;
+    },
     setUser(input: ClerkUserInput) {
       users.set(input.id, input);
     },
+    /** A fault of `GET /v1/users/:id`. */
     setFault(next: BackendFault | null) {
       fault = next;
+    },
+    /** A fault of `GET /v1/jwks` (hang, status, html-404). */
+    setJwksFault(next: BackendFault | null) {
+      jwksFault = next;
     },
     setLatency(ms: number) {
       latencyMs = ms;
@@ -127,7 +217,11 @@ export function createClerkBackend() {
       users.clear();
       calls.length = 0;
       fault = null;
+      jwksFault = null;
       latencyMs = 0;
+      instance = "this";
+      openRequests = 0;
+      abortedRequests = 0;
     },
   };
 }

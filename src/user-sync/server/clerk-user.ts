@@ -1,4 +1,3 @@
-
 import { z } from "zod";
 
 /** The Clerk-owned part of a user, as the write path stores it. */
@@ -12,17 +11,6 @@ export type ClerkUserSnapshot = {
   /** Clerk's `updated_at`, milliseconds. */
   clerkUpdatedAtMs: number;
 };
-
-const backendUser = z.object({
-  id: z.string().startsWith("user_"),
-  primaryEmailAddressId: z.string().nullable(),
-  emailAddresses: z.array(z.object({ id: z.string(), emailAddress: z.string() })),
-  firstName: z.string().nullable(),
-  lastName: z.string().nullable(),
-  username: z.string().nullable(),
-  imageUrl: z.string().nullable(),
-  updatedAt: z.number().int().positive(),
-});
 
 const userJson = z.object({
   id: z.string().startsWith("user_"),
@@ -48,24 +36,7 @@ export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.code}`);
 }
 
-/** From the Backend API's `User` (what `clerkClient().users.getUser` returns). */
-export function snapshotFromBackendUser(user: unknown): ClerkUserSnapshot {
-  const parsed = backendUser.safeParse(user);
-  if (!parsed.success) throw new MalformedClerkUserError(describeIssues(parsed.error));
-  const u = parsed.data;
-  return {
-    id: u.id,
-    // The primary address by id: email_addresses[0] is not necessarily the primary one.
-    email: u.emailAddresses.find((e) => e.id === u.primaryEmailAddressId)?.emailAddress ?? null,
-    firstName: u.firstName,
-    lastName: u.lastName,
-    username: u.username,
-    imageUrl: u.imageUrl,
-    clerkUpdatedAtMs: u.updatedAt,
-  };
-}
-
-/** From a webhook's `data` (Clerk's snake_case `UserJSON`). */
+/** From Clerk's snake_case `UserJSON`: a webhook's `data`, or the Backend API's `GET /v1/users/{id}`. */
 export function snapshotFromUserJson(data: unknown): ClerkUserSnapshot {
   const parsed = userJson.safeParse(data);
   if (!parsed.success) throw new MalformedClerkUserError(describeIssues(parsed.error));

@@ -1,51 +1,52 @@
-import { isClerkAPIResponseError } from "@clerk/backend/errors";
 import { TRPCError } from "@trpc/server";
 
-import { MalformedClerkUserError } from "./clerk-user";
+import { classifyDatabaseError, databaseErrorCode } from "./database-errors";
 
 /** The plugin's fixed error vocabulary. Every failure of a sync is one of these. */
 export type UserSyncErrorCode =
+  /** Clerk's Backend API answered 429 (its `Retry-After` is kept). */
   | "CLERK_RATE_LIMITED"
+  /** A 5xx, a network failure, or an answer that is not Clerk's (e.g. an HTML 404 from a proxy). */
   | "CLERK_UNAVAILABLE"
+  /** No answer within the timeout; the request was aborted. */
   | "CLERK_TIMEOUT"
+  /** A 2xx whose body is not what Clerk sends. */
   | "CLERK_MALFORMED"
-  | "DATABASE_UNAVAILABLE";
+  /** The Backend API answered 401/403: `CLERK_SECRET_KEY` is wrong or revoked. */
+  | "CLERK_KEY_REJECTED"
+  /** The Backend API belongs to another Clerk instance than the one that signed the session. */
+  | "CLERK_INSTANCE_MISMATCH"
+  /** The database could not be reached or gave up (connection, timeout, deadlock…): retry. */
+  | "DATABASE_UNAVAILABLE"
+  /** The database refused the statement (a constraint, a host trigger, bad data): retrying will not help. */
+  | "DATABASE_REJECTED";
 
+/**
+ * A sync failure. Its message names what failed and, for configuration problems, which setting,
+ * never a secret or user data. It carries no underlying error: driver errors quote query
+ * parameters (emails, names) in their messages.
+ */
 export class UserSyncError extends Error {
   readonly code: UserSyncErrorCode;
   /** Set on CLERK_RATE_LIMITED when Clerk sent `Retry-After`. */
   readonly retryAfterSeconds: number | null;
 
-  constructor(code: UserSyncErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number | null } = {}) {
-    super(message, { cause: options.cause });
+  constructor(code: UserSyncErrorCode, message: string, options: { retryAfterSeconds?: number | null } = {}) {
+    super(message);
     this.name = "UserSyncError";
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
 }
 
-/** Classifies a failed Backend API call. A 404 is not an error here: callers check it first. */
-export function fromClerkFailure(error: unknown): UserSyncError {
+/** A database failure as a sync error: its class and SQLSTATE (or socket code) only. */
+export function fromDatabaseFailure(error: unknown): UserSyncError {
   if (error instanceof UserSyncError) return error;
-  if (error instanceof MalformedClerkUserError) {
-    return new UserSyncError("CLERK_MALFORMED", "Clerk returned a malformed user", { cause: error });
-  }
-  if (isClerkAPIResponseError(error)) {
-    if (error.status === 429) {
-      return new UserSyncError("CLERK_RATE_LIMITED", "Clerk's Backend API is rate limiting this instance", {
-        cause: error,
-        retryAfterSeconds: error.retryAfter ?? null,
-      });
-    }
-    const status = error.status ? String(error.status) : "network error";
-    return new UserSyncError("CLERK_UNAVAILABLE", `Clerk's Backend API failed (${status})`, { cause: error });
-  }
-  // Anything else thrown by the SDK (a body that is not a user, a parse failure) is Clerk's malformed answer.
-  return new UserSyncError("CLERK_MALFORMED", "Clerk returned a malformed response", { cause: error });
-}
-
-export function isClerkNotFound(error: unknown): boolean {
-  return isClerkAPIResponseError(error) && error.status === 404;
+  const code = databaseErrorCode(error);
+  const detail = code ? ` (${/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code})` : "";
+  return classifyDatabaseError(error) === "transient"
+    ? new UserSyncError("DATABASE_UNAVAILABLE", `The database is unavailable${detail}`)
+    : new UserSyncError("DATABASE_REJECTED", `The database rejected the user sync's statement${detail}`);
 }
 
 const trpcCodes = {
@@ -53,16 +54,28 @@ const trpcCodes = {
   CLERK_UNAVAILABLE: "BAD_GATEWAY",
   CLERK_TIMEOUT: "GATEWAY_TIMEOUT",
   CLERK_MALFORMED: "BAD_GATEWAY",
+  CLERK_KEY_REJECTED: "INTERNAL_SERVER_ERROR",
+  CLERK_INSTANCE_MISMATCH: "INTERNAL_SERVER_ERROR",
   DATABASE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  DATABASE_REJECTED: "INTERNAL_SERVER_ERROR",
 } as const satisfies Record<UserSyncErrorCode, TRPCError["code"]>;
 
-/** The one place where plugin failures become tRPC errors. */
+/**
+ * The one place where plugin failures become tRPC errors. Anything that is not a
+ * `UserSyncError` becomes a bare INTERNAL_SERVER_ERROR without its cause: an unexpected error
+ * may still quote user data.
+ */
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   if (error instanceof UserSyncError) {
     return new TRPCError({ code: trpcCodes[error.code], message: error.message, cause: error });
   }
-  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "User sync failed", cause: error });
+  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "User sync failed" });
+}
+
+function userSyncErrorOf(error: unknown): UserSyncError | null {
+  const cause = error instanceof TRPCError ? error.cause : error;
+  return cause instanceof UserSyncError ? cause : null;
 }
 
 /**
@@ -70,6 +83,10 @@ export function toTRPCError(error: unknown): TRPCError {
  * data) and `responseMeta` (`Retry-After` header). Null when the error carries none.
  */
 export function retryAfterSecondsOf(error: unknown): number | null {
-  const cause = error instanceof TRPCError ? error.cause : error;
-  return cause instanceof UserSyncError ? cause.retryAfterSeconds : null;
+  return userSyncErrorOf(error)?.retryAfterSeconds ?? null;
+}
+
+/** The plugin's error code (`DATABASE_REJECTED`, …) for a host's `errorFormatter`, or null. */
+export function userSyncErrorCodeOf(error: unknown): UserSyncErrorCode | null {
+  return userSyncErrorOf(error)?.code ?? null;
 }

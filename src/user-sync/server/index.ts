@@ -12,12 +12,18 @@ export type UserSyncWebhookOptions = Pick<
 
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table, Clerk client, webhook secret), mounts `router` as `user` in its tRPC app router
- * and serves `webhook.handle` at its public Clerk webhook route (outside `clerkMiddleware`'s
- * matcher). `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
+ * users table object, Clerk Backend API key, webhook secret), mounts `router` as `user` in its
+ * tRPC app router and serves `webhook.handle` at its public Clerk webhook route (outside
+ * `clerkMiddleware`'s matcher). `service` also exposes `configProblems()` and `counts()` for a
+ * health view; `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
  *
  * @example
- * export const userSync = createUserSync({ db: getDb, users, clerk: clerkClient, webhook: { signingSecret } });
+ * export const userSync = createUserSync({
+ *   db: getDb,
+ *   users,
+ *   clerk: { secretKey: env.CLERK_SECRET_KEY, apiUrl: env.CLERK_API_URL },
+ *   webhook: { signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET },
+ * });
  * export const appRouter = createTRPCRouter({ user: userSync.router });
  * // src/app/api/webhooks/clerk/route.ts
  * export const POST = (request: Request) => userSync.webhook.handle(request);
@@ -48,6 +54,18 @@ export type {
 } from "./webhook";
 export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
 export type { UserSyncContext } from "./router";
-export type { ClerkBackendClient, SyncResult, UserSyncEvent, UserSyncOptions, UserSyncSource } from "./sync";
-export type { WriteOutcome } from "./write-path";
-export { retryAfterSecondsOf, UserSyncError, type UserSyncErrorCode } from "./errors";
+export type { ClerkBackendApiOptions } from "./clerk-backend-api";
+export type {
+  ConfigProblem,
+  ConfigProblemCode,
+  SyncCaller,
+  SyncResult,
+  UserSyncCounts,
+  UserSyncEvent,
+  UserSyncLogEntry,
+  UserSyncOptions,
+  UserSyncSource,
+} from "./sync";
+export type { UsersTable } from "./schema";
+export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./write-path";
+export { retryAfterSecondsOf, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";

@@ -1,8 +1,8 @@
-import { getTableName, sql, type getTableColumns, type SQL } from "drizzle-orm";
+import { sql, type getTableColumns, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
 import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, userSyncReconcileRuns, userSyncReconcileSeen } from "./schema";
-import type { UserSyncDatabase } from "./write-path";
+import { fetchedUpsertClauses, tombstoneClauses, writeGuards, type GuardColumn, type RowReference, type UserSyncDatabase, type WriteOutcome } from "./write-path";
 
 /**
  * A PostgreSQL array literal, sent as one text parameter and cast in SQL: a 500-user page is a
@@ -29,8 +29,6 @@ export type ReconcilePage = {
   walkedIds: string[];
   /** Live mirror rows Clerk confirmed gone: tombstoned (apply) or reported (dry run). */
   goneIds: string[];
-  /** The tombstones' clock: when Clerk confirmed the deletion. */
-  goneClockMs: number;
   /** How many more changes the run's list may take. */
   room: number;
   malformed: number;
@@ -38,8 +36,13 @@ export type ReconcilePage = {
   checkpoint: { walkOffset?: number; confirmCursor?: string; phase?: ReconcilePhase; clerkTotal?: number };
 };
 
-/** One user of the page that drifted, and what became of it. `stale`: a concurrent writer was newer. */
-export type ReconcilePageOutcome = { userId: string; kind: ReconcileChangeKind; outcome: "created" | "updated" | "deleted" | "stale" | "planned" };
+/** One user of the page that drifted, and what became of it (`planned`: a dry run's). */
+export type ReconcilePageOutcome = {
+  userId: string;
+  kind: ReconcileChangeKind;
+  /** A write-path outcome; `stale` when a concurrent writer got there first and nothing applied. */
+  outcome: Extract<WriteOutcome, "created" | "updated" | "touched" | "restored" | "deleted" | "stale"> | "planned";
+};
 
 export type ReconcilePageResult = {
   outcomes: ReconcilePageOutcome[];
@@ -61,21 +64,30 @@ export type ReconcilePageResult = {
   };
 };
 
+const assignments = (table: SyncedUsersTable, set: Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>) =>
+  sql.join(
+    Object.entries(set).map(([key, value]) => sql`${sql.identifier(table[key as keyof typeof set].name)} = ${value}`),
+    sql`, `,
+  );
+
 /**
  * One page of a reconciliation in ONE statement, so it is atomic and costs one round trip:
  * records the walked ids (users seen before on this run are skipped: pages repeat when Clerk's
- * list shifts), compares the rest with their mirror rows, repairs them with the write path's
- * guards, tombstones confirmed deletions, and moves the run's counts and checkpoint.
+ * list shifts), compares the rest with their mirror rows, writes the ones that drifted through
+ * the write path's own guards and SET lists (write-path.ts: `writeGuards`,
+ * `fetchedUpsertClauses`, `tombstoneClauses`), tombstones confirmed deletions (`deleted_by =
+ * 'reconcile'`, the clock left at the newest Clerk gave, so a later fetch can lift it), and
+ * moves the run's counts and checkpoint.
  *
- * Drift: missing (no row; every field listed), stale (Clerk's clock ahead: the mirrored values
- * that differ plus `clerkUpdatedAt`; or the clock equal and values differ, since the list is an
- * authoritative read of Clerk's current state). A tombstone or a row ahead of Clerk is left alone.
+ * Drift, as the write path judges a fetched snapshot: missing (no row: every field listed);
+ * stale (Clerk's clock ahead: the mirrored values that differ plus `clerkUpdatedAt`; an equal
+ * clock with other values; a 404 tombstone Clerk lists with a newer clock: `deletedAt` too).
+ * A row ahead of Clerk, or Clerk's own deletion, is left alone. Only drifted rows are written:
+ * a second run writes nothing, not even `clerk_fetched_at`.
  *
- * The write's guards, as the write path's: only Clerk-owned columns; applied only when Clerk's
- * clock is newer (or equal with different values); a tombstone is never written; an identical
- * row is never rewritten. A crash loses at most the last pages' commits, their checkpoint with
- * them, so the statement does not wait for the WAL flush (`synchronous_commit` off, this
- * transaction only): the resumed run redoes those pages.
+ * A crash loses at most the last pages' commits, their checkpoint with them, so the statement
+ * does not wait for the WAL flush (`synchronous_commit` off, this transaction only): the
+ * resumed run redoes those pages.
  */
 export async function commitReconcilePage(
   db: UserSyncDatabase,
@@ -83,46 +95,41 @@ export async function commitReconcilePage(
   page: ReconcilePage,
 ): Promise<ReconcilePageResult> {
   const users = tables.users;
-  const u = (key: keyof ReturnType<typeof getTableColumns<SyncedUsersTable>>) => sql.identifier(users[key].name);
-  const stored = (key: Parameters<typeof u>[0]) => sql`${sql.identifier(getTableName(users))}.${u(key)}`;
+  const name = (key: GuardColumn | "id") => sql.identifier(users[key].name);
+  const on = (alias: string): RowReference => (column) => sql`${sql.raw(alias)}.${name(column)}`;
+  const compare = writeGuards(on("m"), on("p"));
   const r = (key: keyof ReturnType<typeof getTableColumns<typeof userSyncReconcileRuns>>) => sql.identifier(tables.runs[key].name);
   const s = page.snapshots;
   const ids = pgArray(s.map((x) => x.id));
-  const differs = (column: Parameters<typeof u>[0], field: string) =>
-    sql`case when m.id is null or m.${u(column)} is distinct from p.${sql.identifier(field)} then ${field} end`;
+  const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
+  const valueColumns = sql`${name("id")}, ${name("email")}, ${name("firstName")}, ${name("lastName")}, ${name("username")}, ${name("imageUrl")}, ${name("clerkUpdatedAt")}`;
+  const upsert = fetchedUpsertClauses(users, { onlyWhenTaken: true });
+  const tombstone = tombstoneClauses(users);
 
   const writes: SQL = page.apply
     ? sql`
       written as (
-        insert into ${users} (${u("id")}, ${u("email")}, ${u("firstName")}, ${u("lastName")}, ${u("username")}, ${u("imageUrl")}, ${u("clerkUpdatedAt")}, ${u("lastSyncedAt")})
-        select id, email, "firstName", "lastName", username, "imageUrl", "clerkUpdatedAt", now() from planned order by id
-        on conflict (${u("id")}) do update set
-          ${u("email")} = excluded.${u("email")},
-          ${u("firstName")} = excluded.${u("firstName")},
-          ${u("lastName")} = excluded.${u("lastName")},
-          ${u("username")} = excluded.${u("username")},
-          ${u("imageUrl")} = excluded.${u("imageUrl")},
-          ${u("clerkUpdatedAt")} = excluded.${u("clerkUpdatedAt")},
-          ${u("updatedAt")} = now(),
-          ${u("lastSyncedAt")} = now()
-        where ${stored("deletedAt")} is null
-          and (${stored("clerkUpdatedAt")} < excluded.${u("clerkUpdatedAt")}
-            or (${stored("clerkUpdatedAt")} = excluded.${u("clerkUpdatedAt")}
-              and (${stored("email")}, ${stored("firstName")}, ${stored("lastName")}, ${stored("username")}, ${stored("imageUrl")})
-                is distinct from (excluded.${u("email")}, excluded.${u("firstName")}, excluded.${u("lastName")}, excluded.${u("username")}, excluded.${u("imageUrl")})))
-        returning ${u("id")} as id, (xmax = 0) as inserted
+        insert into ${users} (${valueColumns}, ${sql.identifier(users.lastSyncedAt.name)}, ${sql.identifier(users.lastSyncOutcome.name)}, ${sql.identifier(users.clerkFetchedAt.name)})
+        select ${valueColumns}, now(), 'created', now() from planned order by ${name("id")}
+        on conflict (${name("id")}) do update set ${assignments(users, upsert.set)}
+        where ${upsert.where}
+        returning ${name("id")} as id, ${sql.identifier(users.lastSyncOutcome.name)} as outcome
       ),
       gone as (
-        update ${users} set
-          ${u("email")} = null, ${u("firstName")} = null, ${u("lastName")} = null, ${u("username")} = null, ${u("imageUrl")} = null,
-          ${u("clerkUpdatedAt")} = greatest(${u("clerkUpdatedAt")}, ${page.goneClockMs}::bigint),
-          ${u("deletedAt")} = now(), ${u("updatedAt")} = now(), ${u("lastSyncedAt")} = now()
-        where ${u("id")} = any(${pgArray(page.goneIds)}::text[]) and ${u("deletedAt")} is null
-        returning ${u("id")} as id
+        insert into ${users} (${name("id")}, ${name("clerkUpdatedAt")}, ${name("deletedAt")}, ${name("deletedBy")},
+          ${sql.identifier(users.lastSyncedAt.name)}, ${sql.identifier(users.lastSyncOutcome.name)})
+        select g.id, 0, now(), 'reconcile', now(), 'deleted' from unnest(${pgArray([...page.goneIds].sort())}::text[]) as g(id)
+        on conflict (${name("id")}) do update set ${assignments(users, tombstone.set)}
+        where ${tombstone.where}
+        returning ${name("id")} as id
       ),`
     : sql`
-      written as (select id, missing as inserted from planned),
-      gone as (select ${u("id")} as id from ${users} where ${u("id")} = any(${pgArray(page.goneIds)}::text[]) and ${u("deletedAt")} is null),`;
+      written as (
+        select ${name("id")} as id,
+          case when missing then 'created' when restore then 'restored' when differs then 'updated' else 'touched' end as outcome
+        from planned
+      ),
+      gone as (select ${name("id")} as id from ${users} where ${name("id")} = any(${pgArray(page.goneIds)}::text[]) and ${name("deletedAt")} is null),`;
 
   const result = await db.execute(sql`
     with
@@ -136,7 +143,7 @@ export async function commitReconcilePage(
         ${pgArray(s.map((x) => x.username))}::text[],
         ${pgArray(s.map((x) => x.imageUrl))}::text[],
         ${pgArray(s.map((x) => x.clerkUpdatedAtMs))}::bigint[]
-      ) as p(id, email, "firstName", "lastName", username, "imageUrl", "clerkUpdatedAt")
+      ) as p(${valueColumns})
     ),
     -- Both lookups are LATERAL subqueries with a LIMIT, which PostgreSQL cannot flatten into a
     -- hash join: one primary-key probe per user of the page, whatever the statistics say. (On a
@@ -158,31 +165,28 @@ export async function commitReconcilePage(
     mirror as (
       select m.* from unnest(${ids}::text[]) as wanted(id)
       join lateral (
-        select ${u("id")} as id, ${u("email")}, ${u("firstName")}, ${u("lastName")}, ${u("username")}, ${u("imageUrl")},
-          ${u("clerkUpdatedAt")}, ${u("deletedAt")} is not null as deleted
-        from ${users} where ${u("id")} = wanted.id
+        select ${valueColumns}, ${name("deletedAt")}, ${name("deletedBy")}
+        from ${users} where ${name("id")} = wanted.id
         limit 1
       ) as m on true
     ),
     compared as (
-      select p.*, m.id is null as missing, coalesce(m.deleted, false) as deleted, m.${u("clerkUpdatedAt")} as stored_clock,
+      select p.*, m.${name("id")} is null as missing, coalesce(${compare.take}, false) as take,
+        coalesce(${compare.restore}, false) as restore, coalesce(${compare.differs}, true) as differs,
         array_remove(array[
-          ${differs("email", "email")}, ${differs("firstName", "firstName")}, ${differs("lastName", "lastName")},
-          ${differs("username", "username")}, ${differs("imageUrl", "imageUrl")},
-          case when m.id is null or m.${u("clerkUpdatedAt")} < p."clerkUpdatedAt" then 'clerkUpdatedAt' end
+          ${differs("email")}, ${differs("firstName")}, ${differs("lastName")}, ${differs("username")}, ${differs("imageUrl")},
+          case when m.${name("id")} is null or ${compare.newer} then 'clerkUpdatedAt' end,
+          case when m.${name("deletedAt")} is not null then 'deletedAt' end
         ], null) as fields
-      from page p join fresh f on f.user_id = p.id left join mirror m on m.id = p.id
+      from page p join fresh f on f.user_id = p.${name("id")} left join mirror m on m.${name("id")} = p.${name("id")}
     ),
-    planned as (
-      select * from compared
-      where missing or (not deleted and (stored_clock < "clerkUpdatedAt" or (stored_clock = "clerkUpdatedAt" and cardinality(fields) > 0)))
-    ),
+    planned as (select * from compared where missing or take),
     ${writes}
     listed as (
-      select p.id as user_id, case when p.missing then 'missing' else 'stale' end as kind, p.fields, w.inserted, w.id is not null as applied
-      from planned p left join written w on w.id = p.id
+      select p.${name("id")} as user_id, case when p.missing then 'missing' else 'stale' end as kind, p.fields, w.outcome, w.id is not null as applied
+      from planned p left join written w on w.id = p.${name("id")}
       union all
-      select g.id, 'deleted', array['deletedAt'], null, true from gone g
+      select g.id, 'deleted', array['deletedAt'], 'deleted', true from gone g
     ),
     counted as (
       select (select count(*) from fresh) as fresh, (select count(*) from compared) as compared,
@@ -220,7 +224,7 @@ export async function commitReconcilePage(
     )
     select (select row_to_json(run) from run) as run,
       (select coalesce(json_agg(json_build_object('userId', user_id, 'kind', kind, 'outcome',
-        case when not applied then 'stale' when ${!page.apply} then 'planned' when kind = 'deleted' then 'deleted' when inserted then 'created' else 'updated' end)), '[]')
+        case when not applied then 'stale' when ${!page.apply} then 'planned' else outcome end)), '[]')
         from listed) as outcomes,
       (select value from sync_commit) as sync_commit`);
   const [row] = rowsOf<{ run: (ReconcilePageResult["run"] & { listed: number }) | string | null; outcomes: ReconcilePageOutcome[] | string }>(result);

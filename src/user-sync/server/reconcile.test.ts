@@ -16,14 +16,14 @@ import { clerkApiUrl } from "~/test/mocks/clerk-backend";
 import { createClerkUserDirectory, type DirectoryUser } from "~/test/mocks/clerk-users-list";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
-import { ReconcileLockedError, runReconcile, type ReconcileChange, type ReconcileOptions } from "./reconcile";
-import { syncedUsersTable } from "./schema";
+import { ReconcileClerkError, ReconcileLockedError, runReconcile, type ReconcileChange, type ReconcileOptions } from "./reconcile";
+import { syncedTableOf } from "./schema";
 import type { UserSyncEvent } from "./sync";
 import { upsertClerkUser } from "./write-path";
 
 const directory = createClerkUserDirectory();
 const server = setupServer(...directory.handlers());
-const table = syncedUsersTable("users");
+const table = syncedTableOf(users);
 let testDb: TestDatabase;
 
 beforeAll(async () => {
@@ -126,8 +126,11 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
     // overwritten, and a tombstone is never resurrected, even when Clerk lists the user.
     await mirror(person("user_a1", 9_000, { lastName: "Newer" }));
     directory.add(person("user_a1", 4_000));
-    await testDb.client`insert into users (id, clerk_updated_at, deleted_at) values ('user_t1', 900, now())`;
+    await testDb.client`insert into users (id, clerk_updated_at, deleted_at, deleted_by) values ('user_t1', 900, now(), 'webhook')`;
     directory.add(person("user_t1", 4_000));
+    // A tombstone written on a Backend API 404 is lifted when Clerk lists the user, newer.
+    await testDb.client`insert into users (id, clerk_updated_at, deleted_at, deleted_by) values ('user_r1', 900, now(), 'client-sync')`;
+    directory.add(person("user_r1", 4_000));
     // App-owned columns are never touched; a tombstone Clerk does not list is left alone.
     await testDb.client`update users set tier = 'PRO' where id in ('user_s1', 'user_d1', 'user_u1')`;
     await testDb.client`insert into users (id, clerk_updated_at, deleted_at) values ('user_gone', 900, now())`;
@@ -141,6 +144,7 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
     { userId: "user_m1", kind: "missing", fields: allFields },
     { userId: "user_m2", kind: "missing", fields: allFields },
     { userId: "user_m3", kind: "missing", fields: allFields },
+    { userId: "user_r1", kind: "stale", fields: ["email", "firstName", "lastName", "imageUrl", "clerkUpdatedAt", "deletedAt"] },
     { userId: "user_s1", kind: "stale", fields: ["lastName", "clerkUpdatedAt"] },
     { userId: "user_s2", kind: "stale", fields: ["lastName", "clerkUpdatedAt"] },
     { userId: "user_x1", kind: "deleted", fields: ["deletedAt"] },
@@ -152,7 +156,7 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
     const before = await rowVersions();
     const report = await reconcile({ dryRun: true, mode: "full" });
     expect(report).toMatchObject({ dryRun: true, mode: "full", truncated: false, malformed: 0 });
-    expect(report.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 5 });
+    expect(report.counts).toEqual({ missing: 3, stale: 5, deleted: 4, unchanged: 5 });
     expect(byUser(report.changes)).toEqual(expectedChanges);
     expect(await rowVersions()).toEqual(before);
     // One page (list + count) and one confirmation call for the 4 candidates (list + count).
@@ -165,7 +169,7 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
   it("apply repairs them; a dry run then finds nothing and a second apply writes nothing", async () => {
     await seedDrift();
     const applied = await reconcile({ dryRun: false });
-    expect(applied.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 5 });
+    expect(applied.counts).toEqual({ missing: 3, stale: 5, deleted: 4, unchanged: 5 });
     expect(byUser(applied.changes)).toEqual(expectedChanges);
 
     const state = await mirrorState();
@@ -177,16 +181,30 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
       expect(row(id)).toMatchObject({ deleted: true, email: null, first_name: null, last_name: null });
     }
     expect(row("user_d1")?.tier).toBe("PRO");
+    const provenance = await testDb.client`
+      select id, deleted_by, last_sync_outcome, clerk_fetched_at is not null as fetched from users
+      where id in ('user_d1', 'user_x1', 'user_m1', 'user_s1', 'user_c1', 'user_r1', 'user_u1') order by id`;
+    expect(provenance).toEqual([
+      { id: "user_c1", deleted_by: null, last_sync_outcome: "touched", fetched: true },
+      { id: "user_d1", deleted_by: "reconcile", last_sync_outcome: "deleted", fetched: false },
+      { id: "user_m1", deleted_by: null, last_sync_outcome: "created", fetched: true },
+      { id: "user_r1", deleted_by: null, last_sync_outcome: "restored", fetched: true },
+      { id: "user_s1", deleted_by: null, last_sync_outcome: "updated", fetched: true },
+      // Unchanged rows are not written at all (not even the fetch time).
+      { id: "user_u1", deleted_by: null, last_sync_outcome: "created", fetched: false },
+      { id: "user_x1", deleted_by: "reconcile", last_sync_outcome: "deleted", fetched: false },
+    ]);
     expect(row("user_a1")).toMatchObject({ last_name: "Newer", clerk_updated_at: "9000" });
     expect(row("user_t1")).toMatchObject({ deleted: true, email: null });
+    expect(row("user_r1")).toMatchObject({ deleted: false, email: "user_r1@example.com", clerk_updated_at: "4000" });
     expect(await liveIds()).toEqual([...directory.users.keys()].filter((id) => id !== "user_t1").sort());
 
     const afterApply = await rowVersions();
     const dry = await reconcile({ dryRun: true });
-    expect(dry.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 12 });
+    expect(dry.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 13 });
     expect(dry.changes).toEqual([]);
     const again = await reconcile({ dryRun: false });
-    expect(again.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 12 });
+    expect(again.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 13 });
     expect(await rowVersions()).toEqual(afterApply);
   });
 
@@ -212,7 +230,7 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
     const report = await reconcile({ dryRun: true, maxChanges: 4 });
     expect(report.changes).toHaveLength(4);
     expect(report.truncated).toBe(true);
-    expect(report.counts).toEqual({ missing: 3, stale: 4, deleted: 4, unchanged: 5 });
+    expect(report.counts).toEqual({ missing: 3, stale: 5, deleted: 4, unchanged: 5 });
   });
 });
 
@@ -318,6 +336,26 @@ describe("checkpoints", () => {
     // Two pages before the interruption, then only the pages after the checkpoint (offsets 10…25).
     expect(resumed.clerkRequests).toBe(2 * 2 + 2 * 4);
     expect(await liveIds()).toHaveLength(30);
+  });
+});
+
+describe("a Clerk that stops answering", () => {
+  it("fails the run after bounded retries, keeps its checkpoint and releases the lock; the next run resumes", async () => {
+    for (let i = 0; i < 12; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
+    let pages = 0;
+    let release = () => undefined as void;
+    directory.onListPage(() => {
+      if (++pages === 1) release = directory.hold();
+    });
+    const failed = await reconcile({ dryRun: false, pageSize: 5, clerkTimeoutMs: 100 }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(ReconcileClerkError);
+    const [run] = await testDb.client<{ id: string }[]>`select id, status, error_code, walk_offset from user_sync_reconcile_runs`;
+    expect(run).toMatchObject({ status: "failed", error_code: "CLERK_UNAVAILABLE", walk_offset: 5 });
+
+    directory.onListPage(null);
+    release();
+    const resumed = await reconcile({ dryRun: false, pageSize: 5 });
+    expect(resumed).toMatchObject({ runId: run!.id, resumed: true, counts: { missing: 12, stale: 0, deleted: 0, unchanged: 0 } });
   });
 });
 

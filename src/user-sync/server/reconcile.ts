@@ -26,13 +26,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import type { User } from "@clerk/backend";
 import { isClerkAPIResponseError } from "@clerk/backend/errors";
-import { and, desc, eq, getTableName, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 
 import type { ClerkBudget } from "./clerk-budget";
-import { snapshotFromBackendUser, type ClerkUserSnapshot } from "./clerk-user";
+import { snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
 import { commitReconcilePage, deletionCandidates, rowsOf } from "./reconcile-write";
 import {
-  syncedUsersTable,
+  syncedTableOf,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
   type ReconcileChange,
@@ -128,6 +128,12 @@ export type ReconcileOptions = {
   onProgress?: (progress: ReconcileProgress) => void;
   /** One event per write attempt (`source: "reconcile"`). */
   onEvent?: (event: UserSyncEvent) => void;
+  /**
+   * Bound on one Backend API call (default 30 s). The SDK cannot abort its request; a call
+   * that does not answer in time counts as a failure (retried, then the run stops with its
+   * checkpoint) instead of holding the lock forever.
+   */
+  clerkTimeoutMs?: number;
   /** Clock, for tests. */
   now?: () => number;
 };
@@ -195,6 +201,16 @@ const lockObjectId = 1;
 const maxRateLimitedRetries = 30;
 const maxFailedAttempts = 4;
 const defaultRetryAfterSeconds = 10;
+
+class ClerkCallTimeout extends Error {}
+
+function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ClerkCallTimeout(`No answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 const countsOf = (row: ReconcileRunRow): ReconcileCounts => ({
   missing: row.missing,
@@ -265,7 +281,8 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
   const pageSize = options.pageSize ?? 500;
   const confirmBatchSize = Math.min(options.confirmBatchSize ?? 100, 100);
   const maxChanges = options.maxChanges ?? 1000;
-  const table: SyncedUsersTable = syncedUsersTable(getTableName(options.users));
+  const clerkTimeoutMs = options.clerkTimeoutMs ?? 30_000;
+  const table: SyncedUsersTable = syncedTableOf(options.users);
   const runs = userSyncReconcileRuns;
   const seen = userSyncReconcileSeen;
   const emit = guardedEmitter(options.onEvent);
@@ -363,7 +380,7 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
         }
         requestsSinceCheckpoint += requests;
         try {
-          return await call();
+          return await withTimeout(call(), clerkTimeoutMs);
         } catch (error) {
           const status = isClerkAPIResponseError(error) ? error.status : null;
           if (status === 429 && ++rateLimited <= maxRateLimitedRetries) {
@@ -390,7 +407,8 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
     const malformedIds: string[] = [];
     for (const user of clerkUsers) {
       try {
-        snapshots.push(snapshotFromBackendUser(user));
+        // The SDK keeps the Backend API's JSON: parsed exactly as webhooks and user.sync parse it.
+        snapshots.push(snapshotFromUserJson(user.raw));
       } catch {
         if (typeof user?.id === "string" && user.id) malformedIds.push(user.id);
       }
@@ -419,7 +437,6 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
           snapshots,
           walkedIds: [...snapshots.map((s) => s.id), ...malformedIds],
           goneIds: batch.goneIds ?? [],
-          goneClockMs: now(),
           room: Math.max(0, maxChanges - changesStored),
           malformed,
           clerkRequests: requestsSinceCheckpoint,

@@ -1,7 +1,7 @@
-import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { getTableColumns, getTableName, sql } from "drizzle-orm";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, type PgColumn, type PgTable } from "drizzle-orm/pg-core";
 
-import type { WriteOutcome } from "./write-path";
+import type { TombstoneOrigin, WriteOutcome } from "./write-path";
 
 /**
  * The columns user sync owns. The host spreads them into its own `users` table and adds
@@ -21,21 +21,58 @@ export function userSyncColumns() {
     /** Clerk's own clock for this user, in milliseconds: its `updated_at`, or a deletion's event time. */
     clerkUpdatedAt: bigint("clerk_updated_at", { mode: "number" }).notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** When a mirrored value last changed (a clock-only write, `touched`, leaves it alone). */
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
-    /** When a sync writer last changed this row from Clerk's data. */
+    /** When the write path last wrote this row, and what that write was. */
     lastSyncedAt: timestamp("last_synced_at", { withTimezone: true }),
-    /** Tombstone: the user was deleted in Clerk. Nothing writes a tombstoned row again. */
+    lastSyncOutcome: text("last_sync_outcome").$type<WriteOutcome>(),
+    /**
+     * When `user.sync` last fetched this user from Clerk's Backend API (database clock). Its
+     * cooldown reads it, so every app instance sharing the database honours it.
+     */
+    clerkFetchedAt: timestamp("clerk_fetched_at", { withTimezone: true }),
+    /** Tombstone: the user was deleted in Clerk. */
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    /**
+     * Who wrote the tombstone. `webhook` (Clerk's own `user.deleted`) is final; a tombstone
+     * from a Backend API 404 (`client-sync`, `reconcile`) is lifted if Clerk later serves the
+     * user with a newer clock.
+     */
+    deletedBy: text("deleted_by").$type<TombstoneOrigin>(),
   };
 }
 
-/** The plugin's own view of the host's users table: only the columns it owns. */
-export function syncedUsersTable(tableName: string) {
-  return pgTable(tableName, userSyncColumns());
+export type UserSyncColumns = ReturnType<typeof userSyncColumns>;
+
+/** The plugin's own view of a users table: only the columns it owns. Its type, for the write path. */
+function syncedUsersTableShape() {
+  return pgTable("users", userSyncColumns());
 }
 
-export type SyncedUsersTable = ReturnType<typeof syncedUsersTable>;
+export type SyncedUsersTable = ReturnType<typeof syncedUsersTableShape>;
 export type SyncedUserRow = SyncedUsersTable["$inferSelect"];
+
+/** A host table that holds the plugin's columns, whatever else it holds and in whichever schema. */
+export type UsersTable = PgTable & { [K in keyof UserSyncColumns]: PgColumn };
+
+/**
+ * The host's own table object, typed as the plugin's columns. Queries keep the host's table,
+ * so a schema-qualified table (`pgSchema("app").table(...)`) is read and written where it
+ * lives, and RETURNING yields the host's full row.
+ */
+export function syncedTableOf(users: UsersTable): SyncedUsersTable {
+  const columns: Record<string, PgColumn | undefined> = getTableColumns(users);
+  const expected = getTableColumns(syncedUsersTableShape());
+  const missing = Object.entries(expected)
+    .filter(([key, column]) => columns[key]?.name !== column.name)
+    .map(([key]) => key);
+  if (missing.length > 0) {
+    throw new Error(
+      `User sync: table "${getTableName(users)}" lacks the columns of userSyncColumns() (${missing.join(", ")}); spread them into it and migrate`,
+    );
+  }
+  return users as unknown as SyncedUsersTable;
+}
 
 /** What became of one webhook delivery: a write-path outcome, or a signed payload it could not use. */
 export type WebhookInboxOutcome = WriteOutcome | "dead_letter";

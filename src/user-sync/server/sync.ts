@@ -1,16 +1,21 @@
-import type { User } from "@clerk/backend";
-import { eq, getTableName } from "drizzle-orm";
-import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import { eq, getTableColumns, sql } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
 
-import { snapshotFromBackendUser, type ClerkUserSnapshot } from "./clerk-user";
-import { fromClerkFailure, isClerkNotFound, UserSyncError } from "./errors";
-import { syncedUsersTable } from "./schema";
-import { tombstoneClerkUser, upsertClerkUser, type UserSyncDatabase, type WriteOutcome, type WriteResult } from "./write-path";
+import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk-backend-api";
+import { createInstanceCheck } from "./clerk-instance";
+import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
+import { fromDatabaseFailure, UserSyncError, type UserSyncErrorCode } from "./errors";
+import { syncedTableOf, type UsersTable } from "./schema";
+import {
+  dataChangingOutcomes,
+  tombstoneClerkUser,
+  upsertClerkUser,
+  type UserSyncDatabase,
+  type WriteOutcome,
+  type WriteResult,
+} from "./write-path";
 
-/** The part of Clerk's Backend API client user sync calls. `clerkClient()` satisfies it. */
-export type ClerkBackendClient = {
-  users: { getUser(userId: string): Promise<User> };
-};
+export type { UsersTable };
 
 /** Which writer produced a write: telemetry tells how often the self-heal path fires. */
 export type UserSyncSource = "client-sync" | "webhook" | "reconcile" | "profile-update";
@@ -21,17 +26,25 @@ export type UserSyncEvent = {
   outcome: WriteOutcome | "error";
   /** False when `user.sync` answered from its cooldown without calling Clerk. */
   clerkFetched: boolean;
+  /** The self-heal figure: true when the write created or changed mirrored data (`created`, `updated`, `restored`). */
+  changedData: boolean;
   durationMs: number;
   errorCode?: string;
 };
 
-export type UsersTable = PgTable & { id: PgColumn };
+/** The plugin's own log lines: configuration problems. No user data, no secrets. */
+export type UserSyncLogEntry = { level: "error"; event: "config_problem"; code: ConfigProblemCode; message: string };
+
+export type ConfigProblemCode = Extract<UserSyncErrorCode, "CLERK_INSTANCE_MISMATCH" | "CLERK_KEY_REJECTED">;
+
+/** A misconfiguration seen at run time, for a health view. */
+export type ConfigProblem = { code: ConfigProblemCode; message: string; firstSeenAt: Date };
 
 /** Calls `onEvent`, swallowing its failures: telemetry must never break a write. */
 export function guardedEmitter(onEvent: ((event: UserSyncEvent) => void) | undefined) {
-  return (event: UserSyncEvent) => {
+  return (event: Omit<UserSyncEvent, "changedData"> & { changedData?: boolean }) => {
     try {
-      onEvent?.(event);
+      onEvent?.({ ...event, changedData: event.changedData ?? (event.outcome !== "error" && dataChangingOutcomes.has(event.outcome)) });
     } catch {
       // Ignored on purpose.
     }
@@ -41,132 +54,174 @@ export function guardedEmitter(onEvent: ((event: UserSyncEvent) => void) | undef
 export type UserSyncOptions<TUsers extends UsersTable> = {
   /** The host's database (postgres.js or PGlite drizzle instance). */
   db: () => Promise<UserSyncDatabase>;
-  /** The host's users table, built with `userSyncColumns()`. */
+  /** The host's users table object, built with `userSyncColumns()` (any `pgSchema`). */
   users: TUsers;
-  /** Clerk's Backend API client, e.g. `clerkClient` from `@clerk/nextjs/server`. */
-  clerk: () => Promise<ClerkBackendClient>;
-  /** A user fetched from Clerk less than this long ago is answered from the database. */
+  /** Clerk's Backend API: the instance's secret key, and its URL when not Clerk's default. */
+  clerk: ClerkBackendApiOptions;
+  /**
+   * A user fetched from Clerk less than this long ago (by any app instance: the time is kept
+   * on the row, by the database's clock) is answered from the database. Default 10.
+   */
   cooldownSeconds?: number;
-  /** Bound on one Backend API call. */
+  /** Bound on one Backend API call; the request is aborted when it passes. Default 5000. */
   clerkTimeoutMs?: number;
   onEvent?: (event: UserSyncEvent) => void;
-  /** Clock, for tests. */
-  now?: () => number;
+  /** Where configuration problems are logged, once per process each; default `console.error`. */
+  log?: (entry: UserSyncLogEntry) => void;
 };
 
 export type SyncResult<TUser> = { outcome: WriteOutcome; user: TUser | null };
 
+/** What the caller's verified session says about itself; `sessionToken` is `auth().getToken()`. */
+export type SyncCaller = { sessionToken: string | null };
+
+export type UserSyncCounts = Record<WriteOutcome | "error", number> & {
+  /** Calls to Clerk's Backend API for a user. */
+  clerkFetches: number;
+  /** Syncs answered from the database within the cooldown. */
+  cooldownHits: number;
+  /** Writes that created or changed mirrored data (`created`, `updated`, `restored`). */
+  selfHeals: number;
+};
+
 export function createUserSyncService<TUsers extends UsersTable>(options: UserSyncOptions<TUsers>) {
   type HostUser = TUsers["$inferSelect"];
-  const table = syncedUsersTable(getTableName(options.users));
+  const table = syncedTableOf(options.users);
   const cooldownMs = (options.cooldownSeconds ?? 10) * 1000;
-  const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
-  const now = options.now ?? Date.now;
+  const clerkApi = createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 });
+  const instance = createInstanceCheck(clerkApi);
   const inFlight = new Map<string, Promise<SyncResult<HostUser>>>();
-  // Only authoritative fetches from Clerk land here; webhook writes may carry stale data.
-  const lastFetchedAtMs = new Map<string, number>();
-
+  const problems = new Map<ConfigProblemCode, ConfigProblem>();
+  const loggedProblems = new Set<ConfigProblemCode>();
+  const counts: UserSyncCounts = {
+    created: 0,
+    updated: 0,
+    touched: 0,
+    unchanged: 0,
+    stale: 0,
+    deleted: 0,
+    restored: 0,
+    error: 0,
+    clerkFetches: 0,
+    cooldownHits: 0,
+    selfHeals: 0,
+  };
   const emit = guardedEmitter(options.onEvent);
-
-  /** The caller's row, or null when it is missing or a tombstone. */
-  async function readLiveUser(userId: string): Promise<HostUser | null> {
-    const user = await readUser(userId);
-    return user && !(user as { deletedAt: Date | null }).deletedAt ? user : null;
-  }
-
-  async function readUser(userId: string): Promise<HostUser | null> {
-    const db = await options.db();
-    const usersTable: PgTable = options.users;
-    const rows: HostUser[] = await db.select().from(usersTable).where(eq(options.users.id, userId));
-    return rows[0] ?? null;
-  }
+  const log = options.log ?? ((entry: UserSyncLogEntry) => console.error("user-sync", JSON.stringify(entry)));
 
   async function withDatabase<T>(work: (db: UserSyncDatabase) => Promise<T>): Promise<T> {
     try {
       return await work(await options.db());
     } catch (error) {
-      throw new UserSyncError("DATABASE_UNAVAILABLE", "The database is unavailable", { cause: error });
+      throw fromDatabaseFailure(error);
     }
   }
 
-  async function fetchFromClerk(userId: string): Promise<User | "not-found"> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new UserSyncError("CLERK_TIMEOUT", `Clerk did not answer within ${clerkTimeoutMs} ms`)),
-        clerkTimeoutMs,
-      );
-    });
+  /** The row, and whether any instance fetched it from Clerk within the cooldown (database clock). */
+  async function readRow(db: UserSyncDatabase, userId: string) {
+    const usersTable: PgTable = options.users;
+    const rows = await db
+      .select({
+        ...getTableColumns(options.users),
+        userSyncFetchedRecently: sql<boolean>`coalesce(${table.clerkFetchedAt} > now() - (${cooldownMs}::double precision * interval '1 millisecond'), false)`,
+      })
+      .from(usersTable)
+      .where(eq(table.id, userId));
+    const found = rows[0] as (HostUser & { userSyncFetchedRecently: boolean }) | undefined;
+    if (!found) return { user: null, fetchedRecently: false };
+    const { userSyncFetchedRecently, ...user } = found;
+    return { user: user as HostUser, fetchedRecently: userSyncFetchedRecently };
+  }
+
+  /** The caller's row, or null when it is missing or a tombstone. */
+  async function readLiveUser(userId: string): Promise<HostUser | null> {
+    const { user } = await withDatabase((db) => readRow(db, userId));
+    return user && !(user as { deletedAt: Date | null }).deletedAt ? user : null;
+  }
+
+  function noteProblem(error: unknown) {
+    if (!(error instanceof UserSyncError)) return;
+    if (error.code !== "CLERK_INSTANCE_MISMATCH" && error.code !== "CLERK_KEY_REJECTED") return;
+    if (!problems.has(error.code)) problems.set(error.code, { code: error.code, message: error.message, firstSeenAt: new Date() });
+    if (loggedProblems.has(error.code)) return;
+    loggedProblems.add(error.code);
     try {
-      const client = await options.clerk();
-      return await Promise.race([client.users.getUser(userId), timeout]);
-    } catch (error) {
-      if (isClerkNotFound(error)) return "not-found";
-      throw fromClerkFailure(error);
-    } finally {
-      clearTimeout(timer);
+      log({ level: "error", event: "config_problem", code: error.code, message: error.message });
+    } catch {
+      // A broken logger must not change the answer.
     }
   }
 
-  async function syncFromClerk(userId: string): Promise<SyncResult<HostUser>> {
-    const startedAtMs = now();
-    const fetchedAtMs = lastFetchedAtMs.get(userId);
+  function record(outcome: WriteOutcome | "error", clerkFetched: boolean, startedAtMs: number, errorCode?: string) {
+    counts[outcome]++;
+    if (clerkFetched) counts.clerkFetches++;
+    else if (outcome !== "error") counts.cooldownHits++;
+    if (outcome !== "error" && dataChangingOutcomes.has(outcome)) counts.selfHeals++;
+    emit({ source: "client-sync", outcome, clerkFetched, durationMs: Date.now() - startedAtMs, errorCode });
+  }
+
+  async function syncFromClerk(userId: string, caller: SyncCaller): Promise<SyncResult<HostUser>> {
+    const startedAtMs = Date.now();
+    let clerkFetched = false;
     try {
-      if (fetchedAtMs !== undefined && startedAtMs - fetchedAtMs < cooldownMs) {
-        const user = await withDatabase(() => readLiveUser(userId));
-        if (user) {
-          emit({ source: "client-sync", outcome: "unchanged", clerkFetched: false, durationMs: now() - startedAtMs });
+      if (cooldownMs > 0) {
+        const { user, fetchedRecently } = await withDatabase((db) => readRow(db, userId));
+        if (user && fetchedRecently && !(user as { deletedAt: Date | null }).deletedAt) {
+          record("unchanged", false, startedAtMs);
           return { outcome: "unchanged", user };
         }
       }
-      const clerkUser = await fetchFromClerk(userId);
+      clerkFetched = true;
+      const answer = await clerkApi.getUser(userId);
       let result: WriteResult;
-      if (clerkUser === "not-found") {
-        result = await withDatabase((db) => tombstoneClerkUser(db, table, userId, now()));
+      if (answer === userNotFound) {
+        // Only after proving the API is the session's instance: another instance's key says
+        // resource_not_found for every user of this one.
+        await instance.confirm(caller.sessionToken);
+        problems.delete("CLERK_INSTANCE_MISMATCH");
+        result = await withDatabase((db) => tombstoneClerkUser(db, table, userId, null, "client-sync"));
       } else {
         let snapshot: ClerkUserSnapshot;
         try {
-          snapshot = snapshotFromBackendUser(clerkUser);
+          snapshot = snapshotFromUserJson(answer);
         } catch (error) {
-          throw fromClerkFailure(error);
+          if (!(error instanceof MalformedClerkUserError)) throw error;
+          throw new UserSyncError("CLERK_MALFORMED", `Clerk returned a malformed user (${error.issues.join("; ").slice(0, 300)})`);
         }
         if (snapshot.id !== userId) throw new UserSyncError("CLERK_MALFORMED", "Clerk returned another user");
-        result = await withDatabase((db) => upsertClerkUser(db, table, snapshot));
-        rememberFetch(userId, now());
+        result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched"));
       }
-      emit({ source: "client-sync", outcome: result.outcome, clerkFetched: true, durationMs: now() - startedAtMs });
-      return { outcome: result.outcome, user: await withDatabase(() => readUser(userId)) };
+      problems.delete("CLERK_KEY_REJECTED");
+      record(result.outcome, true, startedAtMs);
+      return { outcome: result.outcome, user: result.row as HostUser | null };
     } catch (error) {
-      const code = error instanceof UserSyncError ? error.code : "UNKNOWN";
-      emit({ source: "client-sync", outcome: "error", clerkFetched: true, durationMs: now() - startedAtMs, errorCode: code });
+      noteProblem(error);
+      record("error", clerkFetched, startedAtMs, error instanceof UserSyncError ? error.code : "UNKNOWN");
       throw error;
     }
   }
 
-  function rememberFetch(userId: string, atMs: number) {
-    lastFetchedAtMs.set(userId, atMs);
-    if (lastFetchedAtMs.size > 10_000) {
-      for (const [id, fetchedAt] of lastFetchedAtMs) {
-        if (atMs - fetchedAt >= cooldownMs) lastFetchedAtMs.delete(id);
-      }
-    }
-  }
-
   return {
+    /** The host's table object the service reads and writes. */
     table,
-    readUser,
     readLiveUser,
     /**
      * Fetches the user from Clerk and writes it through the write path. Concurrent calls for
-     * one user share one Clerk call; a user fetched within the cooldown is not fetched again.
+     * one user in this process share one Clerk call; a user fetched by any instance within
+     * the cooldown is answered from the database. A Clerk `resource_not_found` tombstones the
+     * row only after `caller.sessionToken`'s signing key is found in the Backend API's JWKS.
      */
-    syncUser(userId: string): Promise<SyncResult<HostUser>> {
+    syncUser(userId: string, caller: SyncCaller): Promise<SyncResult<HostUser>> {
       const running = inFlight.get(userId);
       if (running) return running;
-      const started = syncFromClerk(userId).finally(() => inFlight.delete(userId));
+      const started = syncFromClerk(userId, caller).finally(() => inFlight.delete(userId));
       inFlight.set(userId, started);
       return started;
     },
+    /** Misconfigurations seen since start (e.g. `CLERK_INSTANCE_MISMATCH`), for a health view. */
+    configProblems: (): ConfigProblem[] => [...problems.values()].map((problem) => ({ ...problem })),
+    /** In-process counters since start: outcomes, Clerk fetches, cooldown hits, self-heals. */
+    counts: (): Readonly<UserSyncCounts> => ({ ...counts }),
   };
 }
 

@@ -4,12 +4,12 @@
  * server. Both writers go through the one write path, so they must converge on Clerk's newest
  * state, and a deletion must win over a sync that fetched the user before it.
  */
-import { createClerkClient, type ClerkClient } from "@clerk/backend";
 import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { users } from "~/server/db/schema";
+import { mintSessionToken } from "~/test/clerk-session";
 import { deletedEvent, signedRequest, userEvent } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, clerkUserJson, createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
@@ -38,12 +38,10 @@ let userSync: ReturnType<typeof createUserSync<typeof users>>;
 beforeAll(async () => {
   server.listen({ onUnhandledRequest: "error" });
   testDb = await createTestDatabase("webhook_races");
-  // Created after msw listens, so the client's fetch is the intercepted one.
-  const clerkClient: ClerkClient = createClerkClient({ secretKey: "sk_live_vitest", apiUrl: clerkApiUrl() });
   userSync = createUserSync({
     db: () => Promise.resolve(testDb.db),
     users,
-    clerk: () => Promise.resolve(clerkClient),
+    clerk: { secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl() },
     cooldownSeconds: 0,
     webhook: { signingSecret: process.env.CLERK_WEBHOOK_SIGNING_SECRET, log: () => undefined },
   });
@@ -56,6 +54,11 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const jitter = (maxMs: number) => sleep(Math.floor(Math.random() * (maxMs + 1)));
+
+/** user.sync as the router calls it: with the caller's verified session token. */
+function syncUser(id: string) {
+  return userSync.service.syncUser(id, { sessionToken: mintSessionToken({ userId: id }) });
+}
 
 function version(id: string, n: number): ClerkUserInput {
   return { id, email: `v${n}.${id}@example.com`, firstName: `First ${n}`, lastName: `Last ${n}`, updatedAtMs: n * 1000 };
@@ -88,7 +91,7 @@ describe("webhooks racing user.sync", () => {
         );
         return { status: response.status, outcome: ((await response.json()) as { outcome: string }).outcome };
       });
-      const sync = jitter(3).then(() => userSync.service.syncUser(id));
+      const sync = jitter(3).then(() => syncUser(id));
       const [syncResult, ...delivered] = await Promise.all([sync, ...deliveries]);
       syncOutcomes.push(syncResult.outcome);
       webhookOutcomes.push(...delivered.map((d) => d.outcome));
@@ -123,7 +126,7 @@ describe("webhooks racing user.sync", () => {
       let release!: () => void;
       gates.set(id, { onFetched, released: new Promise<void>((resolve) => (release = resolve)) });
 
-      const sync = userSync.service.syncUser(id);
+      const sync = syncUser(id);
       await fetched;
       // Clerk deletes the user after answering the sync; the webhook lands and commits first.
       clerk.users.delete(id);
@@ -149,7 +152,7 @@ describe("webhooks racing user.sync", () => {
       const id = `user_delfree_${trial}`;
       clerk.setUser(version(id, 2));
       clerk.setLatency(trial % 3);
-      const sync = jitter(2).then(() => userSync.service.syncUser(id));
+      const sync = jitter(2).then(() => syncUser(id));
       const deletion = jitter(2).then(async () => {
         clerk.users.delete(id);
         return userSync.webhook.handle(signedRequest(deletedEvent(id, 5000), { svixId: `msg_${id}_deleted` }));

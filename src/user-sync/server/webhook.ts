@@ -21,13 +21,13 @@
  * - Bounded: processed inbox rows older than the retention window are pruned in batches, now
  *   and then after a delivery (off the response's path) or by a cron calling `pruneInbox()`.
  */
-import { eq, getTableName, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
 import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
-import { clerkWebhookEvents, syncedUsersTable } from "./schema";
+import { clerkWebhookEvents, syncedTableOf } from "./schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
 import {
   clearWebhookDeadLetters,
@@ -151,7 +151,7 @@ class DeadLetterNotRecorded extends Error {
  * 503 no signing secret configured (the body says only that; the log names the variable).
  */
 export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
-  const table = syncedUsersTable(getTableName(options.users));
+  const table = syncedTableOf(options.users);
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const retentionDays = options.retentionDays ?? defaultInboxRetentionDays;
   const pruneIntervalMs = options.pruneIntervalMs ?? defaultPruneIntervalMs;

@@ -3,19 +3,38 @@
  * profile updates all write through these two functions; nothing else writes the columns
  * of `userSyncColumns()`.
  *
+ * Outcomes (`WriteOutcome`), also stored in `last_sync_outcome` by the write that had them:
+ * - `created`   no row existed: inserted.
+ * - `updated`   mirrored values changed (a newer Clerk clock, or a fetched snapshot at an equal clock).
+ * - `touched`   a newer Clerk clock with no mirrored value changed (real Clerk bumps `updated_at` on
+ *               every sign-in): the clock is recorded, `updated_at` is left alone.
+ * - `unchanged` the same clock and the same values.
+ * - `stale`     older than the stored clock: nothing applied.
+ * - `deleted`   the row is, or became, a tombstone.
+ * - `restored`  a tombstone written because the Backend API answered 404 (`client-sync`,
+ *               `reconcile`) was lifted: a fetch proved the user exists with a newer clock.
+ * Only `created`, `updated` and `restored` changed mirrored data (telemetry's self-heals).
+ *
  * Invariants:
  * 1. Only Clerk-mirrored columns and sync bookkeeping are written. App-owned columns
  *    (`tier`, …) never appear in a SET list.
- * 2. Ordered by Clerk's clock, never by arrival: an upsert applies only when its
+ * 2. Ordered by Clerk's clock, never by arrival: a snapshot applies only when its
  *    `clerk_updated_at` is strictly newer than the stored one, and then stores that clock even
  *    if no mirrored value changed (so A@t0, A@t2, B@t1 ends on A).
- * 3. An equal clock writes nothing at all: an identical re-sync makes no new row version.
- * 4. Deletion wins: a tombstone (`deleted_at`, PII cleared) is never written by an upsert
- *    again, whatever its clock. A tombstone may arrive before the row exists.
- * 5. Each write is one atomic `INSERT … ON CONFLICT (id) DO UPDATE … WHERE` statement, so
- *    concurrent writers need no locks and never see a duplicate-key error.
+ * 3. Equal clocks: a pushed snapshot (a webhook payload) writes nothing, so a redelivery makes
+ *    no new row version; a fetched snapshot (read from the Backend API just now) wins and
+ *    writes the values when they differ (webhook Byron@T then fetch King@T ends on King).
+ * 4. Deletion wins: no upsert writes over a tombstone, whatever its clock, except that a
+ *    fetched snapshot strictly newer than a `client-sync`/`reconcile` tombstone restores the
+ *    row (a 404 from a misconfigured API must not erase a user for good). A `webhook`
+ *    tombstone (Clerk's own `user.deleted`) is final and upgrades a 404 tombstone.
+ * 5. Each write is one atomic `INSERT … ON CONFLICT (id) DO UPDATE … WHERE … RETURNING`
+ *    statement on the host's own table object (its schema included), so concurrent writers
+ *    need no locks, never see a duplicate-key error, and get the host's full row back.
+ * 6. A fetched write always records `clerk_fetched_at` (the database's clock), even when it
+ *    applies nothing: it is the cooldown's state, shared by every app instance.
  */
-import { eq, getTableColumns, sql } from "drizzle-orm";
+import { eq, sql, type SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
@@ -24,15 +43,112 @@ import type { SyncedUserRow, SyncedUsersTable } from "./schema";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any host schema
 export type UserSyncDatabase = PgDatabase<PgQueryResultHKT, any>;
 
-export type WriteOutcome = "created" | "updated" | "unchanged" | "stale" | "deleted";
+export type WriteOutcome = "created" | "updated" | "touched" | "unchanged" | "stale" | "deleted" | "restored";
 
+/** Outcomes that created or changed mirrored data: what telemetry counts as a self-heal. */
+export const dataChangingOutcomes: ReadonlySet<WriteOutcome> = new Set(["created", "updated", "restored"]);
+
+/**
+ * Where a snapshot came from. `fetched`: read from the Backend API by this process just now
+ * (authoritative, wins an equal clock). `pushed`: a webhook payload (may be a replay).
+ */
+export type WriteAuthority = "fetched" | "pushed";
+
+/** Who wrote a tombstone; only `webhook` (Clerk's own `user.deleted`) is final. */
+export type TombstoneOrigin = "webhook" | "client-sync" | "reconcile";
+
+/** The row is the host's full row (every column of the host's table), or null when none exists. */
 export type WriteResult = { outcome: WriteOutcome; row: SyncedUserRow | null };
+
+/** The write path's column keys a guard compares. */
+export type GuardColumn = "email" | "firstName" | "lastName" | "username" | "imageUrl" | "clerkUpdatedAt" | "deletedAt" | "deletedBy";
+
+/** How a guard refers to one side of a comparison: the stored row, or the incoming snapshot. */
+export type RowReference = (column: GuardColumn) => SQL;
+
+const mirroredValueColumns = ["email", "firstName", "lastName", "username", "imageUrl"] as const;
+
+/**
+ * The guards of invariants 2–4, over any pair of row references: the single-row upsert
+ * compares the stored row with `excluded`, reconciliation's batch also compares a mirror
+ * row read by id with a page of Clerk's list before it writes. One definition for both.
+ */
+export function writeGuards(stored: RowReference, incoming: RowReference) {
+  const differs = sql`(${sql.join(mirroredValueColumns.map(stored), sql`, `)})
+    is distinct from (${sql.join(mirroredValueColumns.map(incoming), sql`, `)})`;
+  const newer = sql`${stored("clerkUpdatedAt")} < ${incoming("clerkUpdatedAt")}`;
+  const live = sql`${stored("deletedAt")} is null`;
+  // A fetched snapshot lifts a tombstone a Backend API 404 wrote, never Clerk's own deletion.
+  const restore = sql`(${stored("deletedAt")} is not null and ${stored("deletedBy")} in ('client-sync', 'reconcile') and ${newer})`;
+  // A fetched snapshot's values apply: a restore, a newer clock, or an equal clock with other values.
+  const take = sql`(${restore} or (${live} and (${newer} or (${stored("clerkUpdatedAt")} = ${incoming("clerkUpdatedAt")} and ${differs}))))`;
+  return { differs, newer, live, restore, take };
+}
+
+const storedColumn = (table: SyncedUsersTable): RowReference => (column) => sql`${table[column]}`;
+const excludedColumn = (table: SyncedUsersTable): RowReference => (column) => sql.raw(`excluded."${table[column].name}"`);
+
+/**
+ * `ON CONFLICT (id) DO UPDATE` of a fetched snapshot: the SET list and its WHERE. By default
+ * the WHERE lets every live row (or restorable tombstone) through, so `clerk_fetched_at`
+ * records the fetch even when nothing else changes (the cooldown's state); `onlyWhenTaken`
+ * writes only rows whose values or clock change (reconciliation: a second run writes nothing).
+ */
+export function fetchedUpsertClauses(table: SyncedUsersTable, options: { onlyWhenTaken?: boolean } = {}) {
+  const { differs, live, restore, take } = writeGuards(storedColumn(table), excludedColumn(table));
+  const pick = (column: GuardColumn) => sql`case when ${take} then ${excludedColumn(table)(column)} else ${table[column]} end`;
+  const set = {
+    email: pick("email"),
+    firstName: pick("firstName"),
+    lastName: pick("lastName"),
+    username: pick("username"),
+    imageUrl: pick("imageUrl"),
+    clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
+    updatedAt: sql`case when ${restore} or (${take} and ${differs}) then now() else ${table.updatedAt} end`,
+    deletedAt: sql`null`,
+    deletedBy: sql`null`,
+    clerkFetchedAt: sql`now()`,
+    lastSyncedAt: sql`now()`,
+    lastSyncOutcome: sql`case
+      when ${restore} then 'restored'
+      when ${take} and ${differs} then 'updated'
+      when ${take} then 'touched'
+      when ${table.clerkUpdatedAt} > excluded.clerk_updated_at then 'stale'
+      else 'unchanged' end`,
+  } satisfies Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>;
+  return { set, where: options.onlyWhenTaken ? take : sql`${live} or ${restore}` };
+}
+
+/**
+ * `ON CONFLICT (id) DO UPDATE` of a tombstone: PII cleared, the clock kept at the newest known,
+ * `deleted_by` recorded. Applies to a live row, or to a 404 tombstone that Clerk's own deletion
+ * event makes final.
+ */
+export function tombstoneClauses(table: SyncedUsersTable) {
+  const set = {
+    email: sql`null`,
+    firstName: sql`null`,
+    lastName: sql`null`,
+    username: sql`null`,
+    imageUrl: sql`null`,
+    clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
+    deletedAt: sql`coalesce(${table.deletedAt}, now())`,
+    deletedBy: sql`excluded.deleted_by`,
+    updatedAt: sql`case when ${table.deletedAt} is null then now() else ${table.updatedAt} end`,
+    lastSyncedAt: sql`now()`,
+    lastSyncOutcome: sql`'deleted'`,
+  } satisfies Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>;
+  const where = sql`${table.deletedAt} is null or (excluded.deleted_by = 'webhook' and ${table.deletedBy} is distinct from 'webhook')`;
+  return { set, where };
+}
 
 export async function upsertClerkUser(
   db: UserSyncDatabase,
   table: SyncedUsersTable,
   user: ClerkUserSnapshot,
+  authority: WriteAuthority = "pushed",
 ): Promise<WriteResult> {
+  const fetched = authority === "fetched";
   const values = {
     id: user.id,
     email: user.email,
@@ -41,30 +157,38 @@ export async function upsertClerkUser(
     username: user.username,
     imageUrl: user.imageUrl,
     clerkUpdatedAt: user.clerkUpdatedAtMs,
+    lastSyncedAt: sql`now()`,
+    lastSyncOutcome: "created" as const,
+    clerkFetchedAt: fetched ? sql`now()` : null,
   };
+  // SET and WHERE expressions see the stored row as it was before this write.
+  let set: Record<string, unknown>;
+  let where: SQL;
+  if (!fetched) {
+    const { differs, live, newer } = writeGuards(storedColumn(table), excludedColumn(table));
+    where = sql`${live} and ${newer}`;
+    set = {
+      email: sql`excluded.email`,
+      firstName: sql`excluded.first_name`,
+      lastName: sql`excluded.last_name`,
+      username: sql`excluded.username`,
+      imageUrl: sql`excluded.image_url`,
+      clerkUpdatedAt: sql`excluded.clerk_updated_at`,
+      updatedAt: sql`case when ${differs} then now() else ${table.updatedAt} end`,
+      lastSyncedAt: sql`now()`,
+      lastSyncOutcome: sql`case when ${differs} then 'updated' else 'touched' end`,
+    };
+  } else {
+    ({ set, where } = fetchedUpsertClauses(table));
+  }
+
   const [written] = await db
     .insert(table)
-    .values({ ...values, lastSyncedAt: sql`now()` })
-    .onConflictDoUpdate({
-      target: table.id,
-      set: {
-        email: sql`excluded.email`,
-        firstName: sql`excluded.first_name`,
-        lastName: sql`excluded.last_name`,
-        username: sql`excluded.username`,
-        imageUrl: sql`excluded.image_url`,
-        clerkUpdatedAt: sql`excluded.clerk_updated_at`,
-        updatedAt: sql`now()`,
-        lastSyncedAt: sql`now()`,
-      },
-      setWhere: sql`${table.deletedAt} is null and ${table.clerkUpdatedAt} < excluded.clerk_updated_at`,
-    })
-    .returning({ ...getTableColumns(table), inserted: sql<boolean>`(xmax = 0)` });
-  // RETURNING is empty when the row was locked but the WHERE refused the update.
-  if (written) {
-    const { inserted, ...row } = written;
-    return { outcome: inserted ? "created" : "updated", row };
-  }
+    .values(values)
+    .onConflictDoUpdate({ target: table.id, set, setWhere: where })
+    .returning();
+  if (written) return { outcome: written.lastSyncOutcome ?? "updated", row: written };
+  // RETURNING is empty when the row was locked but the WHERE refused the write.
   const row = await readRow(db, table, user.id);
   if (!row) return { outcome: "stale", row: null };
   if (row.deletedAt) return { outcome: "deleted", row };
@@ -73,32 +197,29 @@ export async function upsertClerkUser(
 
 /**
  * Tombstones a user: clears the mirrored PII, keeps the row and its app-owned columns, sets
- * `deleted_at`. `clerkClockMs` is the deletion's own time (a webhook's envelope `timestamp`).
+ * `deleted_at` and `deleted_by`. `clerkClockMs` is the deletion's own time (a webhook's envelope
+ * `timestamp`), or null when Clerk gave none (a Backend API 404): the row keeps the newest Clerk
+ * clock it knows, so any later fetch of the user (a sign-in bumps Clerk's clock) is newer.
  */
 export async function tombstoneClerkUser(
   db: UserSyncDatabase,
   table: SyncedUsersTable,
   userId: string,
-  clerkClockMs: number,
+  clerkClockMs: number | null,
+  origin: TombstoneOrigin = "webhook",
 ): Promise<WriteResult> {
+  const tombstone = tombstoneClauses(table);
   const [written] = await db
     .insert(table)
-    .values({ id: userId, clerkUpdatedAt: clerkClockMs, deletedAt: sql`now()`, lastSyncedAt: sql`now()` })
-    .onConflictDoUpdate({
-      target: table.id,
-      set: {
-        email: null,
-        firstName: null,
-        lastName: null,
-        username: null,
-        imageUrl: null,
-        clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
-        deletedAt: sql`now()`,
-        updatedAt: sql`now()`,
-        lastSyncedAt: sql`now()`,
-      },
-      setWhere: sql`${table.deletedAt} is null`,
+    .values({
+      id: userId,
+      clerkUpdatedAt: clerkClockMs ?? 0,
+      deletedAt: sql`now()`,
+      deletedBy: origin,
+      lastSyncedAt: sql`now()`,
+      lastSyncOutcome: "deleted",
     })
+    .onConflictDoUpdate({ target: table.id, set: tombstone.set, setWhere: tombstone.where })
     .returning();
   if (written) return { outcome: "deleted", row: written };
   // Already a tombstone: nothing to write.

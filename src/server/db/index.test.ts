@@ -1,0 +1,64 @@
+/**
+ * The app's PostgreSQL client is bounded: a server that never answers fails the connection
+ * after DATABASE_CONNECT_TIMEOUT_SECONDS, and PostgreSQL ends a statement after
+ * DATABASE_STATEMENT_TIMEOUT_MS, so a hung database cannot hold requests (or user.sync's
+ * single-flight entries) open.
+ */
+import net from "node:net";
+
+import { sql } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+
+import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { databaseErrorCode } from "~/user-sync/server/database-errors";
+
+let testDb: TestDatabase;
+const changed = new Map<string, string | undefined>();
+
+beforeAll(async () => {
+  testDb = await createTestDatabase("db_client");
+});
+afterEach(async () => {
+  const db = (globalThis as { userSyncDb?: Promise<{ $client?: { end?: (o: object) => Promise<void> } }> }).userSyncDb;
+  await db?.then((d) => d.$client?.end?.({ timeout: 1 })).catch(() => undefined);
+  for (const [name, value] of changed) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  changed.clear();
+  vi.resetModules();
+});
+afterAll(() => testDb.close());
+
+/** A fresh `~/server/db` (its env is read when it loads) with `env` set, and its client. */
+async function openAppDatabase(env: Record<string, string>) {
+  for (const [name, value] of Object.entries(env)) {
+    if (!changed.has(name)) changed.set(name, process.env[name]);
+    process.env[name] = value;
+  }
+  // What useDatabaseForApp does: no client cached from an earlier module instance.
+  (globalThis as { userSyncDb?: unknown }).userSyncDb = undefined;
+  const { getDb } = await import("./index");
+  return getDb();
+}
+
+describe("the app's database client", () => {
+  it("fails a query when the server accepts the connection and never answers (connect timeout)", async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const db = await openAppDatabase({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/none`, DATABASE_CONNECT_TIMEOUT_SECONDS: "1" });
+      const error = await db.execute(sql`select 1`).catch((e: unknown) => e);
+      expect(databaseErrorCode(error)).toBe("CONNECT_TIMEOUT");
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("has PostgreSQL cancel a statement that runs past the statement timeout (57014)", async () => {
+    const db = await openAppDatabase({ DATABASE_URL: testDb.url, DATABASE_STATEMENT_TIMEOUT_MS: "300" });
+    const error = await db.execute(sql`select pg_sleep(5)`).catch((e: unknown) => e);
+    expect(databaseErrorCode(error)).toBe("57014");
+  });
+});
