@@ -13,7 +13,7 @@ import { expect, test } from "./support/fixtures";
 import { appPort } from "./support/settings";
 
 // Ports of their own, derived from the e2e app's so parallel runs with other E2E_APP_PORTs do not collide.
-const instancePorts = (process.env.E2E_EXTRA_APP_PORTS ?? `${appPort + 40},${appPort + 41}`).split(",").map(Number);
+const instancePorts = (process.env.E2E_EXTRA_APP_PORTS ?? `${appPort + 2000},${appPort + 2001}`).split(",").map(Number);
 const cooldownSeconds = 30;
 
 type Instance = { url: string; process: ChildProcess; output: string[] };

@@ -11,6 +11,7 @@ export type UserRow = {
   email: string | null;
   first_name: string | null;
   last_name: string | null;
+  image_url: string | null;
   tier: string;
   clerk_updated_at: string;
   last_synced_at: Date | null;

@@ -4,6 +4,7 @@ import type { Metadata } from "next";
 import { TRPCReactProvider } from "~/trpc/react";
 
 import { AppUserSync } from "./_components/app-user-sync";
+import { SiteHeader } from "./_components/site-header";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -15,9 +16,12 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
   return (
     <ClerkProvider>
       <html lang="en">
-        <body>
+        <body className="min-h-screen font-sans">
           <TRPCReactProvider>
-            <AppUserSync>{children}</AppUserSync>
+            <AppUserSync>
+              <SiteHeader />
+              {children}
+            </AppUserSync>
           </TRPCReactProvider>
         </body>
       </html>

@@ -28,6 +28,16 @@ async function waitForApp(url: string, timeoutMs: number) {
   return false;
 }
 
+async function warmUp(urls: string[]) {
+  for (const url of urls) {
+    try {
+      await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(120_000) });
+    } catch {
+      // Only a warm-up: the route compiles on its first real request instead.
+    }
+  }
+}
+
 async function main() {
   const clerkJsDir = ensureClerkJs(config.stateDir, log);
   const { emulator, close } = await startClerkEmulator({
@@ -58,8 +68,11 @@ async function main() {
     void close().then(() => process.exit(code ?? 0));
   });
 
-  // The first request compiles the page and opens (and migrates) PGlite.
+  // PGlite opens and migrates in instrumentation.ts as next dev starts; `next dev` compiles a
+  // route on its first request, so the routes of a first sign-in are requested here, not by it
+  // (signed out: the dashboard redirects and user.me answers 401, both after compiling).
   if (await waitForApp(`http://localhost:${appPort}/`, 180_000)) {
+    await warmUp([`/dashboard`, `/api/trpc/user.me`].map((route) => `http://localhost:${appPort}${route}`));
     log(`Open http://localhost:${appPort}`);
   } else if (!stopping) {
     log(`the app did not answer on http://localhost:${appPort}/ yet; see the output above`);

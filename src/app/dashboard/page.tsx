@@ -1,5 +1,4 @@
 import { auth } from "@clerk/nextjs/server";
-import Link from "next/link";
 
 import { DashboardView } from "./dashboard-view";
 
@@ -7,13 +6,12 @@ export default async function DashboardPage() {
   const { userId, redirectToSignIn } = await auth();
   if (!userId) return redirectToSignIn();
   return (
-    <main>
-      <nav>
-        <Link href="/">Home</Link>
-        <Link href="/dashboard/settings">Settings</Link>
-      </nav>
-      <h1>Dashboard</h1>
-      <DashboardView />
+    <main className="page">
+      <h1 className="page-title">Dashboard</h1>
+      <p className="mt-1 text-slate-600">Your account as this app stores it, synced from Clerk.</p>
+      <div className="mt-6">
+        <DashboardView />
+      </div>
     </main>
   );
 }

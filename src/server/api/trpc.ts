@@ -7,6 +7,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
 
+import { isConsoleAdmin } from "~/server/console";
 import { retryAfterSecondsOf, userSyncErrorCodeOf } from "~/user-sync/server";
 
 /** 1. Context: who is calling, from the session `clerkMiddleware` verified. No I/O beyond that. */
@@ -41,4 +42,10 @@ export const publicProcedure = t.procedure;
 export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
   if (!ctx.auth.userId) throw new TRPCError({ code: "UNAUTHORIZED" });
   return next({ ctx: { auth: { ...ctx.auth, userId: ctx.auth.userId } } });
+});
+
+/** Signed in with Clerk `public_metadata.role` "admin"; anyone else is told the procedure does not exist. */
+export const adminProcedure = protectedProcedure.use(async ({ ctx, next }) => {
+  if (!(await isConsoleAdmin(ctx.auth.userId))) throw new TRPCError({ code: "NOT_FOUND" });
+  return next();
 });

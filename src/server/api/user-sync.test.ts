@@ -406,7 +406,7 @@ describe("user.sync", () => {
               { kind: "html-404" },
             ] as BackendFault[]
           ).map((fault) => ({
-            name: `clerk ${JSON.stringify(fault)}`,
+            name: `clerk ${fault.kind}${fault.kind === "status" ? ` ${fault.status}` : ""}`,
             arrange: () => Promise.resolve(clerk.setFault(fault)),
             undo: () => Promise.resolve(clerk.setFault(null)),
           })),

@@ -304,4 +304,36 @@ describe("UserSyncProvider across an account switch (no reload)", () => {
     expect(sync).toHaveBeenCalledTimes(2);
     expect(foreignFrames(frames)).toEqual([]);
   });
+
+  it("reports what the last sync did and when, keeps it through a failed resync, and has none after a reload", async () => {
+    function LastSync() {
+      const { status, lastSync, resync } = useUserSync<User>();
+      return (
+        <button type="button" data-testid="last" onClick={resync}>
+          {status}:{lastSync ? `${lastSync.outcome}@${lastSync.atMs}` : "none"}
+        </button>
+      );
+    }
+    const tree = (sync: () => Promise<{ outcome: string; user: User | null }>, load?: () => Promise<User | null>) => (
+      <UserSyncProvider sync={sync} load={load} retry={{ maxAttempts: 1 }}>
+        <LastSync />
+      </UserSyncProvider>
+    );
+    auth.current = { isLoaded: true, isSignedIn: true, sessionId: "sess_1", userId: "user_1" };
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
+    const sync = vi
+      .fn<() => Promise<{ outcome: string; user: User | null }>>()
+      .mockImplementationOnce(() => Promise.resolve({ outcome: "deleted", user: null }))
+      .mockImplementation(() => Promise.reject(new TRPCLikeError("Clerk is down", { code: "BAD_GATEWAY" })));
+    render(tree(sync));
+    await waitFor(() => expect(screen.getByTestId("last").textContent).toBe("synced:deleted@1700000000000"));
+    vi.setSystemTime(1_700_000_060_000);
+    await act(async () => screen.getByTestId("last").click());
+    await waitFor(() => expect(screen.getByTestId("last").textContent).toBe("error:deleted@1700000000000"));
+    cleanup();
+    // A reload of a session that synced earlier (its marker set): nothing synced in this tab.
+    window.localStorage.setItem("clerk-user-sync:v1:sess_1", "1");
+    render(tree(sync, () => Promise.resolve({ id: "user_1", name: "Ada" })));
+    await waitFor(() => expect(screen.getByTestId("last").textContent).toBe("synced:none"));
+  });
 });

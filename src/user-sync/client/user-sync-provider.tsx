@@ -16,11 +16,20 @@ export type UserSyncState<TUser> = {
   error: Error | null;
   /** Epoch ms of the scheduled retry, or null when none is scheduled. */
   nextRetryAtMs: number | null;
+  /**
+   * What the last completed sync of this session did (`created`, `updated`, `unchanged`,
+   * `deleted`, …, the server's outcome) and when (epoch ms). Null until one completes in this
+   * tab: a reload adopts the session's earlier sync without one. Kept while a later sync fails.
+   */
+  lastSync: UserSyncLastSync | null;
   /** Syncs again now, even if this session already synced. */
   resync: () => void;
 };
 
 export type UserSyncResult<TUser> = { outcome: string; user: TUser | null };
+
+/** See `UserSyncState.lastSync`. */
+export type UserSyncLastSync = { outcome: string; atMs: number };
 
 /** A row of the host's users table: its `id` is the Clerk user id. */
 export type SyncedUserLike = { id: string };
@@ -41,7 +50,7 @@ type InternalState<TUser> = Omit<UserSyncState<TUser>, "resync"> & {
   attempt: number;
 };
 
-const idle = { status: "idle", user: null, error: null, nextRetryAtMs: null, attempt: 0 } as const;
+const idle = { status: "idle", user: null, error: null, nextRetryAtMs: null, lastSync: null, attempt: 0 } as const;
 
 const UserSyncContext = createContext<UserSyncState<unknown> | null>(null);
 
@@ -98,7 +107,7 @@ export function UserSyncProvider<TUser extends SyncedUserLike>(props: UserSyncPr
         writeSessionMarker(forSession);
         // A deleted user's row is a tombstone: nothing to show.
         const user = result.outcome === "deleted" ? null : result.user;
-        setState({ ...idle, sessionId: forSession, status: "synced", user });
+        setState({ ...idle, sessionId: forSession, status: "synced", user, lastSync: { outcome: result.outcome, atMs: Date.now() } });
       } catch (error) {
         if (isStale(forSession)) return;
         const failure = error instanceof Error ? error : new Error(String(error));
@@ -174,7 +183,7 @@ export function UserSyncProvider<TUser extends SyncedUserLike>(props: UserSyncPr
   const value = useMemo<UserSyncState<TUser>>(() => {
     const shown = activeSessionId !== null && state.sessionId === activeSessionId ? state : { ...idle };
     const user = shown.user && shown.user.id === activeUserId ? shown.user : null;
-    return { status: shown.status, user, error: shown.error, nextRetryAtMs: shown.nextRetryAtMs, resync };
+    return { status: shown.status, user, error: shown.error, nextRetryAtMs: shown.nextRetryAtMs, lastSync: shown.lastSync, resync };
   }, [state, activeSessionId, activeUserId, resync]);
 
   return <UserSyncContext.Provider value={value}>{props.children}</UserSyncContext.Provider>;

@@ -73,24 +73,23 @@ export function createClerkBackendApi(options: ClerkBackendApiOptions & { timeou
 
   function failure(answer: JsonAnswer): UserSyncError {
     const codes = clerkErrorCodes(answer.json);
-    const clerkCode = codes.length > 0 ? `, ${codes.join(", ")}` : "";
     if (answer.status === 429) {
       return new UserSyncError("CLERK_RATE_LIMITED", "Clerk's Backend API is rate limiting this instance", {
         retryAfterSeconds: answer.retryAfterSeconds,
       });
     }
     if (answer.status === 401 || answer.status === 403) {
-      return new UserSyncError("CLERK_KEY_REJECTED", `Clerk's Backend API rejected CLERK_SECRET_KEY (${answer.status}${clerkCode})`);
+      return new UserSyncError("CLERK_KEY_REJECTED", `Clerk's Backend API rejected CLERK_SECRET_KEY (${answer.status})`);
     }
     if (answer.status === 404) {
       return new UserSyncError(
         "CLERK_UNAVAILABLE",
         codes.length > 0
-          ? `Clerk's Backend API answered 404${clerkCode}`
+          ? `Clerk's Backend API answered 404 (${codes.join(", ")})`
           : "The Backend API URL answered 404 without a Clerk error (is CLERK_API_URL Clerk's Backend API?)",
       );
     }
-    return new UserSyncError("CLERK_UNAVAILABLE", `Clerk's Backend API failed (${answer.status}${clerkCode})`);
+    return new UserSyncError("CLERK_UNAVAILABLE", `Clerk's Backend API failed (${answer.status})`);
   }
 
   return {

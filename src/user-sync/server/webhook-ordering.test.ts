@@ -97,7 +97,7 @@ describe("every order of one user's history", () => {
     const converged = outcomes.filter(Boolean).length;
     console.info(`${converged}/${orders.length} permutations converged to the tombstone (created + 4 updates + deleted)`);
     expect(converged).toBe(720);
-  });
+  }, 120_000);
 
   it("converges to the newest state: created and five updates (720 orders), app-owned tier untouched", async () => {
     const orders = permutations([0, 1, 2, 3, 4, 5]);
@@ -124,7 +124,7 @@ describe("every order of one user's history", () => {
     const converged = outcomes.filter(Boolean).length;
     console.info(`${converged}/${orders.length} permutations converged to the newest state (created + 5 updates)`);
     expect(converged).toBe(720);
-  });
+  }, 120_000);
 });
 
 describe("emails moving between users, in every order", () => {

@@ -1,5 +1,4 @@
 import { auth } from "@clerk/nextjs/server";
-import Link from "next/link";
 
 import { DashboardView } from "../dashboard-view";
 
@@ -8,12 +7,12 @@ export default async function SettingsPage() {
   const { userId, redirectToSignIn } = await auth();
   if (!userId) return redirectToSignIn();
   return (
-    <main>
-      <nav>
-        <Link href="/dashboard">Dashboard</Link>
-      </nav>
-      <h1>Settings</h1>
-      <DashboardView />
+    <main className="page">
+      <h1 className="page-title">Settings</h1>
+      <p className="mt-1 text-slate-600">Another page of the same session: it reads the same synced row and does not sync again.</p>
+      <div className="mt-6">
+        <DashboardView />
+      </div>
     </main>
   );
 }

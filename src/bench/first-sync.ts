@@ -1,0 +1,76 @@
+/**
+ * `npm run bench:first-sync`: the demo's first sync as a new user meets it. Starts `npm run demo`
+ * from nothing (a new PGlite folder and a new `next dev` build folder, on ports of its own),
+ * signs a demo user in with Chromium and prints the time from the dashboard's first render to
+ * "synced". Settings: BENCH_APP_PORT (3190), BENCH_CLERK_EMULATOR_PORT (4191), BENCH_USER_ID.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+import { chromium } from "@playwright/test";
+
+import { chromiumArgs, chromiumPath } from "../../e2e/support/settings";
+
+const appPort = Number(process.env.BENCH_APP_PORT ?? 3190);
+const emulatorPort = Number(process.env.BENCH_CLERK_EMULATOR_PORT ?? 4191);
+const userId = process.env.BENCH_USER_ID ?? "user_demo_ada";
+const dataDir = path.resolve(".data/bench-first-sync/pglite");
+const distDir = ".next-bench";
+
+function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs: number) {
+  return new Promise<void>((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms`)), timeoutMs);
+    stream.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      if (pattern.test(buffered)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+async function main() {
+  fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
+  fs.rmSync(distDir, { recursive: true, force: true });
+  const startedAtMs = Date.now();
+  const demo = spawn("npx", ["tsx", "src/clerk-emulator/demo.ts"], {
+    env: {
+      ...process.env,
+      PORT: String(appPort),
+      CLERK_EMULATOR_PORT: String(emulatorPort),
+      PGLITE_DATA_DIR: dataDir,
+      NEXT_DIST_DIR: distDir,
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+    detached: true,
+  });
+  demo.stdout.pipe(process.stderr);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+  try {
+    await waitForLine(demo.stdout, /\[demo\] Open http/, 300_000);
+    const readyMs = Date.now() - startedAtMs;
+    const page = await browser.newPage();
+    await page.goto(`http://localhost:${appPort}/`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`http://localhost:${emulatorPort}/sign-in**`);
+    await page.locator(`button[data-user-id="${userId}"]`).click();
+    await page.getByTestId("sync-status").waitFor({ state: "visible", timeout: 120_000 });
+    const renderedAtMs = Date.now();
+    await page.locator('[data-testid="sync-status"][data-status="synced"]').waitFor({ timeout: 120_000 });
+    const firstSyncMs = Date.now() - renderedAtMs;
+    console.log(`demo ready (prints "Open") after: ${readyMs} ms`);
+    console.log(`first sign-in, dashboard rendered -> "synced": ${firstSyncMs} ms`);
+  } finally {
+    await browser.close();
+    // The demo and the next dev it started share a process group.
+    if (demo.pid) process.kill(-demo.pid, "SIGTERM");
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

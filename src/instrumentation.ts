@@ -1,0 +1,16 @@
+/**
+ * Runs once when a Next server starts, before it serves a request: opens the database (and,
+ * for the embedded PGlite, runs the migrations), so the first sign-in's sync does not wait for it.
+ */
+export async function register() {
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  const { getDb } = await import("./server/db");
+  const startedAtMs = Date.now();
+  try {
+    await getDb();
+    console.log(`[user-sync] database ready in ${Date.now() - startedAtMs} ms`);
+  } catch (error) {
+    // The server still starts: getDb() does not cache a failed open, so the first request tries again.
+    console.error("[user-sync] the database did not open at start:", error instanceof Error ? error.name : "unknown error");
+  }
+}
