@@ -333,8 +333,9 @@ describe("checkpoints", () => {
 
     const resumed = await reconcile({ dryRun: false, pageSize: 5 });
     expect(resumed).toMatchObject({ runId: run!.id, resumed: true });
-    // Two pages before the interruption, then only the pages after the checkpoint (offsets 10…25).
-    expect(resumed.clerkRequests).toBe(2 * 2 + 2 * 4);
+    // Two pages committed and a third read ahead before the interruption, then only the pages
+    // after the checkpoint (offsets 10…25).
+    expect(resumed.clerkRequests).toBe(2 * 3 + 2 * 4);
     expect(await liveIds()).toHaveLength(30);
   });
 });

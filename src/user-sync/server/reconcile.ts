@@ -427,6 +427,8 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
   }) {
     const { snapshots, malformedIds, malformed } = parse(batch.clerkUsers);
     const started = performance.now();
+    // Requests sent so far (a read-ahead may add more while this page commits).
+    const requests = requestsSinceCheckpoint;
     const result = await timedDatabase(() =>
       commitReconcilePage(
         db,
@@ -439,14 +441,14 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
           goneIds: batch.goneIds ?? [],
           room: Math.max(0, maxChanges - changesStored),
           malformed,
-          clerkRequests: requestsSinceCheckpoint,
+          clerkRequests: requests,
           checkpoint: batch.checkpoint,
         },
       ),
     );
     run = { ...run, ...result.run };
     changesStored += result.listed;
-    requestsSinceCheckpoint = 0;
+    requestsSinceCheckpoint -= requests;
     if (dryRun) return;
     const durationMs = performance.now() - started;
     for (const { outcome } of result.outcomes) {
@@ -510,12 +512,20 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
 
   async function walk() {
     const incremental = run.mode === "incremental";
-    for (;;) {
-      await heartbeat();
-      const offset = run.walkOffset;
-      const page = await callClerk(2, () =>
+    const fetchPage = (offset: number) => {
+      const fetching = callClerk(2, () =>
         clerk.users.getUserList({ limit: pageSize, offset, orderBy: incremental ? "-updated_at" : "+created_at" }),
       );
+      // Read ahead while a page commits; if that commit fails, nobody awaits this one.
+      fetching.catch(() => undefined);
+      return { offset, fetching };
+    };
+    let next = fetchPage(run.walkOffset);
+    for (;;) {
+      await heartbeat();
+      signal?.throwIfAborted();
+      const { offset } = next;
+      const page = await next.fetching;
       let users = page.data;
       let reachedMark = false;
       if (incremental && run.stopAtMs !== null) {
@@ -527,6 +537,7 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
       // A short page is the end; so is Clerk's count (its total, read with this page), which
       // spares an empty last page. Users created since are the next run's.
       const last = page.data.length < pageSize || offset + page.data.length >= page.totalCount || reachedMark;
+      if (!last) next = fetchPage(offset + page.data.length);
       await commitBatch({
         clerkUsers: users,
         checkpoint: {
