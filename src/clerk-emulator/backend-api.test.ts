@@ -263,6 +263,16 @@ describe("email addresses", () => {
     await expect(t.control.changePrimaryEmail("user_demo_grace", "ada@example.com")).rejects.toThrow(/422/);
   });
 
+  it("keeps usernames unique across the instance, without regard to case: Clerk's 422 on username", async () => {
+    const error = await clerkError(t.clerk().users.updateUser("user_demo_alan", { firstName: "Al", username: "GRACE" }));
+    expect(error.status).toBe(422);
+    expect(error.errors[0]?.code).toBe("form_identifier_exists");
+    expect(paramName(error)).toBe("username");
+    expect((await t.clerk().users.getUser("user_demo_alan")).firstName).toBe("Alan");
+    // A user may keep (or re-case) their own username.
+    expect((await t.clerk().users.updateUser("user_demo_grace", { username: "Grace" })).username).toBe("Grace");
+  });
+
   it("bans through the Backend API: sessions end, sign-in is refused, unban lets the user back", async () => {
     const clerk = t.clerk();
     expect((await clerk.users.banUser("user_demo_alan")).banned).toBe(true);

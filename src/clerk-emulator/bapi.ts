@@ -114,6 +114,11 @@ export function registerBapi(router: Router<ClerkEmulator>) {
     if ("first_name" in body) patch.firstName = stringOrNull(body.first_name);
     if ("last_name" in body) patch.lastName = stringOrNull(body.last_name);
     if ("username" in body) patch.username = stringOrNull(body.username);
+    // Usernames are unique per instance, compared without case, as in Clerk.
+    const holders = patch.username ? store.list({ filters: { usernames: [patch.username] } }).users : [];
+    if (holders.some((holder) => holder.id !== current.id)) {
+      return sendClerkError(res, 422, "form_identifier_exists", "That username is taken. Please try another.", {}, "username");
+    }
     for (const [field, key] of [
       ["public_metadata", "publicMetadata"],
       ["private_metadata", "privateMetadata"],

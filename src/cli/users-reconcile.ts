@@ -1,10 +1,10 @@
 /**
  * `npm run users:reconcile -- --dry-run | --apply [--mode full|incremental] [--json]`
  *
- * Reconciles the users mirror with Clerk from a terminal or a job runner: the same
- * `runReconcile` the admin API calls, with the host's database and a Clerk client built from the
- * environment as the app builds them (`.env*` files are loaded as Next loads them). Also the
- * emergency re-sync and first backfill.
+ * Reconciles the users mirror with Clerk from a terminal or a job runner: the host's own
+ * `userSync.reconcile` (what the admin API calls), with the app's database, Clerk key and the
+ * Clerk budget every app instance shares (`.env*` files are loaded as Next loads them). Also
+ * the emergency re-sync and first backfill.
  *
  * Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise), the
  * summary table (or the JSON report with `--json`) to stdout.
@@ -138,14 +138,10 @@ async function main(argv: string[]): Promise<number> {
   // As Next does for the app: .env, .env.local, .env.production… (quietly: no file names in job logs).
   nextEnv.loadEnvConfig(process.cwd(), process.env.NODE_ENV === "development", { info: () => undefined, error: () => undefined });
   // After the env files: these modules read and validate the environment when they load.
-  const [{ createClerkClient }, { env }, { getDb }, { users }, reconcile, { databaseErrorCode }, { createCliClerkBudget }] = await Promise.all([
-    import("@clerk/backend"),
-    import("~/env"),
-    import("~/server/db"),
-    import("~/server/db/schema"),
+  const [{ userSync }, reconcile, { databaseErrorCode }] = await Promise.all([
+    import("~/server/user-sync"),
     import("~/user-sync/server/reconcile"),
     import("~/user-sync/server/database-errors"),
-    import("./clerk-budget"),
   ]);
 
   const controller = new AbortController();
@@ -159,21 +155,17 @@ async function main(argv: string[]): Promise<number> {
 
   const progress = createProgressReporter(process.stderr);
   try {
-    const db = await getDb();
-    const report = await reconcile.runReconcile({
-      db,
-      users,
-      clerk: createClerkClient({ secretKey: env.CLERK_SECRET_KEY, apiUrl: env.CLERK_API_URL }),
-      budget: createCliClerkBudget(db),
+    // The app's own instance: its database, the Clerk budget every instance shares, telemetry.
+    const report = await userSync.reconcile({
       dryRun: parsed.dryRun,
       mode: parsed.mode,
-      // Embedded PGlite is one connection: a held transaction would block the run's own queries.
-      lock: env.DATABASE_URL ? "transaction" : "session",
       signal: controller.signal,
       onProgress: (p) => progress.update(p),
     });
     progress.stop();
     process.stdout.write(parsed.json ? `${JSON.stringify(report, null, 2)}\n` : `${summaryTable(report)}\n`);
+    // The run's write counts, into the persisted telemetry the health view reads.
+    await userSync.telemetry?.close().catch(() => undefined);
     return exitCodes.ok;
   } catch (error) {
     progress.stop();
@@ -181,6 +173,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`users:reconcile: refused: ${error.message} (on this or another app instance). Try again when it has finished.\n`);
       return exitCodes.locked;
     }
+    await userSync.telemetry?.close().catch(() => undefined);
     // Names and codes only: a driver's message can quote row values (emails, names).
     const reason =
       error instanceof reconcile.ReconcileClerkError

@@ -1,7 +1,7 @@
 "use client";
 
 import { QueryClientProvider } from "@tanstack/react-query";
-import { httpBatchLink, loggerLink } from "@trpc/client";
+import { httpBatchLink, httpLink, isNonJsonSerializable, loggerLink, splitLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
 import { useState } from "react";
 import superjson from "superjson";
@@ -12,6 +12,10 @@ import { useSessionScoped } from "~/user-sync/client";
 import { createQueryClient } from "./query-client";
 
 export const api = createTRPCReact<AppRouter>();
+
+function trpcUrl() {
+  return `${typeof window === "undefined" ? `http://localhost:${process.env.PORT ?? 3000}` : window.location.origin}/api/trpc`;
+}
 
 /** The app's tRPC and React Query providers. Place it inside `ClerkProvider`. */
 export function TRPCReactProvider(props: { children: React.ReactNode }) {
@@ -25,10 +29,11 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
           enabled: (op) =>
             process.env.NODE_ENV === "development" || (op.direction === "down" && op.result instanceof Error),
         }),
-        httpBatchLink({
-          transformer: superjson,
-          url: `${typeof window === "undefined" ? `http://localhost:${process.env.PORT ?? 3000}` : window.location.origin}/api/trpc`,
-          headers: () => ({ "x-trpc-source": "nextjs-react" }),
+        // Files and bytes (the avatar upload) cannot be batched as JSON: they go alone, raw.
+        splitLink({
+          condition: (op) => isNonJsonSerializable(op.input),
+          true: httpLink({ transformer: superjson, url: trpcUrl(), headers: () => ({ "x-trpc-source": "nextjs-react" }) }),
+          false: httpBatchLink({ transformer: superjson, url: trpcUrl(), headers: () => ({ "x-trpc-source": "nextjs-react" }) }),
         }),
       ],
     }),

@@ -16,6 +16,7 @@ export function SiteHeader() {
   const links = [
     { href: "/", label: "Home", show: true },
     { href: "/dashboard", label: "Dashboard", show: !!isSignedIn },
+    { href: "/profile", label: "Profile", show: !!isSignedIn },
     { href: "/dashboard/settings", label: "Settings", show: !!isSignedIn },
     { href: "/admin/sync", label: "Admin console", show: isAdmin },
   ];

@@ -73,6 +73,11 @@ export function DashboardView() {
               <p className="truncate text-slate-600" data-testid="user-email">
                 {user?.email ?? "—"}
               </p>
+              <p className="truncate text-sm text-slate-500">
+                <span data-testid="user-username">{user?.username ? `@${user.username}` : "no username"}</span>
+                {" · "}
+                <span data-testid="user-interests">{user?.interests.length ? user.interests.join(", ") : "no interests yet"}</span>
+              </p>
             </div>
             <p className="text-sm text-slate-600">
               Plan{" "}
@@ -100,6 +105,9 @@ export function DashboardView() {
             </p>
           )}
           <div className="mt-5 flex flex-wrap gap-3">
+            <Link className="btn btn-primary" href="/profile">
+              Edit profile
+            </Link>
             <button type="button" className="btn" onClick={resync} disabled={status === "syncing"}>
               Sync again
             </button>

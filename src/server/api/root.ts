@@ -1,9 +1,11 @@
 import { adminRouter } from "~/server/api/routers/admin";
+import { profileRouter } from "~/server/api/routers/profile";
 import { createCallerFactory, createTRPCRouter } from "~/server/api/trpc";
 import { userSync } from "~/server/user-sync";
 
 export const appRouter = createTRPCRouter({
   user: userSync.router,
+  profile: profileRouter,
   admin: adminRouter,
 });
 

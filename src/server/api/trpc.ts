@@ -8,7 +8,7 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 
 import { isConsoleAdmin } from "~/server/console";
-import { retryAfterSecondsOf, userSyncErrorCodeOf } from "~/user-sync/server";
+import { fieldErrorsOf, retryAfterSecondsOf, userSyncErrorCodeOf } from "~/user-sync/server";
 
 /** 1. Context: who is calling, from the session `clerkMiddleware` verified. No I/O beyond that. */
 export async function createTRPCContext(opts: { headers: Headers }) {
@@ -28,6 +28,8 @@ const t = initTRPC.context<TRPCContext>().create({
         zodError: error.cause instanceof ZodError ? error.cause.flatten() : null,
         retryAfterSeconds: retryAfterSecondsOf(error),
         userSyncCode: userSyncErrorCodeOf(error),
+        /** Per-field errors (input validation, Clerk's refusals) for forms. */
+        fieldErrors: fieldErrorsOf(error),
       },
     };
   },

@@ -3,3 +3,5 @@ export { UserSyncAccountMismatchError, UserSyncProvider, useUserSync } from "./u
 export type { SyncedUserLike, UserSyncLastSync, UserSyncProviderProps, UserSyncResult, UserSyncState, UserSyncStatus } from "./user-sync-provider";
 export { useSessionScoped } from "./session-scope";
 export type { RetryOptions } from "./retry";
+export { avatarImageTypes, fieldErrorsFromZod, profileInputSchema, profileLimits } from "../shared/profile-input";
+export type { ProfileFieldError, ProfileInput } from "../shared/profile-input";

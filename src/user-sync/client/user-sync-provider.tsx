@@ -24,6 +24,12 @@ export type UserSyncState<TUser> = {
   lastSync: UserSyncLastSync | null;
   /** Syncs again now, even if this session already synced. */
   resync: () => void;
+  /**
+   * Hands over a newer row of the signed-in user, e.g. the one a profile edit answered, so every
+   * component shows it at once, without a sync or a webhook. Ignored once the session changed,
+   * and for a row of another user.
+   */
+  acceptUser(this: void, user: TUser): void;
 };
 
 export type UserSyncResult<TUser> = { outcome: string; user: TUser | null };
@@ -43,7 +49,7 @@ export type UserSyncProviderProps<TUser extends SyncedUserLike> = {
   retry?: Partial<RetryOptions>;
 };
 
-type InternalState<TUser> = Omit<UserSyncState<TUser>, "resync"> & {
+type InternalState<TUser> = Omit<UserSyncState<TUser>, "resync" | "acceptUser"> & {
   /** The Clerk session this state was fetched for: shown only while that session is active. */
   sessionId: string | null;
   /** The failed attempt's 0-based index, for backoff. */
@@ -179,12 +185,22 @@ export function UserSyncProvider<TUser extends SyncedUserLike>(props: UserSyncPr
     void run(activeSessionId, 0);
   }, [activeSessionId, run]);
 
+  // A row the app got elsewhere (a profile edit's answer), kept under the same rules as a sync's.
+  const acceptUser = useCallback(
+    (user: TUser) => {
+      const forSession = current.current?.sessionId;
+      if (!forSession || isForeign(user)) return;
+      setState((s) => (s.sessionId === forSession ? { ...s, user } : s));
+    },
+    [isForeign],
+  );
+
   // Decided on every render from Clerk's state of this render: a switch shows nothing of the previous session.
   const value = useMemo<UserSyncState<TUser>>(() => {
     const shown = activeSessionId !== null && state.sessionId === activeSessionId ? state : { ...idle };
     const user = shown.user && shown.user.id === activeUserId ? shown.user : null;
-    return { status: shown.status, user, error: shown.error, nextRetryAtMs: shown.nextRetryAtMs, lastSync: shown.lastSync, resync };
-  }, [state, activeSessionId, activeUserId, resync]);
+    return { status: shown.status, user, error: shown.error, nextRetryAtMs: shown.nextRetryAtMs, lastSync: shown.lastSync, resync, acceptUser };
+  }, [state, activeSessionId, activeUserId, resync, acceptUser]);
 
   return <UserSyncContext.Provider value={value}>{props.children}</UserSyncContext.Provider>;
 }

@@ -1,7 +1,9 @@
 /**
- * The two Backend API calls user sync makes (`GET /v1/users/{id}`, `GET /v1/jwks`), each
- * bounded by a timeout whose `AbortSignal` reaches the request, so a hanging Clerk leaves no
- * open request behind. `@clerk/backend`'s client cannot do that: it binds `fetch` when it loads
+ * The Backend API calls user sync makes (`GET /v1/users/{id}`, `GET /v1/jwks`, `GET
+ * /v1/users/count` for the health view, and for profile edits `PATCH /v1/users/{id}` and `POST
+ * /v1/users/{id}/profile_image`), each bounded by a timeout whose `AbortSignal` reaches the
+ * request, so a hanging Clerk leaves no open request behind. `@clerk/backend`'s client cannot do
+ * that: it binds `fetch` when it loads
  * and passes no signal. Requests carry the headers its client sends (Bearer secret key,
  * `Clerk-API-Version`); answers are classified here:
  *
@@ -9,6 +11,8 @@
  *   (an HTML page from a proxy, a wrong `CLERK_API_URL` path) is `CLERK_UNAVAILABLE`.
  * - 401/403 is `CLERK_KEY_REJECTED`, 429 `CLERK_RATE_LIMITED` (with `Retry-After`), other
  *   failures `CLERK_UNAVAILABLE`, a body that is not Clerk's `CLERK_MALFORMED`.
+ * - A write Clerk refuses (400/404/422 with Clerk's `errors[]`: a taken username, an invalid
+ *   value, a user that is gone) is a `ClerkRefusedError` carrying Clerk's codes, fields and messages.
  *
  * Errors name statuses and Clerk error codes, never the key, a body or a user's data.
  */
@@ -30,6 +34,44 @@ const defaultApiUrl = "https://api.clerk.com";
 export const userNotFound = Symbol("clerk-user-not-found");
 
 const clerkErrorBody = z.object({ errors: z.array(z.object({ code: z.string() }).loose()) }).loose();
+const clerkRefusalBody = z
+  .object({
+    errors: z
+      .array(
+        z
+          .object({
+            code: z.string(),
+            message: z.string().optional(),
+            long_message: z.string().optional(),
+            meta: z.object({ param_name: z.string().optional() }).loose().nullish(),
+          })
+          .loose(),
+      )
+      .min(1),
+  })
+  .loose();
+
+/** One of Clerk's reasons for refusing a write. */
+export type ClerkRefusal = { code: string; message: string; paramName: string | null };
+
+/**
+ * Clerk understood a write and refused it (400/404/422 with its `errors[]`): nothing changed in
+ * Clerk. `refusals` carry Clerk's messages for the user who made the change; this error's own
+ * message names only the status and codes.
+ */
+export class ClerkRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    readonly refusals: ClerkRefusal[],
+  ) {
+    super(`Clerk refused the change (${status}, ${refusals.map((r) => r.code.slice(0, 60)).join(", ")})`);
+    this.name = "ClerkRefusedError";
+  }
+}
+
+/** The fields `PATCH /v1/users/{id}` takes from a profile edit; null clears a value. */
+export type ClerkUserUpdate = { firstName?: string | null; lastName?: string | null; username?: string | null };
+const countBody = z.object({ total_count: z.number().int().nonnegative() }).loose();
 const jwksBody = z.object({ keys: z.array(z.object({ kid: z.string().optional() }).loose()) }).loose();
 
 type JsonAnswer = { status: number; json: unknown; retryAfterSeconds: number | null };
@@ -38,16 +80,23 @@ export function createClerkBackendApi(options: ClerkBackendApiOptions & { timeou
   const baseUrl = (options.apiUrl ?? defaultApiUrl).replace(/\/+$/, "");
 
   async function get(path: string): Promise<JsonAnswer> {
+    return request("GET", path);
+  }
+
+  async function request(method: string, path: string, body?: { json: unknown } | { form: FormData }): Promise<JsonAnswer> {
     const signal = AbortSignal.timeout(options.timeoutMs);
     let response: Response;
     try {
       response = await fetch(`${baseUrl}/v1${path}`, {
-        method: "GET",
+        method,
         headers: {
           Authorization: `Bearer ${options.secretKey}`,
           "Clerk-API-Version": clerkApiVersion,
           Accept: "application/json",
+          // A FormData body sets its own multipart content type (with the boundary).
+          ...(body && "json" in body ? { "Content-Type": "application/json" } : {}),
         },
+        body: body === undefined ? undefined : "json" in body ? JSON.stringify(body.json) : body.form,
         signal,
         cache: "no-store",
       });
@@ -92,7 +141,39 @@ export function createClerkBackendApi(options: ClerkBackendApiOptions & { timeou
     return new UserSyncError("CLERK_UNAVAILABLE", `Clerk's Backend API failed (${answer.status})`);
   }
 
+  /** A write's answer: the user's JSON, or why not. */
+  function writtenUser(answer: JsonAnswer): unknown {
+    if (answer.status === 200) {
+      if (answer.json === undefined) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a user that is not JSON");
+      return answer.json;
+    }
+    if (answer.status === 400 || answer.status === 404 || answer.status === 422) {
+      const refusal = clerkRefusalBody.safeParse(answer.json);
+      if (refusal.success) {
+        throw new ClerkRefusedError(
+          answer.status,
+          refusal.data.errors.map((e) => ({ code: e.code, message: e.long_message ?? e.message ?? e.code, paramName: e.meta?.param_name ?? null })),
+        );
+      }
+    }
+    throw failure(answer);
+  }
+
   return {
+    /** `PATCH /v1/users/{id}` with the given fields: the updated user's JSON as Clerk serves it. */
+    async updateUser(userId: string, update: ClerkUserUpdate): Promise<unknown> {
+      const json: Record<string, string | null> = {};
+      if (update.firstName !== undefined) json.first_name = update.firstName;
+      if (update.lastName !== undefined) json.last_name = update.lastName;
+      if (update.username !== undefined) json.username = update.username;
+      return writtenUser(await request("PATCH", `/users/${encodeURIComponent(userId)}`, { json }));
+    },
+    /** `POST /v1/users/{id}/profile_image` with the image as the multipart `file`: the updated user's JSON. */
+    async updateUserProfileImage(userId: string, file: File): Promise<unknown> {
+      const form = new FormData();
+      form.append("file", file);
+      return writtenUser(await request("POST", `/users/${encodeURIComponent(userId)}/profile_image`, { form }));
+    },
     /** The user's JSON as Clerk serves it, or `userNotFound` when Clerk says `resource_not_found`. */
     async getUser(userId: string): Promise<unknown> {
       const answer = await get(`/users/${encodeURIComponent(userId)}`);
@@ -102,6 +183,14 @@ export function createClerkBackendApi(options: ClerkBackendApiOptions & { timeou
       }
       if (answer.status === 404 && clerkErrorCodes(answer.json).includes("resource_not_found")) return userNotFound;
       throw failure(answer);
+    },
+    /** How many users the instance has (`total_count`). */
+    async getUserCount(): Promise<number> {
+      const answer = await get("/users/count");
+      if (answer.status !== 200) throw failure(answer);
+      const parsed = countBody.safeParse(answer.json);
+      if (!parsed.success) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a user count that is not a count");
+      return parsed.data.total_count;
     },
     /** The key ids (`kid`) of the instance's session-signing keys. */
     async getJwksKeyIds(): Promise<string[]> {

@@ -11,14 +11,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 import { users } from "~/server/db/schema";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { createMemoryClerkBudget } from "~/test/memory-clerk-budget";
+import { mintSessionToken } from "~/test/clerk-session";
 import { clerkApiUrl } from "~/test/mocks/clerk-backend";
-import { createClerkUserDirectory, type DirectoryUser } from "~/test/mocks/clerk-users-list";
+import { createClerkUserDirectory, type DirectoryRequest, type DirectoryUser } from "~/test/mocks/clerk-users-list";
 
+import { createPostgresClerkBudget, type ClerkBudget } from "./clerk-budget";
 import type { ClerkUserSnapshot } from "./clerk-user";
 import { ReconcileClerkError, ReconcileLockedError, runReconcile, type ReconcileChange, type ReconcileOptions } from "./reconcile";
 import { syncedTableOf } from "./schema";
-import type { UserSyncEvent } from "./sync";
+import { createUserSyncService, type UserSyncEvent } from "./sync";
 import { upsertClerkUser } from "./write-path";
 
 const directory = createClerkUserDirectory();
@@ -42,12 +43,15 @@ afterAll(async () => {
 
 const clerk = createClerkClient({ secretKey: "sk_live_vitest", apiUrl: clerkApiUrl() });
 
+/** For tests about other things than Clerk's limit (those use the PostgreSQL budget). */
+const unlimited: ClerkBudget = { acquire: async () => true, pause: async () => undefined };
+
 function reconcile(options: Partial<ReconcileOptions> = {}) {
   return runReconcile({
     db: testDb.db,
     users,
     clerk,
-    budget: createMemoryClerkBudget({ limit: 1000 }).budget,
+    budget: unlimited,
     ...options,
   });
 }
@@ -380,13 +384,33 @@ describe("incremental mode", () => {
   });
 });
 
-describe("Clerk rate limits", () => {
-  it("completes when every 4th request is a 429, honours each Retry-After and stays within the budget", async () => {
+describe("one Clerk budget (in PostgreSQL)", () => {
+  /** The budget every app instance shares, with pause() calls recorded. */
+  function sharedBudget(options: { requestsPerWindow: number; windowMs: number; reconcileShare: number }) {
+    const budget = createPostgresClerkBudget({ db: () => Promise.resolve(testDb.db), ...options });
+    const pauses: number[] = [];
+    return {
+      pauses,
+      budget: {
+        ...budget,
+        pause: (retryAfterSeconds: number) => {
+          pauses.push(retryAfterSeconds);
+          return budget.pause(retryAfterSeconds);
+        },
+      } satisfies ClerkBudget,
+    };
+  }
+
+  /** The most requests Clerk received in any window (less the send jitter). */
+  const busiestWindow = (log: DirectoryRequest[], windowMs: number) =>
+    Math.max(...log.map((r) => log.filter((o) => o.atMs >= r.atMs && o.atMs < r.atMs + windowMs - 20).length));
+
+  it("completes when every 4th request is a 429, honours each Retry-After and stays within the limit", async () => {
     for (let i = 0; i < 30; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
     for (let i = 0; i < 5; i++) await mirror(person(`user_stray_${i}`, 1_000));
     directory.setRateLimit({ everyNth: 4, retryAfterSeconds: 1 });
-    const limit = { requests: 6, windowMs: 1_000 };
-    const { budget, pauses } = createMemoryClerkBudget({ limit: limit.requests, windowMs: limit.windowMs });
+    const limit = { requestsPerWindow: 8, windowMs: 1_000 };
+    const { budget, pauses } = sharedBudget({ ...limit, reconcileShare: 1 });
 
     const report = await reconcile({ dryRun: false, pageSize: 5, budget });
 
@@ -394,19 +418,53 @@ describe("Clerk rate limits", () => {
     const log = directory.requests;
     const rateLimited = log.filter((r) => r.status === 429);
     expect(rateLimited.length).toBeGreaterThanOrEqual(3);
-    expect(pauses).toHaveLength(rateLimited.length);
+    expect(pauses).toEqual(rateLimited.map(() => 1));
     for (const hit of rateLimited) {
       // Its sibling request (list and count go together) may be in flight; nothing starts after
       // it until Retry-After has passed.
       const early = log.filter((r) => r.atMs > hit.atMs + 50 && r.atMs < hit.atMs + 1_000);
       expect(early).toEqual([]);
     }
-    // Every window (less the send jitter) holds at most the configured number of requests.
-    const windowMs = limit.windowMs - 20;
-    const most = Math.max(...log.map((r) => log.filter((o) => o.atMs >= r.atMs && o.atMs < r.atMs + windowMs).length));
-    expect(most).toBeLessThanOrEqual(limit.requests);
+    expect(busiestWindow(log, limit.windowMs)).toBeLessThanOrEqual(limit.requestsPerWindow);
     // Every request the run made is counted, the rate-limited ones too.
     expect(report.clerkRequests).toBe(log.length);
+  });
+
+  it("live user.sync calls during a run succeed within the shared budget; reconciliation yields", async () => {
+    for (let i = 0; i < 60; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
+    const live = ["user_live_a", "user_live_b", "user_live_c", "user_live_d", "user_live_e"];
+    for (const id of live) directory.add(person(id, 1_000));
+    const limit = { requestsPerWindow: 20, windowMs: 1_000 };
+    const { budget } = sharedBudget({ ...limit, reconcileShare: 0.5 });
+    const sync = createUserSyncService({
+      db: () => Promise.resolve(testDb.db),
+      users,
+      clerk: { secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl() },
+      cooldownSeconds: 0,
+      budget,
+    });
+
+    const startedAtMs = Date.now();
+    const running = reconcile({ dryRun: false, pageSize: 5, budget });
+    const outcomes: { atMs: number; outcome: string }[] = [];
+    for (const id of live) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const result = await sync.syncUser(id, { sessionToken: mintSessionToken({ userId: id }) });
+      outcomes.push({ atMs: Date.now(), outcome: result.outcome });
+    }
+    const report = await running;
+    const finishedAtMs = Date.now();
+
+    // Every live call succeeded, while the run was going on (it was not finished first).
+    expect(outcomes.map((o) => o.outcome).every((o) => ["created", "updated", "touched", "unchanged"].includes(o))).toBe(true);
+    expect(outcomes.filter((o) => o.atMs > startedAtMs && o.atMs < finishedAtMs - 100).length).toBeGreaterThanOrEqual(3);
+    expect(report.counts.missing + report.counts.unchanged + report.counts.stale).toBe(65);
+    // Together they never went over Clerk's limit; reconciliation alone kept to about its share.
+    const log = directory.requests;
+    expect(busiestWindow(log, limit.windowMs)).toBeLessThanOrEqual(limit.requestsPerWindow);
+    const listing = log.filter((r) => r.endpoint !== "get");
+    expect(busiestWindow(listing, limit.windowMs)).toBeLessThanOrEqual(limit.requestsPerWindow / 2 + 1);
+    expect(log.filter((r) => r.endpoint === "get" && r.status === 200)).toHaveLength(live.length);
   });
 });
 

@@ -156,8 +156,8 @@ export class ReconcileClerkError extends Error {
   }
 }
 
-/** What the admin API asks for: `?dry_run=…&mode=…`. */
-export type ReconcileRequest = { dryRun: boolean; mode: ReconcileMode };
+/** What the admin API asks for (`?dry_run=…&mode=…`); the CLI adds its progress and Ctrl-C. */
+export type ReconcileRequest = { dryRun: boolean; mode: ReconcileMode } & Pick<ReconcileOptions, "signal" | "onProgress">;
 
 /**
  * `runReconcile` bound to the host's database, users table, Clerk client and budget: the
@@ -171,7 +171,7 @@ export function createReconciler(
   },
 ) {
   return async (request: ReconcileRequest): Promise<ReconcileReport> =>
-    runReconcile({ ...options, db: await options.db(), clerk: await options.clerk(), dryRun: request.dryRun, mode: request.mode });
+    runReconcile({ ...options, ...request, db: await options.db(), clerk: await options.clerk() });
 }
 
 export type LastReconcileRun = {

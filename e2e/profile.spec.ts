@@ -1,0 +1,145 @@
+import { expect, signIn, syncStatus, test } from "./support/fixtures";
+
+// A 1×1 PNG, so the browser really decodes what Clerk (the emulator) serves back.
+const onePixelPng = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+
+type EmulatorUserJson = { id: string; first_name: string | null; last_name: string | null; username: string | null; image_url: string; updated_at: number };
+
+test("profile: name, username, interests and avatar edited in the browser reach the emulator, the database and the dashboard, with webhooks off", async ({
+  page,
+  emulator,
+  db,
+}) => {
+  await signIn(page, "user_demo_ada");
+  await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
+  // No webhook may help: the dashboard must show the new values from the edit's own answer.
+  await emulator.setWebhooks({ drop: true });
+
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await page.waitForURL("**/profile");
+  await expect(page.getByLabel("First name")).toHaveValue("Ada");
+  await page.getByLabel("First name").fill("Augusta Ada");
+  await page.getByLabel("Last name").fill("King");
+  await page.getByLabel("Username").fill("countess_ada");
+  await page.getByLabel("Interests").fill(" mathematics, poetry,Mathematics ,  analytical   engines ");
+  await page.getByLabel("Avatar").setInputFiles({ name: "ada.png", mimeType: "image/png", buffer: onePixelPng });
+  await expect(page.getByTestId("avatar-preview")).toBeVisible();
+  await page.getByRole("button", { name: "Save" }).click();
+
+  await expect(page.getByTestId("profile-notice")).toHaveText("Saved.");
+  await expect(page.getByTestId("profile-card")).toHaveAttribute("data-pending", "false");
+  await expect(page.getByTestId("profile-card-name")).toHaveText("Augusta Ada King");
+  await expect(page.getByTestId("profile-card-username")).toHaveText("@countess_ada");
+  await expect(page.getByTestId("profile-card-interests")).toHaveText("mathematics, poetry, analytical engines");
+  await expect(page.getByLabel("Interests")).toHaveValue("mathematics, poetry, analytical engines");
+
+  const inEmulator = (await emulator.users()) as unknown as EmulatorUserJson[];
+  const ada = inEmulator.find((u) => u.id === "user_demo_ada")!;
+  expect(ada).toMatchObject({ first_name: "Augusta Ada", last_name: "King", username: "countess_ada" });
+  expect(ada.image_url).toContain("/images/uploads/");
+  await expect(page.getByTestId("profile-card-avatar")).toHaveAttribute("src", ada.image_url);
+
+  const row = await db.sql<{ first_name: string; last_name: string; username: string; image_url: string; interests: string[]; clerk_updated_at: string }[]>`
+    select first_name, last_name, username, image_url, interests, clerk_updated_at::text from users where id = 'user_demo_ada'`;
+  expect(row[0]).toEqual({
+    first_name: "Augusta Ada",
+    last_name: "King",
+    username: "countess_ada",
+    image_url: ada.image_url,
+    interests: ["mathematics", "poetry", "analytical engines"],
+    clerk_updated_at: String(ada.updated_at),
+  });
+
+  // The dashboard, right away (client-side navigation: same provider, no reload, no webhook).
+  await page.getByRole("link", { name: "Dashboard", exact: true }).click();
+  await page.waitForURL("**/dashboard");
+  await expect(page.getByTestId("user-name")).toHaveText("Augusta Ada King");
+  await expect(page.getByTestId("user-username")).toHaveText("@countess_ada");
+  await expect(page.getByTestId("user-interests")).toHaveText("mathematics, poetry, analytical engines");
+  await expect(page.getByTestId("user-avatar")).toHaveAttribute("src", ada.image_url);
+  expect(await page.getByTestId("user-avatar").evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(1);
+
+  // And after a reload.
+  await page.reload();
+  await expect(page.getByTestId("user-username")).toHaveText("@countess_ada");
+  expect((await emulator.deliveries()).filter((d) => d.userId === "user_demo_ada").every((d) => d.status === "dropped")).toBe(true);
+});
+
+test("profile: a taken username shows Clerk's error on the field, and nothing changes", async ({ page, emulator, db }) => {
+  await signIn(page, "user_demo_alan");
+  await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await page.waitForURL("**/profile");
+
+  // Grace holds "grace" in Clerk; the app only learns it from Clerk's 422, which comes late here.
+  await emulator.setFault({ endpoint: "updateUser", latencyMs: 1_500, remaining: 1 });
+  await page.getByLabel("Username").fill("Grace");
+  await page.getByRole("button", { name: "Save" }).click();
+  // Optimistic: the card shows the value being saved at once…
+  await expect(page.getByTestId("profile-card")).toHaveAttribute("data-pending", "true");
+  await expect(page.getByTestId("profile-card-username")).toHaveText("@Grace");
+  // …and is reconciled to Clerk's answer: refused, so back to what the server holds.
+  await expect(page.getByTestId("error-username")).toHaveText("That username is taken. Please try another.");
+  await expect(page.getByTestId("profile-card")).toHaveAttribute("data-pending", "false");
+  await expect(page.getByLabel("Username")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByLabel("Username")).toHaveValue("Grace");
+  await expect(page.getByTestId("profile-card-username")).toHaveText("no username");
+
+  const alanRow = await db.sql<{ username: string | null }[]>`select username from users where id = 'user_demo_alan'`;
+  expect(alanRow).toEqual([{ username: null }]);
+  const alan = ((await emulator.users()) as unknown as EmulatorUserJson[]).find((u) => u.id === "user_demo_alan")!;
+  expect(alan.username).toBeNull();
+
+  // An invalid username never leaves the browser.
+  const updatesBefore = await emulator.count("updateUser");
+  expect(updatesBefore).toBe(1);
+  await page.getByLabel("Username").fill("al");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("error-username")).toHaveText("Your username must be between 4 and 64 characters long.");
+  expect(await emulator.count("updateUser")).toBe(updatesBefore);
+});
+
+test("profile: Clerk's per-user limit (10 updates per 10 s) is shown with its Retry-After, and nothing changes", async ({ page, emulator, db }) => {
+  await signIn(page, "user_demo_grace");
+  await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await page.waitForURL("**/profile");
+
+  // Clerk's user.updated echoes arrive a little after each edit's own answer, as they do from Svix.
+  await emulator.setWebhooks({ delayMs: 300 });
+
+  // The emulator limits PATCH /v1/users/:id as Clerk does: ten edits go through…
+  for (let i = 1; i <= 10; i++) {
+    await page.getByLabel("First name").fill(`Grace ${i}`);
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("profile-card-name")).toHaveText(`Grace ${i} Hopper`);
+    await expect(page.getByTestId("profile-card")).toHaveAttribute("data-pending", "false");
+  }
+  const before = await db.sql`select first_name, clerk_updated_at, xmin::text from users where id = 'user_demo_grace'`;
+  expect(before[0]?.first_name).toBe("Grace 10");
+
+  // …the eleventh within 10 s is Clerk's 429, whose Retry-After reaches the form.
+  await page.getByLabel("First name").fill("Amazing Grace");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("profile-error")).toHaveText(/^Too many changes in a short time\. Try again in ([1-9]|10) seconds?\.$/);
+  await expect(page.getByLabel("First name")).toHaveValue("Amazing Grace");
+  await expect(page.getByTestId("profile-card-name")).toHaveText("Grace 10 Hopper");
+  expect(await db.sql`select first_name, clerk_updated_at, xmin::text from users where id = 'user_demo_grace'`).toEqual(before);
+  expect(await emulator.count("updateUser")).toBe(11);
+
+  // Once Clerk lets it through (here: the limit switched off rather than waiting), the same form saves.
+  await emulator.setRateLimits({ enabled: false });
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("profile-notice")).toHaveText("Saved.");
+  await expect(page.getByTestId("profile-card-name")).toHaveText("Amazing Grace Hopper");
+
+  // Every echo found the edit already mirrored: the same clock (unchanged) or an older one than
+  // the next edit's (stale). None wrote a row version.
+  const versionBefore = await db.sql`select xmin::text from users where id = 'user_demo_grace'`;
+  const deliveries = (await emulator.webhooksIdle()).filter((d) => d.userId === "user_demo_grace" && d.type === "user.updated");
+  expect(deliveries.map((d) => d.status)).toEqual(Array<string>(11).fill("delivered"));
+  const outcomes = await db.sql<{ outcome: string }[]>`select outcome from clerk_webhook_events where clerk_user_id = 'user_demo_grace' and event_type = 'user.updated'`;
+  expect(outcomes).toHaveLength(11);
+  expect(outcomes.filter((o) => o.outcome !== "unchanged" && o.outcome !== "stale")).toEqual([]);
+  expect(await db.sql`select xmin::text from users where id = 'user_demo_grace'`).toEqual(versionBefore);
+});

@@ -1,0 +1,189 @@
+/**
+ * Profile edits from the app: Clerk first, then the mirror, never split-brain.
+ *
+ * - Validated before anything else (`profileInputSchema`, the avatar's size and magic bytes);
+ *   the user id comes from the verified session only.
+ * - Clerk is written first, with one Backend API call: `PATCH /v1/users/{id}` (the SDK's
+ *   `users.updateUser`) or `POST /v1/users/{id}/profile_image` (`users.updateUserProfileImage`),
+ *   through the plugin's Backend API client, whose timeout aborts the request. A refusal (422:
+ *   username taken, invalid value) or a failure leaves the database untouched and comes back as
+ *   field errors or a typed error.
+ * - The user Clerk returns goes through the one write path, ordered by Clerk's clock: the
+ *   `user.updated` webhook that echoes the change carries the same clock and writes nothing, and
+ *   two racing edits end on Clerk's final state whatever order their answers arrive in.
+ * - Clerk saved it but the database write failed: the answer says so (`mirror: "pending"`) and
+ *   the next `user.sync` or the echo webhook converges the row. The mirror never holds a value
+ *   Clerk did not confirm.
+ */
+import { withClerkBudget } from "./clerk-budget";
+import { profileLimits, type ProfileChanges, type ProfileFieldError } from "../shared/profile-input";
+import { BodyTooLargeError, detectImageType, imageExtensions, readWithCap } from "./avatar-image";
+import { ClerkRefusedError, createClerkBackendApi, type ClerkBackendApi } from "./clerk-backend-api";
+import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
+import { UserSyncError } from "./errors";
+import { syncedTableOf, type UsersTable } from "./schema";
+import { guardedEmitter, type UserSyncOptions } from "./sync";
+import { upsertClerkUser, type WriteOutcome } from "./write-path";
+
+export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<UserSyncOptions<TUsers>, "db" | "users" | "clerk" | "clerkTimeoutMs" | "onEvent" | "budget">;
+
+export type ProfileErrorCode = "CLERK_REJECTED" | "CLERK_USER_NOT_FOUND" | "IMAGE_TOO_LARGE" | "IMAGE_TYPE_UNSUPPORTED";
+
+/**
+ * A profile edit Clerk or the upload checks refused. Its field errors (Clerk's messages among
+ * them) go back to the user who made the edit; its own message names no value and is all a log sees.
+ */
+export class ProfileUpdateError extends Error {
+  constructor(
+    readonly code: ProfileErrorCode,
+    message: string,
+    readonly fieldErrors: ProfileFieldError[] = [],
+  ) {
+    super(message);
+    this.name = "ProfileUpdateError";
+  }
+}
+
+/** Clerk's confirmed identity fields after an edit: what the form shows, whatever the mirror did. */
+export type ClerkProfile = Pick<ClerkUserSnapshot, "firstName" | "lastName" | "username" | "imageUrl" | "clerkUpdatedAtMs">;
+
+export type ProfileUpdateResult<THostUser> = {
+  /**
+   * `written`: the mirror went through the write path. `pending`: Clerk saved the change but the
+   * database write failed; the next sync or Clerk's `user.updated` webhook brings the row up to date.
+   */
+  mirror: "written" | "pending";
+  /** The write path's outcome; null when the mirror is pending. */
+  outcome: WriteOutcome | null;
+  profile: ClerkProfile;
+  /** The caller's row after the write (it may hold a newer edit); null when pending or deleted. */
+  user: THostUser | null;
+};
+
+// Clerk's `meta.param_name` → the form's field.
+const fieldsByClerkParam: Partial<Record<string, string>> = {
+  first_name: "firstName",
+  last_name: "lastName",
+  username: "username",
+  file: "avatar",
+  profile_image: "avatar",
+};
+
+/** Clerk's refusal as the form shows it: each reason on the field Clerk named (else `field`). */
+function fromClerkRefusal(error: ClerkRefusedError, field: string | null): ProfileUpdateError {
+  if (error.status === 404 && error.refusals.some((r) => r.code === "resource_not_found")) {
+    return new ProfileUpdateError("CLERK_USER_NOT_FOUND", "Your account no longer exists in Clerk");
+  }
+  const fieldErrors = error.refusals.map((refusal) => ({
+    field: (refusal.paramName ? fieldsByClerkParam[refusal.paramName] : undefined) ?? field,
+    code: refusal.code,
+    message: refusal.message,
+  }));
+  return new ProfileUpdateError("CLERK_REJECTED", `Clerk refused the change (${error.status})`, fieldErrors);
+}
+
+export function createProfileService<TUsers extends UsersTable>(options: ProfileServiceOptions<TUsers>) {
+  type HostUser = TUsers["$inferSelect"];
+  const table = syncedTableOf(options.users);
+  const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
+  // Edits draw from the Backend API budget every instance shares, like user.sync.
+  const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), options.budget, { maxWaitMs: 1000 });
+  const emit = guardedEmitter(options.onEvent);
+
+  /** Clerk first; then, only with what Clerk returned, the write path. */
+  async function applyToClerkThenMirror(
+    userId: string,
+    field: string | null,
+    write: (api: ClerkBackendApi) => Promise<unknown>,
+  ): Promise<ProfileUpdateResult<HostUser>> {
+    const startedAtMs = Date.now();
+    const fail = (errorCode: string) =>
+      emit({ source: "profile-update", outcome: "error", clerkFetched: true, durationMs: Date.now() - startedAtMs, errorCode });
+    let snapshot: ClerkUserSnapshot;
+    try {
+      snapshot = snapshotFromUserJson(await write(clerkApi));
+      if (snapshot.id !== userId) throw new UserSyncError("CLERK_MALFORMED", "Clerk returned another user");
+    } catch (error) {
+      const failure = classifyClerkFailure(error, field, clerkTimeoutMs);
+      fail(failure.code);
+      throw failure;
+    }
+    const profile: ClerkProfile = {
+      firstName: snapshot.firstName,
+      lastName: snapshot.lastName,
+      username: snapshot.username,
+      imageUrl: snapshot.imageUrl,
+      clerkUpdatedAtMs: snapshot.clerkUpdatedAtMs,
+    };
+    try {
+      // Clerk's answer to this very request: as authoritative as a fetch (it wins an equal
+      // clock over a webhook payload, and starts user.sync's cooldown).
+      const written = await upsertClerkUser(await options.db(), table, snapshot, "fetched");
+      emit({ source: "profile-update", outcome: written.outcome, clerkFetched: true, durationMs: Date.now() - startedAtMs });
+      const user = written.outcome === "deleted" ? null : (written.row as HostUser | null);
+      return { mirror: "written", outcome: written.outcome, profile, user };
+    } catch {
+      // Clerk holds the change; the row converges on the next sync or the echo webhook. The
+      // error itself may quote the row's values, so only its kind leaves this function.
+      fail("DATABASE_UNAVAILABLE");
+      return { mirror: "pending", outcome: null, profile, user: null };
+    }
+  }
+
+  return {
+    /** Writes first name, last name and username to Clerk, then Clerk's answer to the mirror. */
+    updateProfile(userId: string, changes: ProfileChanges): Promise<ProfileUpdateResult<HostUser>> {
+      return applyToClerkThenMirror(userId, null, (api) => api.updateUser(userId, changes));
+    },
+
+    /**
+     * Uploads a new profile image (PNG, JPEG, WebP or GIF by its magic bytes, at most
+     * `profileLimits.avatarMaxBytes`) to Clerk, then Clerk's answer to the mirror. A declared
+     * `Content-Length` over the limit is refused before the body is read.
+     */
+    async updateAvatar(
+      userId: string,
+      upload: { body: ReadableStream<Uint8Array>; declaredBytes: number | null },
+    ): Promise<ProfileUpdateResult<HostUser>> {
+      const maxBytes = profileLimits.avatarMaxBytes;
+      const tooLarge = () =>
+        new ProfileUpdateError("IMAGE_TOO_LARGE", "The image is larger than 2 MiB", [
+          { field: "avatar", code: "image_too_large", message: "Choose an image of at most 2 MiB." },
+        ]);
+      if (upload.declaredBytes !== null && upload.declaredBytes > maxBytes) {
+        await upload.body.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = await readWithCap(upload.body, maxBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) throw tooLarge();
+        throw error;
+      }
+      const type = detectImageType(bytes);
+      if (!type) {
+        throw new ProfileUpdateError("IMAGE_TYPE_UNSUPPORTED", "The file is not a PNG, JPEG, WebP or GIF image", [
+          { field: "avatar", code: "image_type_unsupported", message: "Choose a PNG, JPEG, WebP or GIF image." },
+        ]);
+      }
+      const file = new File([bytes as Uint8Array<ArrayBuffer>], `avatar.${imageExtensions[type]}`, { type });
+      return applyToClerkThenMirror(userId, "avatar", (api) => api.updateUserProfileImage(userId, file));
+    },
+  };
+}
+
+export type ProfileService<TUsers extends UsersTable> = ReturnType<typeof createProfileService<TUsers>>;
+
+/** A failed Clerk write as the plugin's vocabulary. A timeout is ambiguous: Clerk may have applied it. */
+function classifyClerkFailure(error: unknown, field: string | null, clerkTimeoutMs: number): ProfileUpdateError | UserSyncError {
+  if (error instanceof ClerkRefusedError) return fromClerkRefusal(error, field);
+  if (error instanceof MalformedClerkUserError) {
+    return new UserSyncError("CLERK_MALFORMED", `Clerk returned a malformed user (${error.issues.join("; ").slice(0, 300)})`);
+  }
+  if (error instanceof UserSyncError) {
+    if (error.code !== "CLERK_TIMEOUT") return error;
+    return new UserSyncError("CLERK_TIMEOUT", `Clerk did not answer within ${clerkTimeoutMs} ms; the change may still have been saved`);
+  }
+  return new UserSyncError("CLERK_UNAVAILABLE", "Clerk's Backend API failed");
+}
