@@ -13,6 +13,18 @@ test("k. an admin sees Clerk vs the mirror, dead letters and a webhook chart who
   const { totalCount: clerkUsers } = await emulator.createUsersInBulk(3, "imported");
 
   await signIn(page, "user_demo_margaret");
+  await expect(page.getByTestId("sync-status")).toHaveAttribute("data-status", "synced");
+  // Telemetry is flushed every few seconds: wait until the table holds the webhook writes and
+  // Margaret's own client sync (the console's health check flushes this instance's buffer too).
+  await expect
+    .poll(async () => {
+      const [row] = await db.sql<[{ webhook: number; client: number }]>`
+        select coalesce(sum(count) filter (where source = 'webhook'), 0)::int as webhook,
+               coalesce(sum(count) filter (where source = 'client-sync'), 0)::int as client
+        from user_sync_write_stats`;
+      return row.webhook >= 2 && row.client >= 1;
+    }, { timeout: 20_000 })
+    .toBe(true);
   await expect(page.getByRole("link", { name: "Admin console" })).toBeVisible();
   await page.getByRole("link", { name: "Admin console" }).click();
   await expect(page.getByRole("heading", { name: "User sync console" })).toBeVisible();
@@ -25,6 +37,38 @@ test("k. an admin sees Clerk vs the mirror, dead letters and a webhook chart who
   await expect(page.getByTestId("discrepancy")).toHaveText(String(Math.abs(clerkUsers - live)));
   await expect(page.getByTestId("dead-letters")).toHaveText("1");
   await expect(page.getByTestId("last-webhook")).toContainText("Last delivery");
+  // The plugin's health report: a dead letter is a warning, named among the problems.
+  await expect(page.getByTestId("health-status")).toHaveAttribute("data-status", "warning");
+  await expect(page.getByTestId("health-problems")).toContainText("dead_letters: 1");
+
+  // Write outcomes by source per hour: every (hour, source, outcome) of user_sync_write_stats is a point.
+  const writes = await db.sql<{ hour: Date; source: string; outcome: string; n: number }[]>`
+    select date_trunc('hour', bucket_start) as hour, source, outcome, sum(count)::int as n from user_sync_write_stats
+    where bucket_start >= date_trunc('hour', now()) - interval '23 hours' group by 1, 2, 3 order by 1, 2, 3`;
+  expect(writes.some((w) => w.source === "webhook" && w.outcome === "created")).toBe(true);
+  expect(writes.some((w) => w.source === "client-sync")).toBe(true);
+  await expect(page.getByTestId("write-hours").locator("tbody tr")).toHaveCount(writes.length);
+  for (const write of writes) {
+    const row = page.locator(`[data-testid="write-hours"] tr[data-hour="${write.hour.toISOString()}"][data-source="${write.source}"][data-outcome="${write.outcome}"]`);
+    await expect(row.locator("td").nth(3)).toHaveText(String(write.n));
+  }
+  await expect(page.getByTestId("write-chart").locator(".recharts-bar-rectangle")).toHaveCount(writes.length);
+
+  // Self-heals (client-sync created/updated/restored) beside webhook deliveries, per hour.
+  const heals = await db.sql<{ hour: Date; heals: number; deliveries: number }[]>`
+    with hours as (select generate_series(date_trunc('hour', now()) - interval '23 hours', date_trunc('hour', now()), interval '1 hour') as hour)
+    select hours.hour,
+      (select coalesce(sum(count), 0)::int from user_sync_write_stats s where date_trunc('hour', s.bucket_start) = hours.hour
+        and s.source = 'client-sync' and s.outcome in ('created', 'updated', 'restored')) as heals,
+      (select count(*)::int from clerk_webhook_events e where date_trunc('hour', e.received_at) = hours.hour) as deliveries
+    from hours order by 1`;
+  expect(heals.reduce((sum, h) => sum + h.heals, 0)).toBeGreaterThan(0);
+  for (const hour of heals) {
+    const cells = page.locator(`[data-testid="self-heal-hours"] tr[data-hour="${hour.hour.toISOString()}"] td`);
+    await expect(cells.nth(1)).toHaveText(String(hour.heals));
+    await expect(cells.nth(2)).toHaveText(String(hour.deliveries));
+  }
+  await expect(page.getByTestId("self-heal-last-hour")).toHaveText(String(heals.reduce((sum, h) => sum + h.heals, 0)));
 
   // Every (hour, outcome) of the last 24 h in the database is one point of the chart, with its count.
   const points = await db.sql<{ hour: Date; outcome: string; n: number }[]>`

@@ -5,6 +5,8 @@ import { clerkClient } from "@clerk/nextjs/server";
 import { sql } from "drizzle-orm";
 
 import { getDb } from "~/server/db";
+import { userSync } from "~/server/user-sync";
+import type { HealthReport } from "~/user-sync/server";
 
 /**
  * Whether a Clerk user may use the admin console: their Clerk `public_metadata.role` is "admin".
@@ -24,19 +26,23 @@ export async function isConsoleAdmin(userId: string): Promise<boolean> {
 /** One hour of webhook deliveries, by what they did (`created`, `updated`, …, `dead_letter`). */
 export type WebhookHour = { hourStart: string; counts: Record<string, number>; total: number };
 
+/** One hour of write attempts from `user_sync_write_stats`: `counts[source][outcome]`. */
+export type WriteHour = {
+  hourStart: string;
+  counts: Record<string, Record<string, number>>;
+  /** `client-sync` writes that changed the mirror (created, updated, restored): the self-heal path. */
+  selfHeals: number;
+  /** Write attempts of the `webhook` source. */
+  webhookWrites: number;
+};
+
+/** The console's figures: the plugin's health report plus hourly series for the charts. */
 export type ConsoleOverview = {
-  /** Clerk's own user count; null when Clerk could not be asked. */
-  clerkUsers: number | null;
-  liveUsers: number;
-  tombstones: number;
-  /** |clerkUsers − liveUsers|; null when Clerk's count is unknown. */
-  discrepancy: number | null;
-  lastWebhookAt: string | null;
-  /** processed_at − Clerk's event time of the last processed delivery. */
-  lastWebhookLagMs: number | null;
-  deadLetters: number;
+  health: HealthReport;
   /** The last 24 hours, oldest first, one entry per hour (zeros included). */
   webhookHours: WebhookHour[];
+  /** The same 24 hours of write attempts by source and outcome. */
+  writeHours: WriteHour[];
   generatedAt: string;
 };
 
@@ -46,46 +52,54 @@ function rowsOf<T>(result: unknown): T[] {
 }
 
 const hourMs = 3_600_000;
+const selfHealOutcomes = new Set(["created", "updated", "restored"]);
 
-/** The figures of the console, all from PostgreSQL but Clerk's count. */
+function emptyHours<T>(firstHourMs: number, make: (hourStart: string) => T): T[] {
+  return Array.from({ length: 24 }, (_, i) => make(new Date(firstHourMs + i * hourMs).toISOString()));
+}
+
+/**
+ * The console's figures. Status, problems and the headline figures are the plugin's health
+ * report (the same one `/api/admin/user-sync/health` answers); the hourly series are read
+ * after it, so this instance's buffered telemetry (flushed by the health check) is included.
+ */
 export async function readConsoleOverview(nowMs = Date.now()): Promise<ConsoleOverview> {
+  const health = await userSync.health.check();
   const db = await getDb();
-  const [clerkUsers, userCounts, lastWebhook, deadLetters, hours] = await Promise.all([
-    clerkClient()
-      .then((clerk) => clerk.users.getCount())
-      .catch(() => null),
-    db.execute(sql`select count(*) filter (where deleted_at is null)::int as live, count(*) filter (where deleted_at is not null)::int as tombstones from users`),
-    db.execute(sql`
-      select processed_at, event_timestamp_ms from clerk_webhook_events
-      where processed_at is not null order by processed_at desc limit 1`),
-    db.execute(sql`select count(*)::int as n from clerk_webhook_events where outcome = 'dead_letter'`),
+  const firstHourMs = nowMs - (nowMs % hourMs) - 23 * hourMs;
+  const since = new Date(firstHourMs).toISOString();
+  const [deliveries, writes] = await Promise.all([
     db.execute(sql`
       select date_trunc('hour', received_at) as hour_start, outcome, count(*)::int as n
       from clerk_webhook_events
-      where received_at >= ${new Date(nowMs - nowMs % hourMs - 23 * hourMs).toISOString()}::timestamptz
+      where received_at >= ${since}::timestamptz
       group by 1, 2`),
+    db.execute(sql`
+      select date_trunc('hour', bucket_start) as hour_start, source, outcome, sum(count)::float8 as n
+      from user_sync_write_stats
+      where bucket_start >= ${since}::timestamptz
+      group by 1, 2, 3`),
   ]);
-  const counts = rowsOf<{ live: number; tombstones: number }>(userCounts)[0] ?? { live: 0, tombstones: 0 };
-  const last = rowsOf<{ processed_at: string | Date; event_timestamp_ms: string | number | null }>(lastWebhook)[0];
-  const lastAt = last ? new Date(last.processed_at) : null;
-  const firstHourMs = nowMs - (nowMs % hourMs) - 23 * hourMs;
-  const webhookHours: WebhookHour[] = Array.from({ length: 24 }, (_, i) => ({ hourStart: new Date(firstHourMs + i * hourMs).toISOString(), counts: {}, total: 0 }));
-  for (const row of rowsOf<{ hour_start: string | Date; outcome: string; n: number }>(hours)) {
-    const index = Math.round((new Date(row.hour_start).getTime() - firstHourMs) / hourMs);
-    const hour = webhookHours[index];
+  const indexOf = (hourStart: string | Date) => Math.round((new Date(hourStart).getTime() - firstHourMs) / hourMs);
+
+  const webhookHours = emptyHours<WebhookHour>(firstHourMs, (hourStart) => ({ hourStart, counts: {}, total: 0 }));
+  for (const row of rowsOf<{ hour_start: string | Date; outcome: string; n: number }>(deliveries)) {
+    const hour = webhookHours[indexOf(row.hour_start)];
     if (!hour) continue;
     hour.counts[row.outcome] = (hour.counts[row.outcome] ?? 0) + Number(row.n);
     hour.total += Number(row.n);
   }
-  return {
-    clerkUsers,
-    liveUsers: Number(counts.live),
-    tombstones: Number(counts.tombstones),
-    discrepancy: clerkUsers === null ? null : Math.abs(clerkUsers - Number(counts.live)),
-    lastWebhookAt: lastAt?.toISOString() ?? null,
-    lastWebhookLagMs: lastAt && last?.event_timestamp_ms != null ? Math.max(0, lastAt.getTime() - Number(last.event_timestamp_ms)) : null,
-    deadLetters: Number(rowsOf<{ n: number }>(deadLetters)[0]?.n ?? 0),
-    webhookHours,
-    generatedAt: new Date(nowMs).toISOString(),
-  };
+
+  const writeHours = emptyHours<WriteHour>(firstHourMs, (hourStart) => ({ hourStart, counts: {}, selfHeals: 0, webhookWrites: 0 }));
+  for (const row of rowsOf<{ hour_start: string | Date; source: string; outcome: string; n: number }>(writes)) {
+    const hour = writeHours[indexOf(row.hour_start)];
+    if (!hour) continue;
+    const n = Number(row.n);
+    const bySource = (hour.counts[row.source] ??= {});
+    bySource[row.outcome] = (bySource[row.outcome] ?? 0) + n;
+    if (row.source === "client-sync" && selfHealOutcomes.has(row.outcome)) hour.selfHeals += n;
+    if (row.source === "webhook") hour.webhookWrites += n;
+  }
+
+  return { health, webhookHours, writeHours, generatedAt: new Date(nowMs).toISOString() };
 }

@@ -3,6 +3,7 @@
 import { api } from "~/trpc/react";
 
 import { WebhookChart } from "./webhook-chart";
+import { SelfHealChart, WriteOutcomesChart } from "./write-charts";
 
 function Figure({ label, value, hint, testId, tone = "plain" }: { label: string; value: string; hint?: string; testId: string; tone?: "plain" | "bad" | "good" }) {
   const color = tone === "bad" ? "text-red-700" : tone === "good" ? "text-emerald-700" : "text-slate-900";
@@ -23,6 +24,12 @@ function duration(ms: number) {
   return `${Math.round(ms / 60_000)} min`;
 }
 
+const statusLook = {
+  healthy: { label: "Healthy", className: "border-emerald-200 bg-emerald-50 text-emerald-900" },
+  warning: { label: "Warning", className: "border-amber-200 bg-amber-50 text-amber-900" },
+  failing: { label: "Failing", className: "border-red-200 bg-red-50 text-red-900" },
+} as const;
+
 export function ConsoleView() {
   const overview = api.admin.overview.useQuery(undefined, { refetchInterval: 15_000 });
   if (overview.isPending) return <p className="text-slate-600">Loading the figures…</p>;
@@ -33,28 +40,72 @@ export function ConsoleView() {
       </p>
     );
   }
-  const data = overview.data;
-  const drift = data.discrepancy;
+  const { health, webhookHours, writeHours } = overview.data;
+  const drift = health.discrepancy;
+  const look = statusLook[health.status];
   return (
     <div className="space-y-6" data-testid="console">
+      <section className={`card ${look.className}`} aria-labelledby="status-title" data-testid="health-status" data-status={health.status}>
+        <h2 id="status-title" className="text-lg font-semibold">
+          Status: {look.label}
+        </h2>
+        {health.problems.length === 0 ? (
+          <p className="mt-1 text-sm">No problem found.</p>
+        ) : (
+          <ul className="mt-2 list-disc space-y-1 pl-5 text-sm" data-testid="health-problems">
+            {health.problems.map((problem) => (
+              <li key={problem}>{problem}</li>
+            ))}
+          </ul>
+        )}
+      </section>
       <dl className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
-        <Figure label="Users in Clerk" value={data.clerkUsers === null ? "unknown" : String(data.clerkUsers)} hint={data.clerkUsers === null ? "Clerk could not be asked" : "Clerk's own count"} testId="clerk-users" />
-        <Figure label="Live rows" value={String(data.liveUsers)} hint={`${data.tombstones} deleted (tombstones)`} testId="live-users" />
+        <Figure label="Users in Clerk" value={health.clerkUsers === null ? "unknown" : String(health.clerkUsers)} hint={health.clerkUsers === null ? "Clerk could not be asked" : "Clerk's own count"} testId="clerk-users" />
+        <Figure label="Live rows" value={String(health.liveUsers)} hint={`${health.tombstones} deleted (tombstones)`} testId="live-users" />
         <Figure label="Discrepancy" value={drift === null ? "unknown" : String(drift)} hint="Clerk users − live rows" testId="discrepancy" tone={drift === null ? "plain" : drift === 0 ? "good" : "bad"} />
-        <Figure label="Dead letters" value={String(data.deadLetters)} hint="Signed deliveries that could not apply" testId="dead-letters" tone={data.deadLetters > 0 ? "bad" : "good"} />
+        <Figure label="Dead letters" value={String(health.deadLetters)} hint="Signed deliveries that could not apply" testId="dead-letters" tone={health.deadLetters > 0 ? "bad" : "good"} />
+        <Figure label="Self-heals, last hour" value={String(health.selfHealLastHour)} hint={`${health.selfHealLastDay} in the last 24 h`} testId="self-heal-last-hour" />
+        <Figure label="Write errors, last hour" value={String(health.errorsLastHour)} testId="errors-last-hour" tone={health.errorsLastHour > 0 ? "bad" : "good"} />
+        <Figure
+          label="Webhook lag (p95)"
+          value={health.webhookLagMs === null ? "none" : duration(health.webhookLagMs)}
+          hint="Clerk's change → processed here"
+          testId="webhook-lag"
+        />
+        <Figure
+          label="Last reconcile"
+          value={health.lastReconcile ? `${health.lastReconcile.counts.missing + health.lastReconcile.counts.stale + health.lastReconcile.counts.deleted} fixes` : "never"}
+          hint={
+            health.lastReconcile
+              ? `${health.lastReconcile.dryRun ? "Dry run" : "Applied"} ${new Date(health.lastReconcile.finishedAt).toLocaleString("en")}: ${health.lastReconcile.counts.missing} missing, ${health.lastReconcile.counts.stale} stale, ${health.lastReconcile.counts.deleted} deleted`
+              : "No reconciliation has run"
+          }
+          testId="last-reconcile"
+        />
       </dl>
+      <section className="card" aria-labelledby="self-heal-title">
+        <h2 id="self-heal-title" className="text-lg font-semibold">
+          Self-heal beside webhooks, last 24 hours
+        </h2>
+        <p className="mt-1 text-sm text-slate-600">Self-heal bars with no webhook line mean webhooks are not arriving and client syncs are covering for them.</p>
+        <SelfHealChart writeHours={writeHours} webhookHours={webhookHours} />
+      </section>
+      <section className="card" aria-labelledby="writes-title">
+        <h2 id="writes-title" className="text-lg font-semibold">
+          Write outcomes by source, last 24 hours
+        </h2>
+        <WriteOutcomesChart hours={writeHours} />
+      </section>
       <section className="card" aria-labelledby="webhooks-title">
         <div className="flex flex-wrap items-baseline justify-between gap-2">
           <h2 id="webhooks-title" className="text-lg font-semibold">
             Webhook deliveries, last 24 hours
           </h2>
           <p className="text-sm text-slate-600" data-testid="last-webhook">
-            {data.lastWebhookAt
-              ? `Last delivery ${new Date(data.lastWebhookAt).toLocaleString("en")}${data.lastWebhookLagMs !== null ? `, ${duration(data.lastWebhookLagMs)} after the change in Clerk` : ""}`
-              : "No webhook delivery yet"}
+            {health.lastWebhookAt ? `Last delivery ${new Date(health.lastWebhookAt).toLocaleString("en")}` : "No webhook delivery yet"}
           </p>
         </div>
-        <WebhookChart hours={data.webhookHours} />
+        <WebhookChart hours={webhookHours} />
       </section>
     </div>
   );
