@@ -19,6 +19,8 @@ export const userSync = createUserSync({
   },
   // /api/admin/user-sync/*: Bearer ADMIN_API_KEY (or ADMIN_API_KEY_PREVIOUS during a rotation); unset → 503.
   admin: { apiKey: env.ADMIN_API_KEY, previousApiKey: env.ADMIN_API_KEY_PREVIOUS },
+  // Embedded PGlite is one connection: the run's lock cannot be a transaction held beside it.
+  reconcile: { lock: env.DATABASE_URL ? "transaction" : "session" },
   webhook: {
     // Unset: /api/webhooks/clerk answers 503 (Svix keeps retrying until it is configured).
     signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET,

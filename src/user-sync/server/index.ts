@@ -1,11 +1,14 @@
 import "server-only";
 
+import { createClerkClient } from "@clerk/backend";
+
 import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
 import { createClerkBackendApi } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
+import { createReconciler, lastReconcileRun, type ReconcileOptions } from "./reconcile";
 import { createUserSyncRouter } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
@@ -29,6 +32,12 @@ export type UserSyncOperationsOptions = {
   /** The admin API's keys and the reconciliation it runs. */
   admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
   health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs">;
+  /**
+   * Reconciliation (the admin API's and the CLI's): `lock: "session"` on a single-connection
+   * database (embedded PGlite), where the default lock transaction would block the run's own
+   * queries.
+   */
+  reconcile?: Pick<ReconcileOptions, "lock" | "maxChanges" | "incrementalOverlapMs" | "resumeWithinMs" | "retentionMs" | "clerkTimeoutMs">;
 };
 
 /**
@@ -40,7 +49,8 @@ export type UserSyncOperationsOptions = {
  * Backend API call draws from `budget`, shared by all instances through PostgreSQL; every write
  * attempt is counted by `telemetry` in PostgreSQL and passed to `onEvent`. `service` exposes
  * `configProblems()` and `counts()`; `profile` the profile edits; `webhook.pruneInbox()` and
- * `webhook.clearDeadLetters()` are for a cron and operators.
+ * `webhook.clearDeadLetters()` are for a cron and operators; `reconcile({ dryRun, mode })` repairs
+ * the mirror from Clerk's user list (what the admin API and `npm run users:reconcile` run).
  *
  * @example
  * export const userSync = createUserSync({
@@ -89,11 +99,21 @@ export function createUserSync<TUsers extends UsersTable>(
     telemetry: telemetry ?? undefined,
     configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
     webhooksConfigured: !!options.webhook?.signingSecret,
+    lastReconcile: async () => lastReconcileRun(await options.db()),
     ...options.health,
   });
-  const admin = createUserSyncAdmin({ ...options.admin, apiKey: options.admin?.apiKey, health });
+  // Reconciliation lists users with Clerk's own SDK (the list endpoint's paging and filters).
+  const reconcile = createReconciler({
+    db: options.db,
+    users: options.users,
+    clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
+    budget,
+    onEvent,
+    ...options.reconcile,
+  });
+  const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
   const router = withProfileProcedures(createUserSyncRouter(service), profile);
-  return { service, profile, router, webhook, budget, telemetry, health, admin };
+  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile };
 }
 
 export { createClerkWebhookHandler };
@@ -103,7 +123,9 @@ export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } f
 export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./health";
 export type { HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
 export { createUserSyncAdmin } from "./admin";
-export type { ReconcileMode, ReconcileReport, ReconcileRequest, UserSyncAdmin } from "./admin";
+export type { UserSyncAdmin } from "./admin";
+export { lastReconcileRun, ReconcileClerkError, ReconcileLockedError, runReconcile } from "./reconcile";
+export type { ReconcileMode, ReconcileOptions, ReconcileProgress, ReconcileReport, ReconcileRequest } from "./reconcile";
 export type {
   ClerkWebhookCounts,
   ClerkWebhookDeliveryLogEntry,

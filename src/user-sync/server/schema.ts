@@ -1,5 +1,5 @@
 import { getTableColumns, getTableName, sql } from "drizzle-orm";
-import { bigint, boolean, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp, type PgColumn, type PgTable } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, type PgColumn, type PgTable } from "drizzle-orm/pg-core";
 
 import type { TombstoneOrigin, WriteOutcome } from "./write-path";
 
@@ -107,6 +107,78 @@ export const clerkWebhookEvents = pgTable(
 );
 
 export type ClerkWebhookEventRow = typeof clerkWebhookEvents.$inferSelect;
+
+export type ReconcileMode = "full" | "incremental";
+export type ReconcileChangeKind = "missing" | "stale" | "deleted";
+/** One user reconciliation found out of step with Clerk, and which mirrored fields differ (never their values). */
+export type ReconcileChange = { userId: string; kind: ReconcileChangeKind; fields: string[] };
+/**
+ * `running` until it ends; a run whose process died stays `running` with no lock holder and is
+ * resumed by the next apply run of its mode. `abandoned`: superseded before it finished.
+ */
+export type ReconcileRunStatus = "running" | "succeeded" | "failed" | "abandoned";
+export type ReconcilePhase = "walk" | "confirm" | "done";
+
+/**
+ * One reconciliation run and its checkpoint: where the walk of Clerk's user list got to and
+ * which deletion candidate was confirmed last, committed with each page's writes so a killed
+ * run continues where it stopped.
+ */
+export const userSyncReconcileRuns = pgTable(
+  "user_sync_reconcile_runs",
+  {
+    id: text("id").primaryKey(),
+    mode: text("mode").$type<ReconcileMode>().notNull(),
+    dryRun: boolean("dry_run").notNull(),
+    status: text("status").$type<ReconcileRunStatus>().notNull(),
+    phase: text("phase").$type<ReconcilePhase>().notNull().default("walk"),
+    /** Offset of the next page of Clerk's user list to read. */
+    walkOffset: integer("walk_offset").notNull().default(0),
+    /** Deletion candidates are confirmed in id order; the last id confirmed. */
+    confirmCursor: text("confirm_cursor"),
+    /** Incremental runs stop at users Clerk last updated before this (previous run's mark minus the overlap). */
+    stopAtMs: bigint("stop_at_ms", { mode: "number" }),
+    /** When this run started reading Clerk: the next incremental run's high-water mark once this one succeeds. */
+    highWaterMarkMs: bigint("high_water_mark_ms", { mode: "number" }).notNull(),
+    /** Clerk's user count when the walk started, for progress. */
+    clerkTotal: integer("clerk_total"),
+    walked: integer("walked").notNull().default(0),
+    missing: integer("missing").notNull().default(0),
+    stale: integer("stale").notNull().default(0),
+    deleted: integer("deleted").notNull().default(0),
+    unchanged: integer("unchanged").notNull().default(0),
+    /** Users Clerk listed whose data did not have the shape of a user: neither written nor tombstoned. */
+    malformed: integer("malformed").notNull().default(0),
+    clerkRequests: integer("clerk_requests").notNull().default(0),
+    /** The first changes found (capped); `truncated` says more were found. User ids and field names only. */
+    changes: jsonb("changes").$type<ReconcileChange[]>().notNull().default([]),
+    truncated: boolean("truncated").notNull().default(false),
+    /** How many processes worked on this run (more than 1 after a resume). */
+    attempts: integer("attempts").notNull().default(1),
+    errorCode: text("error_code"),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Last checkpoint. */
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (table) => [index("user_sync_reconcile_runs_finished_idx").on(table.status, table.finishedAt)],
+);
+
+export type ReconcileRunRow = typeof userSyncReconcileRuns.$inferSelect;
+
+/**
+ * The Clerk user ids a run has walked, in PostgreSQL so memory stays flat and a resumed run
+ * still knows them. Live mirror rows absent here after the walk are deletion candidates, which
+ * are tombstoned only once Clerk confirms each one is gone. Emptied when the run ends.
+ */
+export const userSyncReconcileSeen = pgTable(
+  "user_sync_reconcile_seen",
+  {
+    runId: text("run_id").notNull(),
+    userId: text("user_id").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.runId, table.userId] })],
+);
 
 /**
  * The one Clerk Backend API budget every app instance draws from (see clerk-budget.ts): one

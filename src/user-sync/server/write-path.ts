@@ -34,8 +34,8 @@
  * 6. A fetched write always records `clerk_fetched_at` (the database's clock), even when it
  *    applies nothing: it is the cooldown's state, shared by every app instance.
  */
-import { eq, sql } from "drizzle-orm";
-import type { PgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { eq, sql, type SQL } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
 import type { SyncedUserRow, SyncedUsersTable } from "./schema";
@@ -60,6 +60,88 @@ export type TombstoneOrigin = "webhook" | "client-sync" | "reconcile";
 /** The row is the host's full row (every column of the host's table), or null when none exists. */
 export type WriteResult = { outcome: WriteOutcome; row: SyncedUserRow | null };
 
+/** The write path's column keys a guard compares. */
+export type GuardColumn = "email" | "firstName" | "lastName" | "username" | "imageUrl" | "clerkUpdatedAt" | "deletedAt" | "deletedBy";
+
+/** How a guard refers to one side of a comparison: the stored row, or the incoming snapshot. */
+export type RowReference = (column: GuardColumn) => SQL;
+
+const mirroredValueColumns = ["email", "firstName", "lastName", "username", "imageUrl"] as const;
+
+/**
+ * The guards of invariants 2–4, over any pair of row references: the single-row upsert
+ * compares the stored row with `excluded`, reconciliation's batch also compares a mirror
+ * row read by id with a page of Clerk's list before it writes. One definition for both.
+ */
+export function writeGuards(stored: RowReference, incoming: RowReference) {
+  const differs = sql`(${sql.join(mirroredValueColumns.map(stored), sql`, `)})
+    is distinct from (${sql.join(mirroredValueColumns.map(incoming), sql`, `)})`;
+  const newer = sql`${stored("clerkUpdatedAt")} < ${incoming("clerkUpdatedAt")}`;
+  const live = sql`${stored("deletedAt")} is null`;
+  // A fetched snapshot lifts a tombstone a Backend API 404 wrote, never Clerk's own deletion.
+  const restore = sql`(${stored("deletedAt")} is not null and ${stored("deletedBy")} in ('client-sync', 'reconcile') and ${newer})`;
+  // A fetched snapshot's values apply: a restore, a newer clock, or an equal clock with other values.
+  const take = sql`(${restore} or (${live} and (${newer} or (${stored("clerkUpdatedAt")} = ${incoming("clerkUpdatedAt")} and ${differs}))))`;
+  return { differs, newer, live, restore, take };
+}
+
+const storedColumn = (table: SyncedUsersTable): RowReference => (column) => sql`${table[column]}`;
+const excludedColumn = (table: SyncedUsersTable): RowReference => (column) => sql.raw(`excluded."${table[column].name}"`);
+
+/**
+ * `ON CONFLICT (id) DO UPDATE` of a fetched snapshot: the SET list and its WHERE. By default
+ * the WHERE lets every live row (or restorable tombstone) through, so `clerk_fetched_at`
+ * records the fetch even when nothing else changes (the cooldown's state); `onlyWhenTaken`
+ * writes only rows whose values or clock change (reconciliation: a second run writes nothing).
+ */
+export function fetchedUpsertClauses(table: SyncedUsersTable, options: { onlyWhenTaken?: boolean } = {}) {
+  const { differs, live, restore, take } = writeGuards(storedColumn(table), excludedColumn(table));
+  const pick = (column: GuardColumn) => sql`case when ${take} then ${excludedColumn(table)(column)} else ${table[column]} end`;
+  const set = {
+    email: pick("email"),
+    firstName: pick("firstName"),
+    lastName: pick("lastName"),
+    username: pick("username"),
+    imageUrl: pick("imageUrl"),
+    clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
+    updatedAt: sql`case when ${restore} or (${take} and ${differs}) then now() else ${table.updatedAt} end`,
+    deletedAt: sql`null`,
+    deletedBy: sql`null`,
+    clerkFetchedAt: sql`now()`,
+    lastSyncedAt: sql`now()`,
+    lastSyncOutcome: sql`case
+      when ${restore} then 'restored'
+      when ${take} and ${differs} then 'updated'
+      when ${take} then 'touched'
+      when ${table.clerkUpdatedAt} > excluded.clerk_updated_at then 'stale'
+      else 'unchanged' end`,
+  } satisfies Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>;
+  return { set, where: options.onlyWhenTaken ? take : sql`${live} or ${restore}` };
+}
+
+/**
+ * `ON CONFLICT (id) DO UPDATE` of a tombstone: PII cleared, the clock kept at the newest known,
+ * `deleted_by` recorded. Applies to a live row, or to a 404 tombstone that Clerk's own deletion
+ * event makes final.
+ */
+export function tombstoneClauses(table: SyncedUsersTable) {
+  const set = {
+    email: sql`null`,
+    firstName: sql`null`,
+    lastName: sql`null`,
+    username: sql`null`,
+    imageUrl: sql`null`,
+    clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
+    deletedAt: sql`coalesce(${table.deletedAt}, now())`,
+    deletedBy: sql`excluded.deleted_by`,
+    updatedAt: sql`case when ${table.deletedAt} is null then now() else ${table.updatedAt} end`,
+    lastSyncedAt: sql`now()`,
+    lastSyncOutcome: sql`'deleted'`,
+  } satisfies Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>;
+  const where = sql`${table.deletedAt} is null or (excluded.deleted_by = 'webhook' and ${table.deletedBy} is distinct from 'webhook')`;
+  return { set, where };
+}
+
 export async function upsertClerkUser(
   db: UserSyncDatabase,
   table: SyncedUsersTable,
@@ -80,14 +162,10 @@ export async function upsertClerkUser(
     clerkFetchedAt: fetched ? sql`now()` : null,
   };
   // SET and WHERE expressions see the stored row as it was before this write.
-  const differs = sql`(${table.email}, ${table.firstName}, ${table.lastName}, ${table.username}, ${table.imageUrl})
-    is distinct from (excluded.email, excluded.first_name, excluded.last_name, excluded.username, excluded.image_url)`;
-  const newer = sql`${table.clerkUpdatedAt} < excluded.clerk_updated_at`;
-  const live = sql`${table.deletedAt} is null`;
-
   let set: Record<string, unknown>;
-  let where: ReturnType<typeof sql>;
+  let where: SQL;
   if (!fetched) {
+    const { differs, live, newer } = writeGuards(storedColumn(table), excludedColumn(table));
     where = sql`${live} and ${newer}`;
     set = {
       email: sql`excluded.email`,
@@ -101,30 +179,7 @@ export async function upsertClerkUser(
       lastSyncOutcome: sql`case when ${differs} then 'updated' else 'touched' end`,
     };
   } else {
-    const restore = sql`(${table.deletedAt} is not null and ${table.deletedBy} in ('client-sync', 'reconcile') and ${newer})`;
-    const take = sql`(${restore} or (${live} and (${newer} or (${table.clerkUpdatedAt} = excluded.clerk_updated_at and ${differs}))))`;
-    const pick = (column: string, stored: PgColumn) =>
-      sql`case when ${take} then ${sql.raw(`excluded.${column}`)} else ${stored} end`;
-    where = sql`${live} or ${restore}`;
-    set = {
-      email: pick("email", table.email),
-      firstName: pick("first_name", table.firstName),
-      lastName: pick("last_name", table.lastName),
-      username: pick("username", table.username),
-      imageUrl: pick("image_url", table.imageUrl),
-      clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
-      updatedAt: sql`case when ${restore} or (${take} and ${differs}) then now() else ${table.updatedAt} end`,
-      deletedAt: null,
-      deletedBy: null,
-      clerkFetchedAt: sql`now()`,
-      lastSyncedAt: sql`now()`,
-      lastSyncOutcome: sql`case
-        when ${restore} then 'restored'
-        when ${take} and ${differs} then 'updated'
-        when ${take} then 'touched'
-        when ${table.clerkUpdatedAt} > excluded.clerk_updated_at then 'stale'
-        else 'unchanged' end`,
-    };
+    ({ set, where } = fetchedUpsertClauses(table));
   }
 
   const [written] = await db
@@ -153,6 +208,7 @@ export async function tombstoneClerkUser(
   clerkClockMs: number | null,
   origin: TombstoneOrigin = "webhook",
 ): Promise<WriteResult> {
+  const tombstone = tombstoneClauses(table);
   const [written] = await db
     .insert(table)
     .values({
@@ -163,24 +219,7 @@ export async function tombstoneClerkUser(
       lastSyncedAt: sql`now()`,
       lastSyncOutcome: "deleted",
     })
-    .onConflictDoUpdate({
-      target: table.id,
-      set: {
-        email: null,
-        firstName: null,
-        lastName: null,
-        username: null,
-        imageUrl: null,
-        clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
-        deletedAt: sql`coalesce(${table.deletedAt}, now())`,
-        deletedBy: sql`excluded.deleted_by`,
-        updatedAt: sql`case when ${table.deletedAt} is null then now() else ${table.updatedAt} end`,
-        lastSyncedAt: sql`now()`,
-        lastSyncOutcome: "deleted",
-      },
-      // A live row, or a 404 tombstone that Clerk's own deletion event makes final.
-      setWhere: sql`${table.deletedAt} is null or (excluded.deleted_by = 'webhook' and ${table.deletedBy} is distinct from 'webhook')`,
-    })
+    .onConflictDoUpdate({ target: table.id, set: tombstone.set, setWhere: tombstone.where })
     .returning();
   if (written) return { outcome: "deleted", row: written };
   // Already a tombstone: nothing to write.

@@ -126,11 +126,20 @@ describe("admin API authentication", () => {
     expect(logged.join("\n")).not.toContain(previousKey);
   });
 
-  it("lets the key and the previous key through to reconciliation (503 until a reconciliation is wired in this branch)", async () => {
+  it("accepts the key and the previous key on the reconcile endpoint (200, a dry run by default)", async () => {
+    // Clerk's user list, empty: the run walks one page and finds nothing to repair.
+    server.use(http.get(`${clerkApiUrl()}/v1/users`, () => new HttpResponse("[]", { status: 200, headers: { "Content-Type": "application/json" } })));
     for (const key of [adminKey, previousKey]) {
       const response = await send(endpoints[1], { authorization: `Bearer ${key}` });
-      expect(response.status).toBe(503);
-      expect(await response.json()).toEqual({ error: "reconcile_not_configured", message: "Reconciliation is not wired in this app" });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({
+        dryRun: true,
+        mode: "full",
+        counts: { missing: 0, stale: 0, deleted: 0, unchanged: 0 },
+        changes: [],
+        truncated: false,
+        clerkRequests: 2,
+      });
     }
     // Past authentication, bad parameters are the caller's error, not a server failure.
     const bad = await send(endpoints[1], { authorization: `Bearer ${adminKey}` }, "?dry_run=maybe");

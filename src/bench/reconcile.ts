@@ -1,0 +1,285 @@
+/**
+ * `npm run bench:reconcile [-- --users 100000 --baseline-users 10000]`
+ *
+ * Seeds Clerk with N users, reconciles them into a fresh database on the real PostgreSQL
+ * server from empty, then again after 1% drift in the mirror (stale rows, missing rows, rows
+ * Clerk never had), and compares with a one-user-per-round-trip loop through the single-row
+ * write path (as it runs by default, and with the reconciler's synchronous_commit=off).
+ * Prints users/s (wall and database side), Clerk requests, database round trips and peak
+ * memory; writes the raw figures to `.bench/`.
+ *
+ * Clerk: the Clerk emulator in a process of its own, seeded with `POST /__control/users/bulk`;
+ * the real SDK calls its list, count and `user_id` endpoints over HTTP, under Clerk's limits.
+ * PostgreSQL: `BENCH_DATABASE_URL` (an admin URL), else postgres://postgres@127.0.0.1:5432/postgres.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import { parseArgs } from "node:util";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
+
+import { createClerkClient } from "@clerk/backend";
+import Table from "cli-table3";
+import { drizzle } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+
+import * as schema from "~/server/db/schema";
+import type { ClerkBudget } from "~/user-sync/server/clerk-budget";
+import { snapshotFromUserJson } from "~/user-sync/server/clerk-user";
+import { runReconcile, type ReconcileReport } from "~/user-sync/server/reconcile";
+import { syncedTableOf } from "~/user-sync/server/schema";
+import { upsertClerkUser } from "~/user-sync/server/write-path";
+
+const { values: args } = parseArgs({
+  options: {
+    users: { type: "string", default: "100000" },
+    "baseline-users": { type: "string" },
+  },
+  strict: true,
+});
+const userCount = Number(args.users);
+const baselineCount = Math.min(userCount, Number(args["baseline-users"] ?? 10_000));
+if (!Number.isInteger(userCount) || userCount < 1 || !Number.isInteger(baselineCount) || baselineCount < 1) {
+  throw new Error("--users and --baseline-users must be positive integers");
+}
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const databaseName = `user_sync_bench_${process.pid}`;
+
+/** The Clerk emulator in a process of its own, seeded with `users` users. */
+async function startClerk(users: number) {
+  const child = spawn(process.execPath, ["--import", "tsx", path.resolve("src/bench/clerk-emulator-server.ts"), String(users)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = readline.createInterface({ input: child.stdout });
+  const [line] = (await once(lines, "line")) as [string];
+  const { url, secretKey, seedMs } = JSON.parse(line) as { url: string; secretKey: string; seedMs: number };
+  return {
+    url,
+    secretKey,
+    seedMs,
+    close: async () => {
+      child.stdin.end();
+      await once(child, "exit");
+    },
+  };
+}
+
+// The live heap (after a full collection), so figures are not whatever garbage was pending.
+v8.setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
+const liveHeapMb = () => {
+  collectGarbage();
+  return round(process.memoryUsage().heapUsed / 2 ** 20);
+};
+
+/** Peak memory, sampled every 20 ms and at every progress report. */
+function memoryMeter() {
+  const baseline = process.memoryUsage();
+  let peakRss = baseline.rss;
+  let peakHeap = baseline.heapUsed;
+  const sample = () => {
+    const now = process.memoryUsage();
+    peakRss = Math.max(peakRss, now.rss);
+    peakHeap = Math.max(peakHeap, now.heapUsed);
+  };
+  const timer = setInterval(sample, 20);
+  return {
+    sample,
+    stop() {
+      clearInterval(timer);
+      sample();
+      return {
+        peakRssMb: round(peakRss / 2 ** 20),
+        peakHeapMb: round(peakHeap / 2 ** 20),
+        heapGrowthMb: round((peakHeap - baseline.heapUsed) / 2 ** 20),
+      };
+    },
+  };
+}
+
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** The benchmark measures the database side: Clerk's own limit is not what is being timed. */
+const unlimitedBudget: ClerkBudget = { acquire: async () => true, pause: async () => undefined };
+
+async function main() {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  await admin.unsafe(`drop database if exists ${databaseName} with (force)`);
+  await admin.unsafe(`create database ${databaseName}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${databaseName}`;
+  let roundTrips = 0;
+  const client = postgres(url.toString(), { max: 10, onnotice: () => undefined, debug: () => void roundTrips++ });
+  const db = drizzle({ client, schema });
+  await migrate(db, { migrationsFolder: path.resolve("drizzle") });
+
+  const clerkServer = await startClerk(userCount);
+  const seedMs = clerkServer.seedMs;
+  const clerk = createClerkClient({ secretKey: clerkServer.secretKey, apiUrl: clerkServer.url });
+  const table = syncedTableOf(schema.users);
+
+  async function reconcilePass(label: string) {
+    const startedRoundTrips = roundTrips;
+    const heapAt: number[] = [liveHeapMb()];
+    const meter = memoryMeter();
+    const startedAt = performance.now();
+    const report: ReconcileReport = await runReconcile({
+      db,
+      users: schema.users,
+      clerk,
+      budget: unlimitedBudget,
+      dryRun: false,
+      mode: "full",
+      onProgress: (p) => {
+        meter.sample();
+        if (p.phase === "walk" && heapAt.length < 5 && p.walked >= (userCount * heapAt.length) / 4) heapAt.push(liveHeapMb());
+      },
+    });
+    const wallMs = performance.now() - startedAt;
+    return {
+      label,
+      users: userCount,
+      counts: report.counts,
+      wallMs: Math.round(wallMs),
+      databaseMs: report.timings.databaseMs,
+      clerkMs: report.timings.clerkMs,
+      usersPerSecondWall: Math.round(userCount / (wallMs / 1000)),
+      usersPerSecondDatabase: Math.round(userCount / (report.timings.databaseMs / 1000)),
+      clerkRequests: report.clerkRequests,
+      databaseRoundTrips: roundTrips - startedRoundTrips,
+      memory: { ...meter.stop(), liveHeapMbAtQuarters: heapAt },
+    };
+  }
+
+  const fromEmpty = await reconcilePass("from empty");
+
+  // 1% drift: 0.4% stale (older clock, another name), 0.3% missing, 0.3% rows Clerk never had.
+  const onePercent = Math.max(3, Math.round(userCount / 100));
+  const stale = Math.round((onePercent * 4) / 10);
+  const missing = Math.round((onePercent * 3) / 10);
+  const extra = onePercent - stale - missing;
+  await client`update users set last_name = 'drifted', clerk_updated_at = clerk_updated_at - 1
+    where id in (select id from users order by id limit ${stale})`;
+  await client`delete from users where id in (select id from users order by id desc limit ${missing})`;
+  await client`insert into users (id, email, clerk_updated_at)
+    select 'user_bench_extra_' || g, 'extra' || g || '@example.com', 1 from generate_series(1, ${extra}) as g`;
+  const withDrift = await reconcilePass("1% drift");
+
+  // Baselines: the same users from the same Clerk pages, one write-path statement per user;
+  // once as it runs by default (every statement waits for its WAL flush) and once with the
+  // reconciler's durability (no flush wait), so the ratio shows what batching alone buys.
+  async function baselinePass(label: string, asyncCommit: boolean) {
+    await client`truncate users`;
+    const baselineClient = postgres(url.toString(), {
+      max: 1,
+      onnotice: () => undefined,
+      debug: () => void roundTrips++,
+      ...(asyncCommit ? { connection: { synchronous_commit: "off" } } : {}),
+    });
+    const baselineDb = drizzle({ client: baselineClient, schema });
+    const startedRoundTrips = roundTrips;
+    const meter = memoryMeter();
+    let databaseMs = 0;
+    const startedAt = performance.now();
+    for (let offset = 0; offset < baselineCount; offset += 500) {
+      const page = await clerk.users.getUserList({ limit: Math.min(500, baselineCount - offset), offset, orderBy: "+created_at" });
+      for (const user of page.data) {
+        const snapshot = snapshotFromUserJson(user.raw);
+        const started = performance.now();
+        await upsertClerkUser(baselineDb, table, snapshot, "fetched");
+        databaseMs += performance.now() - started;
+      }
+    }
+    const wallMs = performance.now() - startedAt;
+    await baselineClient.end({ timeout: 5 });
+    return {
+      label,
+      users: baselineCount,
+      wallMs: Math.round(wallMs),
+      databaseMs: Math.round(databaseMs),
+      usersPerSecondWall: Math.round(baselineCount / (wallMs / 1000)),
+      usersPerSecondDatabase: Math.round(baselineCount / (databaseMs / 1000)),
+      databaseRoundTrips: roundTrips - startedRoundTrips,
+      memory: meter.stop(),
+    };
+  }
+  const baseline = await baselinePass("baseline: one user per round trip", false);
+  const baselineAsync = await baselinePass("… same, synchronous_commit off", true);
+
+  const ratio = round(fromEmpty.usersPerSecondDatabase / baseline.usersPerSecondDatabase);
+  const ratioAsync = round(fromEmpty.usersPerSecondDatabase / baselineAsync.usersPerSecondDatabase);
+  const result = {
+    at: new Date().toISOString(),
+    node: process.version,
+    postgres: (await client<{ server_version: string }[]>`show server_version`)[0]?.server_version,
+    users: userCount,
+    seedMs: Math.round(seedMs),
+    runs: [fromEmpty, withDrift],
+    baseline,
+    baselineAsync,
+    ratioDatabaseSide: ratio,
+    ratioDatabaseSideSameDurability: ratioAsync,
+    goals: {
+      databaseUsersPerSecondAtLeast20000: fromEmpty.usersPerSecondDatabase >= 20_000,
+      atLeast20xBaseline: ratio >= 20,
+    },
+  };
+
+  const table1 = new Table({
+    head: ["", "users", "users/s (database)", "users/s (wall)", "Clerk requests", "DB round trips", "peak RSS MB", "peak heap MB", "changes"],
+    style: process.stdout.isTTY ? {} : { head: [], border: [] },
+  });
+  for (const run of [fromEmpty, withDrift]) {
+    table1.push([
+      run.label,
+      run.users,
+      run.usersPerSecondDatabase,
+      run.usersPerSecondWall,
+      run.clerkRequests,
+      run.databaseRoundTrips,
+      run.memory.peakRssMb,
+      run.memory.peakHeapMb,
+      `${run.counts.missing} missing, ${run.counts.stale} stale, ${run.counts.deleted} deleted`,
+    ]);
+  }
+  for (const run of [baseline, baselineAsync]) {
+    table1.push([
+      run.label,
+      run.users,
+      run.usersPerSecondDatabase,
+      run.usersPerSecondWall,
+      Math.ceil(baselineCount / 500) * 2,
+      run.databaseRoundTrips,
+      run.memory.peakRssMb,
+      run.memory.peakHeapMb,
+      "",
+    ]);
+  }
+  process.stdout.write(`${table1.toString()}\n`);
+  process.stdout.write(
+    `database side: ${fromEmpty.usersPerSecondDatabase} users/s from empty, ${ratio}× the one-user-per-round-trip baseline ` +
+      `(${ratioAsync}× with the same synchronous_commit) ` +
+      `(goals: ≥ 20000 users/s ${result.goals.databaseUsersPerSecondAtLeast20000 ? "met" : "NOT met"}, ≥ 20× ${result.goals.atLeast20xBaseline ? "met" : "NOT met"})\n` +
+      `live heap (after GC) during the walk at 0/25/50/75/100%: from empty ${fromEmpty.memory.liveHeapMbAtQuarters.join(" / ")} MB; ` +
+      `with drift ${withDrift.memory.liveHeapMbAtQuarters.join(" / ")} MB\n`,
+  );
+  fs.mkdirSync(".bench", { recursive: true });
+  const file = path.join(".bench", `reconcile-${userCount}-${result.at.replace(/[:.]/g, "-")}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`raw figures: ${file}\n`);
+
+  await clerkServer.close();
+  await client.end({ timeout: 5 });
+  await admin.unsafe(`drop database if exists ${databaseName} with (force)`);
+  await admin.end();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:reconcile failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,192 @@
+/**
+ * `npm run users:reconcile -- --dry-run | --apply [--mode full|incremental] [--json]`
+ *
+ * Reconciles the users mirror with Clerk from a terminal or a job runner: the host's own
+ * `userSync.reconcile` (what the admin API calls), with the app's database, Clerk key and the
+ * Clerk budget every app instance shares (`.env*` files are loaded as Next loads them). Also
+ * the emergency re-sync and first backfill.
+ *
+ * Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise), the
+ * summary table (or the JSON report with `--json`) to stdout.
+ * Exit codes: 0 done, 1 failed (the checkpoint is kept: run it again to resume),
+ * 2 bad arguments, 3 refused because another run holds the lock.
+ */
+import { parseArgs } from "node:util";
+
+import nextEnv from "@next/env";
+import { SingleBar } from "cli-progress";
+import Table from "cli-table3";
+
+import type { ReconcileProgress, ReconcileReport } from "~/user-sync/server/reconcile";
+
+const usage = "Usage: npm run users:reconcile -- --dry-run | --apply [--mode full|incremental] [--json]";
+
+const exitCodes = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
+
+type CliOptions = { dryRun: boolean; mode: "full" | "incremental"; json: boolean };
+
+function parseCommandLine(argv: string[]): CliOptions | { error: string } | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        "dry-run": { type: "boolean" },
+        apply: { type: "boolean" },
+        mode: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : "invalid arguments" };
+  }
+  if (values.help) return "help";
+  if (!!values["dry-run"] === !!values.apply) return { error: "choose exactly one of --dry-run or --apply" };
+  const mode = values.mode ?? "full";
+  if (mode !== "full" && mode !== "incremental") return { error: "--mode must be full or incremental" };
+  return { dryRun: !!values["dry-run"], mode, json: !!values.json };
+}
+
+/** A bar on a terminal, a plain line every few seconds elsewhere (CI logs, job runners). */
+function createProgressReporter(stream: NodeJS.WriteStream) {
+  const startedAtMs = Date.now();
+  let walkedAtStart: number | null = null;
+  let lastLineAtMs = 0;
+  const rate = (walked: number) => {
+    const seconds = (Date.now() - startedAtMs) / 1000;
+    return seconds > 0 ? Math.round((walked - (walkedAtStart ?? 0)) / seconds) : 0;
+  };
+  if (stream.isTTY) {
+    const bar = new SingleBar({
+      stream,
+      format: "{phase} [{bar}] {percentage}% | {value}/{total} users | {rate} users/s | ETA {eta_formatted} | Clerk requests {requests}",
+      etaBuffer: 20,
+      hideCursor: true,
+      clearOnComplete: false,
+    });
+    let started = false;
+    return {
+      update(progress: ReconcileProgress) {
+        walkedAtStart ??= progress.walked;
+        const total = Math.max(progress.clerkTotal ?? 0, progress.walked, 1);
+        const payload = { phase: progress.phase === "walk" ? "walking   " : "confirming", rate: rate(progress.walked), requests: progress.clerkRequests };
+        if (!started) {
+          bar.start(total, progress.walked, payload);
+          started = true;
+        } else {
+          bar.setTotal(total);
+          bar.update(progress.walked, payload);
+        }
+      },
+      stop() {
+        if (started) bar.stop();
+      },
+    };
+  }
+  return {
+    update(progress: ReconcileProgress) {
+      walkedAtStart ??= progress.walked;
+      if (Date.now() - lastLineAtMs < 5_000) return;
+      lastLineAtMs = Date.now();
+      const total = progress.clerkTotal ?? "?";
+      const users = rate(progress.walked);
+      const remaining = typeof total === "number" ? Math.max(0, total - progress.walked) : null;
+      const eta = remaining !== null && users > 0 ? `${Math.ceil(remaining / users)}s` : "?";
+      const confirm = progress.phase === "confirm" ? `, ${progress.confirmed} deletion candidates confirmed` : "";
+      stream.write(
+        `users:reconcile ${progress.phase}: ${progress.walked}/${total} users, ${users} users/s, ETA ${eta}${confirm}, Clerk requests ${progress.clerkRequests}\n`,
+      );
+    },
+    stop() {
+      return;
+    },
+  };
+}
+
+function summaryTable(report: ReconcileReport) {
+  const table = new Table({
+    head: ["", report.dryRun ? "found (dry run)" : "repaired"],
+    // No colour codes in files and job logs.
+    style: process.stdout.isTTY ? {} : { head: [], border: [] },
+  });
+  table.push(
+    ["missing (created)", report.counts.missing],
+    ["stale (updated)", report.counts.stale],
+    ["deleted (tombstoned)", report.counts.deleted],
+    ["unchanged", report.counts.unchanged],
+    ["malformed in Clerk (skipped)", report.malformed],
+    ["Clerk requests", report.clerkRequests],
+    ["duration", `${(report.durationMs / 1000).toFixed(1)} s`],
+    ["run", `${report.runId} (${report.mode}${report.resumed ? ", resumed" : ""})`],
+  );
+  return table.toString();
+}
+
+async function main(argv: string[]): Promise<number> {
+  const parsed = parseCommandLine(argv);
+  if (parsed === "help") {
+    process.stdout.write(`${usage}\n`);
+    return exitCodes.ok;
+  }
+  if ("error" in parsed) {
+    process.stderr.write(`users:reconcile: ${parsed.error}\n${usage}\n`);
+    return exitCodes.usage;
+  }
+  // As Next does for the app: .env, .env.local, .env.production… (quietly: no file names in job logs).
+  nextEnv.loadEnvConfig(process.cwd(), process.env.NODE_ENV === "development", { info: () => undefined, error: () => undefined });
+  // After the env files: these modules read and validate the environment when they load.
+  const [{ userSync }, reconcile, { databaseErrorCode }] = await Promise.all([
+    import("~/server/user-sync"),
+    import("~/user-sync/server/reconcile"),
+    import("~/user-sync/server/database-errors"),
+  ]);
+
+  const controller = new AbortController();
+  const interrupt = () => {
+    if (controller.signal.aborted) process.exit(exitCodes.failed);
+    process.stderr.write("\nusers:reconcile: stopping after the current page (Ctrl-C again to quit now)…\n");
+    controller.abort();
+  };
+  process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
+
+  const progress = createProgressReporter(process.stderr);
+  try {
+    // The app's own instance: its database, the Clerk budget every instance shares, telemetry.
+    const report = await userSync.reconcile({
+      dryRun: parsed.dryRun,
+      mode: parsed.mode,
+      signal: controller.signal,
+      onProgress: (p) => progress.update(p),
+    });
+    progress.stop();
+    process.stdout.write(parsed.json ? `${JSON.stringify(report, null, 2)}\n` : `${summaryTable(report)}\n`);
+    // The run's write counts, into the persisted telemetry the health view reads.
+    await userSync.telemetry?.close().catch(() => undefined);
+    return exitCodes.ok;
+  } catch (error) {
+    progress.stop();
+    if (error instanceof reconcile.ReconcileLockedError) {
+      process.stderr.write(`users:reconcile: refused: ${error.message} (on this or another app instance). Try again when it has finished.\n`);
+      return exitCodes.locked;
+    }
+    await userSync.telemetry?.close().catch(() => undefined);
+    // Names and codes only: a driver's message can quote row values (emails, names).
+    const reason =
+      error instanceof reconcile.ReconcileClerkError
+        ? error.message
+        : controller.signal.aborted
+          ? "interrupted"
+          : `${error instanceof Error ? error.name : "error"}${databaseErrorCode(error) ? ` (${databaseErrorCode(error)})` : ""}`;
+    process.stderr.write(`users:reconcile: failed: ${reason}. The checkpoint is kept: run the same command again to resume.\n`);
+    return exitCodes.failed;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  () => process.exit(exitCodes.failed),
+);
