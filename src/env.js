@@ -40,6 +40,14 @@ export const env = createEnv({
     USER_SYNC_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(10),
     /** Bound on one Backend API call made by user.sync. */
     USER_SYNC_CLERK_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+    /** Bearer key of /api/admin/user-sync/*; unset, the admin API answers 503. */
+    ADMIN_API_KEY: z.string().min(32).regex(/^\S+$/, "no whitespace").optional(),
+    /** The admin key being rotated out, accepted beside ADMIN_API_KEY until removed. */
+    ADMIN_API_KEY_PREVIOUS: z.string().min(32).regex(/^\S+$/, "no whitespace").optional(),
+    /** Clerk Backend API requests per 10 s shared by all instances (default 1000 for sk_live_, 100 otherwise). */
+    USER_SYNC_CLERK_REQUESTS_PER_10S: z.coerce.number().int().positive().optional(),
+    /** The most of that budget reconciliation may take. */
+    USER_SYNC_RECONCILE_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   },
   client: {
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_/),
@@ -60,6 +68,10 @@ export const env = createEnv({
     APP_URL: process.env.APP_URL,
     USER_SYNC_COOLDOWN_SECONDS: process.env.USER_SYNC_COOLDOWN_SECONDS,
     USER_SYNC_CLERK_TIMEOUT_MS: process.env.USER_SYNC_CLERK_TIMEOUT_MS,
+    ADMIN_API_KEY: process.env.ADMIN_API_KEY,
+    ADMIN_API_KEY_PREVIOUS: process.env.ADMIN_API_KEY_PREVIOUS,
+    USER_SYNC_CLERK_REQUESTS_PER_10S: process.env.USER_SYNC_CLERK_REQUESTS_PER_10S,
+    USER_SYNC_RECONCILE_BUDGET_SHARE: process.env.USER_SYNC_RECONCILE_BUDGET_SHARE,
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: process.env.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY,
   },
   // In production the embedded database silently loses data on ephemeral disks and splits it

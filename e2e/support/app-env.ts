@@ -1,6 +1,6 @@
 import { clerkEmulatorAppEnv } from "../../src/clerk-emulator/app-env";
 
-import { appPort, appUrl, databaseUrl, e2eDistDir, emulatorConfig } from "./settings";
+import { adminApiKey, appPort, appUrl, databaseUrl, e2eDistDir, emulatorConfig } from "./settings";
 
 /**
  * The app server's env for the e2e run: the emulator's Clerk values (NEXT_PUBLIC_* are inlined by
@@ -17,6 +17,7 @@ export function e2eAppEnv(overrides: Record<string, string> = {}): Record<string
     NEXT_DIST_DIR: e2eDistDir,
     APP_URL: appUrl,
     USER_SYNC_COOLDOWN_SECONDS: "0",
+    ADMIN_API_KEY: adminApiKey,
     PORT: String(appPort),
     NEXT_TELEMETRY_DISABLED: "1",
     ...overrides,

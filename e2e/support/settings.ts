@@ -14,6 +14,9 @@ export const e2eDistDir = ".next-e2e";
 /** Dropped, re-created and migrated from `drizzle/` by the global setup. */
 export const databaseUrl = process.env.E2E_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/user_sync_e2e";
 
+/** The app's ADMIN_API_KEY in the e2e run (a test value, never a real one). */
+export const adminApiKey = process.env.E2E_ADMIN_API_KEY ?? "e2e_admin_key_0123456789abcdef0123456789abcdef";
+
 export const chromiumPath = process.env.E2E_CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const chromiumArgs = [
   "--no-sandbox",

@@ -3,7 +3,7 @@ import "server-only";
 import { env } from "~/env";
 import { getDb } from "~/server/db";
 import { users } from "~/server/db/schema";
-import { createUserSync } from "~/user-sync/server";
+import { createUserSync, defaultClerkRequestsPer10s } from "~/user-sync/server";
 
 /** The host's instance of the user sync plugin. */
 export const userSync = createUserSync({
@@ -13,6 +13,12 @@ export const userSync = createUserSync({
   cooldownSeconds: env.USER_SYNC_COOLDOWN_SECONDS,
   clerkTimeoutMs: env.USER_SYNC_CLERK_TIMEOUT_MS,
   onEvent: (event) => console.info("user-sync", JSON.stringify(event)),
+  clerkBudget: {
+    requestsPer10s: env.USER_SYNC_CLERK_REQUESTS_PER_10S ?? defaultClerkRequestsPer10s(env.CLERK_SECRET_KEY),
+    reconcileShare: env.USER_SYNC_RECONCILE_BUDGET_SHARE,
+  },
+  // /api/admin/user-sync/*: Bearer ADMIN_API_KEY (or ADMIN_API_KEY_PREVIOUS during a rotation); unset → 503.
+  admin: { apiKey: env.ADMIN_API_KEY, previousApiKey: env.ADMIN_API_KEY_PREVIOUS },
   webhook: {
     // Unset: /api/webhooks/clerk answers 503 (Svix keeps retrying until it is configured).
     signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET,

@@ -71,6 +71,8 @@ export async function sendThroughApp(
   const overridden = middlewareResponse?.headers.get("x-middleware-override-headers");
   if (overridden) {
     for (const name of overridden.split(",")) {
+      // A request with no headers at all gets an empty list.
+      if (!name) continue;
       const value = middlewareResponse?.headers.get(`x-middleware-request-${name}`);
       if (value === null || value === undefined) forwarded.delete(name);
       else forwarded.set(name, value);

@@ -13,14 +13,15 @@ for (const from of [import.meta.url, require.resolve("@clerk/nextjs")]) {
 // A test that makes the code under test log an error fails, unless it expects the error
 // (Epic Stack's habit): spy with vi.spyOn(console, "error") to opt in.
 const originalConsoleError = console.error;
-afterEach(() => {
-  if (vi.isMockFunction(console.error)) return;
-  console.error = originalConsoleError;
-});
-console.error = (...args: unknown[]) => {
+const failingConsoleError = (...args: unknown[]) => {
   originalConsoleError(...args);
   throw new Error(`console.error was called: ${args.map(String).join(" ").slice(0, 500)}`);
 };
+console.error = failingConsoleError;
+// Every test starts with the failing one again, also after a test that spied on it.
+afterEach(() => {
+  console.error = failingConsoleError;
+});
 
 // Only Next's request-scoped header store is replaced; Clerk's middleware and auth() run for real.
 vi.mock("next/headers", async () => {

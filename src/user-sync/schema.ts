@@ -3,4 +3,4 @@
  * The host spreads `userSyncColumns()` into its `users` table and exports the plugin's own
  * tables from its schema file so its migrations include them.
  */
-export { clerkWebhookEvents, userSyncColumns } from "./server/schema";
+export { clerkWebhookEvents, userSyncClerkBudget, userSyncColumns, userSyncWriteStats } from "./server/schema";

@@ -408,7 +408,11 @@ describe("user.sync", () => {
           ).map((fault) => ({
             name: `clerk ${fault.kind}${fault.kind === "status" ? ` ${fault.status}` : ""}`,
             arrange: () => Promise.resolve(clerk.setFault(fault)),
-            undo: () => Promise.resolve(clerk.setFault(null)),
+            undo: async () => {
+              clerk.setFault(null);
+              // A 429 pauses the shared Clerk budget for its Retry-After: end the pause for the next path.
+              await testDb.client`delete from user_sync_clerk_budget`;
+            },
           })),
           {
             name: "permanent: a host trigger quoting the row",
@@ -491,6 +495,12 @@ describe("user.sync", () => {
         }
         // Once Clerk is healthy again the same call heals the row.
         clerk.setFault(null);
+        if (failure.status === 429) {
+          // Meanwhile every instance is paused for the Retry-After (the shared Clerk budget)…
+          expect((await sync()).status).toBe(429);
+          // …until it has passed (here: the pause is dropped instead of waiting 7 s).
+          await testDb.client`delete from user_sync_clerk_budget`;
+        }
         expect((await sync()).json.result?.data.json).toMatchObject({ outcome: "updated" });
         expect((await row())?.last_name).toBe("Changed");
       });

@@ -4,7 +4,7 @@ import { index, pgEnum, pgTable, text } from "drizzle-orm/pg-core";
 import { userSyncColumns } from "../../user-sync/schema";
 
 // The plugin's own tables, exported here so drizzle-kit migrations include them.
-export { clerkWebhookEvents } from "../../user-sync/schema";
+export { clerkWebhookEvents, userSyncClerkBudget, userSyncWriteStats } from "../../user-sync/schema";
 
 export const userTier = pgEnum("user_tier", ["FREE", "PRO", "MAXX"]);
 

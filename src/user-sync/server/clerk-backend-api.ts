@@ -1,8 +1,9 @@
 /**
- * The Backend API calls user sync makes (`GET /v1/users/{id}`, `GET /v1/jwks`, and for profile
- * edits `PATCH /v1/users/{id}` and `POST /v1/users/{id}/profile_image`), each bounded by a
- * timeout whose `AbortSignal` reaches the request, so a hanging Clerk leaves no open request
- * behind. `@clerk/backend`'s client cannot do that: it binds `fetch` when it loads
+ * The Backend API calls user sync makes (`GET /v1/users/{id}`, `GET /v1/jwks`, `GET
+ * /v1/users/count` for the health view, and for profile edits `PATCH /v1/users/{id}` and `POST
+ * /v1/users/{id}/profile_image`), each bounded by a timeout whose `AbortSignal` reaches the
+ * request, so a hanging Clerk leaves no open request behind. `@clerk/backend`'s client cannot do
+ * that: it binds `fetch` when it loads
  * and passes no signal. Requests carry the headers its client sends (Bearer secret key,
  * `Clerk-API-Version`); answers are classified here:
  *
@@ -70,6 +71,7 @@ export class ClerkRefusedError extends Error {
 
 /** The fields `PATCH /v1/users/{id}` takes from a profile edit; null clears a value. */
 export type ClerkUserUpdate = { firstName?: string | null; lastName?: string | null; username?: string | null };
+const countBody = z.object({ total_count: z.number().int().nonnegative() }).loose();
 const jwksBody = z.object({ keys: z.array(z.object({ kid: z.string().optional() }).loose()) }).loose();
 
 type JsonAnswer = { status: number; json: unknown; retryAfterSeconds: number | null };
@@ -181,6 +183,14 @@ export function createClerkBackendApi(options: ClerkBackendApiOptions & { timeou
       }
       if (answer.status === 404 && clerkErrorCodes(answer.json).includes("resource_not_found")) return userNotFound;
       throw failure(answer);
+    },
+    /** How many users the instance has (`total_count`). */
+    async getUserCount(): Promise<number> {
+      const answer = await get("/users/count");
+      if (answer.status !== 200) throw failure(answer);
+      const parsed = countBody.safeParse(answer.json);
+      if (!parsed.success) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a user count that is not a count");
+      return parsed.data.total_count;
     },
     /** The key ids (`kid`) of the instance's session-signing keys. */
     async getJwksKeyIds(): Promise<string[]> {

@@ -2,8 +2,13 @@ import "server-only";
 
 import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
+import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
+import { createClerkBackendApi } from "./clerk-backend-api";
+import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
+import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
 import { createUserSyncRouter } from "./router";
-import { createUserSyncService, type UsersTable, type UserSyncOptions } from "./sync";
+import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
+import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 
 /** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
@@ -12,13 +17,30 @@ export type UserSyncWebhookOptions = Pick<
   "signingSecret" | "instanceId" | "maxBodyBytes" | "retentionDays" | "pruneIntervalMs" | "log"
 >;
 
+/** How the plugin is operated: the shared Clerk budget, persisted telemetry, health and the admin API. */
+export type UserSyncOperationsOptions = {
+  /**
+   * The one Clerk Backend API budget of every instance: a `ClerkBudget`, or the PostgreSQL one's
+   * settings (default 100 requests / 10 s, Clerk's development limit; reconciliation share 0.5).
+   */
+  clerkBudget?: ClerkBudget | { requestsPer10s: number; reconcileShare?: number };
+  /** Write attempts counted in PostgreSQL (default on, flushed every 5 s); `false` turns it off. */
+  telemetry?: false | Omit<WriteTelemetryOptions, "db">;
+  /** The admin API's keys and the reconciliation it runs. */
+  admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
+  health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs">;
+};
+
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table object, Clerk Backend API key, webhook secret), mounts `router` as `user` in its
- * tRPC app router (`user.sync`, `user.me`, `user.updateProfile`, `user.updateAvatar`) and serves
- * `webhook.handle` at its public Clerk webhook route (outside `clerkMiddleware`'s matcher).
- * `service` also exposes `configProblems()` and `counts()` for a health view; `profile` the
- * profile edits; `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators.
+ * users table object, Clerk Backend API key, webhook secret, admin keys), mounts `router` as
+ * `user` in its tRPC app router (`user.sync`, `user.me`, `user.updateProfile`,
+ * `user.updateAvatar`), serves `webhook.handle` at its public Clerk webhook route (outside
+ * `clerkMiddleware`'s matcher) and `admin.health` / `admin.reconcile` at its admin routes. Every
+ * Backend API call draws from `budget`, shared by all instances through PostgreSQL; every write
+ * attempt is counted by `telemetry` in PostgreSQL and passed to `onEvent`. `service` exposes
+ * `configProblems()` and `counts()`; `profile` the profile edits; `webhook.pruneInbox()` and
+ * `webhook.clearDeadLetters()` are for a cron and operators.
  *
  * @example
  * export const userSync = createUserSync({
@@ -30,23 +52,58 @@ export type UserSyncWebhookOptions = Pick<
  * export const appRouter = createTRPCRouter({ user: userSync.router });
  * // src/app/api/webhooks/clerk/route.ts
  * export const POST = (request: Request) => userSync.webhook.handle(request);
+ * // src/app/api/admin/user-sync/health/route.ts
+ * export const GET = (request: Request) => userSync.admin.health(request);
  */
 export function createUserSync<TUsers extends UsersTable>(
-  options: UserSyncOptions<TUsers> & { webhook?: UserSyncWebhookOptions },
+  options: Omit<UserSyncOptions<TUsers>, "budget"> & { webhook?: UserSyncWebhookOptions } & UserSyncOperationsOptions,
 ) {
-  const service = createUserSyncService(options);
-  const profile = createProfileService(options);
+  const budget =
+    options.clerkBudget && "acquire" in options.clerkBudget
+      ? options.clerkBudget
+      : createPostgresClerkBudget({
+          db: options.db,
+          requestsPerWindow: options.clerkBudget?.requestsPer10s ?? 100,
+          reconcileShare: options.clerkBudget?.reconcileShare,
+        });
+  const telemetry = options.telemetry === false ? null : createWriteTelemetry({ db: options.db, ...options.telemetry });
+  // Both receive every event: the persisted counters and the host's own metrics hook.
+  const onEvent = (event: UserSyncEvent) => {
+    telemetry?.record(event);
+    options.onEvent?.(event);
+  };
+  const service = createUserSyncService({ ...options, budget, onEvent });
+  const profile = createProfileService({ ...options, budget, onEvent });
   const webhook = createClerkWebhookHandler({
     db: options.db,
     users: options.users,
-    onEvent: options.onEvent,
+    onEvent,
     signingSecret: undefined,
     ...options.webhook,
   });
-  return { service, profile, router: withProfileProcedures(createUserSyncRouter(service), profile), webhook };
+  const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
+  const health = createUserSyncHealth({
+    db: options.db,
+    users: options.users,
+    countClerkUsers: () => countApi.getUserCount(),
+    telemetry: telemetry ?? undefined,
+    configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
+    webhooksConfigured: !!options.webhook?.signingSecret,
+    ...options.health,
+  });
+  const admin = createUserSyncAdmin({ ...options.admin, apiKey: options.admin?.apiKey, health });
+  const router = withProfileProcedures(createUserSyncRouter(service), profile);
+  return { service, profile, router, webhook, budget, telemetry, health, admin };
 }
 
 export { createClerkWebhookHandler };
+export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
+export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
+export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./telemetry";
+export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./health";
+export type { HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
+export { createUserSyncAdmin } from "./admin";
+export type { ReconcileMode, ReconcileReport, ReconcileRequest, UserSyncAdmin } from "./admin";
 export type {
   ClerkWebhookCounts,
   ClerkWebhookDeliveryLogEntry,

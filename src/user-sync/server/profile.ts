@@ -15,6 +15,7 @@
  *   the next `user.sync` or the echo webhook converges the row. The mirror never holds a value
  *   Clerk did not confirm.
  */
+import { withClerkBudget } from "./clerk-budget";
 import { profileLimits, type ProfileChanges, type ProfileFieldError } from "../shared/profile-input";
 import { BodyTooLargeError, detectImageType, imageExtensions, readWithCap } from "./avatar-image";
 import { ClerkRefusedError, createClerkBackendApi, type ClerkBackendApi } from "./clerk-backend-api";
@@ -24,7 +25,7 @@ import { syncedTableOf, type UsersTable } from "./schema";
 import { guardedEmitter, type UserSyncOptions } from "./sync";
 import { upsertClerkUser, type WriteOutcome } from "./write-path";
 
-export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<UserSyncOptions<TUsers>, "db" | "users" | "clerk" | "clerkTimeoutMs" | "onEvent">;
+export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<UserSyncOptions<TUsers>, "db" | "users" | "clerk" | "clerkTimeoutMs" | "onEvent" | "budget">;
 
 export type ProfileErrorCode = "CLERK_REJECTED" | "CLERK_USER_NOT_FOUND" | "IMAGE_TOO_LARGE" | "IMAGE_TYPE_UNSUPPORTED";
 
@@ -85,7 +86,8 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
   type HostUser = TUsers["$inferSelect"];
   const table = syncedTableOf(options.users);
   const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
-  const clerkApi = createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs });
+  // Edits draw from the Backend API budget every instance shares, like user.sync.
+  const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), options.budget, { maxWaitMs: 1000 });
   const emit = guardedEmitter(options.onEvent);
 
   /** Clerk first; then, only with what Clerk returned, the write path. */

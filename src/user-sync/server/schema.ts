@@ -1,5 +1,5 @@
 import { getTableColumns, getTableName, sql } from "drizzle-orm";
-import { bigint, index, pgTable, text, timestamp, type PgColumn, type PgTable } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp, type PgColumn, type PgTable } from "drizzle-orm/pg-core";
 
 import type { TombstoneOrigin, WriteOutcome } from "./write-path";
 
@@ -107,3 +107,41 @@ export const clerkWebhookEvents = pgTable(
 );
 
 export type ClerkWebhookEventRow = typeof clerkWebhookEvents.$inferSelect;
+
+/**
+ * The one Clerk Backend API budget every app instance draws from (see clerk-budget.ts): one
+ * row per budget, updated by a single atomic statement per decision. Times are milliseconds
+ * on the database's clock, so instances with skewed clocks agree.
+ */
+export const userSyncClerkBudget = pgTable("user_sync_clerk_budget", {
+  name: text("name").primaryKey(),
+  /** GCRA's theoretical arrival time of the next request, all kinds together. */
+  tatMs: doublePrecision("tat_ms").notNull(),
+  /** The same for reconciliation alone: it caps reconciliation at its share. */
+  reconcileTatMs: doublePrecision("reconcile_tat_ms").notNull(),
+  /** Clerk answered 429: nobody calls before this. */
+  pausedUntilMs: doublePrecision("paused_until_ms").notNull(),
+  /** The decision of the last statement, read back with RETURNING. */
+  lastGranted: boolean("last_granted").notNull().default(false),
+  lastWaitMs: doublePrecision("last_wait_ms").notNull().default(0),
+});
+
+/**
+ * Persisted write telemetry: counts of write attempts per minute, source, outcome, whether
+ * Clerk was called and error code. No user data. Pruned after the retention period.
+ */
+export const userSyncWriteStats = pgTable(
+  "user_sync_write_stats",
+  {
+    bucketStart: timestamp("bucket_start", { withTimezone: true }).notNull(),
+    source: text("source").notNull(),
+    outcome: text("outcome").notNull(),
+    clerkFetched: boolean("clerk_fetched").notNull(),
+    /** Empty when the attempt did not fail (a primary key column cannot be null). */
+    errorCode: text("error_code").notNull().default(""),
+    count: bigint("count", { mode: "number" }).notNull(),
+    durationMsTotal: bigint("duration_ms_total", { mode: "number" }).notNull(),
+    durationMsMax: integer("duration_ms_max").notNull(),
+  },
+  (table) => [primaryKey({ name: "user_sync_write_stats_pk", columns: [table.bucketStart, table.source, table.outcome, table.clerkFetched, table.errorCode] })],
+);

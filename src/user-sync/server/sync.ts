@@ -2,6 +2,7 @@ import { eq, getTableColumns, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 
 import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk-backend-api";
+import { isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createInstanceCheck } from "./clerk-instance";
 import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
 import { fromDatabaseFailure, UserSyncError, type UserSyncErrorCode } from "./errors";
@@ -65,6 +66,10 @@ export type UserSyncOptions<TUsers extends UsersTable> = {
   cooldownSeconds?: number;
   /** Bound on one Backend API call; the request is aborted when it passes. Default 5000. */
   clerkTimeoutMs?: number;
+  /** The Backend API budget shared by every instance: each call takes a permission first, a 429 pauses it. */
+  budget?: ClerkBudget;
+  /** How long a sync may wait for a budget slot before failing with `CLERK_RATE_LIMITED` (default 1000). */
+  clerkBudgetWaitMs?: number;
   onEvent?: (event: UserSyncEvent) => void;
   /** Where configuration problems are logged, once per process each; default `console.error`. */
   log?: (entry: UserSyncLogEntry) => void;
@@ -88,7 +93,9 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   type HostUser = TUsers["$inferSelect"];
   const table = syncedTableOf(options.users);
   const cooldownMs = (options.cooldownSeconds ?? 10) * 1000;
-  const clerkApi = createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 });
+  const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), options.budget, {
+    maxWaitMs: options.clerkBudgetWaitMs ?? 1000,
+  });
   const instance = createInstanceCheck(clerkApi);
   const inFlight = new Map<string, Promise<SyncResult<HostUser>>>();
   const problems = new Map<ConfigProblemCode, ConfigProblem>();
@@ -196,7 +203,8 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
       return { outcome: result.outcome, user: result.row as HostUser | null };
     } catch (error) {
       noteProblem(error);
-      record("error", clerkFetched, startedAtMs, error instanceof UserSyncError ? error.code : "UNKNOWN");
+      // A call the shared budget refused never reached Clerk.
+      record("error", clerkFetched && !isClerkBudgetRefusal(error), startedAtMs, error instanceof UserSyncError ? error.code : "UNKNOWN");
       throw error;
     }
   }

@@ -1,0 +1,281 @@
+/**
+ * The user sync's health at a glance, for operators and their monitors: Clerk's user count
+ * against the mirror, webhook delivery (last, lag, dead letters), the self-heal rate from the
+ * persisted write telemetry, the last reconciliation and the configuration. Every figure but
+ * Clerk's count comes from PostgreSQL, so any instance answers for all of them.
+ */
+import { count, eq, max, min, ne, sql } from "drizzle-orm";
+
+import { rowsOf } from "./clerk-budget";
+import { UserSyncError } from "./errors";
+import { clerkWebhookEvents, syncedTableOf, userSyncWriteStats, type UsersTable } from "./schema";
+import { readWriteStats } from "./telemetry";
+import type { UserSyncDatabase } from "./write-path";
+
+export type HealthStatus = "healthy" | "warning" | "failing";
+
+export type ReconcileCounts = { missing: number; stale: number; deleted: number; unchanged: number };
+
+/** What the health view shows of the last reconciliation run. */
+export type LastReconcileRun = { runId: string; finishedAt: Date | string; dryRun: boolean; counts: ReconcileCounts };
+
+export type HealthReport = {
+  status: HealthStatus;
+  /** Clerk's own count of users; null when Clerk could not be asked. */
+  clerkUsers: number | null;
+  liveUsers: number;
+  tombstones: number;
+  /** |clerkUsers − liveUsers|; null when Clerk's count is unknown. */
+  discrepancy: number | null;
+  lastWebhookAt: string | null;
+  /** 95th percentile of processed_at − event time over the last 100 deliveries of the last 24 h. */
+  webhookLagMs: number | null;
+  selfHealLastHour: number;
+  selfHealLastDay: number;
+  outcomesLastDay: Record<string, Record<string, number>>;
+  errorsLastHour: number;
+  /** Dead letters in the webhook inbox: signed deliveries that could not apply, kept until cleared. */
+  deadLetters: number;
+  lastReconcile: { runId: string; finishedAt: string; dryRun: boolean; counts: ReconcileCounts } | null;
+  configOk: boolean;
+  /** One line per problem: `<code>: <what, with the figures>`. Empty when healthy. */
+  problems: string[];
+};
+
+/** When each problem is raised, and how bad it is (see `evaluateHealth`). */
+export type HealthThresholds = {
+  /** Warning above this many users between Clerk's count and the live rows. */
+  discrepancyUsers: number;
+  /** Warning above this many self-heals in the last hour while no webhook arrived for `webhookQuietMinutes`. */
+  selfHealPerHour: number;
+  webhookQuietMinutes: number;
+  /**
+   * Failing when webhooks are configured, client syncs called Clerk in the last day, and no
+   * delivery came for this long (counted only once telemetry has been recording this long).
+   */
+  webhookSilenceHours: number;
+  /** Warning above this webhook lag (p95 of the last 100 processed deliveries of the last 24 h). */
+  webhookLagMs: number;
+  /** Warning above this many dead letters in the inbox. */
+  deadLetters: number;
+  /** Warning above this many failed write attempts in the last hour. */
+  errorsPerHour: number;
+};
+
+export const defaultHealthThresholds: HealthThresholds = {
+  discrepancyUsers: 10,
+  selfHealPerHour: 50,
+  webhookQuietMinutes: 60,
+  webhookSilenceHours: 24,
+  webhookLagMs: 15 * 60_000,
+  deadLetters: 0,
+  errorsPerHour: 50,
+};
+
+export type UserSyncHealthOptions = {
+  db: () => Promise<UserSyncDatabase>;
+  users: UsersTable;
+  /** Clerk's user count (`GET /v1/users/count`), drawn from the shared Clerk budget. */
+  countClerkUsers: () => Promise<number>;
+  /** This instance's buffered write counts are flushed before reading. */
+  telemetry?: { flush(): Promise<void> };
+  /** The last reconciliation run (reconcile.ts's `lastReconcileRun`). */
+  lastReconcile?: () => Promise<LastReconcileRun | null>;
+  /** Configuration problems, e.g. a Clerk instance mismatch. Any makes the status failing. */
+  configProblems?: () => string[] | Promise<string[]>;
+  /** Whether the webhook route has a signing secret: webhook silence only matters then. */
+  webhooksConfigured: boolean;
+  thresholds?: Partial<HealthThresholds>;
+  /** Clerk's count is cached this long per instance (default 60 s). */
+  clerkCountCacheMs?: number;
+  now?: () => number;
+};
+
+/** The figures `evaluateHealth` judges. */
+export type HealthFacts = Omit<HealthReport, "status" | "problems" | "configOk"> & {
+  configProblems: string[];
+  clerkCountProblem: string | null;
+  webhooksConfigured: boolean;
+  clientSyncClerkFetchesLastDay: number;
+  /** The oldest write telemetry bucket: how long this app has been watched. */
+  observedSince: string | null;
+  nowMs: number;
+};
+
+export function createUserSyncHealth(options: UserSyncHealthOptions) {
+  const table = syncedTableOf(options.users);
+  const thresholds = { ...defaultHealthThresholds, ...options.thresholds };
+  const cacheMs = options.clerkCountCacheMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  let cachedCount: { value: number; atMs: number } | null = null;
+
+  async function clerkUserCount(): Promise<{ value: number | null; problem: string | null }> {
+    if (cachedCount && now() - cachedCount.atMs < cacheMs) return { value: cachedCount.value, problem: null };
+    const stale = cachedCount?.value ?? null;
+    try {
+      const value = await options.countClerkUsers();
+      if (!Number.isInteger(value) || value < 0) throw new UserSyncError("CLERK_MALFORMED", "Clerk's count is not a count");
+      cachedCount = { value, atMs: now() };
+      return { value, problem: null };
+    } catch (error) {
+      // A code only: the count is figures, never user data, but messages are not ours to pass on.
+      return { value: stale, problem: `clerk_count_unavailable: ${error instanceof UserSyncError ? error.code : "UNKNOWN"}` };
+    }
+  }
+
+  async function check(): Promise<HealthReport> {
+    const nowMs = now();
+    // This instance's last few seconds of writes count too.
+    await options.telemetry?.flush().catch(() => undefined);
+    const db = await options.db();
+    const hourAgo = new Date(nowMs - 3_600_000);
+    const dayAgo = new Date(nowMs - 86_400_000);
+
+    const [userCounts, lastWebhook, lag, deadLetters, lastHour, lastDay, oldestBucket, lastReconcile, configProblems, clerkCount] = await Promise.all([
+      db
+        .select({
+          live: sql<number>`count(*) filter (where ${table.deletedAt} is null)::int`,
+          tombstones: sql<number>`count(*) filter (where ${table.deletedAt} is not null)::int`,
+        })
+        .from(table),
+      // Processed deliveries (the inbox's retention index covers exactly these).
+      db
+        .select({ at: max(clerkWebhookEvents.receivedAt) })
+        .from(clerkWebhookEvents)
+        .where(ne(clerkWebhookEvents.outcome, "dead_letter")),
+      db.execute(sql`
+        select percentile_cont(0.95) within group (order by lag_ms)::float8 as p95
+        from (
+          select greatest(0, extract(epoch from ${clerkWebhookEvents.processedAt}) * 1000 - ${clerkWebhookEvents.eventTimestampMs})::float8 as lag_ms
+          from ${clerkWebhookEvents}
+          where ${clerkWebhookEvents.receivedAt} >= ${dayAgo.toISOString()}::timestamptz
+            and ${clerkWebhookEvents.outcome} <> 'dead_letter'
+            and ${clerkWebhookEvents.processedAt} is not null and ${clerkWebhookEvents.eventTimestampMs} is not null
+          order by ${clerkWebhookEvents.receivedAt} desc
+          limit 100
+        ) as recent`),
+      db
+        .select({ n: count() })
+        .from(clerkWebhookEvents)
+        .where(eq(clerkWebhookEvents.outcome, "dead_letter")),
+      readWriteStats(db, hourAgo),
+      readWriteStats(db, dayAgo),
+      db.select({ at: min(userSyncWriteStats.bucketStart) }).from(userSyncWriteStats),
+      options.lastReconcile ? options.lastReconcile() : Promise.resolve(null),
+      Promise.resolve(options.configProblems ? options.configProblems() : []),
+      clerkUserCount(),
+    ]);
+
+    const liveUsers = Number(userCounts[0]?.live ?? 0);
+    const lastWebhookAt = toDate(lastWebhook[0]?.at ?? null);
+    const p95 = rowsOf<{ p95: number | null }>(lag)[0]?.p95 ?? null;
+    const facts: HealthFacts = {
+      clerkUsers: clerkCount.value,
+      liveUsers,
+      tombstones: Number(userCounts[0]?.tombstones ?? 0),
+      discrepancy: clerkCount.value === null ? null : Math.abs(clerkCount.value - liveUsers),
+      lastWebhookAt: lastWebhookAt?.toISOString() ?? null,
+      webhookLagMs: p95 === null ? null : Math.round(Number(p95)),
+      selfHealLastHour: lastHour.selfHeals,
+      selfHealLastDay: lastDay.selfHeals,
+      outcomesLastDay: lastDay.outcomes,
+      errorsLastHour: lastHour.errors,
+      deadLetters: Number(deadLetters[0]?.n ?? 0),
+      lastReconcile: lastReconcile
+        ? {
+            runId: lastReconcile.runId,
+            finishedAt: toDate(lastReconcile.finishedAt)?.toISOString() ?? String(lastReconcile.finishedAt),
+            dryRun: lastReconcile.dryRun,
+            counts: lastReconcile.counts,
+          }
+        : null,
+      configProblems,
+      clerkCountProblem: clerkCount.problem,
+      webhooksConfigured: options.webhooksConfigured,
+      clientSyncClerkFetchesLastDay: lastDay.clientSyncClerkFetches,
+      observedSince: toDate(oldestBucket[0]?.at ?? null)?.toISOString() ?? null,
+      nowMs,
+    };
+    const { status, problems } = evaluateHealth(facts, thresholds);
+    return {
+      status,
+      clerkUsers: facts.clerkUsers,
+      liveUsers: facts.liveUsers,
+      tombstones: facts.tombstones,
+      discrepancy: facts.discrepancy,
+      lastWebhookAt: facts.lastWebhookAt,
+      webhookLagMs: facts.webhookLagMs,
+      selfHealLastHour: facts.selfHealLastHour,
+      selfHealLastDay: facts.selfHealLastDay,
+      outcomesLastDay: facts.outcomesLastDay,
+      errorsLastHour: facts.errorsLastHour,
+      deadLetters: facts.deadLetters,
+      lastReconcile: facts.lastReconcile,
+      configOk: configProblems.length === 0,
+      problems,
+    };
+  }
+
+  return { check };
+}
+
+export type UserSyncHealth = ReturnType<typeof createUserSyncHealth>;
+
+/**
+ * The status and problems for a set of figures. Failing: a configuration problem (e.g. another
+ * Clerk instance) or webhook silence (configured, users syncing, nothing delivered for
+ * `webhookSilenceHours`: the endpoint is down or disabled). Warning: everything else listed.
+ */
+export function evaluateHealth(facts: HealthFacts, thresholds: HealthThresholds = defaultHealthThresholds) {
+  const failing: string[] = [];
+  const warnings: string[] = [];
+  for (const problem of facts.configProblems) failing.push(`config: ${problem}`);
+
+  const lastWebhookMs = facts.lastWebhookAt ? Date.parse(facts.lastWebhookAt) : null;
+  const sinceWebhookMs = lastWebhookMs === null ? Infinity : facts.nowMs - lastWebhookMs;
+  const lastSeen = facts.lastWebhookAt ?? "never";
+  const silenceMs = thresholds.webhookSilenceHours * 3_600_000;
+  // "Never" is only silence once the app has been watched that long (not a fresh install).
+  const watchedLongEnough = lastWebhookMs !== null || (facts.observedSince !== null && facts.nowMs - Date.parse(facts.observedSince) >= silenceMs);
+  if (facts.webhooksConfigured && facts.clientSyncClerkFetchesLastDay > 0 && sinceWebhookMs > silenceMs && watchedLongEnough) {
+    failing.push(
+      `webhook_silence: no webhook delivery for over ${thresholds.webhookSilenceHours} h (last: ${lastSeen}) while ${facts.clientSyncClerkFetchesLastDay} client syncs called Clerk in the last day; check the endpoint in Clerk's dashboard (Svix disables it after 5 days of failures)`,
+    );
+  }
+  if (facts.clerkCountProblem) warnings.push(facts.clerkCountProblem);
+  if (facts.discrepancy !== null && facts.discrepancy > thresholds.discrepancyUsers) {
+    warnings.push(
+      `discrepancy: Clerk has ${facts.clerkUsers} users, the mirror ${facts.liveUsers} live rows (${facts.discrepancy} apart, threshold ${thresholds.discrepancyUsers}); run a reconciliation`,
+    );
+  }
+  if (facts.selfHealLastHour > thresholds.selfHealPerHour && sinceWebhookMs > thresholds.webhookQuietMinutes * 60_000) {
+    warnings.push(
+      `self_heal_without_webhooks: ${facts.selfHealLastHour} client syncs repaired the mirror in the last hour (threshold ${thresholds.selfHealPerHour}) while no webhook arrived for ${thresholds.webhookQuietMinutes} min (last: ${lastSeen})`,
+    );
+  }
+  if (facts.webhookLagMs !== null && facts.webhookLagMs > thresholds.webhookLagMs) {
+    warnings.push(`webhook_lag: recent deliveries took ${facts.webhookLagMs} ms (p95) from the event to its commit (threshold ${thresholds.webhookLagMs} ms)`);
+  }
+  if (facts.deadLetters > thresholds.deadLetters) {
+    warnings.push(
+      `dead_letters: ${facts.deadLetters} signed deliveries could not be applied (clerk_webhook_events.dead_letter_reason); fix the cause, reconcile, then clear them`,
+    );
+  }
+  if (facts.errorsLastHour > thresholds.errorsPerHour) {
+    warnings.push(`errors: ${facts.errorsLastHour} write attempts failed in the last hour (threshold ${thresholds.errorsPerHour})`);
+  }
+  const status: HealthStatus = failing.length ? "failing" : warnings.length ? "warning" : "healthy";
+  return { status, problems: [...failing, ...warnings] };
+}
+
+/** The code of a problem line (`discrepancy`, `webhook_silence`, …). */
+export function problemCode(problem: string): string {
+  return problem.split(":", 1)[0] ?? problem;
+}
+
+// postgres.js through drizzle can hand timestamps back as strings.
+function toDate(value: Date | string | null): Date | null {
+  if (value === null) return null;
+  const date = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
