@@ -9,7 +9,7 @@ test("profile: name, username, interests and avatar edited in the browser reach 
   page,
   emulator,
   db,
-}) => {
+}, testInfo) => {
   await signIn(page, "user_demo_ada");
   await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
   // No webhook may help: the dashboard must show the new values from the edit's own answer.
@@ -32,6 +32,7 @@ test("profile: name, username, interests and avatar edited in the browser reach 
   await expect(page.getByTestId("profile-card-username")).toHaveText("@countess_ada");
   await expect(page.getByTestId("profile-card-interests")).toHaveText("mathematics, poetry, analytical engines");
   await expect(page.getByLabel("Interests")).toHaveValue("mathematics, poetry, analytical engines");
+  await page.screenshot({ path: testInfo.outputPath("profile-saved.png"), fullPage: true });
 
   const inEmulator = (await emulator.users()) as unknown as EmulatorUserJson[];
   const ada = inEmulator.find((u) => u.id === "user_demo_ada")!;
@@ -58,6 +59,7 @@ test("profile: name, username, interests and avatar edited in the browser reach 
   await expect(page.getByTestId("user-interests")).toHaveText("mathematics, poetry, analytical engines");
   await expect(page.getByTestId("user-avatar")).toHaveAttribute("src", ada.image_url);
   expect(await page.getByTestId("user-avatar").evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(1);
+  await page.screenshot({ path: testInfo.outputPath("dashboard-after-profile-edit.png"), fullPage: true });
 
   // And after a reload.
   await page.reload();
@@ -81,6 +83,7 @@ test("profile: a taken username shows Clerk's error on the field, and nothing ch
   // …and is reconciled to Clerk's answer: refused, so back to what the server holds.
   await expect(page.getByTestId("error-username")).toHaveText("That username is taken. Please try another.");
   await expect(page.getByTestId("profile-card")).toHaveAttribute("data-pending", "false");
+  await page.screenshot({ path: test.info().outputPath("profile-username-taken.png"), fullPage: true });
   await expect(page.getByLabel("Username")).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByLabel("Username")).toHaveValue("Grace");
   await expect(page.getByTestId("profile-card-username")).toHaveText("no username");

@@ -274,6 +274,13 @@ describe("user.updateProfile", () => {
     expect(errorOf(response)).toMatchObject({ code: "TOO_MANY_REQUESTS", retryAfterSeconds: retryAfter });
     expect(await row()).toEqual(before);
     expect(clerkWrites.patchCalls()).toBe(11);
+
+    // The limit is this user's edits only: another user's sync still reaches Clerk at once
+    // (the app-wide Clerk budget is not paused by one user's per-user 429).
+    clerk.setUser({ id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 5 });
+    const graceSync = await trpcMutation(route.POST, "user.sync", { token: mintSessionToken({ userId: "user_grace" }) });
+    expect(graceSync.status).toBe(200);
+    expect(clerk.getUserCalls()).toBe(1);
   });
 
   it("two racing edits: the mirror ends on Clerk's final state, whichever answer arrives last", async () => {

@@ -45,12 +45,15 @@ export function isClerkBudgetRefusal(error: unknown): boolean {
  * The same Backend API client, with every call drawing from `budget` first: refused (no slot
  * within `maxWaitMs`) → `CLERK_RATE_LIMITED` with the budget's `Retry-After` and no request;
  * Clerk answered 429 → the budget is paused for every instance (Clerk's `Retry-After`, else 1 s)
- * and the error goes on. No budget: the client unchanged.
+ * and the error goes on, unless `pauseOnRateLimit` is false: a 429 that may be a limit of one
+ * user's own (Clerk's `PATCH /v1/users/{id}`: 10 per 10 s per user) must not stop everyone's
+ * syncs; an instance-wide limit still pauses the budget at the next read that meets it.
+ * No budget: the client unchanged.
  */
 export function withClerkBudget<TApi extends object>(
   api: TApi,
   budget: ClerkBudget | undefined,
-  options: { kind?: ClerkCallKind; maxWaitMs?: number } = {},
+  options: { kind?: ClerkCallKind; maxWaitMs?: number; pauseOnRateLimit?: boolean } = {},
 ): TApi {
   if (!budget) return api;
   const kind = options.kind ?? "live";
@@ -78,7 +81,7 @@ export function withClerkBudget<TApi extends object>(
       try {
         return await method.apply(api, args);
       } catch (error) {
-        if (error instanceof UserSyncError && error.code === "CLERK_RATE_LIMITED") {
+        if (error instanceof UserSyncError && error.code === "CLERK_RATE_LIMITED" && options.pauseOnRateLimit !== false) {
           await budget.pause(error.retryAfterSeconds ?? 1).catch(() => undefined);
         }
         throw error;
