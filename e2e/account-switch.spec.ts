@@ -68,7 +68,8 @@ function pageErrors(page: Page) {
 
 /** Frames showing a row (either way) that is not the row of the Clerk user the page shows, or one with no Clerk user. */
 function foreignFrames(frames: Frame[]) {
-  const shows = (value: string | null) => value !== null && value !== "—";
+  // Empty or "—" shows no account at all (the `user.me` reader renders nothing while it loads).
+  const shows = (value: string | null) => value !== null && value !== "" && value !== "—";
   return frames.filter((frame) => {
     const expected = frame.clerkUserId ? accounts[frame.clerkUserId] : undefined;
     const foreignRow = (shows(frame.name) || shows(frame.email)) && (frame.name !== expected?.name || frame.email !== expected?.email);
