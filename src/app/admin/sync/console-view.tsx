@@ -2,6 +2,8 @@
 
 import { api } from "~/trpc/react";
 
+import { ReconcilePanel } from "./reconcile-panel";
+import { UsersTable } from "./users-table";
 import { WebhookChart } from "./webhook-chart";
 import { SelfHealChart, WriteOutcomesChart } from "./write-charts";
 
@@ -83,6 +85,7 @@ export function ConsoleView() {
           testId="last-reconcile"
         />
       </dl>
+      <ReconcilePanel />
       <section className="card" aria-labelledby="self-heal-title">
         <h2 id="self-heal-title" className="text-lg font-semibold">
           Self-heal beside webhooks, last 24 hours
@@ -107,6 +110,7 @@ export function ConsoleView() {
         </div>
         <WebhookChart hours={webhookHours} />
       </section>
+      <UsersTable />
     </div>
   );
 }
