@@ -76,7 +76,11 @@ export function ConsoleView() {
         />
         <Figure
           label="Last reconcile"
-          value={health.lastReconcile ? `${health.lastReconcile.counts.missing + health.lastReconcile.counts.stale + health.lastReconcile.counts.deleted} fixes` : "never"}
+          value={
+            health.lastReconcile
+              ? `${health.lastReconcile.counts.missing + health.lastReconcile.counts.stale + health.lastReconcile.counts.deleted} ${health.lastReconcile.dryRun ? "found" : "fixed"}`
+              : "never"
+          }
           hint={
             health.lastReconcile
               ? `${health.lastReconcile.dryRun ? "Dry run" : "Applied"} ${new Date(health.lastReconcile.finishedAt).toLocaleString("en")}: ${health.lastReconcile.counts.missing} missing, ${health.lastReconcile.counts.stale} stale, ${health.lastReconcile.counts.deleted} deleted`

@@ -14,20 +14,30 @@ const axisTick = { fontSize: 12, fill: "#475569" };
  * The console's 24-hour chart frame: grid, hour axis (every third label), integer counts,
  * tooltip and legend. `children` are the series (`<Bar stackId=…>`, `<Line>`); "composed"
  * allows lines beside bars. Drawn inside an `aria-hidden` box: each chart has a table beside it.
+ * With `emptyText` set (nothing to draw) the box says so instead of showing bare axes.
  */
 export function HourlyBarChart({
   points,
   testId,
   heightClassName,
   composed = false,
+  emptyText,
   children,
 }: {
   points: Record<string, string | number>[];
   testId: string;
   heightClassName: string;
   composed?: boolean;
+  emptyText?: string;
   children: ReactNode;
 }) {
+  if (emptyText) {
+    return (
+      <div className={`${heightClassName} flex items-center justify-center rounded-xl border border-dashed border-slate-300 bg-slate-50 text-sm text-slate-600`} data-testid={testId} data-empty>
+        {emptyText}
+      </div>
+    );
+  }
   const Chart = composed ? ComposedChart : BarChart;
   return (
     <div className={heightClassName} data-testid={testId} aria-hidden>

@@ -6,7 +6,7 @@ import type { ConsoleReconcileRun } from "~/server/console";
 import { api } from "~/trpc/react";
 
 const kinds = [
-  { kind: "missing", label: "Missing", hint: "in Clerk, no row here" },
+  { kind: "missing", label: "Missing", hint: "in Clerk, no row here (every field)" },
   { kind: "stale", label: "Stale", hint: "the row differs from Clerk" },
   { kind: "deleted", label: "Deleted", hint: "gone from Clerk, still live here" },
 ] as const;
@@ -54,7 +54,7 @@ function Progress({ run }: { run: ConsoleReconcileRun }) {
         className="h-2.5 w-full overflow-hidden rounded-full bg-slate-200"
       >
         <div
-          className={`h-full rounded-full transition-[width] ${run.status === "running" ? "bg-indigo-600" : run.status === "succeeded" ? "bg-emerald-600" : "bg-red-600"} ${percent === null ? "animate-pulse" : ""}`}
+          className={`h-full rounded-full transition-[width] ${percent === null ? "animate-pulse bg-indigo-300" : run.status === "running" ? "bg-indigo-600" : run.status === "succeeded" ? "bg-emerald-600" : "bg-red-600"}`}
           style={{ width: `${percent ?? 100}%` }}
         />
       </div>
@@ -68,7 +68,7 @@ function Diff({ run }: { run: ConsoleReconcileRun }) {
   return (
     <div className="mt-5" data-testid="reconcile-diff">
       <h3 className="text-base font-semibold">
-        {run.dryRun ? "What differs" : "What this run repaired"}: {total === 0 ? "nothing" : `${total} users`}
+        {run.status === "running" ? "Found so far" : run.dryRun ? "What differs" : "What this run repaired"}: {total === 0 ? "nothing" : `${total} users`}
         <span className="ml-2 text-sm font-normal text-slate-600">({run.counts.unchanged} already in step)</span>
       </h3>
       <div className="mt-3 grid gap-4 lg:grid-cols-3">
@@ -88,7 +88,7 @@ function Diff({ run }: { run: ConsoleReconcileRun }) {
                     <code className="block truncate font-mono text-xs text-slate-800" title={change.userId}>
                       {change.userId}
                     </code>
-                    <span className="text-xs text-slate-600">{change.fields.join(", ")}</span>
+                    {kind !== "missing" && <span className="text-xs text-slate-600">{change.fields.join(", ")}</span>}
                   </li>
                 ))}
               </ul>
@@ -116,10 +116,13 @@ export function ReconcilePanel() {
   });
   const run = lastRun.data;
 
-  // When a run ends, the health figures (live rows, discrepancy, last reconcile) change with it.
+  // When a run ends, the health figures (live rows, discrepancy, last reconcile) and the users table change with it.
   const previousStatus = useRef(run?.status);
   useEffect(() => {
-    if (previousStatus.current === "running" && run?.status !== "running") void utils.admin.overview.invalidate();
+    if (previousStatus.current === "running" && run?.status !== "running") {
+      void utils.admin.overview.invalidate();
+      void utils.admin.users.invalidate();
+    }
     previousStatus.current = run?.status;
   }, [run?.status, utils]);
 

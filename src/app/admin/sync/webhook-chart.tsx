@@ -23,7 +23,7 @@ export function WebhookChart({ hours }: { hours: WebhookHour[] }) {
   const points = hours.map((hour) => ({ hour: hourLabel(hour.hourStart), ...hour.counts }));
   return (
     <div className="mt-4">
-      <HourlyBarChart points={points} testId="webhook-chart" heightClassName="h-64">
+      <HourlyBarChart points={points} testId="webhook-chart" heightClassName="h-64" emptyText={outcomes.length === 0 ? "No webhook delivery in the last 24 hours" : undefined}>
         {outcomes.map((outcome) => (
           <Bar key={outcome} dataKey={outcome} stackId="outcomes" fill={outcomeColors[outcome] ?? "#64748b"} isAnimationActive={false} />
         ))}

@@ -27,7 +27,7 @@ export function WriteOutcomesChart({ hours }: { hours: WriteHour[] }) {
   });
   return (
     <div className="mt-4">
-      <HourlyBarChart points={points} testId="write-chart" heightClassName="h-72">
+      <HourlyBarChart points={points} testId="write-chart" heightClassName="h-72" emptyText={series.length === 0 ? "No write attempt in the last 24 hours" : undefined}>
         {series.map((key) => {
           const [source = "", outcome = ""] = key.split("|");
           return <Bar key={key} dataKey={key} name={`${source} · ${outcome}`} stackId={source} fill={seriesColor(source, outcome)} isAnimationActive={false} />;
@@ -70,7 +70,13 @@ export function SelfHealChart({ writeHours, webhookHours }: { writeHours: WriteH
   const points = writeHours.map((hour, i) => ({ hour: hourLabel(hour.hourStart), selfHeals: hour.selfHeals, webhooks: webhookHours[i]?.total ?? 0 }));
   return (
     <div className="mt-4">
-      <HourlyBarChart points={points} testId="self-heal-chart" heightClassName="h-56" composed>
+      <HourlyBarChart
+        points={points}
+        testId="self-heal-chart"
+        heightClassName="h-56"
+        composed
+        emptyText={points.every((point) => point.selfHeals === 0 && point.webhooks === 0) ? "No self-heal and no webhook delivery in the last 24 hours" : undefined}
+      >
         <Bar dataKey="selfHeals" name="Self-heals (client sync)" fill="#d97706" isAnimationActive={false} />
         <Line dataKey="webhooks" name="Webhook deliveries" stroke="#0891b2" strokeWidth={2} dot={false} type="linear" isAnimationActive={false} />
       </HourlyBarChart>

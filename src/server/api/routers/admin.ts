@@ -16,7 +16,7 @@ function lockedMessage(running: ConsoleReconcileRun | null): string {
   if (running?.status !== "running") return "Another reconciliation run holds the lock (started outside the console or not yet recorded); try again when it ends.";
   const kind = `${running.dryRun ? "a dry run" : "an apply run"} (${running.mode})`;
   const progress = running.clerkTotal === null ? "no page read yet" : `${running.walked} of ${running.clerkTotal} users walked`;
-  return `Another reconciliation run holds the lock: ${kind} ${running.id}, started ${running.startedAt}, ${progress}. Try again when it ends.`;
+  return `Another reconciliation run holds the lock: ${kind} ${running.id}, started ${running.startedAt.slice(0, 19).replace("T", " ")} UTC, ${progress}. Try again when it ends.`;
 }
 
 /** The admin console's data (`/admin/sync`): admins only, refused on the server for anyone else. */
