@@ -7,7 +7,7 @@ import { asc, count, desc, eq, isNull, sql } from "drizzle-orm";
 import { getDb } from "~/server/db";
 import { users, userSyncReconcileRuns, type User } from "~/server/db/schema";
 import { userSync } from "~/server/user-sync";
-import { ReconcileLockedError, type HealthReport, type ReconcileMode, type ReconcileReport } from "~/user-sync/server";
+import { ReconcileLockedError, reconcileLockHeld, type HealthReport, type ReconcileMode, type ReconcileReport } from "~/user-sync/server";
 
 /**
  * Whether a Clerk user may use the admin console: their Clerk `public_metadata.role` is "admin".
@@ -132,9 +132,11 @@ export type ConsoleReconcileRun = {
   changes: Record<ReconcileChangeKind, ReconcileChange[]>;
   /** The run found more changes than `changes` lists. */
   truncated: boolean;
+  /** `running`, but no process holds the lock: the one running it stopped (the next apply of its mode resumes an apply run). */
+  interrupted: boolean;
 };
 
-function consoleRunOf(row: ReconcileRunRow): ConsoleReconcileRun {
+function consoleRunOf(row: ReconcileRunRow, interrupted: boolean): ConsoleReconcileRun {
   const changes = { missing: [], stale: [], deleted: [] } as Record<ReconcileChangeKind, ReconcileChange[]>;
   let dropped = false;
   for (const change of row.changes) {
@@ -157,6 +159,7 @@ function consoleRunOf(row: ReconcileRunRow): ConsoleReconcileRun {
     finishedAt: row.finishedAt?.toISOString() ?? null,
     changes,
     truncated: row.truncated || dropped,
+    interrupted,
   };
 }
 
@@ -170,7 +173,8 @@ export async function readReconcileRun(runId?: string): Promise<ConsoleReconcile
     .where(runId ? eq(runs.id, runId) : undefined)
     .orderBy(desc(runs.startedAt))
     .limit(1);
-  return row ? consoleRunOf(row) : null;
+  if (!row) return null;
+  return consoleRunOf(row, row.status === "running" && !(await reconcileLockHeld(db)));
 }
 
 /**

@@ -25,6 +25,7 @@ function utc(iso: string) {
 /** 0–100 for the bar; null while the size of the walk is not known yet. */
 function percentDone(run: ConsoleReconcileRun): number | null {
   if (run.status !== "running") return 100;
+  if (run.interrupted) return run.clerkTotal ? Math.min(99, Math.floor((run.walked / run.clerkTotal) * 100)) : 0;
   if (run.phase === "done") return 100;
   if (run.clerkTotal === null) return null;
   if (run.phase === "confirm") return 99;
@@ -54,7 +55,7 @@ function Progress({ run }: { run: ConsoleReconcileRun }) {
         className="h-2.5 w-full overflow-hidden rounded-full bg-slate-200"
       >
         <div
-          className={`h-full rounded-full transition-[width] ${percent === null ? "animate-pulse bg-indigo-300" : run.status === "running" ? "bg-indigo-600" : run.status === "succeeded" ? "bg-emerald-600" : "bg-red-600"}`}
+          className={`h-full rounded-full transition-[width] ${percent === null ? "animate-pulse bg-indigo-300" : run.interrupted ? "bg-amber-500" : run.status === "running" ? "bg-indigo-600" : run.status === "succeeded" ? "bg-emerald-600" : "bg-red-600"}`}
           style={{ width: `${percent ?? 100}%` }}
         />
       </div>
@@ -109,7 +110,7 @@ function Diff({ run }: { run: ConsoleReconcileRun }) {
 export function ReconcilePanel() {
   const utils = api.useUtils();
   const lastRun = api.admin.lastReconcileRun.useQuery(undefined, {
-    refetchInterval: (query) => (query.state.data?.status === "running" ? 1_000 : 15_000),
+    refetchInterval: (query) => (query.state.data?.status === "running" && !query.state.data.interrupted ? 1_000 : 15_000),
   });
   const start = api.admin.startReconcile.useMutation({
     onSettled: () => utils.admin.lastReconcileRun.invalidate(),
@@ -170,10 +171,18 @@ export function ReconcilePanel() {
           No reconciliation has run yet.
         </p>
       ) : (
-        <div className="mt-5 border-t border-slate-200 pt-4" data-testid="reconcile-run" data-run-id={run.id} data-status={run.status} data-dry-run={run.dryRun}>
+        <div
+          className="mt-5 border-t border-slate-200 pt-4"
+          data-testid="reconcile-run"
+          data-run-id={run.id}
+          data-status={run.interrupted ? "interrupted" : run.status}
+          data-dry-run={run.dryRun}
+        >
           <p className="text-sm">
             <span className="font-medium">{run.dryRun ? "Dry run" : "Apply"}</span> ({run.mode}) ·{" "}
-            <span data-testid="reconcile-status">{statusLabels[run.status]}</span>
+            <span data-testid="reconcile-status">
+              {run.interrupted ? "Interrupted: the process running it stopped (an apply run resumes with the next Apply)" : statusLabels[run.status]}
+            </span>
             {run.errorCode && ` · ${run.errorCode}`} · started {utc(run.startedAt)}
             {run.finishedAt && `, ended ${utc(run.finishedAt)}`}
           </p>

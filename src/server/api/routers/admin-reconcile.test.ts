@@ -106,6 +106,21 @@ describe("admin.startReconcile and admin.lastReconcileRun", () => {
     ]);
   });
 
+  it("a run left `running` by a process that stopped (no lock holder) is shown as interrupted; one holding the lock is not", async () => {
+    await testDb.client`
+      insert into user_sync_reconcile_runs (id, mode, dry_run, status, high_water_mark_ms, walked, clerk_total)
+      values ('run_stopped', 'full', false, 'running', 0, 500, 1200)`;
+    expect(await lastRun()).toMatchObject({ id: "run_stopped", status: "running", interrupted: true });
+
+    const release = directory.hold();
+    const started = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: false } });
+    // The new apply run resumes the stopped one (same mode) and holds the lock while Clerk's list is held.
+    expect(started.json.result?.data.json).toEqual({ runId: "run_stopped" });
+    expect(await lastRun()).toMatchObject({ id: "run_stopped", status: "running", interrupted: false });
+    release();
+    await finished("run_stopped");
+  });
+
   it("refuses bad input (400) and starts nothing", async () => {
     const bad = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: "yes" } });
     expect(bad.status).toBe(400);
