@@ -187,6 +187,11 @@ test("m. an admin reconciles from the console: a dry run's diff, an apply with l
   expect(after).toEqual({ live: clerkUsers, ghost: true });
   const liveAfter = (await db.sql<{ id: string }[]>`select id from users where deleted_at is null order by id`).map((row) => row.id);
   expect(liveAfter).toEqual([...clerkIds].sort());
+  // The figures the console showed for this drift fixture (reported in the issue's closing note).
+  console.log(
+    `[admin-console] drift fixture: Clerk ${clerkUsers} users, ${liveIds.length} live rows, discrepancy ${clerkUsers - liveIds.length}; ` +
+      `dry run: ${missingIds.length} missing, 0 stale, 1 deleted; after apply: ${after.live} live rows, discrepancy 0`,
+  );
 
   // Tier control: the newest user's tier, changed from the table, is in the database.
   const users = page.getByTestId("users-table");
