@@ -124,7 +124,7 @@ export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from ".
 export type { HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
 export { createUserSyncAdmin } from "./admin";
 export type { UserSyncAdmin } from "./admin";
-export { lastReconcileRun, ReconcileClerkError, ReconcileLockedError, runReconcile } from "./reconcile";
+export { lastReconcileRun, ReconcileClerkError, ReconcileLockedError, reconcileLockHeld, runReconcile } from "./reconcile";
 export type { ReconcileMode, ReconcileOptions, ReconcileProgress, ReconcileReport, ReconcileRequest } from "./reconcile";
 export type {
   ClerkWebhookCounts,
