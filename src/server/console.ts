@@ -3,6 +3,7 @@ import "server-only";
 import { isClerkAPIResponseError } from "@clerk/backend/errors";
 import { clerkClient } from "@clerk/nextjs/server";
 import { asc, count, desc, eq, isNull, sql } from "drizzle-orm";
+import { after } from "next/server";
 
 import { getDb } from "~/server/db";
 import { users, userSyncReconcileRuns, type User } from "~/server/db/schema";
@@ -193,7 +194,21 @@ export async function startConsoleReconcile(request: { dryRun: boolean; mode: Re
     const code = (error as { code?: unknown } | null)?.code;
     console.warn(JSON.stringify({ at: "console-reconcile", error: typeof code === "string" ? code : error instanceof Error ? error.name : "unknown" }));
   });
+  keepAliveAfterResponse(run);
   return { runId: await Promise.race([runIdKnown, run.then((report) => report.runId)]) };
+}
+
+/**
+ * On serverless hosts the function may stop once the response is sent: Next's `after()` keeps
+ * it alive until the run settles (`waitUntil` underneath). Outside a request (tests, scripts)
+ * `after` throws, and the process outlives the run anyway.
+ */
+function keepAliveAfterResponse(work: Promise<unknown>) {
+  try {
+    after(() => work.then(() => undefined, () => undefined));
+  } catch {
+    // Not in a request scope.
+  }
 }
 
 /** One page of the console's users table. */
