@@ -6,7 +6,7 @@ import { sql } from "drizzle-orm";
 
 import { getDb } from "~/server/db";
 import { userSync } from "~/server/user-sync";
-import type { HealthReport } from "~/user-sync/server";
+import type { HealthReport } from "clerk-user-sync/server";
 
 /**
  * Whether a Clerk user may use the admin console: their Clerk `public_metadata.role` is "admin".

@@ -13,6 +13,7 @@ import { createUserSyncRouter } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
+import type { UserSyncDatabase } from "./write-path";
 
 /** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
 export type UserSyncWebhookOptions = Pick<
@@ -54,20 +55,26 @@ export type UserSyncOperationsOptions = {
  *
  * @example
  * export const userSync = createUserSync({
- *   db: getDb,
+ *   db,
  *   users,
  *   clerk: { secretKey: env.CLERK_SECRET_KEY, apiUrl: env.CLERK_API_URL },
  *   webhook: { signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET },
  * });
  * export const appRouter = createTRPCRouter({ user: userSync.router });
  * // src/app/api/webhooks/clerk/route.ts
- * export const POST = (request: Request) => userSync.webhook.handle(request);
+ * export const { POST } = userSync.webhook;
  * // src/app/api/admin/user-sync/health/route.ts
  * export const GET = (request: Request) => userSync.admin.health(request);
  */
 export function createUserSync<TUsers extends UsersTable>(
-  options: Omit<UserSyncOptions<TUsers>, "budget"> & { webhook?: UserSyncWebhookOptions } & UserSyncOperationsOptions,
+  hostOptions: Omit<UserSyncOptions<TUsers>, "budget" | "db"> & {
+    /** The host's drizzle database, or a function that resolves to it (opened lazily). */
+    db: UserSyncDatabase | (() => Promise<UserSyncDatabase>);
+    webhook?: UserSyncWebhookOptions;
+  } & UserSyncOperationsOptions,
 ) {
+  const database = hostOptions.db;
+  const options = { ...hostOptions, db: typeof database === "function" ? database : () => Promise.resolve(database) };
   const budget =
     options.clerkBudget && "acquire" in options.clerkBudget
       ? options.clerkBudget
@@ -150,7 +157,8 @@ export type {
   UserSyncSource,
 } from "./sync";
 export type { UsersTable } from "./schema";
-export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./write-path";
+export type { TombstoneOrigin, UserSyncDatabase, WriteAuthority, WriteOutcome } from "./write-path";
+export { classifyDatabaseError, databaseErrorCode } from "./database-errors";
 export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile";
 export { ProfileUpdateError } from "./profile";
 export { fieldErrorsOf, type ProfileContext } from "./profile-router";
