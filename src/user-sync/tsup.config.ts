@@ -7,14 +7,15 @@ import { defineConfig, type Options } from "tsup";
 const shared: Options = {
   format: ["esm"],
   target: "es2022",
-  platform: "neutral",
   dts: { compilerOptions: { composite: false, incremental: false } },
   sourcemap: false,
   splitting: false,
   tsconfig: "tsconfig.build.json",
+  // Keep `node:` imports as written: bundlers resolve `node:timers/promises`, not always `timers/promises`.
+  removeNodeProtocol: false,
 };
 
 export default defineConfig([
-  { ...shared, entry: { schema: "schema.ts", server: "server/index.ts", webhook: "webhook.ts" }, splitting: true },
-  { ...shared, entry: { client: "client/index.ts" }, banner: { js: '"use client";' } },
+  { ...shared, entry: { schema: "schema.ts", server: "server/index.ts", webhook: "webhook.ts" }, platform: "node", splitting: true },
+  { ...shared, entry: { client: "client/index.ts" }, platform: "neutral", banner: { js: '"use client";' } },
 ]);

@@ -5,7 +5,7 @@ import { createClerkClient } from "@clerk/backend";
 import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
-import { createClerkBackendApi } from "./clerk-backend-api";
+import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
 import { createReconciler, lastReconcileRun, type ReconcileOptions } from "./reconcile";
@@ -54,12 +54,9 @@ export type UserSyncOperationsOptions = {
  * the mirror from Clerk's user list (what the admin API and `npm run users:reconcile` run).
  *
  * @example
- * export const userSync = createUserSync({
- *   db,
- *   users,
- *   clerk: { secretKey: env.CLERK_SECRET_KEY, apiUrl: env.CLERK_API_URL },
- *   webhook: { signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET },
- * });
+ * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
+ * // environment unless `clerk` / `webhook` say otherwise.
+ * export const userSync = createUserSync({ db, users });
  * export const appRouter = createTRPCRouter({ user: userSync.router });
  * // src/app/api/webhooks/clerk/route.ts
  * export const { POST } = userSync.webhook;
@@ -67,14 +64,24 @@ export type UserSyncOperationsOptions = {
  * export const GET = (request: Request) => userSync.admin.health(request);
  */
 export function createUserSync<TUsers extends UsersTable>(
-  hostOptions: Omit<UserSyncOptions<TUsers>, "budget" | "db"> & {
+  hostOptions: Omit<UserSyncOptions<TUsers>, "budget" | "db" | "clerk"> & {
     /** The host's drizzle database, or a function that resolves to it (opened lazily). */
     db: UserSyncDatabase | (() => Promise<UserSyncDatabase>);
-    webhook?: UserSyncWebhookOptions;
+    /** Clerk's Backend API; default `CLERK_SECRET_KEY` and `CLERK_API_URL`, as Clerk's SDK reads them. */
+    clerk?: Partial<ClerkBackendApiOptions>;
+    /** Clerk webhook settings; the signing secret defaults to `CLERK_WEBHOOK_SIGNING_SECRET`. */
+    webhook?: Partial<UserSyncWebhookOptions>;
   } & UserSyncOperationsOptions,
 ) {
   const database = hostOptions.db;
-  const options = { ...hostOptions, db: typeof database === "function" ? database : () => Promise.resolve(database) };
+  const secretKey = hostOptions.clerk?.secretKey ?? envValue("CLERK_SECRET_KEY");
+  if (!secretKey) throw new Error("createUserSync: CLERK_SECRET_KEY is not set (or pass clerk.secretKey)");
+  const options = {
+    ...hostOptions,
+    db: typeof database === "function" ? database : () => Promise.resolve(database),
+    clerk: { secretKey, apiUrl: hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL") },
+    webhook: { ...hostOptions.webhook, signingSecret: hostOptions.webhook?.signingSecret ?? envValue("CLERK_WEBHOOK_SIGNING_SECRET") },
+  };
   const budget =
     options.clerkBudget && "acquire" in options.clerkBudget
       ? options.clerkBudget
@@ -95,7 +102,6 @@ export function createUserSync<TUsers extends UsersTable>(
     db: options.db,
     users: options.users,
     onEvent,
-    signingSecret: undefined,
     ...options.webhook,
   });
   const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
@@ -105,7 +111,7 @@ export function createUserSync<TUsers extends UsersTable>(
     countClerkUsers: () => countApi.getUserCount(),
     telemetry: telemetry ?? undefined,
     configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
-    webhooksConfigured: !!options.webhook?.signingSecret,
+    webhooksConfigured: !!options.webhook.signingSecret,
     lastReconcile: async () => lastReconcileRun(await options.db()),
     ...options.health,
   });
@@ -121,6 +127,12 @@ export function createUserSync<TUsers extends UsersTable>(
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
   const router = withProfileProcedures(createUserSyncRouter(service), profile);
   return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile };
+}
+
+/** A variable set to the empty string counts as unset, as in Clerk's SDK. */
+function envValue(name: string): string | undefined {
+  const value = process.env[name];
+  return value === "" ? undefined : value;
 }
 
 export { createClerkWebhookHandler };
