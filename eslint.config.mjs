@@ -20,4 +20,15 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-definitions": "off",
     },
   },
+  {
+    // The host app uses the plugin as any host does: by package name, through its exports.
+    files: ["src/**/*.ts", "src/**/*.tsx"],
+    ignores: ["src/user-sync/**", "src/bench/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["~/user-sync", "~/user-sync/*", "**/user-sync/server/*", "**/user-sync/client/*", "**/user-sync/schema"], message: "Import clerk-user-sync/{schema,server,client,webhook} instead." }] },
+      ],
+    },
+  },
 );
