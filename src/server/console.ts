@@ -8,7 +8,7 @@ import { after } from "next/server";
 import { getDb } from "~/server/db";
 import { users, userSyncReconcileRuns, type User } from "~/server/db/schema";
 import { userSync } from "~/server/user-sync";
-import { ReconcileLockedError, reconcileLockHeld, type HealthReport, type ReconcileMode, type ReconcileReport } from "~/user-sync/server";
+import { ReconcileLockedError, reconcileLockHeld, type HealthReport, type ReconcileMode, type ReconcileReport } from "clerk-user-sync/server";
 
 /**
  * Whether a Clerk user may use the admin console: their Clerk `public_metadata.role` is "admin".

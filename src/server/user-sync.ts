@@ -3,7 +3,7 @@ import "server-only";
 import { env } from "~/env";
 import { getDb } from "~/server/db";
 import { users } from "~/server/db/schema";
-import { createUserSync, defaultClerkRequestsPer10s } from "~/user-sync/server";
+import { createUserSync, defaultClerkRequestsPer10s } from "clerk-user-sync/server";
 
 /** The host's instance of the user sync plugin. */
 export const userSync = createUserSync({

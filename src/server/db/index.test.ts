@@ -10,7 +10,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { databaseErrorCode } from "~/user-sync/server/database-errors";
+import { databaseErrorCode } from "clerk-user-sync/server";
 
 let testDb: TestDatabase;
 const changed = new Map<string, string | undefined>();

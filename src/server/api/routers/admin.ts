@@ -6,7 +6,7 @@ import { adminProcedure, createTRPCRouter } from "~/server/api/trpc";
 import { readConsoleOverview, readConsoleUsers, readReconcileRun, startConsoleReconcile, type ConsoleReconcileRun } from "~/server/console";
 import { getDb } from "~/server/db";
 import { users, userTier } from "~/server/db/schema";
-import { ReconcileLockedError } from "~/user-sync/server";
+import { ReconcileLockedError } from "clerk-user-sync/server";
 
 /** Rows per page of the console's users table. */
 const usersPageSize = 10;

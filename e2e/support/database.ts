@@ -1,0 +1,27 @@
+import { drizzle } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+
+/** Drops and creates the database of `databaseUrl`, then migrates it from `migrationsFolder` with drizzle's migrator. */
+export async function recreateDatabase(databaseUrl: string, migrationsFolder: string) {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  if (!/^\w+$/.test(name)) throw new Error(`${databaseUrl}: unexpected database name "${name}"`);
+  const adminUrl = new URL(databaseUrl);
+  adminUrl.pathname = "/postgres";
+  const admin = postgres(adminUrl.toString(), { max: 1, onnotice: () => undefined });
+  try {
+    // FORCE: the app under test may already hold connections.
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.unsafe(`create database ${name}`);
+  } catch (error) {
+    throw new Error(`e2e needs PostgreSQL at ${adminUrl.host} (E2E_DATABASE_URL): ${String(error)}`);
+  } finally {
+    await admin.end();
+  }
+  const client = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+  try {
+    await migrate(drizzle({ client }), { migrationsFolder });
+  } finally {
+    await client.end();
+  }
+}
