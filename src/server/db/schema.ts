@@ -7,6 +7,7 @@ import { userSyncColumns } from "../../user-sync/schema";
 export {
   clerkWebhookEvents,
   userSyncClerkBudget,
+  userSyncClerkFetches,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
   userSyncWriteStats,

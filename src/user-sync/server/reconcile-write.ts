@@ -103,7 +103,7 @@ export async function commitReconcilePage(
   const ids = pgArray(s.map((x) => x.id));
   const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
   const valueColumns = sql`${name("id")}, ${name("email")}, ${name("firstName")}, ${name("lastName")}, ${name("username")}, ${name("imageUrl")}, ${name("clerkUpdatedAt")}`;
-  const upsert = fetchedUpsertClauses(users, { onlyWhenTaken: true });
+  const upsert = fetchedUpsertClauses(users);
   const tombstone = tombstoneClauses(users);
 
   const writes: SQL = page.apply

@@ -31,11 +31,14 @@
  * 5. Each write is one atomic `INSERT … ON CONFLICT (id) DO UPDATE … WHERE … RETURNING`
  *    statement on the host's own table object (its schema included), so concurrent writers
  *    need no locks, never see a duplicate-key error, and get the host's full row back.
- * 6. A fetched write always records `clerk_fetched_at` (the database's clock), even when it
- *    applies nothing: it is the cooldown's state, shared by every app instance.
+ * 6. A write that applies nothing makes no row version (an identical re-sync or redelivery is
+ *    free for the host's table, its triggers and its replication). A fetched write that applies
+ *    something also records `clerk_fetched_at`; `user.sync`'s cooldown lives in its own table.
+ * 7. One round trip per write: the statement returns the row it wrote or, when its WHERE
+ *    refused, the row as it stands.
  */
-import { eq, sql, type SQL } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import type { PgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
 import type { SyncedUserRow, SyncedUsersTable } from "./schema";
@@ -89,13 +92,12 @@ const storedColumn = (table: SyncedUsersTable): RowReference => (column) => sql`
 const excludedColumn = (table: SyncedUsersTable): RowReference => (column) => sql.raw(`excluded."${table[column].name}"`);
 
 /**
- * `ON CONFLICT (id) DO UPDATE` of a fetched snapshot: the SET list and its WHERE. By default
- * the WHERE lets every live row (or restorable tombstone) through, so `clerk_fetched_at`
- * records the fetch even when nothing else changes (the cooldown's state); `onlyWhenTaken`
- * writes only rows whose values or clock change (reconciliation: a second run writes nothing).
+ * `ON CONFLICT (id) DO UPDATE` of a fetched snapshot: the SET list and its WHERE. Only rows whose
+ * values or clock change (or a restorable tombstone) are written: an identical fetch, a second
+ * reconciliation run, make no row version.
  */
-export function fetchedUpsertClauses(table: SyncedUsersTable, options: { onlyWhenTaken?: boolean } = {}) {
-  const { differs, live, restore, take } = writeGuards(storedColumn(table), excludedColumn(table));
+export function fetchedUpsertClauses(table: SyncedUsersTable) {
+  const { differs, restore, take } = writeGuards(storedColumn(table), excludedColumn(table));
   const pick = (column: GuardColumn) => sql`case when ${take} then ${excludedColumn(table)(column)} else ${table[column]} end`;
   const set = {
     email: pick("email"),
@@ -116,7 +118,7 @@ export function fetchedUpsertClauses(table: SyncedUsersTable, options: { onlyWhe
       when ${table.clerkUpdatedAt} > excluded.clerk_updated_at then 'stale'
       else 'unchanged' end`,
   } satisfies Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>;
-  return { set, where: options.onlyWhenTaken ? take : sql`${live} or ${restore}` };
+  return { set, where: take };
 }
 
 /**
@@ -182,14 +184,13 @@ export async function upsertClerkUser(
     ({ set, where } = fetchedUpsertClauses(table));
   }
 
-  const [written] = await db
-    .insert(table)
-    .values(values)
-    .onConflictDoUpdate({ target: table.id, set, setWhere: where })
-    .returning();
+  const { written, row } = await writeOrRead(
+    db,
+    table,
+    user.id,
+    db.insert(table).values(values).onConflictDoUpdate({ target: table.id, set, setWhere: where }).returning(),
+  );
   if (written) return { outcome: written.lastSyncOutcome ?? "updated", row: written };
-  // RETURNING is empty when the row was locked but the WHERE refused the write.
-  const row = await readRow(db, table, user.id);
   if (!row) return { outcome: "stale", row: null };
   if (row.deletedAt) return { outcome: "deleted", row };
   return { outcome: row.clerkUpdatedAt === user.clerkUpdatedAtMs ? "unchanged" : "stale", row };
@@ -209,24 +210,68 @@ export async function tombstoneClerkUser(
   origin: TombstoneOrigin = "webhook",
 ): Promise<WriteResult> {
   const tombstone = tombstoneClauses(table);
-  const [written] = await db
-    .insert(table)
-    .values({
-      id: userId,
-      clerkUpdatedAt: clerkClockMs ?? 0,
-      deletedAt: sql`now()`,
-      deletedBy: origin,
-      lastSyncedAt: sql`now()`,
-      lastSyncOutcome: "deleted",
-    })
-    .onConflictDoUpdate({ target: table.id, set: tombstone.set, setWhere: tombstone.where })
-    .returning();
-  if (written) return { outcome: "deleted", row: written };
-  // Already a tombstone: nothing to write.
-  return { outcome: "deleted", row: await readRow(db, table, userId) };
+  const { written, row } = await writeOrRead(
+    db,
+    table,
+    userId,
+    db
+      .insert(table)
+      .values({
+        id: userId,
+        clerkUpdatedAt: clerkClockMs ?? 0,
+        deletedAt: sql`now()`,
+        deletedBy: origin,
+        lastSyncedAt: sql`now()`,
+        lastSyncOutcome: "deleted",
+      })
+      .onConflictDoUpdate({ target: table.id, set: tombstone.set, setWhere: tombstone.where })
+      .returning(),
+  );
+  // Already a tombstone: nothing written.
+  return { outcome: "deleted", row: written ?? row };
 }
 
-async function readRow(db: UserSyncDatabase, table: SyncedUsersTable, userId: string) {
-  const [row] = await db.select().from(table).where(eq(table.id, userId));
-  return row ?? null;
+/** An upsert on the users table with `.returning()` of every column: what `writeOrRead` runs. */
+type ReturningInsert = { getSQL(): SQL };
+
+const writtenFlag = "user_sync_written";
+
+/**
+ * Runs `insert` (an upsert on `userId` returning the full row) and, in the same statement,
+ * reads the row as it stands when the upsert's WHERE refused to write (RETURNING is empty then).
+ * `written` is the row written, `row` the one read. The read sees the statement's snapshot;
+ * a row inserted by a concurrent transaction after it was taken is read in a second statement.
+ */
+async function writeOrRead(
+  db: UserSyncDatabase,
+  table: SyncedUsersTable,
+  userId: string,
+  insert: ReturningInsert,
+): Promise<{ written: SyncedUserRow | null; row: SyncedUserRow | null }> {
+  const columns = getTableColumns(table);
+  const upsert = db.$with("user_sync_upsert", columns).as(insert.getSQL());
+  type Selection = Record<string, PgColumn | SQL.Aliased>;
+  // The same columns in the same order on both sides of the UNION.
+  const fromUpsert: Selection = Object.fromEntries(Object.keys(columns).map((key) => [key, (upsert as unknown as Selection)[key]!]));
+  fromUpsert[writtenFlag] = sql<boolean>`true`.as(writtenFlag);
+  const fromTable: Selection = { ...columns, [writtenFlag]: sql<boolean>`false`.as(writtenFlag) };
+  // The UNION sits in a subquery: PostgreSQL wants the data-modifying WITH at the top level.
+  const either = db
+    .select(fromUpsert)
+    .from(upsert)
+    .unionAll(
+      db
+        .select(fromTable)
+        .from(table)
+        .where(sql`${table.id} = ${userId} and not exists (select 1 from ${upsert})`),
+    )
+    .as("user_sync_row");
+  const rows = (await db.with(upsert).select().from(either)) as unknown as (SyncedUserRow & { [writtenFlag]: boolean })[];
+  const [found] = rows;
+  if (!found) {
+    const [row] = await db.select().from(table).where(eq(table.id, userId));
+    return { written: null, row: row ?? null };
+  }
+  const { [writtenFlag]: written, ...row } = found;
+  return written ? { written: row, row } : { written: null, row };
 }
