@@ -2,7 +2,7 @@ import { sql, type getTableColumns, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
 import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, userSyncReconcileRuns, userSyncReconcileSeen } from "./schema";
-import { fetchedUpsertClauses, tombstoneClauses, writeGuards, type GuardColumn, type RowReference, type UserSyncDatabase, type WriteOutcome } from "./write-path";
+import { assignments, fetchedUpsertClauses, tombstoneClauses, writeGuards, type GuardColumn, type RowReference, type UserSyncDatabase, type WriteOutcome } from "./write-path";
 
 /**
  * A PostgreSQL array literal, sent as one text parameter and cast in SQL: a 500-user page is a
@@ -63,12 +63,6 @@ export type ReconcilePageResult = {
     truncated: boolean;
   };
 };
-
-const assignments = (table: SyncedUsersTable, set: Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>) =>
-  sql.join(
-    Object.entries(set).map(([key, value]) => sql`${sql.identifier(table[key as keyof typeof set].name)} = ${value}`),
-    sql`, `,
-  );
 
 /**
  * One page of a reconciliation in ONE statement, so it is atomic and costs one round trip:

@@ -122,6 +122,70 @@ export function fetchedUpsertClauses(table: SyncedUsersTable) {
 }
 
 /**
+ * `ON CONFLICT (id) DO UPDATE` of a pushed snapshot (a webhook payload): only a strictly newer
+ * clock on a live row writes, and `updated_at` moves only when a mirrored value changed.
+ */
+export function pushedUpsertClauses(table: SyncedUsersTable) {
+  const { differs, live, newer } = writeGuards(storedColumn(table), excludedColumn(table));
+  const set = {
+    email: sql`excluded.email`,
+    firstName: sql`excluded.first_name`,
+    lastName: sql`excluded.last_name`,
+    username: sql`excluded.username`,
+    imageUrl: sql`excluded.image_url`,
+    clerkUpdatedAt: sql`excluded.clerk_updated_at`,
+    updatedAt: sql`case when ${differs} then now() else ${table.updatedAt} end`,
+    lastSyncedAt: sql`now()`,
+    lastSyncOutcome: sql`case when ${differs} then 'updated' else 'touched' end`,
+  } satisfies Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>;
+  return { set, where: sql`${live} and ${newer}` };
+}
+
+/** `SET a = …, b = …` of an ON CONFLICT clause, columns named by the host's table. */
+export const assignments = (table: SyncedUsersTable, set: Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>) =>
+  sql.join(
+    Object.entries(set).map(([key, value]) => sql`${sql.identifier(table[key as keyof typeof set].name)} = ${value}`),
+    sql`, `,
+  );
+
+/** A webhook's effect: a pushed snapshot, or Clerk's own deletion at its event time. */
+export type PushedWrite = { kind: "upsert"; user: ClerkUserSnapshot } | { kind: "tombstone"; userId: string; clerkClockMs: number };
+
+/**
+ * A pushed write (the same clauses as `upsertClerkUser(…, "pushed")` and `tombstoneClerkUser`)
+ * as SQL to compose into a larger statement: `insert` is one `INSERT … SELECT … WHERE onlyIf
+ * ON CONFLICT (id) DO UPDATE … WHERE … RETURNING last_sync_outcome AS outcome`, and
+ * `outcomeIfNotWritten` the outcome when it returned nothing, from the row as the statement
+ * found it. Nothing is inserted or updated unless `onlyIf` holds.
+ */
+export function pushedWriteStatement(table: SyncedUsersTable, write: PushedWrite, onlyIf: SQL): { insert: SQL; outcomeIfNotWritten: SQL } {
+  const column = (key: keyof SyncedUsersTable["_"]["columns"]) => sql.identifier(table[key].name);
+  const outcome = sql`returning ${column("lastSyncOutcome")} as outcome`;
+  if (write.kind === "tombstone") {
+    const { set, where } = tombstoneClauses(table);
+    return {
+      insert: sql`insert into ${table} (${column("id")}, ${column("clerkUpdatedAt")}, ${column("deletedAt")}, ${column("deletedBy")}, ${column("lastSyncedAt")}, ${column("lastSyncOutcome")})
+        select ${write.userId}::text, ${write.clerkClockMs}::bigint, now(), 'webhook', now(), 'deleted' where ${onlyIf}
+        on conflict (${column("id")}) do update set ${assignments(table, set)} where ${where} ${outcome}`,
+      // Already a tombstone.
+      outcomeIfNotWritten: sql`'deleted'`,
+    };
+  }
+  const { user } = write;
+  const { set, where } = pushedUpsertClauses(table);
+  return {
+    insert: sql`insert into ${table} (${column("id")}, ${column("email")}, ${column("firstName")}, ${column("lastName")}, ${column("username")}, ${column("imageUrl")},
+          ${column("clerkUpdatedAt")}, ${column("lastSyncedAt")}, ${column("lastSyncOutcome")})
+        select ${user.id}::text, ${user.email}::text, ${user.firstName}::text, ${user.lastName}::text, ${user.username}::text, ${user.imageUrl}::text,
+          ${user.clerkUpdatedAtMs}::bigint, now(), 'created' where ${onlyIf}
+        on conflict (${column("id")}) do update set ${assignments(table, set)} where ${where} ${outcome}`,
+    outcomeIfNotWritten: sql`coalesce((
+        select case when ${table.deletedAt} is not null then 'deleted' when ${table.clerkUpdatedAt} = ${user.clerkUpdatedAtMs}::bigint then 'unchanged' else 'stale' end
+        from ${table} where ${table.id} = ${user.id}::text), 'stale')`,
+  };
+}
+
+/**
  * `ON CONFLICT (id) DO UPDATE` of a tombstone: PII cleared, the clock kept at the newest known,
  * `deleted_by` recorded. Applies to a live row, or to a 404 tombstone that Clerk's own deletion
  * event makes final.
@@ -164,25 +228,7 @@ export async function upsertClerkUser(
     clerkFetchedAt: fetched ? sql`now()` : null,
   };
   // SET and WHERE expressions see the stored row as it was before this write.
-  let set: Record<string, unknown>;
-  let where: SQL;
-  if (!fetched) {
-    const { differs, live, newer } = writeGuards(storedColumn(table), excludedColumn(table));
-    where = sql`${live} and ${newer}`;
-    set = {
-      email: sql`excluded.email`,
-      firstName: sql`excluded.first_name`,
-      lastName: sql`excluded.last_name`,
-      username: sql`excluded.username`,
-      imageUrl: sql`excluded.image_url`,
-      clerkUpdatedAt: sql`excluded.clerk_updated_at`,
-      updatedAt: sql`case when ${differs} then now() else ${table.updatedAt} end`,
-      lastSyncedAt: sql`now()`,
-      lastSyncOutcome: sql`case when ${differs} then 'updated' else 'touched' end`,
-    };
-  } else {
-    ({ set, where } = fetchedUpsertClauses(table));
-  }
+  const { set, where } = fetched ? fetchedUpsertClauses(table) : pushedUpsertClauses(table);
 
   const { written, row } = await writeOrRead(
     db,
