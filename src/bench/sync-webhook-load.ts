@@ -8,11 +8,14 @@
  *
  * npx tsx src/bench/sync-webhook-load.ts --app http://localhost:3500 --state .bench/clerk-emulator-perf \
  *   --emulator http://localhost:4501 --part sync --concurrency 64 --seconds 10
- * (`--part webhook`, or `--part burst --requests 200`).
+ * (`--part webhook`, or `--part burst --requests 200`; `--pid <next-server pid> --database <name>` add
+ * the server's and the database backends' CPU ms per request, which a busy machine distorts less).
  */
+import fs from "node:fs";
 import http from "node:http";
 import { parseArgs } from "node:util";
 
+import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 
 import { ClerkEmulatorControl } from "~/clerk-emulator/control-client";
@@ -31,6 +34,10 @@ const { values: args } = parseArgs({
     requests: { type: "string", default: "200" },
     users: { type: "string", default: "1000" },
     label: { type: "string", default: "" },
+    /** The server's process id: its CPU time per request is reported (Linux /proc), robust to a busy machine. */
+    pid: { type: "string" },
+    /** The app's database: its PostgreSQL backends' CPU time per request is reported too. */
+    database: { type: "string" },
   },
 });
 
@@ -131,10 +138,32 @@ function summary(latencies: number[], failures: number, elapsedMs: number) {
   };
 }
 
+/** CPU time (ms) used so far by the server process and the database's backends (Linux clock ticks of 10 ms). */
+const admin = args.database ? postgres(`postgres://postgres@127.0.0.1:5432/postgres`, { max: 1, onnotice: () => undefined }) : null;
+async function cpuMs() {
+  const ticks = (pid: number | string) => {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
+  const server = args.pid ? ticks(args.pid) * 10 : NaN;
+  let database = NaN;
+  if (admin) {
+    const backends = await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${args.database!}`;
+    database = backends.reduce((sum, backend) => sum + ticks(backend.pid) * 10, 0);
+  }
+  return { server, database };
+}
+
 const concurrency = Number(args.concurrency);
 let result;
+let cpuBefore = await cpuMs();
 if (args.part === "burst") {
   await closedLoop(webhookRequest, 8, Number(args.warmupSeconds));
+  cpuBefore = await cpuMs();
   const count = Number(args.requests);
   const startedAt = performance.now();
   const latencies = await Promise.all(
@@ -153,8 +182,21 @@ if (args.part === "burst") {
   const send = args.part === "webhook" ? webhookRequest : syncRequest;
   if (args.part !== "webhook" && args.part !== "sync") throw new Error("--part is sync, webhook or burst");
   await closedLoop(send, concurrency, Number(args.warmupSeconds));
+  cpuBefore = await cpuMs();
   const run = await closedLoop(send, concurrency, Number(args.seconds));
   result = summary(run.latencies, run.failures, run.elapsedMs);
 }
-console.log(JSON.stringify({ label: args.label, part: args.part, concurrency: args.part === "burst" ? Number(args.requests) : concurrency, ...result }));
+const cpuAfter = await cpuMs();
+const perRequest = (before: number, after: number) => (Number.isNaN(after) ? undefined : Number(((after - before) / result.requests).toFixed(2)));
+console.log(
+  JSON.stringify({
+    label: args.label,
+    part: args.part,
+    concurrency: args.part === "burst" ? Number(args.requests) : concurrency,
+    ...result,
+    serverCpuMsPerRequest: perRequest(cpuBefore.server, cpuAfter.server),
+    databaseCpuMsPerRequest: perRequest(cpuBefore.database, cpuAfter.database),
+  }),
+);
 agent.destroy();
+await admin?.end();

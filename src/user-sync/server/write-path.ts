@@ -215,7 +215,23 @@ export async function upsertClerkUser(
   authority: WriteAuthority = "pushed",
 ): Promise<WriteResult> {
   const fetched = authority === "fetched";
-  const values = {
+  const { written, row } = await writeOrRead(db, table, `upsert-${authority}`, () => {
+    const values = {
+      id: sql.placeholder("id"),
+      email: sql.placeholder("email"),
+      firstName: sql.placeholder("firstName"),
+      lastName: sql.placeholder("lastName"),
+      username: sql.placeholder("username"),
+      imageUrl: sql.placeholder("imageUrl"),
+      clerkUpdatedAt: sql.placeholder("clerkUpdatedAt"),
+      lastSyncedAt: sql`now()`,
+      lastSyncOutcome: "created" as const,
+      clerkFetchedAt: fetched ? sql`now()` : null,
+    };
+    // SET and WHERE expressions see the stored row as it was before this write.
+    const { set, where } = fetched ? fetchedUpsertClauses(table) : pushedUpsertClauses(table);
+    return db.insert(table).values(values).onConflictDoUpdate({ target: table.id, set, setWhere: where }).returning();
+  }, {
     id: user.id,
     email: user.email,
     firstName: user.firstName,
@@ -223,19 +239,7 @@ export async function upsertClerkUser(
     username: user.username,
     imageUrl: user.imageUrl,
     clerkUpdatedAt: user.clerkUpdatedAtMs,
-    lastSyncedAt: sql`now()`,
-    lastSyncOutcome: "created" as const,
-    clerkFetchedAt: fetched ? sql`now()` : null,
-  };
-  // SET and WHERE expressions see the stored row as it was before this write.
-  const { set, where } = fetched ? fetchedUpsertClauses(table) : pushedUpsertClauses(table);
-
-  const { written, row } = await writeOrRead(
-    db,
-    table,
-    user.id,
-    db.insert(table).values(values).onConflictDoUpdate({ target: table.id, set, setWhere: where }).returning(),
-  );
+  });
   if (written) return { outcome: written.lastSyncOutcome ?? "updated", row: written };
   if (!row) return { outcome: "stale", row: null };
   if (row.deletedAt) return { outcome: "deleted", row };
@@ -255,45 +259,78 @@ export async function tombstoneClerkUser(
   clerkClockMs: number | null,
   origin: TombstoneOrigin = "webhook",
 ): Promise<WriteResult> {
-  const tombstone = tombstoneClauses(table);
   const { written, row } = await writeOrRead(
     db,
     table,
-    userId,
-    db
-      .insert(table)
-      .values({
-        id: userId,
-        clerkUpdatedAt: clerkClockMs ?? 0,
-        deletedAt: sql`now()`,
-        deletedBy: origin,
-        lastSyncedAt: sql`now()`,
-        lastSyncOutcome: "deleted",
-      })
-      .onConflictDoUpdate({ target: table.id, set: tombstone.set, setWhere: tombstone.where })
-      .returning(),
+    "tombstone",
+    () => {
+      const tombstone = tombstoneClauses(table);
+      return db
+        .insert(table)
+        .values({
+          id: sql.placeholder("id"),
+          clerkUpdatedAt: sql.placeholder("clerkUpdatedAt"),
+          deletedAt: sql`now()`,
+          deletedBy: sql.placeholder("deletedBy"),
+          lastSyncedAt: sql`now()`,
+          lastSyncOutcome: "deleted",
+        })
+        .onConflictDoUpdate({ target: table.id, set: tombstone.set, setWhere: tombstone.where })
+        .returning();
+    },
+    { id: userId, clerkUpdatedAt: clerkClockMs ?? 0, deletedBy: origin },
   );
   // Already a tombstone: nothing written.
   return { outcome: "deleted", row: written ?? row };
 }
 
-/** An upsert on the users table with `.returning()` of every column: what `writeOrRead` runs. */
+/** An upsert on the users table with `.returning()` of every column, its values placeholders (`id` among them). */
 type ReturningInsert = { getSQL(): SQL };
+
+type WriteOrReadQuery = { execute(values: Record<string, unknown>): Promise<unknown[]> };
 
 const writtenFlag = "user_sync_written";
 
 /**
- * Runs `insert` (an upsert on `userId` returning the full row) and, in the same statement,
- * reads the row as it stands when the upsert's WHERE refused to write (RETURNING is empty then).
- * `written` is the row written, `row` the one read. The read sees the statement's snapshot;
- * a row inserted by a concurrent transaction after it was taken is read in a second statement.
+ * Built once per database, table and kind of write, then run with its values: building the
+ * statement (drizzle turning a few hundred SQL chunks into text) cost more CPU than PostgreSQL
+ * spent running it, and a prepared statement is also parsed and planned once per connection.
+ */
+const writeOrReadQueries = new WeakMap<UserSyncDatabase, WeakMap<SyncedUsersTable, Map<string, WriteOrReadQuery>>>();
+
+/**
+ * Runs the upsert `build` returns (on placeholder `id`, returning the full row) and, in the same
+ * statement, reads the row as it stands when the upsert's WHERE refused to write (RETURNING is
+ * empty then). `written` is the row written, `row` the one read. The read sees the statement's
+ * snapshot; a row inserted by a concurrent transaction after it was taken is read in a second
+ * statement.
  */
 async function writeOrRead(
   db: UserSyncDatabase,
   table: SyncedUsersTable,
-  userId: string,
-  insert: ReturningInsert,
+  kind: string,
+  build: () => ReturningInsert,
+  values: Record<string, unknown> & { id: string },
 ): Promise<{ written: SyncedUserRow | null; row: SyncedUserRow | null }> {
+  let byTable = writeOrReadQueries.get(db);
+  if (!byTable) writeOrReadQueries.set(db, (byTable = new WeakMap<SyncedUsersTable, Map<string, WriteOrReadQuery>>()));
+  let byKind = byTable.get(table);
+  if (!byKind) byTable.set(table, (byKind = new Map<string, WriteOrReadQuery>()));
+  let query = byKind.get(kind);
+  if (!query) {
+    query = prepareWriteOrRead(db, table, kind, build());
+    byKind.set(kind, query);
+  }
+  const [found] = (await query.execute(values)) as (SyncedUserRow & { [writtenFlag]: boolean })[];
+  if (!found) {
+    const [row] = await db.select().from(table).where(eq(table.id, values.id));
+    return { written: null, row: row ?? null };
+  }
+  const { [writtenFlag]: written, ...row } = found;
+  return written ? { written: row, row } : { written: null, row };
+}
+
+function prepareWriteOrRead(db: UserSyncDatabase, table: SyncedUsersTable, kind: string, insert: ReturningInsert): WriteOrReadQuery {
   const columns = getTableColumns(table);
   const upsert = db.$with("user_sync_upsert", columns).as(insert.getSQL());
   type Selection = Record<string, PgColumn | SQL.Aliased>;
@@ -309,15 +346,8 @@ async function writeOrRead(
       db
         .select(fromTable)
         .from(table)
-        .where(sql`${table.id} = ${userId} and not exists (select 1 from ${upsert})`),
+        .where(sql`${table.id} = ${sql.placeholder("id")} and not exists (select 1 from ${upsert})`),
     )
     .as("user_sync_row");
-  const rows = (await db.with(upsert).select().from(either)) as unknown as (SyncedUserRow & { [writtenFlag]: boolean })[];
-  const [found] = rows;
-  if (!found) {
-    const [row] = await db.select().from(table).where(eq(table.id, userId));
-    return { written: null, row: row ?? null };
-  }
-  const { [writtenFlag]: written, ...row } = found;
-  return written ? { written: row, row } : { written: null, row };
+  return db.with(upsert).select().from(either).prepare(`user_sync_${kind}`);
 }
