@@ -135,25 +135,34 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
    * Claims this user's fetch from Clerk for the cooldown, across instances (database clock), and
    * reads the row in the same statement. `claimedAt` is the claim's time (the database's text,
    * exact to the microsecond, to release it), or null when another sync claimed it within the
-   * cooldown: then `user` is the row to answer with.
+   * cooldown: then `user` is the row to answer with. The claim commits asynchronously: a database
+   * crash may forget the last claims, which costs one more Clerk call, not a wrong answer.
    */
-  async function claimFetch(db: UserSyncDatabase, userId: string) {
+  function prepareClaim(db: UserSyncDatabase) {
     const claim = db.$with("user_sync_claim").as(
       db
         .insert(userSyncClerkFetches)
-        .values({ userId, fetchedAt: sql`now()` })
+        .values({ userId: sql.placeholder("userId"), fetchedAt: sql`now()` })
         .onConflictDoUpdate({
           target: userSyncClerkFetches.userId,
           set: { fetchedAt: sql`now()` },
-          setWhere: sql`${userSyncClerkFetches.fetchedAt} <= now() - (${cooldownMs}::double precision * interval '1 millisecond')`,
+          setWhere: sql`${userSyncClerkFetches.fetchedAt} <= now() - (${sql.raw(String(cooldownMs))}::double precision * interval '1 millisecond')`,
         })
         .returning({ fetchedAt: userSyncClerkFetches.fetchedAt }),
     );
-    const [found] = await db
+    return db
       .with(claim)
       .select({ claimedAt: sql<string | null>`(select fetched_at::text from ${claim})`, user: getTableColumns(usersTable) })
-      .from(sql`(select 1) as user_sync_one`)
-      .leftJoin(usersTable, eq(table.id, userId));
+      .from(sql`(select set_config('synchronous_commit', 'off', true)) as user_sync_claim_commit`)
+      .leftJoin(usersTable, eq(table.id, sql.placeholder("userId")))
+      .prepare("user_sync_claim");
+  }
+  const claimQueries = new WeakMap<UserSyncDatabase, ReturnType<typeof prepareClaim>>();
+
+  async function claimFetch(db: UserSyncDatabase, userId: string) {
+    let query = claimQueries.get(db);
+    if (!query) claimQueries.set(db, (query = prepareClaim(db)));
+    const [found] = await query.execute({ userId });
     return { claimedAt: found?.claimedAt ?? null, user: (found?.user ?? null) as HostUser | null };
   }
 
