@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     requests: { type: "string", default: "200" },
     users: { type: "string", default: "1000" },
     label: { type: "string", default: "" },
+    /** The tRPC mutation `--part sync` calls (e.g. a no-op protected procedure, for the framework's own cost). */
+    procedure: { type: "string", default: "user.sync" },
     /** The server's process id: its CPU time per request is reported (Linux /proc), robust to a busy machine. */
     pid: { type: "string" },
     /** The app's database: its PostgreSQL backends' CPU time per request is reported too. */
@@ -84,7 +86,7 @@ const tokens = users.map((user, index) =>
 let sequence = 0;
 function syncRequest(slot: number) {
   const token = tokens[slot % tokens.length]!;
-  return post("/api/trpc/user.sync", { authorization: `Bearer ${token}` }, '{"json":{}}');
+  return post(`/api/trpc/${args.procedure}`, { authorization: `Bearer ${token}` }, '{"json":{}}');
 }
 
 const webhook = new Webhook(identity.webhookSigningSecret);
