@@ -1,6 +1,6 @@
 /**
  * Two more app instances from the same production build, on the same database, beside the e2e
- * app: the user.sync cooldown lives in PostgreSQL (clerk_fetched_at), so it holds across
+ * app: the user.sync cooldown lives in PostgreSQL (user_sync_clerk_fetches), so it holds across
  * processes, and concurrent syncs split across instances stay within one Clerk call each.
  * No browser: session tokens come from the emulator's control API; Clerk calls are counted by
  * the emulator.
@@ -100,7 +100,7 @@ test("a sync on instance B within the cooldown after one on instance A makes no 
   console.log(`[two instances] sync on A, then on B within ${cooldownSeconds} s: ${getUserCalls - 1} Clerk call(s) from B (outcome ${onB.outcome})`);
   expect(onB).toEqual({ status: 200, outcome: "unchanged" });
   expect(getUserCalls).toBe(1);
-  // The cooldown's state is the row's: the time of A's fetch, which B read.
-  const [row] = await db.sql<{ fetched: boolean }[]>`select clerk_fetched_at is not null as fetched from users where id = ${user.id}`;
-  expect(row?.fetched).toBe(true);
+  // The cooldown's state is A's claim of the fetch in PostgreSQL, which B found.
+  const [claim] = await db.sql<{ claimed: boolean }[]>`select count(*) = 1 as claimed from user_sync_clerk_fetches where user_id = ${user.id}`;
+  expect(claim?.claimed).toBe(true);
 });

@@ -6,6 +6,7 @@
 export {
   clerkWebhookEvents,
   userSyncClerkBudget,
+  userSyncClerkFetches,
   userSyncColumns,
   userSyncReconcileRuns,
   userSyncReconcileSeen,

@@ -7,6 +7,7 @@ import { userSyncColumns } from "clerk-user-sync/schema";
 export {
   clerkWebhookEvents,
   userSyncClerkBudget,
+  userSyncClerkFetches,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
   userSyncWriteStats,

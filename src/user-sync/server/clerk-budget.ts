@@ -146,6 +146,12 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
   // The database's clock, read after the row lock is held (a value computed before a lock wait would be stale).
   const clockMs = sql`(extract(epoch from clock_timestamp()) * 1000)::float8`;
 
+  // Every decision updates the one row, so each waits for the previous one's commit: with a
+  // durable commit that is a WAL flush per Clerk call, in series across all instances. The
+  // budget's state is worth less than that: a database crash may forget the last few hundred ms
+  // of grants (wal_writer_delay), letting at most that many extra calls through once.
+  const asynchronousCommit = sql`(select set_config('synchronous_commit', 'off', true)) as user_sync_asynchronous_commit`;
+
   function decisionStatement(kind: ClerkCallKind, requests: number, maxWaitMs: number) {
     const n = sql`${requests}::float8`;
     const interval = sql`${intervalMs}::float8`;
@@ -162,6 +168,7 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
             from (select ${clockMs} as t) as c
           ) as d
         )
+        from ${asynchronousCommit}
         where b.name = ${name}
         returning last_granted as granted, last_wait_ms as wait_ms`;
     }
@@ -181,6 +188,7 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
           from (select ${clockMs} as t) as c
         ) as d
       )
+      from ${asynchronousCommit}
       where b.name = ${name}
       returning last_granted as granted, last_wait_ms as wait_ms`;
   }

@@ -2,7 +2,7 @@ import { sql, type getTableColumns, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
 import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, userSyncReconcileRuns, userSyncReconcileSeen } from "./schema";
-import { fetchedUpsertClauses, tombstoneClauses, writeGuards, type GuardColumn, type RowReference, type UserSyncDatabase, type WriteOutcome } from "./write-path";
+import { assignments, fetchedUpsertClauses, tombstoneClauses, writeGuards, type GuardColumn, type RowReference, type UserSyncDatabase, type WriteOutcome } from "./write-path";
 
 /**
  * A PostgreSQL array literal, sent as one text parameter and cast in SQL: a 500-user page is a
@@ -64,12 +64,6 @@ export type ReconcilePageResult = {
   };
 };
 
-const assignments = (table: SyncedUsersTable, set: Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>) =>
-  sql.join(
-    Object.entries(set).map(([key, value]) => sql`${sql.identifier(table[key as keyof typeof set].name)} = ${value}`),
-    sql`, `,
-  );
-
 /**
  * One page of a reconciliation in ONE statement, so it is atomic and costs one round trip:
  * records the walked ids (users seen before on this run are skipped: pages repeat when Clerk's
@@ -103,7 +97,7 @@ export async function commitReconcilePage(
   const ids = pgArray(s.map((x) => x.id));
   const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
   const valueColumns = sql`${name("id")}, ${name("email")}, ${name("firstName")}, ${name("lastName")}, ${name("username")}, ${name("imageUrl")}, ${name("clerkUpdatedAt")}`;
-  const upsert = fetchedUpsertClauses(users, { onlyWhenTaken: true });
+  const upsert = fetchedUpsertClauses(users);
   const tombstone = tombstoneClauses(users);
 
   const writes: SQL = page.apply

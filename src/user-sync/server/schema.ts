@@ -27,8 +27,9 @@ export function userSyncColumns() {
     lastSyncedAt: timestamp("last_synced_at", { withTimezone: true }),
     lastSyncOutcome: text("last_sync_outcome").$type<WriteOutcome>(),
     /**
-     * When `user.sync` last fetched this user from Clerk's Backend API (database clock). Its
-     * cooldown reads it, so every app instance sharing the database honours it.
+     * When a write that a fetch from Clerk's Backend API made (`user.sync`, reconciliation,
+     * a profile edit) last changed this row (database clock). An identical fetch writes nothing,
+     * so it is not the cooldown's state: that is `user_sync_clerk_fetches`.
      */
     clerkFetchedAt: timestamp("clerk_fetched_at", { withTimezone: true }),
     /** Tombstone: the user was deleted in Clerk. */
@@ -196,6 +197,18 @@ export const userSyncClerkBudget = pgTable("user_sync_clerk_budget", {
   /** The decision of the last statement, read back with RETURNING. */
   lastGranted: boolean("last_granted").notNull().default(false),
   lastWaitMs: doublePrecision("last_wait_ms").notNull().default(0),
+});
+
+/**
+ * `user.sync`'s cooldown, shared by every app instance: when each user was last claimed for a
+ * fetch from Clerk's Backend API (database clock). A sync claims the fetch with one
+ * `INSERT … ON CONFLICT DO UPDATE … WHERE fetched_at <= now() - cooldown`; a refused claim is
+ * answered from the database. Kept off the `users` row so an identical re-sync makes no new row
+ * version there.
+ */
+export const userSyncClerkFetches = pgTable("user_sync_clerk_fetches", {
+  userId: text("user_id").primaryKey(),
+  fetchedAt: timestamp("fetched_at", { withTimezone: true }).notNull(),
 });
 
 /**

@@ -47,7 +47,7 @@ function service(options: { cooldownSeconds?: number; events?: UserSyncEvent[]; 
 
 /** Moves the row's last fetch from Clerk into the past, as if `agoMs` had passed. */
 async function fetchedAgo(agoMs: number) {
-  await testDb.client`update users set clerk_fetched_at = now() - ${agoMs} * interval '1 millisecond' where id = ${ada.id}`;
+  await testDb.client`update user_sync_clerk_fetches set fetched_at = now() - ${agoMs} * interval '1 millisecond' where user_id = ${ada.id}`;
 }
 
 describe("cooldown", () => {
@@ -83,6 +83,32 @@ describe("cooldown", () => {
     await testDb.truncate();
     expect((await sync.syncUser(ada.id, caller())).outcome).toBe("created");
     expect(clerk.getUserCalls()).toBe(2);
+  });
+
+  it("makes no new row version of users for an identical re-sync after the window (the window lives in its own table)", async () => {
+    clerk.setUser(ada);
+    const sync = service({ cooldownSeconds: 30 });
+    await sync.syncUser(ada.id, caller());
+    const rowVersion = async () => (await testDb.client<{ xmin: string }[]>`select xmin::text from users where id = ${ada.id}`)[0]?.xmin;
+    const before = await rowVersion();
+    await fetchedAgo(31_000);
+    expect((await sync.syncUser(ada.id, caller())).outcome).toBe("unchanged");
+    expect(clerk.getUserCalls()).toBe(2);
+    const after = await rowVersion();
+    console.info(`identical re-sync after the cooldown: Clerk called, users row version (xmin) ${before} -> ${after}`);
+    expect(after).toBe(before);
+  });
+
+  it("releases the window when the fetch it claimed failed: the next sync calls Clerk", async () => {
+    clerk.setUser(ada);
+    const sync = service({ cooldownSeconds: 60 });
+    await sync.syncUser(ada.id, caller());
+    await fetchedAgo(61_000);
+    clerk.setFault({ kind: "status", status: 503 });
+    await expect(sync.syncUser(ada.id, caller())).rejects.toBeInstanceOf(UserSyncError);
+    clerk.setFault(null);
+    expect((await sync.syncUser(ada.id, caller())).outcome).toBe("unchanged");
+    expect(clerk.getUserCalls()).toBe(3);
   });
 
   describe("two app instances on one database (each its own service and connection pool)", () => {

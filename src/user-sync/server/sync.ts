@@ -1,4 +1,4 @@
-import { eq, getTableColumns, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 
 import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk-backend-api";
@@ -6,7 +6,7 @@ import { isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk
 import { createInstanceCheck } from "./clerk-instance";
 import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
 import { fromDatabaseFailure, UserSyncError, type UserSyncErrorCode } from "./errors";
-import { syncedTableOf, type UsersTable } from "./schema";
+import { syncedTableOf, userSyncClerkFetches, type UsersTable } from "./schema";
 import {
   dataChangingOutcomes,
   tombstoneClerkUser,
@@ -61,7 +61,7 @@ export type UserSyncOptions<TUsers extends UsersTable> = {
   clerk: ClerkBackendApiOptions;
   /**
    * A user fetched from Clerk less than this long ago (by any app instance: the time is kept
-   * on the row, by the database's clock) is answered from the database. Default 10.
+   * in `user_sync_clerk_fetches`, by the database's clock) is answered from the database. Default 10.
    */
   cooldownSeconds?: number;
   /** Bound on one Backend API call; the request is aborted when it passes. Default 5000. */
@@ -92,6 +92,7 @@ export type UserSyncCounts = Record<WriteOutcome | "error", number> & {
 export function createUserSyncService<TUsers extends UsersTable>(options: UserSyncOptions<TUsers>) {
   type HostUser = TUsers["$inferSelect"];
   const table = syncedTableOf(options.users);
+  const usersTable: PgTable = options.users;
   const cooldownMs = (options.cooldownSeconds ?? 10) * 1000;
   const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), options.budget, {
     maxWaitMs: options.clerkBudgetWaitMs ?? 1000,
@@ -124,26 +125,57 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     }
   }
 
-  /** The row, and whether any instance fetched it from Clerk within the cooldown (database clock). */
-  async function readRow(db: UserSyncDatabase, userId: string) {
-    const usersTable: PgTable = options.users;
-    const rows = await db
-      .select({
-        ...getTableColumns(options.users),
-        userSyncFetchedRecently: sql<boolean>`coalesce(${table.clerkFetchedAt} > now() - (${cooldownMs}::double precision * interval '1 millisecond'), false)`,
-      })
-      .from(usersTable)
-      .where(eq(table.id, userId));
-    const found = rows[0] as (HostUser & { userSyncFetchedRecently: boolean }) | undefined;
-    if (!found) return { user: null, fetchedRecently: false };
-    const { userSyncFetchedRecently, ...user } = found;
-    return { user: user as HostUser, fetchedRecently: userSyncFetchedRecently };
-  }
-
   /** The caller's row, or null when it is missing or a tombstone. */
   async function readLiveUser(userId: string): Promise<HostUser | null> {
-    const { user } = await withDatabase((db) => readRow(db, userId));
+    const [user] = await withDatabase((db) => db.select().from(usersTable).where(eq(table.id, userId)));
     return user && !(user as { deletedAt: Date | null }).deletedAt ? user : null;
+  }
+
+  /**
+   * Claims this user's fetch from Clerk for the cooldown, across instances (database clock), and
+   * reads the row in the same statement. `claimedAt` is the claim's time (the database's text,
+   * exact to the microsecond, to release it), or null when another sync claimed it within the
+   * cooldown: then `user` is the row to answer with. The claim commits asynchronously: a database
+   * crash may forget the last claims, which costs one more Clerk call, not a wrong answer.
+   */
+  function prepareClaim(db: UserSyncDatabase) {
+    const claim = db.$with("user_sync_claim").as(
+      db
+        .insert(userSyncClerkFetches)
+        .values({ userId: sql.placeholder("userId"), fetchedAt: sql`now()` })
+        .onConflictDoUpdate({
+          target: userSyncClerkFetches.userId,
+          set: { fetchedAt: sql`now()` },
+          setWhere: sql`${userSyncClerkFetches.fetchedAt} <= now() - (${sql.raw(String(cooldownMs))}::double precision * interval '1 millisecond')`,
+        })
+        .returning({ fetchedAt: userSyncClerkFetches.fetchedAt }),
+    );
+    return db
+      .with(claim)
+      .select({ claimedAt: sql<string | null>`(select fetched_at::text from ${claim})`, user: getTableColumns(usersTable) })
+      .from(sql`(select set_config('synchronous_commit', 'off', true)) as user_sync_claim_commit`)
+      .leftJoin(usersTable, eq(table.id, sql.placeholder("userId")))
+      .prepare("user_sync_claim");
+  }
+  const claimQueries = new WeakMap<UserSyncDatabase, ReturnType<typeof prepareClaim>>();
+
+  async function claimFetch(db: UserSyncDatabase, userId: string) {
+    let query = claimQueries.get(db);
+    if (!query) claimQueries.set(db, (query = prepareClaim(db)));
+    const [found] = await query.execute({ userId });
+    return { claimedAt: found?.claimedAt ?? null, user: (found?.user ?? null) as HostUser | null };
+  }
+
+  /** A claimed fetch that stored nothing (Clerk failed, the budget refused, the write failed). */
+  async function releaseClaim(userId: string, claimedAt: string) {
+    try {
+      const db = await options.db();
+      await db
+        .delete(userSyncClerkFetches)
+        .where(and(eq(userSyncClerkFetches.userId, userId), sql`${userSyncClerkFetches.fetchedAt} = ${claimedAt}::timestamptz`));
+    } catch {
+      // Worst case the cooldown answers from the database until it passes.
+    }
   }
 
   function noteProblem(error: unknown) {
@@ -170,12 +202,15 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   async function syncFromClerk(userId: string, caller: SyncCaller): Promise<SyncResult<HostUser>> {
     const startedAtMs = Date.now();
     let clerkFetched = false;
+    let claimedAt: string | null = null;
     try {
       if (cooldownMs > 0) {
-        const { user, fetchedRecently } = await withDatabase((db) => readRow(db, userId));
-        if (user && fetchedRecently && !(user as { deletedAt: Date | null }).deletedAt) {
+        const claim = await withDatabase((db) => claimFetch(db, userId));
+        claimedAt = claim.claimedAt;
+        // A row missing or tombstoned is fetched anyway: another instance may be creating it.
+        if (claimedAt === null && claim.user && !(claim.user as { deletedAt: Date | null }).deletedAt) {
           record("unchanged", false, startedAtMs);
-          return { outcome: "unchanged", user };
+          return { outcome: "unchanged", user: claim.user };
         }
       }
       clerkFetched = true;
@@ -202,6 +237,8 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
       record(result.outcome, true, startedAtMs);
       return { outcome: result.outcome, user: result.row as HostUser | null };
     } catch (error) {
+      // Nothing was stored: the next sync, on any instance, may fetch again.
+      if (claimedAt !== null) await releaseClaim(userId, claimedAt);
       noteProblem(error);
       // A call the shared budget refused never reached Clerk.
       record("error", clerkFetched && !isClerkBudgetRefusal(error), startedAtMs, error instanceof UserSyncError ? error.code : "UNKNOWN");

@@ -187,7 +187,7 @@ describe("signature verification", () => {
 });
 
 describe("delivery semantics", () => {
-  it("applies user.created in one transaction with its inbox row, and emits webhook telemetry", async () => {
+  it("applies user.created in one statement with its inbox row, and emits webhook telemetry", async () => {
     const events: UserSyncEvent[] = [];
     const response = await handler({ onEvent: (event) => events.push(event) }).handle(signedRequest(userEvent("user.created", ada), { svixId: "msg_created" }));
     expect(response.status).toBe(200);
@@ -211,6 +211,16 @@ describe("delivery semantics", () => {
     expect((await userRow())?.xmin).toBe(before?.xmin);
     expect(await inboxRows()).toHaveLength(1);
     expect(wh.counts()).toMatchObject({ applied: 1, duplicate: 1 });
+  });
+
+  it("does not recreate a row the host deleted when an applied message is redelivered (the inbox guards the insert too)", async () => {
+    const wh = handler();
+    const event = userEvent("user.created", ada);
+    expect(await (await wh.handle(signedRequest(event, { svixId: "msg_purged" }))).json()).toEqual({ outcome: "created" });
+    await testDb.client`delete from users where id = ${ada.id}`;
+    const again = await wh.handle(signedRequest(event, { svixId: "msg_purged", attemptAtSeconds: Math.floor(Date.now() / 1000) + 5 }));
+    expect(await again.json()).toEqual({ outcome: "duplicate" });
+    expect(await userRow()).toBeNull();
   });
 
   it("applies concurrent copies of one message once and answers every copy 2xx (30 trials × 8 copies)", async () => {

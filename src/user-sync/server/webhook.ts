@@ -7,8 +7,8 @@
  *   attempt): upserts by `data.updated_at`, deletions by the envelope `timestamp`, and deletion
  *   wins (see write-path.ts).
  * - At-least-once made exactly-once: the `svix-id` is recorded in `clerk_webhook_events` in the
- *   same transaction as the effect. A redelivery finds the row and does nothing; a delivery that
- *   fails leaves no row and is applied when Svix retries it.
+ *   same statement as the effect (one round trip, atomic). A redelivery finds the row and does
+ *   nothing; a delivery that fails leaves no row and is applied when Svix retries it.
  * - 2xx only after commit. A signed payload that can never apply is kept as a dead letter and
  *   acknowledged, so Svix does not retry it for days and then disable the endpoint. The same
  *   goes for a database error no retry can get past (a data exception `22…`, a constraint
@@ -21,10 +21,11 @@
  * - Bounded: processed inbox rows older than the retention window are pruned in batches, now
  *   and then after a delivery (off the response's path) or by a cron calling `pruneInbox()`.
  */
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
+import { rowsOf } from "./clerk-budget";
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
 import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
 import { clerkWebhookEvents, syncedTableOf } from "./schema";
@@ -37,7 +38,7 @@ import {
   type InboxPruneOptions,
   type InboxPruneResult,
 } from "./webhook-inbox";
-import { tombstoneClerkUser, upsertClerkUser, type UserSyncDatabase, type WriteOutcome, type WriteResult } from "./write-path";
+import { pushedWriteStatement, type PushedWrite, type UserSyncDatabase, type WriteOutcome } from "./write-path";
 
 export type ClerkWebhookOptions = {
   /** The host's database (postgres.js or PGlite drizzle instance). */
@@ -131,9 +132,6 @@ type Delivery = {
   clerkUserId: string | null;
   eventTimestampMs: number | null;
 };
-
-/** Thrown inside the transaction when a concurrent delivery of the same message committed first. */
-class DuplicateDelivery extends Error {}
 
 /** The dead letter itself could not be recorded: nothing may be acknowledged. */
 class DeadLetterNotRecorded extends Error {
@@ -293,8 +291,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     }
     const envelope = parsed.data;
 
-    let userId: string;
-    let effect: (db: UserSyncDatabase) => Promise<WriteResult>;
+    let write: PushedWrite;
     if (envelope.type === "user.deleted") {
       const deleted = deletedUserSchema.safeParse(envelope.data);
       if (!deleted.success) {
@@ -305,8 +302,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
       if (deletedAtMs === undefined) {
         return { response: await deadLetter(delivery, "invalid_envelope: timestamp: invalid_type"), usedDatabase: true };
       }
-      userId = deleted.data.id;
-      effect = (db) => tombstoneClerkUser(db, table, userId, deletedAtMs);
+      write = { kind: "tombstone", userId: deleted.data.id, clerkClockMs: deletedAtMs };
     } else {
       let snapshot: ReturnType<typeof snapshotFromUserJson>;
       try {
@@ -315,11 +311,10 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
         if (!(error instanceof MalformedClerkUserError)) throw error;
         return { response: await deadLetter(delivery, `malformed_user: ${error.issues.join("; ")}`), usedDatabase: true };
       }
-      userId = snapshot.id;
-      effect = (db) => upsertClerkUser(db, table, snapshot);
+      write = { kind: "upsert", user: snapshot };
     }
 
-    const result = await applyOnce(delivery, userId, effect);
+    const result = await applyOnce(delivery, write);
     if (result === "duplicate") {
       counts.duplicate++;
       return {
@@ -335,43 +330,34 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     };
   }
 
-  async function applyOnce(
-    delivery: Delivery,
-    userId: string,
-    effect: (db: UserSyncDatabase) => Promise<WriteResult>,
-  ): Promise<WriteResult | "duplicate"> {
+  /**
+   * The effect and its inbox row in ONE statement (atomic, one round trip): the write applies
+   * only if the `svix-id` is not in the inbox yet, and the inbox row records its outcome. A
+   * concurrent delivery of the same message waits on the inbox key and, once the first commits,
+   * records nothing: it is a duplicate, and its write was a no-op (the write path is idempotent:
+   * equal clocks write nothing, a tombstone is not written again).
+   */
+  async function applyOnce(delivery: Delivery, write: PushedWrite): Promise<{ outcome: WriteOutcome } | "duplicate"> {
     const db = await options.db();
-    try {
-      return await db.transaction(async (tx) => {
-        // Redeliveries stop here without touching the user row.
-        const [seen] = await tx
-          .select({ svixId: clerkWebhookEvents.svixId })
-          .from(clerkWebhookEvents)
-          .where(eq(clerkWebhookEvents.svixId, delivery.svixId));
-        if (seen) return "duplicate" as const;
-        const result = await effect(tx);
-        // If a concurrent delivery of this message holds the key, this waits for it; once it
-        // commits, nothing is inserted and this transaction (with its effect) rolls back.
-        const [recorded] = await tx
-          .insert(clerkWebhookEvents)
-          .values({
-            svixId: delivery.svixId,
-            eventType: delivery.eventType,
-            clerkUserId: userId,
-            eventTimestampMs: delivery.eventTimestampMs,
-            outcome: result.outcome,
-            receivedAt: delivery.receivedAt,
-            processedAt: sql`clock_timestamp()`,
-          })
-          .onConflictDoNothing({ target: clerkWebhookEvents.svixId })
-          .returning({ svixId: clerkWebhookEvents.svixId });
-        if (!recorded) throw new DuplicateDelivery();
-        return result;
-      });
-    } catch (error) {
-      if (error instanceof DuplicateDelivery) return "duplicate";
-      throw error;
-    }
+    const inbox = clerkWebhookEvents;
+    const userId = write.kind === "upsert" ? write.user.id : write.userId;
+    const effect = pushedWriteStatement(table, write, sql`not exists (select 1 from ${inbox} where ${inbox.svixId} = ${delivery.svixId}::text)`);
+    const column = (key: keyof typeof inbox._.columns) => sql.identifier(inbox[key].name);
+    const rows = rowsOf<{ outcome: WriteOutcome }>(
+      await db.execute(sql`
+        with user_sync_write as (${effect.insert}),
+        user_sync_recorded as (
+          insert into ${inbox} (${column("svixId")}, ${column("eventType")}, ${column("clerkUserId")}, ${column("eventTimestampMs")}, ${column("outcome")},
+            ${column("receivedAt")}, ${column("processedAt")})
+          select ${delivery.svixId}::text, ${delivery.eventType}::text, ${userId}::text, ${delivery.eventTimestampMs}::bigint,
+            coalesce((select outcome from user_sync_write), ${effect.outcomeIfNotWritten}), ${delivery.receivedAt.toISOString()}::timestamptz, clock_timestamp()
+          on conflict (${column("svixId")}) do nothing
+          returning ${column("outcome")} as outcome
+        )
+        select outcome from user_sync_recorded`),
+    );
+    const [recorded] = rows;
+    return recorded ? { outcome: recorded.outcome } : "duplicate";
   }
 
   /**
@@ -408,7 +394,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
 
   /**
    * A delivery whose processing threw. A database error no retry can get past is dead-lettered
-   * (its effect already rolled back with the transaction); anything else is answered non-2xx
+   * (its effect already rolled back with the statement); anything else is answered non-2xx
    * so Svix retries, and since nothing was recorded the retry applies it.
    */
   async function failed(delivery: Delivery, error: unknown): Promise<Response> {

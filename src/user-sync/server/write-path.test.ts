@@ -104,16 +104,22 @@ describe("upsertClerkUser", () => {
     expect((await storedRow())?.last_name).toBe("Byron");
     const fetched = await upsertClerkUser(testDb.db, table, snapshot(500, { lastName: "King" }), "fetched");
     expect(fetched).toMatchObject({ outcome: "updated", row: { lastName: "King" } });
-    // The same fetch again: nothing to apply, only the fetch time is recorded.
-    expect((await upsertClerkUser(testDb.db, table, snapshot(500, { lastName: "King" }), "fetched")).outcome).toBe("unchanged");
-    expect((await upsertClerkUser(testDb.db, table, snapshot(400, { lastName: "Old" }), "fetched")).outcome).toBe("stale");
-    expect(await storedRow()).toMatchObject({ last_name: "King", clerk_updated_at: "500", last_sync_outcome: "stale" });
+    // The same fetch again, or an older one: nothing to apply, no row version; the row is still returned.
+    const applied = await rowVersion();
+    expect(await upsertClerkUser(testDb.db, table, snapshot(500, { lastName: "King" }), "fetched")).toMatchObject({ outcome: "unchanged", row: { lastName: "King" } });
+    expect(await upsertClerkUser(testDb.db, table, snapshot(400, { lastName: "Old" }), "fetched")).toMatchObject({ outcome: "stale", row: { lastName: "King" } });
+    expect(await rowVersion()).toBe(applied);
+    expect(await storedRow()).toMatchObject({ last_name: "King", clerk_updated_at: "500", last_sync_outcome: "updated" });
   });
 
-  it("records the fetch time on every fetched write and never on a pushed one", async () => {
+  it("records the fetch time on a fetched write that applies, never on a pushed one or one that applies nothing", async () => {
     await upsertClerkUser(testDb.db, table, snapshot(100), "pushed");
     expect((await storedRow())?.clerk_fetched_at).toBeNull();
+    const version = await rowVersion();
     await upsertClerkUser(testDb.db, table, snapshot(50), "fetched");
+    expect(await rowVersion()).toBe(version);
+    expect((await storedRow())?.clerk_fetched_at).toBeNull();
+    await upsertClerkUser(testDb.db, table, snapshot(200), "fetched");
     expect((await storedRow())?.clerk_fetched_at).not.toBeNull();
   });
 

@@ -31,11 +31,14 @@
  * 5. Each write is one atomic `INSERT … ON CONFLICT (id) DO UPDATE … WHERE … RETURNING`
  *    statement on the host's own table object (its schema included), so concurrent writers
  *    need no locks, never see a duplicate-key error, and get the host's full row back.
- * 6. A fetched write always records `clerk_fetched_at` (the database's clock), even when it
- *    applies nothing: it is the cooldown's state, shared by every app instance.
+ * 6. A write that applies nothing makes no row version (an identical re-sync or redelivery is
+ *    free for the host's table, its triggers and its replication). A fetched write that applies
+ *    something also records `clerk_fetched_at`; `user.sync`'s cooldown lives in its own table.
+ * 7. One round trip per write: the statement returns the row it wrote or, when its WHERE
+ *    refused, the row as it stands.
  */
-import { eq, sql, type SQL } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import type { PgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
 import type { SyncedUserRow, SyncedUsersTable } from "./schema";
@@ -89,13 +92,12 @@ const storedColumn = (table: SyncedUsersTable): RowReference => (column) => sql`
 const excludedColumn = (table: SyncedUsersTable): RowReference => (column) => sql.raw(`excluded."${table[column].name}"`);
 
 /**
- * `ON CONFLICT (id) DO UPDATE` of a fetched snapshot: the SET list and its WHERE. By default
- * the WHERE lets every live row (or restorable tombstone) through, so `clerk_fetched_at`
- * records the fetch even when nothing else changes (the cooldown's state); `onlyWhenTaken`
- * writes only rows whose values or clock change (reconciliation: a second run writes nothing).
+ * `ON CONFLICT (id) DO UPDATE` of a fetched snapshot: the SET list and its WHERE. Only rows whose
+ * values or clock change (or a restorable tombstone) are written: an identical fetch, a second
+ * reconciliation run, make no row version.
  */
-export function fetchedUpsertClauses(table: SyncedUsersTable, options: { onlyWhenTaken?: boolean } = {}) {
-  const { differs, live, restore, take } = writeGuards(storedColumn(table), excludedColumn(table));
+export function fetchedUpsertClauses(table: SyncedUsersTable) {
+  const { differs, restore, take } = writeGuards(storedColumn(table), excludedColumn(table));
   const pick = (column: GuardColumn) => sql`case when ${take} then ${excludedColumn(table)(column)} else ${table[column]} end`;
   const set = {
     email: pick("email"),
@@ -116,7 +118,71 @@ export function fetchedUpsertClauses(table: SyncedUsersTable, options: { onlyWhe
       when ${table.clerkUpdatedAt} > excluded.clerk_updated_at then 'stale'
       else 'unchanged' end`,
   } satisfies Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>;
-  return { set, where: options.onlyWhenTaken ? take : sql`${live} or ${restore}` };
+  return { set, where: take };
+}
+
+/**
+ * `ON CONFLICT (id) DO UPDATE` of a pushed snapshot (a webhook payload): only a strictly newer
+ * clock on a live row writes, and `updated_at` moves only when a mirrored value changed.
+ */
+export function pushedUpsertClauses(table: SyncedUsersTable) {
+  const { differs, live, newer } = writeGuards(storedColumn(table), excludedColumn(table));
+  const set = {
+    email: sql`excluded.email`,
+    firstName: sql`excluded.first_name`,
+    lastName: sql`excluded.last_name`,
+    username: sql`excluded.username`,
+    imageUrl: sql`excluded.image_url`,
+    clerkUpdatedAt: sql`excluded.clerk_updated_at`,
+    updatedAt: sql`case when ${differs} then now() else ${table.updatedAt} end`,
+    lastSyncedAt: sql`now()`,
+    lastSyncOutcome: sql`case when ${differs} then 'updated' else 'touched' end`,
+  } satisfies Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>;
+  return { set, where: sql`${live} and ${newer}` };
+}
+
+/** `SET a = …, b = …` of an ON CONFLICT clause, columns named by the host's table. */
+export const assignments = (table: SyncedUsersTable, set: Partial<Record<keyof SyncedUsersTable["_"]["columns"], SQL>>) =>
+  sql.join(
+    Object.entries(set).map(([key, value]) => sql`${sql.identifier(table[key as keyof typeof set].name)} = ${value}`),
+    sql`, `,
+  );
+
+/** A webhook's effect: a pushed snapshot, or Clerk's own deletion at its event time. */
+export type PushedWrite = { kind: "upsert"; user: ClerkUserSnapshot } | { kind: "tombstone"; userId: string; clerkClockMs: number };
+
+/**
+ * A pushed write (the same clauses as `upsertClerkUser(…, "pushed")` and `tombstoneClerkUser`)
+ * as SQL to compose into a larger statement: `insert` is one `INSERT … SELECT … WHERE onlyIf
+ * ON CONFLICT (id) DO UPDATE … WHERE … RETURNING last_sync_outcome AS outcome`, and
+ * `outcomeIfNotWritten` the outcome when it returned nothing, from the row as the statement
+ * found it. Nothing is inserted or updated unless `onlyIf` holds.
+ */
+export function pushedWriteStatement(table: SyncedUsersTable, write: PushedWrite, onlyIf: SQL): { insert: SQL; outcomeIfNotWritten: SQL } {
+  const column = (key: keyof SyncedUsersTable["_"]["columns"]) => sql.identifier(table[key].name);
+  const outcome = sql`returning ${column("lastSyncOutcome")} as outcome`;
+  if (write.kind === "tombstone") {
+    const { set, where } = tombstoneClauses(table);
+    return {
+      insert: sql`insert into ${table} (${column("id")}, ${column("clerkUpdatedAt")}, ${column("deletedAt")}, ${column("deletedBy")}, ${column("lastSyncedAt")}, ${column("lastSyncOutcome")})
+        select ${write.userId}::text, ${write.clerkClockMs}::bigint, now(), 'webhook', now(), 'deleted' where ${onlyIf}
+        on conflict (${column("id")}) do update set ${assignments(table, set)} where ${where} ${outcome}`,
+      // Already a tombstone.
+      outcomeIfNotWritten: sql`'deleted'`,
+    };
+  }
+  const { user } = write;
+  const { set, where } = pushedUpsertClauses(table);
+  return {
+    insert: sql`insert into ${table} (${column("id")}, ${column("email")}, ${column("firstName")}, ${column("lastName")}, ${column("username")}, ${column("imageUrl")},
+          ${column("clerkUpdatedAt")}, ${column("lastSyncedAt")}, ${column("lastSyncOutcome")})
+        select ${user.id}::text, ${user.email}::text, ${user.firstName}::text, ${user.lastName}::text, ${user.username}::text, ${user.imageUrl}::text,
+          ${user.clerkUpdatedAtMs}::bigint, now(), 'created' where ${onlyIf}
+        on conflict (${column("id")}) do update set ${assignments(table, set)} where ${where} ${outcome}`,
+    outcomeIfNotWritten: sql`coalesce((
+        select case when ${table.deletedAt} is not null then 'deleted' when ${table.clerkUpdatedAt} = ${user.clerkUpdatedAtMs}::bigint then 'unchanged' else 'stale' end
+        from ${table} where ${table.id} = ${user.id}::text), 'stale')`,
+  };
 }
 
 /**
@@ -149,7 +215,23 @@ export async function upsertClerkUser(
   authority: WriteAuthority = "pushed",
 ): Promise<WriteResult> {
   const fetched = authority === "fetched";
-  const values = {
+  const { written, row } = await writeOrRead(db, table, `upsert-${authority}`, () => {
+    const values = {
+      id: sql.placeholder("id"),
+      email: sql.placeholder("email"),
+      firstName: sql.placeholder("firstName"),
+      lastName: sql.placeholder("lastName"),
+      username: sql.placeholder("username"),
+      imageUrl: sql.placeholder("imageUrl"),
+      clerkUpdatedAt: sql.placeholder("clerkUpdatedAt"),
+      lastSyncedAt: sql`now()`,
+      lastSyncOutcome: "created" as const,
+      clerkFetchedAt: fetched ? sql`now()` : null,
+    };
+    // SET and WHERE expressions see the stored row as it was before this write.
+    const { set, where } = fetched ? fetchedUpsertClauses(table) : pushedUpsertClauses(table);
+    return db.insert(table).values(values).onConflictDoUpdate({ target: table.id, set, setWhere: where }).returning();
+  }, {
     id: user.id,
     email: user.email,
     firstName: user.firstName,
@@ -157,39 +239,8 @@ export async function upsertClerkUser(
     username: user.username,
     imageUrl: user.imageUrl,
     clerkUpdatedAt: user.clerkUpdatedAtMs,
-    lastSyncedAt: sql`now()`,
-    lastSyncOutcome: "created" as const,
-    clerkFetchedAt: fetched ? sql`now()` : null,
-  };
-  // SET and WHERE expressions see the stored row as it was before this write.
-  let set: Record<string, unknown>;
-  let where: SQL;
-  if (!fetched) {
-    const { differs, live, newer } = writeGuards(storedColumn(table), excludedColumn(table));
-    where = sql`${live} and ${newer}`;
-    set = {
-      email: sql`excluded.email`,
-      firstName: sql`excluded.first_name`,
-      lastName: sql`excluded.last_name`,
-      username: sql`excluded.username`,
-      imageUrl: sql`excluded.image_url`,
-      clerkUpdatedAt: sql`excluded.clerk_updated_at`,
-      updatedAt: sql`case when ${differs} then now() else ${table.updatedAt} end`,
-      lastSyncedAt: sql`now()`,
-      lastSyncOutcome: sql`case when ${differs} then 'updated' else 'touched' end`,
-    };
-  } else {
-    ({ set, where } = fetchedUpsertClauses(table));
-  }
-
-  const [written] = await db
-    .insert(table)
-    .values(values)
-    .onConflictDoUpdate({ target: table.id, set, setWhere: where })
-    .returning();
+  });
   if (written) return { outcome: written.lastSyncOutcome ?? "updated", row: written };
-  // RETURNING is empty when the row was locked but the WHERE refused the write.
-  const row = await readRow(db, table, user.id);
   if (!row) return { outcome: "stale", row: null };
   if (row.deletedAt) return { outcome: "deleted", row };
   return { outcome: row.clerkUpdatedAt === user.clerkUpdatedAtMs ? "unchanged" : "stale", row };
@@ -208,25 +259,95 @@ export async function tombstoneClerkUser(
   clerkClockMs: number | null,
   origin: TombstoneOrigin = "webhook",
 ): Promise<WriteResult> {
-  const tombstone = tombstoneClauses(table);
-  const [written] = await db
-    .insert(table)
-    .values({
-      id: userId,
-      clerkUpdatedAt: clerkClockMs ?? 0,
-      deletedAt: sql`now()`,
-      deletedBy: origin,
-      lastSyncedAt: sql`now()`,
-      lastSyncOutcome: "deleted",
-    })
-    .onConflictDoUpdate({ target: table.id, set: tombstone.set, setWhere: tombstone.where })
-    .returning();
-  if (written) return { outcome: "deleted", row: written };
-  // Already a tombstone: nothing to write.
-  return { outcome: "deleted", row: await readRow(db, table, userId) };
+  const { written, row } = await writeOrRead(
+    db,
+    table,
+    "tombstone",
+    () => {
+      const tombstone = tombstoneClauses(table);
+      return db
+        .insert(table)
+        .values({
+          id: sql.placeholder("id"),
+          clerkUpdatedAt: sql.placeholder("clerkUpdatedAt"),
+          deletedAt: sql`now()`,
+          deletedBy: sql.placeholder("deletedBy"),
+          lastSyncedAt: sql`now()`,
+          lastSyncOutcome: "deleted",
+        })
+        .onConflictDoUpdate({ target: table.id, set: tombstone.set, setWhere: tombstone.where })
+        .returning();
+    },
+    { id: userId, clerkUpdatedAt: clerkClockMs ?? 0, deletedBy: origin },
+  );
+  // Already a tombstone: nothing written.
+  return { outcome: "deleted", row: written ?? row };
 }
 
-async function readRow(db: UserSyncDatabase, table: SyncedUsersTable, userId: string) {
-  const [row] = await db.select().from(table).where(eq(table.id, userId));
-  return row ?? null;
+/** An upsert on the users table with `.returning()` of every column, its values placeholders (`id` among them). */
+type ReturningInsert = { getSQL(): SQL };
+
+type WriteOrReadQuery = { execute(values: Record<string, unknown>): Promise<unknown[]> };
+
+const writtenFlag = "user_sync_written";
+
+/**
+ * Built once per database, table and kind of write, then run with its values: building the
+ * statement (drizzle turning a few hundred SQL chunks into text) cost more CPU than PostgreSQL
+ * spent running it, and a prepared statement is also parsed and planned once per connection.
+ */
+const writeOrReadQueries = new WeakMap<UserSyncDatabase, WeakMap<SyncedUsersTable, Map<string, WriteOrReadQuery>>>();
+
+/**
+ * Runs the upsert `build` returns (on placeholder `id`, returning the full row) and, in the same
+ * statement, reads the row as it stands when the upsert's WHERE refused to write (RETURNING is
+ * empty then). `written` is the row written, `row` the one read. The read sees the statement's
+ * snapshot; a row inserted by a concurrent transaction after it was taken is read in a second
+ * statement.
+ */
+async function writeOrRead(
+  db: UserSyncDatabase,
+  table: SyncedUsersTable,
+  kind: string,
+  build: () => ReturningInsert,
+  values: Record<string, unknown> & { id: string },
+): Promise<{ written: SyncedUserRow | null; row: SyncedUserRow | null }> {
+  let byTable = writeOrReadQueries.get(db);
+  if (!byTable) writeOrReadQueries.set(db, (byTable = new WeakMap<SyncedUsersTable, Map<string, WriteOrReadQuery>>()));
+  let byKind = byTable.get(table);
+  if (!byKind) byTable.set(table, (byKind = new Map<string, WriteOrReadQuery>()));
+  let query = byKind.get(kind);
+  if (!query) {
+    query = prepareWriteOrRead(db, table, kind, build());
+    byKind.set(kind, query);
+  }
+  const [found] = (await query.execute(values)) as (SyncedUserRow & { [writtenFlag]: boolean })[];
+  if (!found) {
+    const [row] = await db.select().from(table).where(eq(table.id, values.id));
+    return { written: null, row: row ?? null };
+  }
+  const { [writtenFlag]: written, ...row } = found;
+  return written ? { written: row, row } : { written: null, row };
+}
+
+function prepareWriteOrRead(db: UserSyncDatabase, table: SyncedUsersTable, kind: string, insert: ReturningInsert): WriteOrReadQuery {
+  const columns = getTableColumns(table);
+  const upsert = db.$with("user_sync_upsert", columns).as(insert.getSQL());
+  type Selection = Record<string, PgColumn | SQL.Aliased>;
+  // The same columns in the same order on both sides of the UNION.
+  const fromUpsert: Selection = Object.fromEntries(Object.keys(columns).map((key) => [key, (upsert as unknown as Selection)[key]!]));
+  fromUpsert[writtenFlag] = sql<boolean>`true`.as(writtenFlag);
+  const fromTable: Selection = { ...columns, [writtenFlag]: sql<boolean>`false`.as(writtenFlag) };
+  // The UNION sits in a subquery: PostgreSQL wants the data-modifying WITH at the top level.
+  const either = db
+    .select(fromUpsert)
+    .from(upsert)
+    .unionAll(
+      db
+        .select(fromTable)
+        .from(table)
+        .where(sql`${table.id} = ${sql.placeholder("id")} and not exists (select 1 from ${upsert})`),
+    )
+    .as("user_sync_row");
+  return db.with(upsert).select().from(either).prepare(`user_sync_${kind}`);
 }
