@@ -48,6 +48,8 @@ export const env = createEnv({
     USER_SYNC_CLERK_REQUESTS_PER_10S: z.coerce.number().int().positive().optional(),
     /** The most of that budget reconciliation may take. */
     USER_SYNC_RECONCILE_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+    /** Serves `bench.noop`, the benchmark's framework floor (a protected tRPC mutation that does nothing). */
+    BENCH_FRAMEWORK_FLOOR: z.stringbool().default(false),
   },
   client: {
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_/),
@@ -72,6 +74,7 @@ export const env = createEnv({
     ADMIN_API_KEY_PREVIOUS: process.env.ADMIN_API_KEY_PREVIOUS,
     USER_SYNC_CLERK_REQUESTS_PER_10S: process.env.USER_SYNC_CLERK_REQUESTS_PER_10S,
     USER_SYNC_RECONCILE_BUDGET_SHARE: process.env.USER_SYNC_RECONCILE_BUDGET_SHARE,
+    BENCH_FRAMEWORK_FLOOR: process.env.BENCH_FRAMEWORK_FLOOR,
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: process.env.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY,
   },
   // In production the embedded database silently loses data on ephemeral disks and splits it
