@@ -31,7 +31,7 @@ function required(name: string): string {
   return value;
 }
 
-const port = Number(process.env.BENCH_FLOOR_PORT ?? 3411);
+const port = Number(process.env.BENCH_FLOOR_PORT ?? 3421);
 const apiUrl = required("CLERK_API_URL");
 const secretKey = required("CLERK_SECRET_KEY");
 const publicKey = await importSPKI(required("CLERK_JWT_KEY"), "RS256");

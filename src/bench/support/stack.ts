@@ -2,7 +2,7 @@
  * What every benchmark part runs against: a fresh PostgreSQL database migrated from `drizzle/`,
  * the Clerk emulator in a process of its own, a production build of the app served by
  * `next start`, and the bare floor (`floors/bare-floor.ts`). Ports and names come from
- * BENCH_APP_PORT (3410), BENCH_CLERK_EMULATOR_PORT (4410), BENCH_FLOOR_PORT (3411),
+ * BENCH_APP_PORT (3420), BENCH_CLERK_EMULATOR_PORT (4420), BENCH_FLOOR_PORT (3421),
  * BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/user_sync_bench), BENCH_DIST_DIR (.next-bench).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -42,9 +42,9 @@ export type Stack = {
   close: () => Promise<void>;
 };
 
-const appPort = Number(process.env.BENCH_APP_PORT ?? 3410);
-const emulatorPort = Number(process.env.BENCH_CLERK_EMULATOR_PORT ?? 4410);
-const floorPort = Number(process.env.BENCH_FLOOR_PORT ?? 3411);
+const appPort = Number(process.env.BENCH_APP_PORT ?? 3420);
+const emulatorPort = Number(process.env.BENCH_CLERK_EMULATOR_PORT ?? 4420);
+const floorPort = Number(process.env.BENCH_FLOOR_PORT ?? 3421);
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/user_sync_bench";
 const distDir = process.env.BENCH_DIST_DIR ?? ".next-bench";
 const stateDir = process.env.CLERK_EMULATOR_STATE_DIR ?? ".clerk-emulator";
