@@ -74,11 +74,20 @@ export async function benchSync(stack: Stack, options: SyncOptions): Promise<Par
       met: null,
     });
   }
+  // The Clerk stand-in alone (the GET every sync makes, floor and product alike): its own ceiling
+  // on this machine, so a floor that cannot go faster is not mistaken for a fast product.
+  const highest = Math.max(...options.concurrencies);
+  const clerkAlone = await load({
+    url: stack.emulator.origin,
+    connections: highest,
+    durationSeconds: options.durationSeconds,
+    next: () => ({ method: "GET", path: `/v1/users/${users[nextUser++ % users.length]!.id}`, headers: { authorization: `Bearer ${stack.identity.secretKey}` } }),
+  });
   return {
     rows,
-    raw: { users: users.length, rounds: options.rounds, durationSeconds: options.durationSeconds, ...raw },
+    raw: { users: users.length, rounds: options.rounds, durationSeconds: options.durationSeconds, ...raw, clerkStandInAlone: clerkAlone },
     notes: [
-      `P3: ${users.length} distinct users, ${options.rounds} rounds × ${options.durationSeconds} s per variant and concurrency, medians. Ratios are product ÷ bare floor and product ÷ framework floor (the product's own share).`,
+      `P3: ${users.length} distinct users, ${options.rounds} rounds × ${options.durationSeconds} s per variant and concurrency, medians. Ratios are product ÷ bare floor and product ÷ framework floor (the product's own share). The Clerk stand-in alone (GET /v1/users/:id, concurrency ${highest}, one run): ${clerkAlone.requestsPerSecond} req/s, p50 ${clerkAlone.p50Ms} ms.`,
     ],
   };
 }

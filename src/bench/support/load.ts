@@ -5,7 +5,7 @@
  */
 import autocannon from "autocannon";
 
-export type LoadRequest = { method: "POST"; path: string; headers: Record<string, string>; body: string };
+export type LoadRequest = { method: "GET" | "POST"; path: string; headers: Record<string, string>; body?: string };
 
 export type LoadOptions = {
   url: string;

@@ -3,7 +3,7 @@
  * the Clerk emulator in a process of its own, a production build of the app served by
  * `next start`, and the bare floor (`floors/bare-floor.ts`). Ports and names come from
  * BENCH_APP_PORT (3420), BENCH_CLERK_EMULATOR_PORT (4420), BENCH_FLOOR_PORT (3421),
- * BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/user_sync_bench), BENCH_DIST_DIR (.next-bench).
+ * BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/user_sync_bench), BENCH_DIST_DIR (.next-bench-start; `bench:first-sync` uses `.next-bench` for its `next dev`).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -46,7 +46,7 @@ const appPort = Number(process.env.BENCH_APP_PORT ?? 3420);
 const emulatorPort = Number(process.env.BENCH_CLERK_EMULATOR_PORT ?? 4420);
 const floorPort = Number(process.env.BENCH_FLOOR_PORT ?? 3421);
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/user_sync_bench";
-const distDir = process.env.BENCH_DIST_DIR ?? ".next-bench";
+const distDir = process.env.BENCH_DIST_DIR ?? ".next-bench-start";
 const stateDir = process.env.CLERK_EMULATOR_STATE_DIR ?? ".clerk-emulator";
 export const profileDir = path.resolve(".bench/profiles");
 
