@@ -175,10 +175,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
 
     if (options.cpuProfile) fs.mkdirSync(profileDir, { recursive: true });
+    // Node refuses --cpu-prof in NODE_OPTIONS, so next's CLI runs under node directly.
     const app = start(
-      "npx",
-      ["next", "start", "-p", String(appPort)],
-      { ...appEnv, ...(options.cpuProfile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) },
+      process.execPath,
+      [...(options.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "node_modules/next/dist/bin/next", "start", "-p", String(appPort)],
+      appEnv,
       options.log,
       "next start",
     );
