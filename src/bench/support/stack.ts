@@ -50,16 +50,14 @@ const distDir = process.env.BENCH_DIST_DIR ?? ".next-bench-start";
 const stateDir = process.env.CLERK_EMULATOR_STATE_DIR ?? ".clerk-emulator";
 export const profileDir = path.resolve(".bench/profiles");
 
-/** The sources a build depends on, as git sees them (committed, changed and new files) plus the inlined env. */
+/** The contents of the files a build depends on (tracked or new, as they are on disk) plus the inlined env. */
 function buildFingerprint(publicEnv: Record<string, string>): string {
-  const git = (...args: string[]) => spawnSync("git", args, { encoding: "utf8", maxBuffer: 64 * 2 ** 20 }).stdout;
-  const hash = createHash("sha256");
   // The benchmark's own files are not part of the app.
-  const paths = ["src", ":!src/bench", "next.config.mjs", "package-lock.json", "public"];
-  hash.update(git("ls-files", "-s", "--", ...paths));
-  hash.update(git("diff", "HEAD", "--", ...paths));
-  for (const file of git("ls-files", "--others", "--exclude-standard", "--", ...paths).split("\n").filter(Boolean)) {
-    hash.update(file).update(fs.readFileSync(file));
+  const paths = ["src", ":!src/bench", "public", "next.config.mjs", "package-lock.json", "tsconfig.json", "postcss.config.js"];
+  const listed = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "--", ...paths], { encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+  const hash = createHash("sha256");
+  for (const file of listed.stdout.split("\n").filter(Boolean).sort()) {
+    if (fs.existsSync(file)) hash.update(file).update(fs.readFileSync(file));
   }
   hash.update(JSON.stringify(publicEnv));
   return hash.digest("hex");
