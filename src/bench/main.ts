@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- <parts…>] [--rounds 3] [--duration 10] [--smoke] [--rebuild] [--cpu-prof] [--json-out file]`
+ * `npm run bench [-- <parts…>] [--rounds 3] [--duration 10] [--smoke] [--rebuild] [--cpu-prof] [--clerk-latency-ms 0] [--json-out file]`
  *
  * The product beside its floors, in one run on one machine: parts `sessions` (P1 Clerk calls and
  * P2 row versions per journey), `sync` (P3 user.sync latency and throughput), `reconcile` (P4),
@@ -7,7 +7,8 @@
  * alternately for `--rounds` rounds and the table shows medians and ratios; the raw figures go to
  * `.bench/bench-<time>.json`. `--smoke` runs every part with tiny sizes (what CI runs, so the
  * benchmarks cannot rot; its figures mean nothing). `--cpu-prof` profiles `next start` and prints
- * its top frames. See `support/stack.ts` for ports and the database.
+ * its top frames. `--clerk-latency-ms` makes the emulator's `GET /v1/users/:id` that much slower
+ * during P3 (a fixed latency, as a real Clerk has). See `support/stack.ts` for ports and the database.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -34,6 +35,7 @@ const { values: args, positionals } = parseArgs({
     rebuild: { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
     "json-out": { type: "string" },
+    "clerk-latency-ms": { type: "string", default: "0" },
     verbose: { type: "boolean", default: false },
   },
   strict: true,
@@ -47,6 +49,8 @@ const rounds = Number(args.rounds ?? (smoke ? 1 : 3));
 const durationSeconds = Number(args.duration ?? (smoke ? 1 : 10));
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds must be a positive integer");
 if (!(durationSeconds > 0)) throw new Error("--duration must be a positive number of seconds");
+const clerkLatencyMs = Number(args["clerk-latency-ms"]);
+if (!Number.isInteger(clerkLatencyMs) || clerkLatencyMs < 0) throw new Error("--clerk-latency-ms must be a whole number of milliseconds ≥ 0");
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const verboseLog = args.verbose ? log : () => undefined;
@@ -56,7 +60,7 @@ async function runPart(name: PartName, stack: Stack | null): Promise<PartResult>
     case "sessions":
       return benchSessions(stack!);
     case "sync":
-      return benchSync(stack!, { rounds, durationSeconds, users: smoke ? 20 : 1000, concurrencies: [1, 64] });
+      return benchSync(stack!, { rounds, durationSeconds, users: smoke ? 20 : 1000, concurrencies: [1, 64], clerkLatencyMs });
     case "reconcile":
       return benchReconcile({ users: smoke ? 2000 : 100_000, baselineUsers: smoke ? 200 : 10_000, log });
     case "webhook":

@@ -9,7 +9,14 @@ import { ms, perSecond, times, type PartResult, type Row } from "../support/repo
 import type { Stack } from "../support/stack";
 import { benchUsers, sessionTokenFor } from "../support/users";
 
-export type SyncOptions = { rounds: number; durationSeconds: number; users: number; concurrencies: number[] };
+export type SyncOptions = {
+  rounds: number;
+  durationSeconds: number;
+  users: number;
+  concurrencies: number[];
+  /** A fixed delay the emulator adds to every `GET /v1/users/:id` (a real Clerk is tens of ms away); 0: none. */
+  clerkLatencyMs: number;
+};
 
 // What @trpc/client sends for a mutation without input (superjson's `undefined`).
 const noInputBody = JSON.stringify({ json: null, meta: { values: ["undefined"], v: 1 } });
@@ -35,6 +42,21 @@ export async function benchSync(stack: Stack, options: SyncOptions): Promise<Par
   const run = (variant: Variant, connections: number, durationSeconds: number) =>
     load({ url: targets[variant].url, connections, durationSeconds, next: requestFor(variant) });
 
+  if (options.clerkLatencyMs > 0) await stack.emulator.setFault({ endpoint: "getUser", latencyMs: options.clerkLatencyMs });
+  try {
+    return await measure(stack, options, users, run);
+  } finally {
+    if (options.clerkLatencyMs > 0) await stack.emulator.clearFaults("getUser");
+  }
+}
+
+async function measure(
+  stack: Stack,
+  options: SyncOptions,
+  users: { id: string }[],
+  run: (variant: Variant, connections: number, durationSeconds: number) => ReturnType<typeof load>,
+): Promise<PartResult> {
+  let nextUser = 0;
   // Warm-up: JIT, connection pools, Next's route modules; not measured.
   for (const variant of variants) await run(variant, 8, Math.min(2, options.durationSeconds));
 
@@ -87,7 +109,7 @@ export async function benchSync(stack: Stack, options: SyncOptions): Promise<Par
     rows,
     raw: { users: users.length, rounds: options.rounds, durationSeconds: options.durationSeconds, ...raw, clerkStandInAlone: clerkAlone },
     notes: [
-      `P3: ${users.length} distinct users, ${options.rounds} rounds × ${options.durationSeconds} s per variant and concurrency, medians. Ratios are product ÷ bare floor and product ÷ framework floor (the product's own share). The Clerk stand-in alone (GET /v1/users/:id, concurrency ${highest}, one run): ${clerkAlone.requestsPerSecond} req/s, p50 ${clerkAlone.p50Ms} ms.`,
+      `P3: ${users.length} distinct users, ${options.rounds} rounds × ${options.durationSeconds} s per variant and concurrency, medians; Clerk latency added by the emulator: ${options.clerkLatencyMs} ms. Ratios are product ÷ bare floor and product ÷ framework floor (the product's own share). The Clerk stand-in alone (GET /v1/users/:id, concurrency ${highest}, one run): ${clerkAlone.requestsPerSecond} req/s, p50 ${clerkAlone.p50Ms} ms.`,
     ],
   };
 }
