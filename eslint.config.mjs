@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: [".next/**", ".next-*/**", "node_modules/**", ".data/**", ".clerk-emulator/**", "test-results/**", "playwright-report/**", "next-env.d.ts"],
+    ignores: [".next/**", ".next-*/**", "node_modules/**", ".data/**", ".clerk-emulator/**", "test-results/**", "playwright-report/**", "next-env.d.ts", "src/user-sync/dist/**", "e2e/fixtures/**"],
   },
   ...nextVitals,
   {
@@ -18,6 +18,17 @@ export default tseslint.config(
       "@typescript-eslint/require-await": "off",
       "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: { attributes: false } }],
       "@typescript-eslint/consistent-type-definitions": "off",
+    },
+  },
+  {
+    // The host app uses the plugin as any host does: by package name, through its exports.
+    files: ["src/**/*.ts", "src/**/*.tsx"],
+    ignores: ["src/user-sync/**", "src/bench/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["~/user-sync", "~/user-sync/*", "**/user-sync/server/*", "**/user-sync/client/*", "**/user-sync/schema"], message: "Import clerk-user-sync/{schema,server,client,webhook} instead." }] },
+      ],
     },
   },
 );

@@ -21,9 +21,9 @@ test("npm run bench -- --smoke runs every part and writes its raw figures", asyn
   const child = spawn("npm", ["run", "bench", "--", "--smoke", "--json-out", jsonOut], {
     env: {
       ...process.env,
-      BENCH_APP_PORT: String(appPort + 10),
-      BENCH_FLOOR_PORT: String(appPort + 11),
-      BENCH_CLERK_EMULATOR_PORT: String(emulatorPort + 10),
+      BENCH_APP_PORT: String(appPort + 20),
+      BENCH_FLOOR_PORT: String(appPort + 21),
+      BENCH_CLERK_EMULATOR_PORT: String(emulatorPort + 20),
       BENCH_DATABASE_URL: benchDatabase.toString(),
     },
     stdio: ["ignore", "pipe", "pipe"],

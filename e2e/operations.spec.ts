@@ -15,8 +15,8 @@ test("operations: with webhooks lost, a first sign-in heals the mirror, and the 
   await signIn(page, "user_demo_ada");
   await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
 
-  // Clerk's count is cached for 60 s per instance: an earlier journey may have left a count of
-  // another set of users, so wait for the cache to turn over rather than assume it is fresh.
+  // The e2e server asks Clerk for its count on every check (USER_SYNC_CLERK_COUNT_CACHE_SECONDS=0);
+  // the retry covers telemetry still buffered in the server.
   let health = {} as Record<string, unknown> & { outcomesLastDay: Record<string, Record<string, number>> };
   await expect(async () => {
     const response = await request.get(healthPath, { headers: adminHeaders });

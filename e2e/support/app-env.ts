@@ -17,6 +17,8 @@ export function e2eAppEnv(overrides: Record<string, string> = {}): Record<string
     NEXT_DIST_DIR: e2eDistDir,
     APP_URL: appUrl,
     USER_SYNC_COOLDOWN_SECONDS: "0",
+    // Journeys change Clerk's users between one another: the health view asks Clerk every time.
+    USER_SYNC_CLERK_COUNT_CACHE_SECONDS: "0",
     ADMIN_API_KEY: adminApiKey,
     PORT: String(appPort),
     NEXT_TELEMETRY_DISABLED: "1",

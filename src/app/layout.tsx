@@ -1,9 +1,10 @@
 import { ClerkProvider } from "@clerk/nextjs";
 import type { Metadata } from "next";
 
-import { TRPCReactProvider } from "~/trpc/react";
+import { UserSyncProvider } from "clerk-user-sync/client";
 
-import { AppUserSync } from "./_components/app-user-sync";
+import { api, TRPCReactProvider } from "~/trpc/react";
+
 import { SiteHeader } from "./_components/site-header";
 import "./globals.css";
 
@@ -18,10 +19,10 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
       <html lang="en">
         <body className="min-h-screen font-sans">
           <TRPCReactProvider>
-            <AppUserSync>
+            <UserSyncProvider trpc={api}>
               <SiteHeader />
               {children}
-            </AppUserSync>
+            </UserSyncProvider>
           </TRPCReactProvider>
         </body>
       </html>

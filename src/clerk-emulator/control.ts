@@ -1,4 +1,4 @@
-import type { ClerkEmulator } from "./emulator";
+import { isLoopbackUrl, type ClerkEmulator } from "./emulator";
 import type { BapiFault } from "./faults";
 import { HttpError, readFields, sendJson, type Router } from "./http";
 import type { RateLimitSettings } from "./rate-limits";
@@ -163,6 +163,8 @@ export function registerControl(router: Router<ClerkEmulator>) {
     const patch: Partial<WebhookSwitches> = {};
     for (const key of ["drop", "duplicate", "reorder"] as const) if (typeof body[key] === "boolean") patch[key] = body[key];
     if (typeof body.delayMs === "number") patch.delayMs = body.delayMs;
+    if (body.url === null || (typeof body.url === "string" && isLoopbackUrl(body.url))) patch.url = body.url;
+    else if (body.url !== undefined) throw new HttpError(400, "form_param_value_invalid", "url must be an http URL on localhost, or null", {}, "url");
     if (body.releaseOrder === "newest-first" || body.releaseOrder === "shuffled") patch.releaseOrder = body.releaseOrder;
     else if (body.releaseOrder !== undefined) {
       throw new HttpError(400, "form_param_value_invalid", 'releaseOrder must be "newest-first" or "shuffled"', {}, "releaseOrder");

@@ -46,6 +46,12 @@ function isLoopback(url: URL) {
   return (url.protocol === "http:" || url.protocol === "https:") && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
 }
 
+/** An http(s) URL on this machine: the only places the emulator redirects to or posts webhooks to. */
+export function isLoopbackUrl(value: string) {
+  const url = parseUrl(value);
+  return url !== null && isLoopback(url);
+}
+
 /** The emulator's state and the operations that change it; HTTP routes are thin adapters over it. */
 export class ClerkEmulator {
   readonly origin: string;

@@ -15,6 +15,8 @@ export type WebhookSwitches = {
   /** Hold events; when switched off, send the held ones one after another in `releaseOrder`. */
   reorder: boolean;
   releaseOrder: "newest-first" | "shuffled";
+  /** Where events go instead of the app's `/api/webhooks/clerk` (a second app on loopback); null: the app's. */
+  url: string | null;
 };
 
 /** One POST to the app: its `svix-timestamp` (seconds, signed with the body) and the answer. */
@@ -40,7 +42,7 @@ export type Delivery = {
   body: string;
 };
 
-export const defaultSwitches: WebhookSwitches = { drop: false, duplicate: false, delayMs: 0, reorder: false, releaseOrder: "newest-first" };
+export const defaultSwitches: WebhookSwitches = { drop: false, duplicate: false, delayMs: 0, reorder: false, releaseOrder: "newest-first", url: null };
 
 /** Delays after the first failed attempt; Svix uses 5 s, 5 min, … — this is the same shape, shortened. */
 export const retryScheduleMs = [500, 1000, 2000, 4000];
@@ -208,7 +210,7 @@ export class WebhookDispatcher {
     const timestampSeconds = Math.floor(Date.now() / 1000);
     const record: DeliveryAttempt = { atMs: Date.now(), svixTimestamp: timestampSeconds, status: null };
     try {
-      const response = await (this.options.fetch ?? fetch)(this.options.url, {
+      const response = await (this.options.fetch ?? fetch)(this.switches.url ?? this.options.url, {
         method: "POST",
         headers: {
           "content-type": "application/json",

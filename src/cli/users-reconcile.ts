@@ -17,7 +17,7 @@ import nextEnv from "@next/env";
 import { SingleBar } from "cli-progress";
 import Table from "cli-table3";
 
-import type { ReconcileProgress, ReconcileReport } from "~/user-sync/server/reconcile";
+import type { ReconcileProgress, ReconcileReport } from "clerk-user-sync/server";
 
 const usage = "Usage: npm run users:reconcile -- --dry-run | --apply [--mode full|incremental] [--json]";
 
@@ -138,11 +138,8 @@ async function main(argv: string[]): Promise<number> {
   // As Next does for the app: .env, .env.local, .env.production… (quietly: no file names in job logs).
   nextEnv.loadEnvConfig(process.cwd(), process.env.NODE_ENV === "development", { info: () => undefined, error: () => undefined });
   // After the env files: these modules read and validate the environment when they load.
-  const [{ userSync }, reconcile, { databaseErrorCode }] = await Promise.all([
-    import("~/server/user-sync"),
-    import("~/user-sync/server/reconcile"),
-    import("~/user-sync/server/database-errors"),
-  ]);
+  const [{ userSync }, reconcile] = await Promise.all([import("~/server/user-sync"), import("clerk-user-sync/server")]);
+  const { databaseErrorCode } = reconcile;
 
   const controller = new AbortController();
   const interrupt = () => {

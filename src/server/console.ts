@@ -2,11 +2,13 @@ import "server-only";
 
 import { isClerkAPIResponseError } from "@clerk/backend/errors";
 import { clerkClient } from "@clerk/nextjs/server";
-import { sql } from "drizzle-orm";
+import { asc, count, desc, eq, isNull, sql } from "drizzle-orm";
+import { after } from "next/server";
 
 import { getDb } from "~/server/db";
+import { users, userSyncReconcileRuns, type User } from "~/server/db/schema";
 import { userSync } from "~/server/user-sync";
-import type { HealthReport } from "~/user-sync/server";
+import { ReconcileLockedError, reconcileLockHeld, type HealthReport, type ReconcileMode, type ReconcileReport } from "clerk-user-sync/server";
 
 /**
  * Whether a Clerk user may use the admin console: their Clerk `public_metadata.role` is "admin".
@@ -102,4 +104,145 @@ export async function readConsoleOverview(nowMs = Date.now()): Promise<ConsoleOv
   }
 
   return { health, webhookHours, writeHours, generatedAt: new Date(nowMs).toISOString() };
+}
+
+type ReconcileRunRow = typeof userSyncReconcileRuns.$inferSelect;
+type ReconcileCounts = ReconcileReport["counts"];
+type ReconcileChange = ReconcileReport["changes"][number];
+type ReconcileChangeKind = ReconcileChange["kind"];
+
+/** How many changes of each kind the console lists for a run (the run row keeps up to 1000). */
+export const consoleChangesPerKind = 100;
+
+/** One reconciliation run as the console shows it: progress while it runs, its diff once it has one. */
+export type ConsoleReconcileRun = {
+  id: string;
+  mode: ReconcileMode;
+  dryRun: boolean;
+  status: ReconcileRunRow["status"];
+  phase: ReconcileRunRow["phase"];
+  /** Users of Clerk's list walked so far, and Clerk's count when the latest page was read (null before the first page). */
+  walked: number;
+  clerkTotal: number | null;
+  counts: ReconcileCounts;
+  clerkRequests: number;
+  errorCode: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  /** The first `consoleChangesPerKind` changes of each kind, in the order the run found them. */
+  changes: Record<ReconcileChangeKind, ReconcileChange[]>;
+  /** The run found more changes than `changes` lists. */
+  truncated: boolean;
+  /** `running`, but no process holds the lock: the one running it stopped (the next apply of its mode resumes an apply run). */
+  interrupted: boolean;
+};
+
+function consoleRunOf(row: ReconcileRunRow, interrupted: boolean): ConsoleReconcileRun {
+  const changes = { missing: [], stale: [], deleted: [] } as Record<ReconcileChangeKind, ReconcileChange[]>;
+  let dropped = false;
+  for (const change of row.changes) {
+    const list = changes[change.kind];
+    if (list.length < consoleChangesPerKind) list.push(change);
+    else dropped = true;
+  }
+  return {
+    id: row.id,
+    mode: row.mode,
+    dryRun: row.dryRun,
+    status: row.status,
+    phase: row.phase,
+    walked: row.walked,
+    clerkTotal: row.clerkTotal,
+    counts: { missing: row.missing, stale: row.stale, deleted: row.deleted, unchanged: row.unchanged },
+    clerkRequests: row.clerkRequests,
+    errorCode: row.errorCode,
+    startedAt: row.startedAt.toISOString(),
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+    changes,
+    truncated: row.truncated || dropped,
+    interrupted,
+  };
+}
+
+/** The run with this id, else the one started last (any status); null when there is none. */
+export async function readReconcileRun(runId?: string): Promise<ConsoleReconcileRun | null> {
+  const db = await getDb();
+  const runs = userSyncReconcileRuns;
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(runId ? eq(runs.id, runId) : undefined)
+    .orderBy(desc(runs.startedAt))
+    .limit(1);
+  if (!row) return null;
+  return consoleRunOf(row, row.status === "running" && !(await reconcileLockHeld(db)));
+}
+
+/**
+ * Starts a reconciliation with the plugin's reconciler and answers its run id as soon as the
+ * run row exists; the run goes on in this server process (the console polls its row, so it
+ * survives the admin leaving the page). Rejects with `ReconcileLockedError` when another run,
+ * on any instance, holds the lock.
+ */
+export async function startConsoleReconcile(request: { dryRun: boolean; mode: ReconcileMode }): Promise<{ runId: string }> {
+  let started: (runId: string) => void = () => undefined;
+  const runIdKnown = new Promise<string>((resolve) => (started = resolve));
+  const run = userSync.reconcile({ ...request, onProgress: (progress) => started(progress.runId) });
+  run.catch((error: unknown) => {
+    // The run row records the failure (status, error code); the log line carries the code only.
+    if (error instanceof ReconcileLockedError) return;
+    const code = (error as { code?: unknown } | null)?.code;
+    console.warn(JSON.stringify({ at: "console-reconcile", error: typeof code === "string" ? code : error instanceof Error ? error.name : "unknown" }));
+  });
+  keepAliveAfterResponse(run);
+  return { runId: await Promise.race([runIdKnown, run.then((report) => report.runId)]) };
+}
+
+/**
+ * On serverless hosts the function may stop once the response is sent: Next's `after()` keeps
+ * it alive until the run settles (`waitUntil` underneath). Outside a request (tests, scripts)
+ * `after` throws, and the process outlives the run anyway.
+ */
+function keepAliveAfterResponse(work: Promise<unknown>) {
+  try {
+    after(() => work.then(() => undefined, () => undefined));
+  } catch {
+    // Not in a request scope.
+  }
+}
+
+/** One page of the console's users table. */
+export type ConsoleUsersPage = {
+  users: { id: string; email: string | null; name: string | null; tier: User["tier"]; createdAt: string }[];
+  total: number;
+  page: number;
+  pageSize: number;
+};
+
+/** Live users, newest first, `pageSize` per page (page 0 is the first). */
+export async function readConsoleUsers(page: number, pageSize: number): Promise<ConsoleUsersPage> {
+  const db = await getDb();
+  const live = isNull(users.deletedAt);
+  const [rows, [counted]] = await Promise.all([
+    db
+      .select({ id: users.id, email: users.email, firstName: users.firstName, lastName: users.lastName, tier: users.tier, createdAt: users.createdAt })
+      .from(users)
+      .where(live)
+      .orderBy(desc(users.createdAt), asc(users.id))
+      .limit(pageSize)
+      .offset(page * pageSize),
+    db.select({ total: count() }).from(users).where(live),
+  ]);
+  return {
+    users: rows.map((row) => ({
+      id: row.id,
+      email: row.email,
+      name: [row.firstName, row.lastName].filter(Boolean).join(" ") || null,
+      tier: row.tier,
+      createdAt: row.createdAt.toISOString(),
+    })),
+    total: counted?.total ?? 0,
+    page,
+    pageSize,
+  };
 }

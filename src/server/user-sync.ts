@@ -3,7 +3,7 @@ import "server-only";
 import { env } from "~/env";
 import { getDb } from "~/server/db";
 import { users } from "~/server/db/schema";
-import { createUserSync, defaultClerkRequestsPer10s } from "~/user-sync/server";
+import { createUserSync, defaultClerkRequestsPer10s } from "clerk-user-sync/server";
 
 /** The host's instance of the user sync plugin. */
 export const userSync = createUserSync({
@@ -19,6 +19,7 @@ export const userSync = createUserSync({
   },
   // /api/admin/user-sync/*: Bearer ADMIN_API_KEY (or ADMIN_API_KEY_PREVIOUS during a rotation); unset → 503.
   admin: { apiKey: env.ADMIN_API_KEY, previousApiKey: env.ADMIN_API_KEY_PREVIOUS },
+  health: { clerkCountCacheMs: env.USER_SYNC_CLERK_COUNT_CACHE_SECONDS * 1000 },
   // Embedded PGlite is one connection: the run's lock cannot be a transaction held beside it.
   reconcile: { lock: env.DATABASE_URL ? "transaction" : "session" },
   webhook: {

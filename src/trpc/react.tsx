@@ -1,17 +1,24 @@
 "use client";
 
-import { QueryClientProvider } from "@tanstack/react-query";
+import { QueryClientProvider, type QueryClient } from "@tanstack/react-query";
 import { httpBatchLink, httpLink, isNonJsonSerializable, loggerLink, splitLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
 import { useState } from "react";
 import superjson from "superjson";
 
 import type { AppRouter } from "~/server/api/root";
-import { useSessionScoped } from "~/user-sync/client";
 
 import { createQueryClient } from "./query-client";
 
 export const api = createTRPCReact<AppRouter>();
+
+// One browser cache, as create-t3-app does; `UserSyncProvider` gives everything under it a cache
+// of the current Clerk session.
+let clientQueryClientSingleton: QueryClient | undefined;
+function getQueryClient() {
+  if (typeof window === "undefined") return createQueryClient();
+  return (clientQueryClientSingleton ??= createQueryClient());
+}
 
 function trpcUrl() {
   return `${typeof window === "undefined" ? `http://localhost:${process.env.PORT ?? 3000}` : window.location.origin}/api/trpc`;
@@ -19,9 +26,7 @@ function trpcUrl() {
 
 /** The app's tRPC and React Query providers. Place it inside `ClerkProvider`. */
 export function TRPCReactProvider(props: { children: React.ReactNode }) {
-  // Cached queries (`user.me` and every other) are the signed-in account's: one cache per
-  // Clerk session, and the tree under it remounts when the session changes.
-  const { key: sessionScopeKey, value: queryClient } = useSessionScoped(createQueryClient);
+  const queryClient = getQueryClient();
   const [trpcClient] = useState(() =>
     api.createClient({
       links: [
@@ -40,7 +45,7 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
   );
 
   return (
-    <QueryClientProvider key={sessionScopeKey} client={queryClient}>
+    <QueryClientProvider client={queryClient}>
       <api.Provider client={trpcClient} queryClient={queryClient}>
         {props.children}
       </api.Provider>

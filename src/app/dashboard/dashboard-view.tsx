@@ -6,7 +6,7 @@ import { useEffect, useState } from "react";
 
 import type { User } from "~/server/db/schema";
 import { api } from "~/trpc/react";
-import { useUserSync } from "~/user-sync/client";
+import { useUserSync } from "clerk-user-sync/client";
 
 import { lastSyncText } from "./last-sync-text";
 

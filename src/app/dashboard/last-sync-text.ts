@@ -1,4 +1,4 @@
-import type { UserSyncLastSync, UserSyncStatus } from "~/user-sync/client";
+import type { UserSyncLastSync, UserSyncStatus } from "clerk-user-sync/client";
 
 const outcomeText: Record<string, string> = {
   created: "Account set up from Clerk",

@@ -6,7 +6,7 @@ import { useEffect, useMemo, useState } from "react";
 import { interestLimits, interestsSchema, parseInterests } from "~/lib/interests";
 import type { User } from "~/server/db/schema";
 import { api } from "~/trpc/react";
-import { avatarImageTypes, fieldErrorsFromZod, profileInputSchema, profileLimits, useUserSync, type ProfileFieldError } from "~/user-sync/client";
+import { avatarImageTypes, fieldErrorsFromZod, profileInputSchema, profileLimits, useUserSync, type ProfileFieldError } from "clerk-user-sync/client";
 
 type NameField = "firstName" | "lastName" | "username";
 type Field = NameField | "interests" | "avatar";

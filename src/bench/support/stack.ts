@@ -122,7 +122,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const child of children.reverse()) await stop(child);
   };
   try {
-    await recreateDatabase(databaseUrl, "BENCH_DATABASE_URL");
+    await recreateDatabase(databaseUrl, path.resolve("drizzle"));
     const sql = postgres(databaseUrl, { max: 2, onnotice: () => undefined });
     const identity = loadIdentity(stateDir);
     const clerkEnv = clerkEmulatorAppEnv({ port: emulatorPort, appUrl, stateDir });

@@ -8,7 +8,7 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 
 import { isConsoleAdmin } from "~/server/console";
-import { fieldErrorsOf, retryAfterSecondsOf, userSyncErrorCodeOf } from "~/user-sync/server";
+import { fieldErrorsOf, retryAfterSecondsOf, userSyncErrorCodeOf } from "clerk-user-sync/server";
 
 /** 1. Context: who is calling, from the session `clerkMiddleware` verified. No I/O beyond that. */
 export async function createTRPCContext(opts: { headers: Headers }) {

@@ -10,7 +10,7 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { createPostgresClerkBudget } from "~/user-sync/server/clerk-budget";
+import { createPostgresClerkBudget } from "clerk-user-sync/server";
 import { mintSessionToken } from "~/test/clerk-session";
 import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";

@@ -10,7 +10,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { databaseErrorCode } from "~/user-sync/server/database-errors";
+import { databaseErrorCode } from "clerk-user-sync/server";
 
 let testDb: TestDatabase;
 const changed = new Map<string, string | undefined>();
@@ -60,5 +60,41 @@ describe("the app's database client", () => {
     const db = await openAppDatabase({ DATABASE_URL: testDb.url, DATABASE_STATEMENT_TIMEOUT_MS: "300" });
     const error = await db.execute(sql`select pg_sleep(5)`).catch((e: unknown) => e);
     expect(databaseErrorCode(error)).toBe("57014");
+  });
+
+  // postgres.js 3.4.9 wrote to a closed socket from a setImmediate when a backend died inside a
+  // transaction (porsager/postgres#1133, #1154, #1208): an uncaught TypeError that ended the
+  // whole process. patches/postgres+3.4.9.patch settles the write instead; vitest fails a run on
+  // any uncaught error, so without the patch these tests fail.
+  it("survives PostgreSQL ending the connection inside a transaction (failover, pg_terminate_backend)", async () => {
+    const db = await openAppDatabase({ DATABASE_URL: testDb.url });
+    let backendPid: number | null = null;
+    const transaction = db.transaction(async (tx) => {
+      const [row] = (await tx.execute(sql`select pg_backend_pid() as pid`)) as unknown as [{ pid: number }];
+      backendPid = row.pid;
+      await tx.execute(sql`select pg_sleep(2)`);
+    });
+    await vi.waitFor(() => expect(backendPid).not.toBeNull());
+    await testDb.client`select pg_terminate_backend(${backendPid})`;
+    expect(databaseErrorCode(await transaction.catch((e: unknown) => e))).toBe("CONNECTION_CLOSED");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The client opens a new connection for the next request.
+    expect(await db.execute(sql`select 1 as one`)).toEqual([{ one: 1 }]);
+  });
+
+  it("survives PostgreSQL ending a transaction left idle past idle_in_transaction_session_timeout", async () => {
+    const db = await openAppDatabase({ DATABASE_URL: testDb.url, DATABASE_STATEMENT_TIMEOUT_MS: "200" });
+    let resumed = false;
+    const transaction = db.transaction(async (tx) => {
+      await tx.execute(sql`select 1`);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      resumed = true;
+      // The connection is gone: this statement and postgres.js's own rollback are the late writes.
+      await tx.execute(sql`select 2`);
+    });
+    expect(databaseErrorCode(await transaction.catch((e: unknown) => e))).toBe("CONNECTION_CLOSED");
+    await vi.waitFor(() => expect(resumed).toBe(true));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await db.execute(sql`select 1 as one`)).toEqual([{ one: 1 }]);
   });
 });

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, pgEnum, pgTable, text } from "drizzle-orm/pg-core";
 
-import { userSyncColumns } from "../../user-sync/schema";
+import { userSyncColumns } from "clerk-user-sync/schema";
 
 // The plugin's own tables, exported here so drizzle-kit migrations include them.
 export {
@@ -10,7 +10,7 @@ export {
   userSyncReconcileRuns,
   userSyncReconcileSeen,
   userSyncWriteStats,
-} from "../../user-sync/schema";
+} from "clerk-user-sync/schema";
 
 export const userTier = pgEnum("user_tier", ["FREE", "PRO", "MAXX"]);
 

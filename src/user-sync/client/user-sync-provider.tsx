@@ -40,7 +40,8 @@ export type UserSyncLastSync = { outcome: string; atMs: number };
 /** A row of the host's users table: its `id` is the Clerk user id. */
 export type SyncedUserLike = { id: string };
 
-export type UserSyncProviderProps<TUser extends SyncedUserLike> = {
+/** `UserSyncProvider` driven by two calls of the host's own (see `UserSyncProviderProps` for the tRPC client instead). */
+export type UserSyncCallbackProps<TUser extends SyncedUserLike> = {
   children: React.ReactNode;
   /** Calls the `user.sync` mutation. */
   sync: () => Promise<UserSyncResult<TUser>>;
@@ -80,7 +81,7 @@ export class UserSyncAccountMismatchError extends Error {
  * @example
  * <UserSyncProvider sync={() => utils.client.user.sync.mutate()} load={() => utils.user.me.fetch()}>
  */
-export function UserSyncProvider<TUser extends SyncedUserLike>(props: UserSyncProviderProps<TUser>) {
+export function UserSyncCallbackProvider<TUser extends SyncedUserLike>(props: UserSyncCallbackProps<TUser>) {
   const { isLoaded, isSignedIn, sessionId, userId } = useAuth();
   const signedIn = isLoaded && isSignedIn && sessionId && userId ? { sessionId, userId } : null;
   const activeSessionId = signedIn?.sessionId ?? null;

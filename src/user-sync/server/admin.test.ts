@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { createUserSyncAdmin, parseReconcileQuery, type AdminLogEntry, type ReconcileReport, type ReconcileRequest } from "./admin";
+import { createUserSyncAdmin, parseReconcileQuery, type AdminLogEntry } from "./admin";
 import { UserSyncError } from "./errors";
 import type { HealthReport } from "./health";
+import type { ReconcileReport, ReconcileRequest } from "./reconcile";
 
 const key = "k".repeat(20) + "0123456789abcdef0123456789abcdef";
 const previousKey = "p".repeat(40);
@@ -40,6 +41,9 @@ function report(request: ReconcileRequest): ReconcileReport {
     truncated: false,
     clerkRequests: 2,
     durationMs: 12,
+    malformed: 0,
+    resumed: false,
+    timings: { databaseMs: 5, clerkMs: 7 },
   };
 }
 

@@ -12,23 +12,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 
 import { classifyDatabaseError, isDatabaseError } from "./database-errors";
 import { UserSyncError } from "./errors";
-import type { HealthReport, ReconcileCounts } from "./health";
-
-export type ReconcileMode = "full" | "incremental";
-
-/** What one reconciliation run reports (reconcile.ts's `ReconcileReport`). */
-export type ReconcileReport = {
-  runId: string;
-  dryRun: boolean;
-  mode: ReconcileMode;
-  counts: ReconcileCounts;
-  changes: { userId: string; kind: "missing" | "stale" | "deleted"; fields: string[] }[];
-  truncated: boolean;
-  clerkRequests: number;
-  durationMs: number;
-};
-
-export type ReconcileRequest = { dryRun: boolean; mode: ReconcileMode };
+import type { HealthReport } from "./health";
+import type { ReconcileReport, ReconcileRequest } from "./reconcile";
 
 /** One line per admin request. Never carries the key, a header or a query value. */
 export type AdminLogEntry = {

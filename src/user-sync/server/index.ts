@@ -5,7 +5,7 @@ import { createClerkClient } from "@clerk/backend";
 import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
-import { createClerkBackendApi } from "./clerk-backend-api";
+import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
 import { createReconciler, lastReconcileRun, type ReconcileOptions } from "./reconcile";
@@ -13,6 +13,7 @@ import { createUserSyncRouter } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
+import type { UserSyncDatabase } from "./write-path";
 
 /** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
 export type UserSyncWebhookOptions = Pick<
@@ -53,21 +54,34 @@ export type UserSyncOperationsOptions = {
  * the mirror from Clerk's user list (what the admin API and `npm run users:reconcile` run).
  *
  * @example
- * export const userSync = createUserSync({
- *   db: getDb,
- *   users,
- *   clerk: { secretKey: env.CLERK_SECRET_KEY, apiUrl: env.CLERK_API_URL },
- *   webhook: { signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET },
- * });
+ * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
+ * // environment unless `clerk` / `webhook` say otherwise.
+ * export const userSync = createUserSync({ db, users });
  * export const appRouter = createTRPCRouter({ user: userSync.router });
  * // src/app/api/webhooks/clerk/route.ts
- * export const POST = (request: Request) => userSync.webhook.handle(request);
+ * export const { POST } = userSync.webhook;
  * // src/app/api/admin/user-sync/health/route.ts
  * export const GET = (request: Request) => userSync.admin.health(request);
  */
 export function createUserSync<TUsers extends UsersTable>(
-  options: Omit<UserSyncOptions<TUsers>, "budget"> & { webhook?: UserSyncWebhookOptions } & UserSyncOperationsOptions,
+  hostOptions: Omit<UserSyncOptions<TUsers>, "budget" | "db" | "clerk"> & {
+    /** The host's drizzle database, or a function that resolves to it (opened lazily). */
+    db: UserSyncDatabase | (() => Promise<UserSyncDatabase>);
+    /** Clerk's Backend API; default `CLERK_SECRET_KEY` and `CLERK_API_URL`, as Clerk's SDK reads them. */
+    clerk?: Partial<ClerkBackendApiOptions>;
+    /** Clerk webhook settings; the signing secret defaults to `CLERK_WEBHOOK_SIGNING_SECRET`. */
+    webhook?: Partial<UserSyncWebhookOptions>;
+  } & UserSyncOperationsOptions,
 ) {
+  const database = hostOptions.db;
+  const secretKey = hostOptions.clerk?.secretKey ?? envValue("CLERK_SECRET_KEY");
+  if (!secretKey) throw new Error("createUserSync: CLERK_SECRET_KEY is not set (or pass clerk.secretKey)");
+  const options = {
+    ...hostOptions,
+    db: typeof database === "function" ? database : () => Promise.resolve(database),
+    clerk: { secretKey, apiUrl: hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL") },
+    webhook: { ...hostOptions.webhook, signingSecret: hostOptions.webhook?.signingSecret ?? envValue("CLERK_WEBHOOK_SIGNING_SECRET") },
+  };
   const budget =
     options.clerkBudget && "acquire" in options.clerkBudget
       ? options.clerkBudget
@@ -88,7 +102,6 @@ export function createUserSync<TUsers extends UsersTable>(
     db: options.db,
     users: options.users,
     onEvent,
-    signingSecret: undefined,
     ...options.webhook,
   });
   const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
@@ -98,7 +111,7 @@ export function createUserSync<TUsers extends UsersTable>(
     countClerkUsers: () => countApi.getUserCount(),
     telemetry: telemetry ?? undefined,
     configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
-    webhooksConfigured: !!options.webhook?.signingSecret,
+    webhooksConfigured: !!options.webhook.signingSecret,
     lastReconcile: async () => lastReconcileRun(await options.db()),
     ...options.health,
   });
@@ -116,6 +129,12 @@ export function createUserSync<TUsers extends UsersTable>(
   return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile };
 }
 
+/** A variable set to the empty string counts as unset, as in Clerk's SDK. */
+function envValue(name: string): string | undefined {
+  const value = process.env[name];
+  return value === "" ? undefined : value;
+}
+
 export { createClerkWebhookHandler };
 export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
 export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
@@ -124,7 +143,7 @@ export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from ".
 export type { HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
 export { createUserSyncAdmin } from "./admin";
 export type { UserSyncAdmin } from "./admin";
-export { lastReconcileRun, ReconcileClerkError, ReconcileLockedError, runReconcile } from "./reconcile";
+export { lastReconcileRun, ReconcileClerkError, ReconcileLockedError, reconcileLockHeld, runReconcile } from "./reconcile";
 export type { ReconcileMode, ReconcileOptions, ReconcileProgress, ReconcileReport, ReconcileRequest } from "./reconcile";
 export type {
   ClerkWebhookCounts,
@@ -150,7 +169,8 @@ export type {
   UserSyncSource,
 } from "./sync";
 export type { UsersTable } from "./schema";
-export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./write-path";
+export type { TombstoneOrigin, UserSyncDatabase, WriteAuthority, WriteOutcome } from "./write-path";
+export { classifyDatabaseError, databaseErrorCode } from "./database-errors";
 export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile";
 export { ProfileUpdateError } from "./profile";
 export { fieldErrorsOf, type ProfileContext } from "./profile-router";

@@ -198,6 +198,22 @@ export async function lastReconcileRun(db: UserSyncDatabase): Promise<LastReconc
 const sessionLockHolders = new WeakSet<UserSyncDatabase>();
 const lockClassId = 0x75_73_72_63; // "usrc": user sync reconcile
 const lockObjectId = 1;
+
+/**
+ * Whether some session (any instance, the CLI) holds the reconciliation lock now. A run row
+ * still `running` while nobody holds the lock belongs to a process that stopped; the next apply
+ * run of its mode resumes it.
+ */
+export async function reconcileLockHeld(db: UserSyncDatabase): Promise<boolean> {
+  // The two-key advisory lock appears in pg_locks as classid/objid with objsubid 2.
+  const [row] = rowsOf<{ held: boolean }>(
+    await db.execute(sql`select exists (
+      select 1 from pg_locks
+      where locktype = 'advisory' and granted and classid = ${lockClassId} and objid = ${lockObjectId} and objsubid = 2
+    ) as held`),
+  );
+  return row?.held === true;
+}
 const maxRateLimitedRetries = 30;
 const maxFailedAttempts = 4;
 const defaultRetryAfterSeconds = 10;

@@ -475,6 +475,8 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
   return {
     /** Handles one delivery; resolves to the response for Svix. Never throws. */
     handle,
+    /** `handle` as a Next.js route handler: `export const { POST } = userSync.webhook`. */
+    POST: handle,
     /** In-process counters since start (ignored instances, dead letters, …). */
     counts: (): Readonly<ClerkWebhookCounts> => ({ ...counts }),
     pruneInbox,

@@ -2,6 +2,8 @@
 
 import { api } from "~/trpc/react";
 
+import { ReconcilePanel } from "./reconcile-panel";
+import { UsersTable } from "./users-table";
 import { WebhookChart } from "./webhook-chart";
 import { SelfHealChart, WriteOutcomesChart } from "./write-charts";
 
@@ -74,7 +76,11 @@ export function ConsoleView() {
         />
         <Figure
           label="Last reconcile"
-          value={health.lastReconcile ? `${health.lastReconcile.counts.missing + health.lastReconcile.counts.stale + health.lastReconcile.counts.deleted} fixes` : "never"}
+          value={
+            health.lastReconcile
+              ? `${health.lastReconcile.counts.missing + health.lastReconcile.counts.stale + health.lastReconcile.counts.deleted} ${health.lastReconcile.dryRun ? "found" : "fixed"}`
+              : "never"
+          }
           hint={
             health.lastReconcile
               ? `${health.lastReconcile.dryRun ? "Dry run" : "Applied"} ${new Date(health.lastReconcile.finishedAt).toLocaleString("en")}: ${health.lastReconcile.counts.missing} missing, ${health.lastReconcile.counts.stale} stale, ${health.lastReconcile.counts.deleted} deleted`
@@ -83,6 +89,7 @@ export function ConsoleView() {
           testId="last-reconcile"
         />
       </dl>
+      <ReconcilePanel />
       <section className="card" aria-labelledby="self-heal-title">
         <h2 id="self-heal-title" className="text-lg font-semibold">
           Self-heal beside webhooks, last 24 hours
@@ -107,6 +114,7 @@ export function ConsoleView() {
         </div>
         <WebhookChart hours={webhookHours} />
       </section>
+      <UsersTable />
     </div>
   );
 }

@@ -1,8 +1,10 @@
 "use client";
 
-import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { Bar } from "recharts";
 
 import type { WebhookHour } from "~/server/console";
+
+import { HourlyBarChart, hourLabel } from "./hourly-bar-chart";
 
 // One colour per outcome, readable on white; unknown outcomes fall back to slate.
 const outcomeColors: Record<string, string> = {
@@ -15,30 +17,17 @@ const outcomeColors: Record<string, string> = {
   dead_letter: "#dc2626",
 };
 
-function hourLabel(iso: string) {
-  return new Date(iso).toLocaleTimeString("en", { hour: "2-digit", minute: "2-digit", hour12: false });
-}
-
 /** Deliveries per hour by outcome, with the same figures as a table for screen readers (and tests). */
 export function WebhookChart({ hours }: { hours: WebhookHour[] }) {
   const outcomes = [...new Set(hours.flatMap((hour) => Object.keys(hour.counts)))].sort();
   const points = hours.map((hour) => ({ hour: hourLabel(hour.hourStart), ...hour.counts }));
   return (
     <div className="mt-4">
-      <div className="h-64" data-testid="webhook-chart" aria-hidden>
-        <ResponsiveContainer width="100%" height="100%">
-          <BarChart data={points} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
-            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-            <XAxis dataKey="hour" tick={{ fontSize: 12, fill: "#475569" }} interval={2} />
-            <YAxis allowDecimals={false} tick={{ fontSize: 12, fill: "#475569" }} />
-            <Tooltip />
-            <Legend wrapperStyle={{ fontSize: 12 }} />
-            {outcomes.map((outcome) => (
-              <Bar key={outcome} dataKey={outcome} stackId="outcomes" fill={outcomeColors[outcome] ?? "#64748b"} isAnimationActive={false} />
-            ))}
-          </BarChart>
-        </ResponsiveContainer>
-      </div>
+      <HourlyBarChart points={points} testId="webhook-chart" heightClassName="h-64" emptyText={outcomes.length === 0 ? "No webhook delivery in the last 24 hours" : undefined}>
+        {outcomes.map((outcome) => (
+          <Bar key={outcome} dataKey={outcome} stackId="outcomes" fill={outcomeColors[outcome] ?? "#64748b"} isAnimationActive={false} />
+        ))}
+      </HourlyBarChart>
       <table className="sr-only" data-testid="webhook-hours">
         <caption>Webhook deliveries per hour by outcome</caption>
         <thead>

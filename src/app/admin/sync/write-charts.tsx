@@ -1,8 +1,10 @@
 "use client";
 
-import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { Bar, Line } from "recharts";
 
 import type { WebhookHour, WriteHour } from "~/server/console";
+
+import { HourlyBarChart, hourLabel } from "./hourly-bar-chart";
 
 // A hue per source, a lightness per outcome: each source is one stack, its outcomes shades of it.
 const sourceHues: Record<string, number> = { "client-sync": 243, webhook: 189, reconcile: 32, "profile-update": 271 };
@@ -15,12 +17,6 @@ function seriesColor(source: string, outcome: string) {
   return hue === undefined ? `hsl(215 16% ${lightness}%)` : `hsl(${hue} 70% ${lightness}%)`;
 }
 
-function hourLabel(iso: string) {
-  return new Date(iso).toLocaleTimeString("en", { hour: "2-digit", minute: "2-digit", hour12: false });
-}
-
-const axisTick = { fontSize: 12, fill: "#475569" };
-
 /** Write attempts per hour: one stack per source (client sync, webhook, …), split by outcome. */
 export function WriteOutcomesChart({ hours }: { hours: WriteHour[] }) {
   const series = [...new Set(hours.flatMap((hour) => Object.entries(hour.counts).flatMap(([source, outcomes]) => Object.keys(outcomes).map((outcome) => `${source}|${outcome}`))))].sort();
@@ -31,21 +27,12 @@ export function WriteOutcomesChart({ hours }: { hours: WriteHour[] }) {
   });
   return (
     <div className="mt-4">
-      <div className="h-72" data-testid="write-chart" aria-hidden>
-        <ResponsiveContainer width="100%" height="100%">
-          <BarChart data={points} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
-            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-            <XAxis dataKey="hour" tick={axisTick} interval={2} />
-            <YAxis allowDecimals={false} tick={axisTick} />
-            <Tooltip />
-            <Legend wrapperStyle={{ fontSize: 12 }} />
-            {series.map((key) => {
-              const [source = "", outcome = ""] = key.split("|");
-              return <Bar key={key} dataKey={key} name={`${source} · ${outcome}`} stackId={source} fill={seriesColor(source, outcome)} isAnimationActive={false} />;
-            })}
-          </BarChart>
-        </ResponsiveContainer>
-      </div>
+      <HourlyBarChart points={points} testId="write-chart" heightClassName="h-72" emptyText={series.length === 0 ? "No write attempt in the last 24 hours" : undefined}>
+        {series.map((key) => {
+          const [source = "", outcome = ""] = key.split("|");
+          return <Bar key={key} dataKey={key} name={`${source} · ${outcome}`} stackId={source} fill={seriesColor(source, outcome)} isAnimationActive={false} />;
+        })}
+      </HourlyBarChart>
       <table className="sr-only" data-testid="write-hours">
         <caption>Write attempts per hour by source and outcome</caption>
         <thead>
@@ -83,19 +70,16 @@ export function SelfHealChart({ writeHours, webhookHours }: { writeHours: WriteH
   const points = writeHours.map((hour, i) => ({ hour: hourLabel(hour.hourStart), selfHeals: hour.selfHeals, webhooks: webhookHours[i]?.total ?? 0 }));
   return (
     <div className="mt-4">
-      <div className="h-56" data-testid="self-heal-chart" aria-hidden>
-        <ResponsiveContainer width="100%" height="100%">
-          <ComposedChart data={points} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
-            <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-            <XAxis dataKey="hour" tick={axisTick} interval={2} />
-            <YAxis allowDecimals={false} tick={axisTick} />
-            <Tooltip />
-            <Legend wrapperStyle={{ fontSize: 12 }} />
-            <Bar dataKey="selfHeals" name="Self-heals (client sync)" fill="#d97706" isAnimationActive={false} />
-            <Line dataKey="webhooks" name="Webhook deliveries" stroke="#0891b2" strokeWidth={2} dot={false} type="linear" isAnimationActive={false} />
-          </ComposedChart>
-        </ResponsiveContainer>
-      </div>
+      <HourlyBarChart
+        points={points}
+        testId="self-heal-chart"
+        heightClassName="h-56"
+        composed
+        emptyText={points.every((point) => point.selfHeals === 0 && point.webhooks === 0) ? "No self-heal and no webhook delivery in the last 24 hours" : undefined}
+      >
+        <Bar dataKey="selfHeals" name="Self-heals (client sync)" fill="#d97706" isAnimationActive={false} />
+        <Line dataKey="webhooks" name="Webhook deliveries" stroke="#0891b2" strokeWidth={2} dot={false} type="linear" isAnimationActive={false} />
+      </HourlyBarChart>
       <table className="sr-only" data-testid="self-heal-hours">
         <caption>Self-heals and webhook deliveries per hour</caption>
         <thead>

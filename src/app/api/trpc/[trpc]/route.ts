@@ -3,7 +3,7 @@ import type { NextRequest } from "next/server";
 
 import { appRouter } from "~/server/api/root";
 import { createTRPCContext } from "~/server/api/trpc";
-import { retryAfterSecondsOf } from "~/user-sync/server";
+import { retryAfterSecondsOf } from "clerk-user-sync/server";
 
 function handler(req: NextRequest) {
   return fetchRequestHandler({

@@ -1,0 +1,195 @@
+"use client";
+
+import { useEffect, useRef } from "react";
+
+import type { ConsoleReconcileRun } from "~/server/console";
+import { api } from "~/trpc/react";
+
+const kinds = [
+  { kind: "missing", label: "Missing", hint: "in Clerk, no row here (every field)" },
+  { kind: "stale", label: "Stale", hint: "the row differs from Clerk" },
+  { kind: "deleted", label: "Deleted", hint: "gone from Clerk, still live here" },
+] as const;
+
+const statusLabels: Record<ConsoleReconcileRun["status"], string> = {
+  running: "Running",
+  succeeded: "Finished",
+  failed: "Failed (an apply run resumes from its checkpoint next time)",
+  abandoned: "Abandoned",
+};
+
+function utc(iso: string) {
+  return `${iso.slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/** 0–100 for the bar; null while the size of the walk is not known yet. */
+function percentDone(run: ConsoleReconcileRun): number | null {
+  if (run.status !== "running") return 100;
+  if (run.interrupted) return run.clerkTotal ? Math.min(99, Math.floor((run.walked / run.clerkTotal) * 100)) : 0;
+  if (run.phase === "done") return 100;
+  if (run.clerkTotal === null) return null;
+  if (run.phase === "confirm") return 99;
+  return run.clerkTotal === 0 ? 99 : Math.min(99, Math.floor((run.walked / run.clerkTotal) * 100));
+}
+
+function Progress({ run }: { run: ConsoleReconcileRun }) {
+  const percent = percentDone(run);
+  const text =
+    run.status !== "running"
+      ? `${run.walked} users walked, ${run.clerkRequests} Clerk requests`
+      : run.phase === "confirm"
+        ? `Walked ${run.walked} users; confirming deletions with Clerk`
+        : run.clerkTotal === null
+          ? "Reading Clerk's first page"
+          : `Walked ${run.walked} of ${run.clerkTotal} users`;
+  return (
+    <div className="mt-4">
+      <div
+        role="progressbar"
+        aria-label="Reconciliation progress"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent ?? undefined}
+        aria-valuetext={text}
+        data-testid="reconcile-progress"
+        className="h-2.5 w-full overflow-hidden rounded-full bg-slate-200"
+      >
+        <div
+          className={`h-full rounded-full transition-[width] ${percent === null ? "animate-pulse bg-indigo-300" : run.interrupted ? "bg-amber-500" : run.status === "running" ? "bg-indigo-600" : run.status === "succeeded" ? "bg-emerald-600" : "bg-red-600"}`}
+          style={{ width: `${percent ?? 100}%` }}
+        />
+      </div>
+      <p className="mt-1.5 text-sm text-slate-600">{text}</p>
+    </div>
+  );
+}
+
+function Diff({ run }: { run: ConsoleReconcileRun }) {
+  const total = run.counts.missing + run.counts.stale + run.counts.deleted;
+  return (
+    <div className="mt-5" data-testid="reconcile-diff">
+      <h3 className="text-base font-semibold">
+        {run.status === "running" ? "Found so far" : run.dryRun ? "What differs" : "What this run repaired"}: {total === 0 ? "nothing" : `${total} users`}
+        <span className="ml-2 text-sm font-normal text-slate-600">({run.counts.unchanged} already in step)</span>
+      </h3>
+      <div className="mt-3 grid gap-4 lg:grid-cols-3">
+        {kinds.map(({ kind, label, hint }) => (
+          <section key={kind} className="min-w-0 rounded-xl border border-slate-200 p-4" data-testid={`reconcile-${kind}`} aria-label={`${label} users`}>
+            <h4 className="flex items-baseline justify-between gap-2 font-medium">
+              {label}
+              <span className="text-2xl font-semibold tabular-nums" data-testid={`reconcile-${kind}-count`}>
+                {run.counts[kind]}
+              </span>
+            </h4>
+            <p className="text-xs text-slate-500">{hint}</p>
+            {run.changes[kind].length > 0 && (
+              <ul className="mt-3 max-h-64 space-y-1.5 overflow-y-auto text-sm">
+                {run.changes[kind].map((change) => (
+                  <li key={change.userId} data-user-id={change.userId} className="rounded-md bg-slate-50 px-2 py-1">
+                    <code className="block truncate font-mono text-xs text-slate-800" title={change.userId}>
+                      {change.userId}
+                    </code>
+                    {kind !== "missing" && <span className="text-xs text-slate-600">{change.fields.join(", ")}</span>}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        ))}
+      </div>
+      {run.truncated && <p className="mt-2 text-xs text-slate-600">The run found more changes than are listed here (up to 100 of each kind are shown).</p>}
+    </div>
+  );
+}
+
+/**
+ * The last reconciliation run (from the console, the CLI or the admin API) with its diff, and
+ * buttons that start a dry run or an apply. The run goes on in the server; this polls its row
+ * every second while it runs, so leaving the page and coming back shows it still going.
+ */
+export function ReconcilePanel() {
+  const utils = api.useUtils();
+  const lastRun = api.admin.lastReconcileRun.useQuery(undefined, {
+    refetchInterval: (query) => (query.state.data?.status === "running" && !query.state.data.interrupted ? 1_000 : 15_000),
+  });
+  const start = api.admin.startReconcile.useMutation({
+    onSettled: () => utils.admin.lastReconcileRun.invalidate(),
+  });
+  const run = lastRun.data;
+
+  // When a run ends, the health figures (live rows, discrepancy, last reconcile) and the users table change with it.
+  const previousStatus = useRef(run?.status);
+  useEffect(() => {
+    if (previousStatus.current === "running" && run?.status !== "running") {
+      void utils.admin.overview.invalidate();
+      void utils.admin.users.invalidate();
+    }
+    previousStatus.current = run?.status;
+  }, [run?.status, utils]);
+
+  const refusal = start.error?.data?.code === "CONFLICT" ? start.error.message : null;
+  return (
+    <section className="card" aria-labelledby="reconcile-title" data-testid="reconcile-panel">
+      <div className="flex flex-wrap items-start justify-between gap-4">
+        <div className="max-w-xl">
+          <h2 id="reconcile-title" className="text-lg font-semibold">
+            Reconciliation with Clerk
+          </h2>
+          <p className="mt-1 text-sm text-slate-600">
+            Walks Clerk’s user list and compares it with the mirror. A dry run only reports; an apply repairs missing and stale rows and
+            tombstones users Clerk confirms are gone. One run at a time, across every instance.
+          </p>
+        </div>
+        <div className="flex gap-2">
+          <button type="button" className="btn" disabled={start.isPending} onClick={() => start.mutate({ dryRun: true, mode: "full" })}>
+            Dry run
+          </button>
+          <button type="button" className="btn btn-primary" disabled={start.isPending} onClick={() => start.mutate({ dryRun: false, mode: "full" })}>
+            Apply
+          </button>
+        </div>
+      </div>
+      {refusal && (
+        <p role="alert" className="mt-4 rounded-lg border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950" data-testid="reconcile-refusal">
+          Refused (409): {refusal}
+        </p>
+      )}
+      {start.error && !refusal && (
+        <p role="alert" className="mt-4 rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" data-testid="reconcile-error">
+          {start.error.message}
+        </p>
+      )}
+      {lastRun.error && (
+        <p role="alert" className="mt-4 text-sm text-red-800">
+          The last run could not be read: {lastRun.error.message}
+        </p>
+      )}
+      {lastRun.isPending ? (
+        <p className="mt-4 text-sm text-slate-600">Loading the last run…</p>
+      ) : !run ? (
+        <p className="mt-4 text-sm text-slate-600" data-testid="reconcile-none">
+          No reconciliation has run yet.
+        </p>
+      ) : (
+        <div
+          className="mt-5 border-t border-slate-200 pt-4"
+          data-testid="reconcile-run"
+          data-run-id={run.id}
+          data-status={run.interrupted ? "interrupted" : run.status}
+          data-dry-run={run.dryRun}
+        >
+          <p className="text-sm">
+            <span className="font-medium">{run.dryRun ? "Dry run" : "Apply"}</span> ({run.mode}) ·{" "}
+            <span data-testid="reconcile-status">
+              {run.interrupted ? "Interrupted: the process running it stopped (an apply run resumes with the next Apply)" : statusLabels[run.status]}
+            </span>
+            {run.errorCode && ` · ${run.errorCode}`} · started {utc(run.startedAt)}
+            {run.finishedAt && `, ended ${utc(run.finishedAt)}`}
+          </p>
+          <Progress run={run} />
+          <Diff run={run} />
+        </div>
+      )}
+    </section>
+  );
+}
