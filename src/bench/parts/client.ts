@@ -1,7 +1,7 @@
 /**
  * P6: what the plugin's client costs. Bytes: the plugin's client modules bundled the way Next
- * ships them (esbuild, minified, for the browser, its host's packages — react, @clerk/nextjs,
- * zod — external), gzipped; and the production build's chunks that carry them. Time: navigation
+ * ships them (esbuild, minified, for the browser, its host's packages — react, @clerk/*, @tanstack/*,
+ * @trpc/*, zod — external), gzipped; and the production build's chunks that carry them. Time: navigation
  * to first content on `/dashboard` while Clerk's Backend API takes 2 s per `getUser` and the page
  * load starts a sync (the once-per-session marker cleared), against the time "synced" appears.
  */
@@ -33,7 +33,7 @@ async function bundledBytes(entry: string) {
     target: "es2022",
     jsx: "automatic",
     define: { "process.env.NODE_ENV": '"production"' },
-    external: ["react", "react-dom", "react/jsx-runtime", "@clerk/*", "zod"],
+    external: ["react", "react-dom", "react/jsx-runtime", "@clerk/*", "@tanstack/*", "@trpc/*", "zod"],
     logLevel: "silent",
   });
   const code = result.outputFiles[0]!.text;
@@ -130,7 +130,7 @@ export async function benchClient(stack: Stack, options: { rounds: number }): Pr
     rows,
     raw: { bundle: { sync, wholeEntry, chunks }, clerkLatencyMs, loads, medians: { firstContentMs, statusShownMs, syncedMs } },
     notes: [
-      `P6: bytes from esbuild (minified, browser, react/@clerk/zod external, gzip -9); the whole client entry (with the profile form's schema) is ${wholeEntry.gzipBytes} B gzip; build chunks carrying it: ${chunks.map((c) => `${c.file} ${c.gzipBytes} B gzip`).join(", ") || "none found"}. First content: Chromium's first-contentful-paint, ${loads.length} loads, each starting a sync (${everyLoadSynced ? "1 getUser each" : "NOT every load called Clerk once"}); the sync status showed at ${ms(statusShownMs)}.`,
+      `P6: bytes from esbuild (minified, browser, react, @clerk, @tanstack, @trpc and zod external, gzip -9); the whole client entry (with the profile form's schema) is ${wholeEntry.gzipBytes} B gzip; build chunks carrying it: ${chunks.map((c) => `${c.file} ${c.gzipBytes} B gzip`).join(", ") || "none found"}. First content: Chromium's first-contentful-paint, ${loads.length} loads, each starting a sync (${everyLoadSynced ? "1 getUser each" : "NOT every load called Clerk once"}); the sync status showed at ${ms(statusShownMs)}.`,
     ],
   };
 }
