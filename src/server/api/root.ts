@@ -1,4 +1,5 @@
 import { adminRouter } from "~/server/api/routers/admin";
+import { benchRouter } from "~/server/api/routers/bench";
 import { profileRouter } from "~/server/api/routers/profile";
 import { createCallerFactory, createTRPCRouter } from "~/server/api/trpc";
 import { userSync } from "~/server/user-sync";
@@ -7,6 +8,7 @@ export const appRouter = createTRPCRouter({
   user: userSync.router,
   profile: profileRouter,
   admin: adminRouter,
+  bench: benchRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,0 +1,106 @@
+/**
+ * P5: signed `user.updated` deliveries, the product's `/api/webhooks/clerk` against the bare
+ * floor's `POST /webhook` (standardwebhooks verify, the same upsert and inbox row in one
+ * transaction), alternating: throughput at concurrency 32, and a burst of 200 concurrent
+ * deliveries (p99). Every delivery has its own svix-id and a newer Clerk clock than any before
+ * it, so each one applies (no duplicate or stale shortcut).
+ */
+import { Webhook } from "standardwebhooks";
+
+import { alternate, load, summarize, type LoadRequest } from "../support/load";
+import { ms, perSecond, times, type PartResult } from "../support/report";
+import type { Stack } from "../support/stack";
+import { benchUsers } from "../support/users";
+
+export type WebhookOptions = { rounds: number; durationSeconds: number; users: number; concurrency: number; burst: number };
+
+const variants = ["product", "floor"] as const;
+type Variant = (typeof variants)[number];
+
+export async function benchWebhook(stack: Stack, options: WebhookOptions): Promise<PartResult> {
+  const users = await benchUsers(stack, options.users);
+  const signer = new Webhook(stack.identity.webhookSigningSecret);
+  const targets: Record<Variant, { url: string; path: string }> = {
+    product: { url: stack.appUrl, path: "/api/webhooks/clerk" },
+    floor: { url: stack.floorUrl, path: "/webhook" },
+  };
+  // Clerk's clock for the next delivery: ahead of every user's stored clock, one millisecond per delivery.
+  let clockMs = Math.max(...users.map((user) => user.updated_at)) + 1;
+  let sequence = 0;
+  const requestFor = (variant: Variant) => (): LoadRequest => {
+    const user = users[sequence % users.length]!;
+    const svixId = `msg_bench_${process.pid}_${sequence++}`;
+    const now = new Date();
+    const body = JSON.stringify({
+      data: { ...user, first_name: `Bench ${sequence}`, updated_at: clockMs++ },
+      event_attributes: { http_request: { client_ip: "127.0.0.1", user_agent: "bench" } },
+      instance_id: stack.identity.instanceId,
+      object: "event",
+      timestamp: now.getTime(),
+      type: "user.updated",
+    });
+    return {
+      method: "POST",
+      path: targets[variant].path,
+      headers: {
+        "content-type": "application/json",
+        "svix-id": svixId,
+        "svix-timestamp": String(Math.floor(now.getTime() / 1000)),
+        "svix-signature": signer.sign(svixId, now, body),
+      },
+      body,
+    };
+  };
+
+  for (const variant of variants) await load({ url: targets[variant].url, connections: 8, durationSeconds: Math.min(2, options.durationSeconds), next: requestFor(variant) });
+
+  const throughputRuns = await alternate(options.rounds, variants, (variant) =>
+    load({ url: targets[variant].url, connections: options.concurrency, durationSeconds: options.durationSeconds, next: requestFor(variant) }),
+  );
+  const burstRuns = await alternate(options.rounds, variants, (variant) =>
+    load({ url: targets[variant].url, connections: options.burst, amount: options.burst, next: requestFor(variant) }),
+  );
+  const throughput = { product: summarize(throughputRuns.product), floor: summarize(throughputRuns.floor) };
+  const burst = { product: summarize(burstRuns.product), floor: summarize(burstRuns.floor) };
+  const failed = (pair: typeof throughput) =>
+    pair.product.failed + pair.floor.failed > 0 ? ` (${pair.product.failed}/${pair.floor.failed} failed)` : "";
+  const throughputRatio = throughput.product.requestsPerSecond / throughput.floor.requestsPerSecond;
+  return {
+    rows: [
+      {
+        part: "P5 webhooks",
+        measure: `throughput, concurrency ${options.concurrency}${failed(throughput)}`,
+        product: perSecond(throughput.product.requestsPerSecond),
+        frameworkFloor: "—",
+        floor: perSecond(throughput.floor.requestsPerSecond),
+        ratio: times(throughputRatio),
+        goal: "≥ 0.5× floor",
+        met: throughputRatio >= 0.5,
+      },
+      {
+        part: "P5 webhooks",
+        measure: `p50, concurrency ${options.concurrency}`,
+        product: ms(throughput.product.p50Ms),
+        frameworkFloor: "—",
+        floor: ms(throughput.floor.p50Ms),
+        ratio: times(throughput.product.p50Ms / throughput.floor.p50Ms),
+        goal: "—",
+        met: null,
+      },
+      {
+        part: "P5 webhooks",
+        measure: `burst of ${options.burst}, p99${failed(burst)}`,
+        product: ms(burst.product.p99Ms),
+        frameworkFloor: "—",
+        floor: ms(burst.floor.p99Ms),
+        ratio: times(burst.product.p99Ms / burst.floor.p99Ms),
+        goal: "< 1000 ms",
+        met: burst.product.p99Ms < 1000 && burst.product.failed === 0,
+      },
+    ],
+    raw: { users: users.length, rounds: options.rounds, throughput: { runs: throughputRuns, medians: throughput }, burst: { runs: burstRuns, medians: burst } },
+    notes: [
+      `P5: signed user.updated deliveries (a new svix-id and a newer clock each) over ${users.length} users; ${options.rounds} rounds, throughput ${options.durationSeconds} s per variant, medians.`,
+    ],
+  };
+}
