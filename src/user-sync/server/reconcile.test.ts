@@ -17,7 +17,7 @@ import { createClerkUserDirectory, type DirectoryRequest, type DirectoryUser } f
 
 import { createPostgresClerkBudget, type ClerkBudget } from "./clerk-budget";
 import type { ClerkUserSnapshot } from "./clerk-user";
-import { ReconcileClerkError, ReconcileLockedError, runReconcile, type ReconcileChange, type ReconcileOptions } from "./reconcile";
+import { ReconcileClerkError, ReconcileLockedError, reconcileLockHeld, runReconcile, type ReconcileChange, type ReconcileOptions } from "./reconcile";
 import { syncedTableOf } from "./schema";
 import { createUserSyncService, type UserSyncEvent } from "./sync";
 import { upsertClerkUser } from "./write-path";
@@ -559,6 +559,9 @@ describe("single flight and resume, across processes", () => {
       expect(orphan).toMatchObject({ status: "running", phase: "walk" });
       expect(orphan?.walk_offset).toBe(1_000);
 
+      // PostgreSQL releases a killed client's lock when its backend notices the closed socket,
+      // which can be a moment after the process is gone (until then a new run gets 409).
+      await waitFor(async () => !(await reconcileLockHeld(testDb.db)));
       directory.requests.length = 0;
       resumedReport = await reconcile({ dryRun: false });
       expect(resumedReport.runId).toBe(checkpoint.id);
