@@ -225,7 +225,7 @@ describe("user.updateProfile", () => {
       await seed();
       const before = await row();
       const restore = await failUserWrites();
-      const logged = vi.spyOn(console, "info");
+      const logged = vi.spyOn(console, "warn");
       let response;
       try {
         response = await updateProfile({ lastName: "Kingcanary" });
