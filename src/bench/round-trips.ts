@@ -13,7 +13,6 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { drizzle } from "drizzle-orm/postgres-js";
-import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 
@@ -22,15 +21,15 @@ import { startClerkEmulator } from "~/clerk-emulator/server";
 import * as schema from "~/server/db/schema";
 import { createUserSync } from "~/user-sync/server";
 
+import { recreateDatabase } from "../../e2e/support/database";
+
 const { values: args } = parseArgs({
   options: { "database-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" }, "emulator-port": { type: "string", default: "4502" } },
 });
-const adminUrl = new URL(args["database-url"]);
 const databaseName = `user_sync_round_trips_${process.pid}`;
-const admin = postgres(adminUrl.href, { max: 1, onnotice: () => undefined });
-await admin.unsafe(`create database ${databaseName}`);
-const databaseUrl = new URL(adminUrl.href);
+const databaseUrl = new URL(args["database-url"]);
 databaseUrl.pathname = `/${databaseName}`;
+await recreateDatabase(databaseUrl.href, "drizzle");
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "user-sync-round-trips-"));
 const { emulator, close } = await startClerkEmulator({ port: Number(args["emulator-port"]), appUrl: "http://localhost:9", stateDir, seeds: [], clerkJsDir: null, log: () => undefined });
@@ -42,7 +41,6 @@ const client = postgres(databaseUrl.href, {
 });
 try {
   const db = drizzle({ client, schema });
-  await migrate(db, { migrationsFolder: "drizzle" });
   const control = new ClerkEmulatorControl(emulator.origin);
   const { firstId } = await control.createUsersInBulk(3, "trips");
   const [first, second] = await control.users();
@@ -98,6 +96,7 @@ try {
   await client.end({ timeout: 5 });
   await close();
   fs.rmSync(stateDir, { recursive: true, force: true });
+  const admin = postgres(args["database-url"], { max: 1, onnotice: () => undefined });
   await admin.unsafe(`drop database if exists ${databaseName} with (force)`);
   await admin.end();
 }
