@@ -114,6 +114,13 @@ export type PostgresClerkBudgetOptions = {
 };
 
 /**
+ * A FROM item that turns `synchronous_commit` off for the statement's own transaction: for
+ * single-statement writes whose loss in a database crash costs a few extra Clerk calls, never a
+ * wrong row (the budget's decisions, `user.sync`'s cooldown claim).
+ */
+export const asynchronousCommit = sql`(select set_config('synchronous_commit', 'off', true)) as user_sync_asynchronous_commit`;
+
+/**
  * The budget in one PostgreSQL row, shared by every app instance: a GCRA (a token bucket kept
  * as one "theoretical arrival time") on the database's clock, decided by one atomic UPDATE.
  *
@@ -150,7 +157,6 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
   // durable commit that is a WAL flush per Clerk call, in series across all instances. The
   // budget's state is worth less than that: a database crash may forget the last few hundred ms
   // of grants (wal_writer_delay), letting at most that many extra calls through once.
-  const asynchronousCommit = sql`(select set_config('synchronous_commit', 'off', true)) as user_sync_asynchronous_commit`;
 
   function decisionStatement(kind: ClerkCallKind, requests: number, maxWaitMs: number) {
     const n = sql`${requests}::float8`;

@@ -2,7 +2,7 @@ import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 
 import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk-backend-api";
-import { isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk-budget";
+import { asynchronousCommit, isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createInstanceCheck } from "./clerk-instance";
 import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
 import { fromDatabaseFailure, UserSyncError, type UserSyncErrorCode } from "./errors";
@@ -153,7 +153,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     return db
       .with(claim)
       .select({ claimedAt: sql<string | null>`(select fetched_at::text from ${claim})`, user: getTableColumns(usersTable) })
-      .from(sql`(select set_config('synchronous_commit', 'off', true)) as user_sync_claim_commit`)
+      .from(asynchronousCommit)
       .leftJoin(usersTable, eq(table.id, sql.placeholder("userId")))
       .prepare("user_sync_claim");
   }
