@@ -8,11 +8,11 @@ import { randomBytes } from "node:crypto";
 import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { createPostgresClerkBudget } from "clerk-user-sync/server";
 import { mintSessionToken } from "~/test/clerk-session";
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
+import { integrationHarness } from "~/test/integration-harness";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 import { sendThroughApp, trpcMutation } from "~/test/next-app";
 
@@ -24,27 +24,17 @@ const countHandler = http.get(`${clerkApiUrl()}/v1/users/count`, () =>
   HttpResponse.json({ object: "total_count", total_count: clerk.users.size }, { headers: { "Content-Type": "application/json" } }),
 );
 const server = setupServer(countHandler, ...clerk.handlers);
-let testDb: TestDatabase;
+const testDb = integrationHarness("user_sync_operations", server, { reset: () => clerk.reset(), app: true });
 let trpc: Route;
 let health: Route;
 
 beforeAll(async () => {
-  server.listen({ onUnhandledRequest: "error" });
-  testDb = await createTestDatabase("user_sync_operations");
-  useDatabaseForApp(testDb.url);
   process.env.ADMIN_API_KEY = adminKey;
   trpc = (await import("~/app/api/trpc/[trpc]/route")).POST;
   health = (await import("~/app/api/admin/user-sync/health/route")).GET;
 });
-beforeEach(async () => {
-  clerk.reset();
-  await testDb.truncate();
-});
-afterEach(() => server.resetHandlers());
-afterAll(async () => {
-  server.close();
+afterAll(() => {
   delete process.env.ADMIN_API_KEY;
-  await testDb.close();
 });
 
 const ada = { id: "user_ada", email: "ada@example.com", firstName: "Ada", updatedAtMs: 1_000 };

@@ -5,11 +5,11 @@
  */
 import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 
 import { mintSessionToken } from "~/test/clerk-session";
 import { deletedEvent, signedRequest, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
+import { integrationHarness } from "~/test/integration-harness";
 import { createClerkBackend, type BackendFault } from "~/test/mocks/clerk-backend";
 import { sendThroughApp, trpcMutation, type TrpcEnvelope } from "~/test/next-app";
 
@@ -19,28 +19,16 @@ type UserSyncInstance = (typeof hostUserSync)["userSync"];
 
 const clerk = createClerkBackend();
 const server = setupServer(...clerk.handlers);
-let testDb: TestDatabase;
+const testDb = integrationHarness("user_sync_route", server, { reset: () => clerk.reset(), app: true });
 let route: { GET: (req: NextRequest) => Promise<Response>; POST: (req: NextRequest) => Promise<Response> };
 let userSync: UserSyncInstance;
 
 beforeAll(async () => {
-  server.listen({ onUnhandledRequest: "error" });
-  testDb = await createTestDatabase("user_sync_route");
-  useDatabaseForApp(testDb.url);
   process.env.USER_SYNC_CLERK_TIMEOUT_MS = "400";
   // The app's database client: PostgreSQL cancels a statement after this long (57014, transient).
   process.env.DATABASE_STATEMENT_TIMEOUT_MS = "800";
   route = await import("~/app/api/trpc/[trpc]/route");
   ({ userSync } = await import("~/server/user-sync"));
-});
-beforeEach(async () => {
-  clerk.reset();
-  await testDb.truncate();
-});
-afterEach(() => server.resetHandlers());
-afterAll(async () => {
-  server.close();
-  await testDb.close();
 });
 
 const ada = { id: "user_ada", email: "ada@example.com", firstName: "Ada", lastName: "Lovelace", updatedAtMs: 1_000 };

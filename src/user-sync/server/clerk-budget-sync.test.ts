@@ -6,12 +6,12 @@
 import { drizzle } from "drizzle-orm/postgres-js";
 import { setupServer } from "msw/node";
 import postgres from "postgres";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import * as schema from "~/server/db/schema";
 import { users } from "~/server/db/schema";
 import { mintSessionToken } from "~/test/clerk-session";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { integrationHarness } from "~/test/integration-harness";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
 import { createPostgresClerkBudget, type PostgresClerkBudgetOptions } from "./clerk-budget";
@@ -20,24 +20,13 @@ import { createUserSyncService, type UserSyncEvent } from "./sync";
 
 const clerk = createClerkBackend();
 const server = setupServer(...clerk.handlers);
-let testDb: TestDatabase;
+const testDb = integrationHarness("clerk_budget_sync", server, { reset: () => clerk.reset() });
 let otherInstance: ReturnType<typeof postgres>;
 
-beforeAll(async () => {
-  server.listen({ onUnhandledRequest: "error" });
-  testDb = await createTestDatabase("clerk_budget_sync");
+beforeAll(() => {
   otherInstance = postgres(testDb.url, { max: 5, onnotice: () => undefined });
 });
-beforeEach(async () => {
-  clerk.reset();
-  await testDb.truncate();
-});
-afterEach(() => server.resetHandlers());
-afterAll(async () => {
-  server.close();
-  await otherInstance.end({ timeout: 5 });
-  await testDb.close();
-});
+afterAll(() => otherInstance.end({ timeout: 5 }));
 
 const ada = { id: "user_ada", email: "ada@example.com", firstName: "Ada", updatedAtMs: 1_000 };
 const grace = { id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 1_000 };

@@ -7,10 +7,10 @@ import path from "node:path";
 
 import { createClerkClient } from "@clerk/backend";
 import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { users } from "~/server/db/schema";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { integrationHarness } from "~/test/integration-harness";
 import { mintSessionToken } from "~/test/clerk-session";
 import { clerkApiUrl } from "~/test/mocks/clerk-backend";
 import { createClerkUserDirectory, type DirectoryRequest, type DirectoryUser } from "~/test/mocks/clerk-users-list";
@@ -25,21 +25,7 @@ import { upsertClerkUser } from "./write-path";
 const directory = createClerkUserDirectory();
 const server = setupServer(...directory.handlers());
 const table = syncedTableOf(users);
-let testDb: TestDatabase;
-
-beforeAll(async () => {
-  server.listen({ onUnhandledRequest: "error" });
-  testDb = await createTestDatabase("reconcile");
-});
-beforeEach(async () => {
-  directory.reset();
-  await testDb.truncate();
-});
-afterEach(() => server.resetHandlers());
-afterAll(async () => {
-  server.close();
-  await testDb.close();
-});
+const testDb = integrationHarness("reconcile", server, { reset: () => directory.reset() });
 
 const clerk = createClerkClient({ secretKey: "sk_live_vitest", apiUrl: clerkApiUrl() });
 

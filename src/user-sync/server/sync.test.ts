@@ -3,11 +3,11 @@ import net from "node:net";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { setupServer } from "msw/node";
 import postgres from "postgres";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { users } from "~/server/db/schema";
 import { mintSessionToken } from "~/test/clerk-session";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { integrationHarness } from "~/test/integration-harness";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
 import { UserSyncError } from "./errors";
@@ -16,21 +16,7 @@ import { upsertClerkUser, type UserSyncDatabase } from "./write-path";
 
 const clerk = createClerkBackend();
 const server = setupServer(...clerk.handlers);
-let testDb: TestDatabase;
-
-beforeAll(async () => {
-  server.listen({ onUnhandledRequest: "error" });
-  testDb = await createTestDatabase("sync_service");
-});
-beforeEach(async () => {
-  clerk.reset();
-  await testDb.truncate();
-});
-afterEach(() => server.resetHandlers());
-afterAll(async () => {
-  server.close();
-  await testDb.close();
-});
+const testDb = integrationHarness("sync_service", server, { reset: () => clerk.reset() });
 
 const ada = { id: "user_ada", email: "ada@example.com", firstName: "Ada", updatedAtMs: 1_000 };
 const caller = () => ({ sessionToken: mintSessionToken({ userId: ada.id }) });

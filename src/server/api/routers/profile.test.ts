@@ -4,11 +4,11 @@
  */
 import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 
 import { mintSessionToken } from "~/test/clerk-session";
 import { signedRequest, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
+import { integrationHarness } from "~/test/integration-harness";
 import { createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
 import { createClerkProfileBackend } from "~/test/mocks/clerk-profile";
 import { trpcMutation } from "~/test/next-app";
@@ -16,26 +16,19 @@ import { trpcMutation } from "~/test/next-app";
 const clerk = createClerkBackend();
 const clerkWrites = createClerkProfileBackend(clerk);
 const server = setupServer(...clerkWrites.handlers, ...clerk.handlers);
-let testDb: TestDatabase;
+const testDb = integrationHarness("profile_interests", server, {
+  reset: () => {
+    clerk.reset();
+    clerkWrites.reset();
+  },
+  app: true,
+});
 let route: { POST: (req: NextRequest) => Promise<Response> };
 let webhookRoute: { POST: (req: Request) => Promise<Response> };
 
 beforeAll(async () => {
-  server.listen({ onUnhandledRequest: "error" });
-  testDb = await createTestDatabase("profile_interests");
-  useDatabaseForApp(testDb.url);
   route = await import("~/app/api/trpc/[trpc]/route");
   webhookRoute = await import("~/app/api/webhooks/clerk/route");
-});
-beforeEach(async () => {
-  clerk.reset();
-  clerkWrites.reset();
-  await testDb.truncate();
-});
-afterEach(() => server.resetHandlers());
-afterAll(async () => {
-  server.close();
-  await testDb.close();
 });
 
 const ada: ClerkUserInput = { id: "user_ada", email: "ada@example.com", firstName: "Ada", lastName: "Lovelace", updatedAtMs: 1_000 };
