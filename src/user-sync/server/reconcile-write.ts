@@ -1,7 +1,7 @@
 import { sql, type getTableColumns, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
-import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, userSyncReconcileRuns, userSyncReconcileSeen } from "./schema";
+import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, UserSyncTables } from "./schema";
 import { assignments, fetchedUpsertClauses, tombstoneClauses, writeGuards, type GuardColumn, type RowReference, type UserSyncDatabase, type WriteOutcome } from "./write-path";
 
 /**
@@ -85,14 +85,14 @@ export type ReconcilePageResult = {
  */
 export async function commitReconcilePage(
   db: UserSyncDatabase,
-  tables: { users: SyncedUsersTable; seen: typeof userSyncReconcileSeen; runs: typeof userSyncReconcileRuns },
+  tables: { users: SyncedUsersTable; seen: UserSyncTables["userSyncReconcileSeen"]; runs: UserSyncTables["userSyncReconcileRuns"] },
   page: ReconcilePage,
 ): Promise<ReconcilePageResult> {
   const users = tables.users;
   const name = (key: GuardColumn | "id") => sql.identifier(users[key].name);
   const on = (alias: string): RowReference => (column) => sql`${sql.raw(alias)}.${name(column)}`;
   const compare = writeGuards(on("m"), on("p"));
-  const r = (key: keyof ReturnType<typeof getTableColumns<typeof userSyncReconcileRuns>>) => sql.identifier(tables.runs[key].name);
+  const r = (key: keyof ReturnType<typeof getTableColumns<UserSyncTables["userSyncReconcileRuns"]>>) => sql.identifier(tables.runs[key].name);
   const s = page.snapshots;
   const ids = pgArray(s.map((x) => x.id));
   const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
@@ -237,7 +237,7 @@ export async function commitReconcilePage(
  */
 export async function deletionCandidates(
   db: UserSyncDatabase,
-  tables: { users: SyncedUsersTable; seen: typeof userSyncReconcileSeen },
+  tables: { users: SyncedUsersTable; seen: UserSyncTables["userSyncReconcileSeen"] },
   runId: string,
   cursor: string | null,
   limit: number,

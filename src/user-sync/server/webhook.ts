@@ -28,7 +28,7 @@ import { z } from "zod";
 import { rowsOf } from "./clerk-budget";
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
 import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
-import { clerkWebhookEvents, syncedTableOf } from "./schema";
+import { defaultUserSyncTables, syncedTableOf, type UserSyncTables } from "./schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
 import {
   clearWebhookDeadLetters,
@@ -45,6 +45,8 @@ export type ClerkWebhookOptions = {
   db: () => Promise<UserSyncDatabase>;
   /** The host's users table, built with `userSyncColumns()`. */
   users: UsersTable;
+  /** The plugin's tables (the host's `userSyncTables()`); default their own names. */
+  tables?: Pick<UserSyncTables, "clerkWebhookEvents">;
   /** The endpoint's `whsec_…` signing secret. Unset: every delivery is answered 503. */
   signingSecret: string | undefined;
   /** When set, events whose envelope `instance_id` differs are acknowledged, ignored, logged at `warn` and counted. */
@@ -150,6 +152,7 @@ class DeadLetterNotRecorded extends Error {
  */
 export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
   const table = syncedTableOf(options.users);
+  const clerkWebhookEvents = (options.tables ?? defaultUserSyncTables).clerkWebhookEvents;
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const retentionDays = options.retentionDays ?? defaultInboxRetentionDays;
   const pruneIntervalMs = options.pruneIntervalMs ?? defaultPruneIntervalMs;
@@ -448,7 +451,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
    */
   async function pruneInbox(overrides: Partial<InboxPruneOptions> = {}): Promise<InboxPruneResult> {
     try {
-      const result = await pruneWebhookInbox(await options.db(), { retentionDays, ...overrides });
+      const result = await pruneWebhookInbox(await options.db(), { retentionDays, ...overrides, table: clerkWebhookEvents });
       if (result.deletedRows > 0) write({ level: "info", task: "prune_inbox", deletedRows: result.deletedRows });
       return result;
     } catch (error) {
@@ -470,7 +473,7 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
      * Deletes dead letters by `svix-id`, by age or all; returns how many. Once one is cleared, a
      * replay of its message from the Svix dashboard is applied (after the cause is fixed).
      */
-    clearDeadLetters: async (selection: DeadLetterSelection): Promise<number> => clearWebhookDeadLetters(await options.db(), selection),
+    clearDeadLetters: async (selection: DeadLetterSelection): Promise<number> => clearWebhookDeadLetters(await options.db(), selection, clerkWebhookEvents),
   };
 }
 

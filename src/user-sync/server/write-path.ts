@@ -41,6 +41,7 @@ import { eq, getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { PgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
+import { reusableQuery, type ReusableQuery } from "./reusable-query";
 import type { SyncedUserRow, SyncedUsersTable } from "./schema";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any host schema
@@ -62,6 +63,9 @@ export type TombstoneOrigin = "webhook" | "client-sync" | "reconcile";
 
 /** The row is the host's full row (every column of the host's table), or null when none exists. */
 export type WriteResult = { outcome: WriteOutcome; row: SyncedUserRow | null };
+
+/** How a write runs its statement: `namedStatements` only where the host opted in (no transaction pooler). */
+export type WriteOptions = { namedStatements?: boolean };
 
 /** The write path's column keys a guard compares. */
 export type GuardColumn = "email" | "firstName" | "lastName" | "username" | "imageUrl" | "clerkUpdatedAt" | "deletedAt" | "deletedBy";
@@ -213,9 +217,10 @@ export async function upsertClerkUser(
   table: SyncedUsersTable,
   user: ClerkUserSnapshot,
   authority: WriteAuthority = "pushed",
+  options: WriteOptions = {},
 ): Promise<WriteResult> {
   const fetched = authority === "fetched";
-  const { written, row } = await writeOrRead(db, table, `upsert-${authority}`, () => {
+  const { written, row } = await writeOrRead(db, table, { kind: `upsert_${authority}`, named: options.namedStatements === true }, () => {
     const values = {
       id: sql.placeholder("id"),
       email: sql.placeholder("email"),
@@ -258,11 +263,12 @@ export async function tombstoneClerkUser(
   userId: string,
   clerkClockMs: number | null,
   origin: TombstoneOrigin = "webhook",
+  options: WriteOptions = {},
 ): Promise<WriteResult> {
   const { written, row } = await writeOrRead(
     db,
     table,
-    "tombstone",
+    { kind: "tombstone", named: options.namedStatements === true },
     () => {
       const tombstone = tombstoneClauses(table);
       return db
@@ -287,15 +293,11 @@ export async function tombstoneClerkUser(
 /** An upsert on the users table with `.returning()` of every column, its values placeholders (`id` among them). */
 type ReturningInsert = { getSQL(): SQL };
 
-type WriteOrReadQuery = { execute(values: Record<string, unknown>): Promise<unknown[]> };
+type WriteOrReadQuery = ReusableQuery<unknown[]>;
 
 const writtenFlag = "user_sync_written";
 
-/**
- * Built once per database, table and kind of write, then run with its values: building the
- * statement (drizzle turning a few hundred SQL chunks into text) cost more CPU than PostgreSQL
- * spent running it, and a prepared statement is also parsed and planned once per connection.
- */
+/** Built once per database, table, kind of write and statement naming, then run with its values (reusable-query.ts). */
 const writeOrReadQueries = new WeakMap<UserSyncDatabase, WeakMap<SyncedUsersTable, Map<string, WriteOrReadQuery>>>();
 
 /**
@@ -308,7 +310,7 @@ const writeOrReadQueries = new WeakMap<UserSyncDatabase, WeakMap<SyncedUsersTabl
 async function writeOrRead(
   db: UserSyncDatabase,
   table: SyncedUsersTable,
-  kind: string,
+  statement: { kind: string; named: boolean },
   build: () => ReturningInsert,
   values: Record<string, unknown> & { id: string },
 ): Promise<{ written: SyncedUserRow | null; row: SyncedUserRow | null }> {
@@ -316,10 +318,11 @@ async function writeOrRead(
   if (!byTable) writeOrReadQueries.set(db, (byTable = new WeakMap<SyncedUsersTable, Map<string, WriteOrReadQuery>>()));
   let byKind = byTable.get(table);
   if (!byKind) byTable.set(table, (byKind = new Map<string, WriteOrReadQuery>()));
-  let query = byKind.get(kind);
+  const key = `${statement.kind}:${statement.named ? "named" : "unnamed"}`;
+  let query = byKind.get(key);
   if (!query) {
-    query = prepareWriteOrRead(db, table, kind, build());
-    byKind.set(kind, query);
+    query = prepareWriteOrRead(db, table, statement, build());
+    byKind.set(key, query);
   }
   const [found] = (await query.execute(values)) as (SyncedUserRow & { [writtenFlag]: boolean })[];
   if (!found) {
@@ -330,7 +333,7 @@ async function writeOrRead(
   return written ? { written: row, row } : { written: null, row };
 }
 
-function prepareWriteOrRead(db: UserSyncDatabase, table: SyncedUsersTable, kind: string, insert: ReturningInsert): WriteOrReadQuery {
+function prepareWriteOrRead(db: UserSyncDatabase, table: SyncedUsersTable, statement: { kind: string; named: boolean }, insert: ReturningInsert): WriteOrReadQuery {
   const columns = getTableColumns(table);
   const upsert = db.$with("user_sync_upsert", columns).as(insert.getSQL());
   type Selection = Record<string, PgColumn | SQL.Aliased>;
@@ -349,5 +352,5 @@ function prepareWriteOrRead(db: UserSyncDatabase, table: SyncedUsersTable, kind:
         .where(sql`${table.id} = ${sql.placeholder("id")} and not exists (select 1 from ${upsert})`),
     )
     .as("user_sync_row");
-  return db.with(upsert).select().from(either).prepare(`user_sync_${kind}`);
+  return reusableQuery(db.with(upsert).select().from(either), statement.kind, statement.named);
 }
