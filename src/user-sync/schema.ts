@@ -14,5 +14,7 @@ export {
   userSyncColumns,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
+  userSyncReconcileLease,
+  userSyncClerkSessionKeys,
   userSyncWriteStats,
 } from "./server/schema";

@@ -10,6 +10,8 @@ export {
   userSyncClerkFetches,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
+  userSyncReconcileLease,
+  userSyncClerkSessionKeys,
   userSyncWriteStats,
 } from "clerk-user-sync/schema";
 

@@ -1,14 +1,12 @@
 import "server-only";
 
-import { createClerkClient } from "@clerk/backend";
-
 import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
 import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
-import { createReconciler, lastReconcileRun, type ReconcileOptions } from "./reconcile";
+import { createReconciler, createSessionKeyRecorder, lastReconcileRun, readReconcileRun, type ReconcileOptions } from "./reconcile";
 import { createUserSyncRouter } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
@@ -35,11 +33,23 @@ export type UserSyncOperationsOptions = {
   admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
   health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs">;
   /**
-   * Reconciliation (the admin API's and the CLI's): `lock: "session"` on a single-connection
-   * database (embedded PGlite), where the default lock transaction would block the run's own
-   * queries.
+   * Reconciliation (the admin API's, the console's and the CLI's). `instanceId` is the app's
+   * Clerk instance (default `CLERK_INSTANCE_ID`, else `webhook.instanceId`; unset: the signing
+   * key of the sessions `user.sync` verified), which each run proves against the Backend API's
+   * JWKS before it writes; `maxDeletions` is `USER_SYNC_RECONCILE_MAX_DELETIONS`.
    */
-  reconcile?: Pick<ReconcileOptions, "lock" | "maxChanges" | "incrementalOverlapMs" | "resumeWithinMs" | "retentionMs" | "clerkTimeoutMs">;
+  reconcile?: Pick<
+    ReconcileOptions,
+    | "instanceId"
+    | "maxDeletions"
+    | "leaseSeconds"
+    | "maxChanges"
+    | "incrementalOverlapMs"
+    | "incrementalMaxDepth"
+    | "resumeWithinMs"
+    | "retentionMs"
+    | "clerkTimeoutMs"
+  >;
 };
 
 /**
@@ -51,8 +61,9 @@ export type UserSyncOperationsOptions = {
  * Backend API call draws from `budget`, shared by all instances through PostgreSQL; every write
  * attempt is counted by `telemetry` in PostgreSQL and passed to `onEvent`. `service` exposes
  * `configProblems()` and `counts()`; `profile` the profile edits; `webhook.pruneInbox()` and
- * `webhook.clearDeadLetters()` are for a cron and operators; `reconcile({ dryRun, mode })` repairs
- * the mirror from Clerk's user list (what the admin API and `npm run users:reconcile` run).
+ * `webhook.clearDeadLetters()` are for a cron and operators; `reconcile({ dryRun, mode, force })`
+ * repairs the mirror from Clerk's user list (what the admin API, the console and `npm run
+ * users:reconcile` run) and `reconcileRun(runId?)` reads a run.
  *
  * @example
  * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
@@ -100,7 +111,9 @@ export function createUserSync<TUsers extends UsersTable>(
     telemetry?.record(event);
     options.onEvent?.(event);
   };
-  const service = createUserSyncService({ ...options, budget, onEvent });
+  // user.sync records its sessions' signing key: reconciliation's proof of instance without CLERK_INSTANCE_ID.
+  const onSessionKey = createSessionKeyRecorder({ db: options.db, table: options.tables.userSyncClerkSessionKeys });
+  const service = createUserSyncService({ ...options, budget, onEvent, onSessionKey });
   const profile = createProfileService({ ...options, budget, onEvent });
   const webhook = createClerkWebhookHandler({
     db: options.db,
@@ -121,19 +134,21 @@ export function createUserSync<TUsers extends UsersTable>(
     lastReconcile: async () => lastReconcileRun(await options.db(), options.tables),
     ...options.health,
   });
-  // Reconciliation lists users with Clerk's own SDK (the list endpoint's paging and filters).
   const reconcile = createReconciler({
     db: options.db,
     users: options.users,
     tables: options.tables,
-    clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
+    clerk: options.clerk,
     budget,
     onEvent,
     ...options.reconcile,
+    instanceId: options.reconcile?.instanceId ?? envValue("CLERK_INSTANCE_ID") ?? options.webhook.instanceId,
   });
+  /** The reconciliation run with this id, else the one started last (any source), with `interrupted`. */
+  const reconcileRun = async (runId?: string) => readReconcileRun(await options.db(), { tables: options.tables, runId });
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
   const router = withProfileProcedures(createUserSyncRouter(service), profile);
-  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile };
+  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, reconcileRun };
 }
 
 /** A variable set to the empty string counts as unset, as in Clerk's SDK. */
@@ -150,8 +165,25 @@ export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from ".
 export type { HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
 export { createUserSyncAdmin } from "./admin";
 export type { UserSyncAdmin } from "./admin";
-export { lastReconcileRun, ReconcileClerkError, ReconcileLockedError, reconcileLockHeld, runReconcile } from "./reconcile";
-export type { ReconcileMode, ReconcileOptions, ReconcileProgress, ReconcileReport, ReconcileRequest } from "./reconcile";
+export {
+  defaultLeaseSeconds,
+  lastReconcileRun,
+  readReconcileRun,
+  ReconcileClerkError,
+  ReconcileLeaseLostError,
+  ReconcileLockedError,
+  ReconcileRefusedError,
+  runReconcile,
+} from "./reconcile";
+export type {
+  ReconcileMode,
+  ReconcileOptions,
+  ReconcileProgress,
+  ReconcileRefusalCode,
+  ReconcileReport,
+  ReconcileRequest,
+  ReconcileRunView,
+} from "./reconcile";
 export type {
   ClerkWebhookCounts,
   ClerkWebhookDeliveryLogEntry,

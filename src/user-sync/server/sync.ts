@@ -80,6 +80,11 @@ export type UserSyncOptions<TUsers extends UsersTable> = {
    */
   preparedStatements?: boolean;
   onEvent?: (event: UserSyncEvent) => void;
+  /**
+   * Called (awaited, never throwing) with the caller's session token after a sync that reached
+   * Clerk: reconciliation records its signing key id, the app's own Clerk instance.
+   */
+  onSessionKey?: (sessionToken: string | null) => Promise<void>;
   /** Where configuration problems are logged, once per process each; default `console.error`. */
   log?: (entry: UserSyncLogEntry) => void;
 };
@@ -248,6 +253,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
         result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
       }
       problems.delete("CLERK_KEY_REJECTED");
+      await options.onSessionKey?.(caller.sessionToken);
       record(result.outcome, true, startedAtMs);
       return { outcome: result.outcome, user: result.row as HostUser | null };
     } catch (error) {
