@@ -24,8 +24,13 @@ export const userSync = createUserSync({
   // /api/admin/user-sync/*: Bearer ADMIN_API_KEY (or ADMIN_API_KEY_PREVIOUS during a rotation); unset → 503.
   admin: { apiKey: env.ADMIN_API_KEY, previousApiKey: env.ADMIN_API_KEY_PREVIOUS },
   health: { clerkCountCacheMs: env.USER_SYNC_CLERK_COUNT_CACHE_SECONDS * 1000 },
-  // Embedded PGlite is one connection: the run's lock cannot be a transaction held beside it.
-  reconcile: { lock: env.DATABASE_URL ? "transaction" : "session" },
+  // Each run proves the Backend API is CLERK_INSTANCE_ID's instance before it writes (unset: the
+  // instance of the sessions user.sync verified); a larger deletion than the guard allows is refused.
+  reconcile: {
+    instanceId: env.CLERK_INSTANCE_ID,
+    maxDeletions: env.USER_SYNC_RECONCILE_MAX_DELETIONS,
+    leaseSeconds: env.USER_SYNC_RECONCILE_LEASE_SECONDS,
+  },
   webhook: {
     // Unset: /api/webhooks/clerk answers 503 (Svix keeps retrying until it is configured).
     signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET,
