@@ -23,6 +23,15 @@ const server = setupServer(...directory.handlers());
 const testDb = integrationHarness("reconcile_guards", server, { reset: () => directory.reset() });
 const { reconcile, mirror, mirrorMany, rowVersions, liveIds, runRows } = reconcileFixtures(testDb);
 
+/** `count` users in Clerk and, identical, in the mirror. */
+async function inClerkAndMirror(count: number) {
+  for (let i = 0; i < count; i++) {
+    const p = person(`user_${String(i).padStart(2, "0")}`, 1_000);
+    directory.add(p);
+    await mirror(p);
+  }
+}
+
 const refusalOf = (error: unknown) => {
   expect(error).toBeInstanceOf(ReconcileRefusedError);
   return error as ReconcileRefusedError;
@@ -30,11 +39,7 @@ const refusalOf = (error: unknown) => {
 
 describe("proof of instance, fresh for every run", () => {
   async function seedMirror() {
-    for (let i = 0; i < 12; i++) {
-      const p = person(`user_${String(i).padStart(2, "0")}`, 1_000);
-      directory.add(p);
-      await mirror(p);
-    }
+    await inClerkAndMirror(12);
     // Drift a correct run would repair: a missing row and a stale one.
     directory.add(person("user_new", 2_000));
     directory.update("user_03", { lastName: "Renamed", updatedAtMs: 3_000 });
@@ -102,11 +107,7 @@ describe("conclusive confirmations only", () => {
    * asked of Clerk by user_id.
    */
   async function seedUnlisted() {
-    for (let i = 0; i < 10; i++) {
-      const p = person(`user_${String(i).padStart(2, "0")}`, 1_000);
-      directory.add(p);
-      await mirror(p);
-    }
+    await inClerkAndMirror(10);
     const late = ["user_late_a", "user_late_b", "user_late_c"].map((id) => person(id, 1_000));
     for (const p of late) await mirror(p);
     await mirror(person("user_gone", 1_000));

@@ -11,14 +11,14 @@ import { describe, expect, it } from "vitest";
 import * as schema from "~/server/db/schema";
 import { integrationHarness } from "~/test/integration-harness";
 import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
-import { person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
+import { afterLeaseExpiry, holdListAfterPages, person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
 
 import { readLease, readReconcileRun, ReconcileLockedError, type ReconcileReport } from "./index";
 
 const directory = createClerkUserDirectory();
 const server = setupServer(...directory.handlers());
 const testDb = integrationHarness("reconcile_lease", server, { reset: () => directory.reset() });
-const { reconcile, mirror, mirrorState, liveIds } = reconcileFixtures(testDb);
+const { reconcile, mirror, mirrorState, liveIds, expectSameAsUninterrupted } = reconcileFixtures(testDb);
 
 /** A pool of `max` connections to the test database, as a host would configure postgres.js. */
 function pool(max: number) {
@@ -95,11 +95,7 @@ describe("a lease, not a held connection", () => {
     };
     await seedBoth();
     // After two pages Clerk holds its answers: the CLI is mid-walk when it is frozen.
-    let release = () => undefined as void;
-    let pages = 0;
-    directory.onListPage(() => {
-      if (++pages === 2) release = directory.hold();
-    });
+    const release = holdListAfterPages(directory, 2);
     const http = await directory.listen();
     let resumed: ReconcileReport;
     let frozen: ReturnType<typeof spawnReconcileCli> | undefined;
@@ -118,14 +114,8 @@ describe("a lease, not a held connection", () => {
         return view?.interrupted ? view : null;
       });
       expect(interrupted.status).toBe("running");
-      directory.onListPage(null);
       release();
-      resumed = await waitFor(() =>
-        reconcile({ dryRun: false }).catch((error: unknown) => {
-          if (error instanceof ReconcileLockedError) return null;
-          throw error;
-        }),
-      );
+      resumed = await afterLeaseExpiry(() => reconcile({ dryRun: false }));
       expect(resumed).toMatchObject({ runId: run.id, resumed: true });
 
       // Woken, the frozen CLI gets its held page: its write is fenced off by the lease it lost.
@@ -140,12 +130,7 @@ describe("a lease, not a held connection", () => {
       if (frozen?.child.exitCode === null) frozen.child.kill("SIGKILL");
       await http.close();
     }
-    const resumedState = await mirrorState();
-    await testDb.truncate();
-    await seedBoth();
-    const uninterrupted = await reconcile({ dryRun: false });
-    expect(await mirrorState()).toEqual(resumedState);
-    expect(resumed.counts).toEqual(uninterrupted.counts);
+    await expectSameAsUninterrupted(seedBoth, resumed);
     expect(await liveIds()).toHaveLength(2_000);
   }, 120_000);
 });

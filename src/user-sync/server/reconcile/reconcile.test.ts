@@ -14,7 +14,7 @@ import { mintSessionToken } from "~/test/clerk-session";
 import { integrationHarness } from "~/test/integration-harness";
 import { clerkApiUrl } from "~/test/mocks/clerk-backend";
 import { createClerkUserDirectory, type DirectoryRequest } from "~/test/mocks/clerk-users-list";
-import { person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
+import { afterLeaseExpiry, holdListAfterPages, person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
 
 import { createPostgresClerkBudget, type ClerkBudget } from "../clerk-budget";
 import { createUserSyncService, type UserSyncEvent } from "../sync";
@@ -23,7 +23,7 @@ import { ReconcileClerkError, ReconcileLockedError, type ReconcileChange } from 
 const directory = createClerkUserDirectory();
 const server = setupServer(...directory.handlers());
 const testDb = integrationHarness("reconcile", server, { reset: () => directory.reset() });
-const { reconcile, mirror, rowVersions, mirrorState, liveIds } = reconcileFixtures(testDb);
+const { reconcile, mirror, rowVersions, mirrorState, liveIds, expectSameAsUninterrupted } = reconcileFixtures(testDb);
 
 const byUser = (changes: ReconcileChange[]) => [...changes].sort((a, b) => a.userId.localeCompare(b.userId));
 
@@ -446,11 +446,7 @@ describe("single flight and resume, across processes", () => {
     };
     await seed();
     // After the second page Clerk stops answering: the run is killed with page 3 in flight.
-    let release = () => undefined as void;
-    let pages = 0;
-    directory.onListPage(() => {
-      if (++pages === 2) release = directory.hold();
-    });
+    const release = holdListAfterPages(directory, 2);
     const http = await directory.listen();
     let resumedReport;
     try {
@@ -461,19 +457,13 @@ describe("single flight and resume, across processes", () => {
       });
       killed.child.kill("SIGKILL");
       await killed.exited;
-      directory.onListPage(null);
       release();
       const [orphan] = await testDb.client`select status, walk_cursor, phase from user_sync_reconcile_runs where id = ${checkpoint.id}`;
       expect(orphan).toMatchObject({ status: "running", phase: "walk", walk_cursor: "user_0999" });
 
       // Its lease lives on for up to 2 s after its last renewal (until then a new run gets 409).
       directory.requests.length = 0;
-      resumedReport = await waitFor(() =>
-        reconcile({ dryRun: false }).catch((error: unknown) => {
-          if (error instanceof ReconcileLockedError) return null;
-          throw error;
-        }),
-      );
+      resumedReport = await afterLeaseExpiry(() => reconcile({ dryRun: false }));
       expect(resumedReport.runId).toBe(checkpoint.id);
       expect(resumedReport.resumed).toBe(true);
       // It continued from the cursor: it did not read the first pages again.
@@ -482,13 +472,7 @@ describe("single flight and resume, across processes", () => {
     } finally {
       await http.close();
     }
-    const resumedState = await mirrorState();
-
-    await testDb.truncate();
-    await seed();
-    const uninterrupted = await reconcile({ dryRun: false });
-    expect(await mirrorState()).toEqual(resumedState);
-    expect(resumedReport.counts).toEqual(uninterrupted.counts);
+    const uninterrupted = await expectSameAsUninterrupted(seed, resumedReport);
     expect(uninterrupted.counts).toEqual({ missing: 1_000, stale: 200, deleted: 10, unchanged: 800 });
   }, 90_000);
 });

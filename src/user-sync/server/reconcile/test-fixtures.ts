@@ -1,15 +1,19 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 
+import { expect } from "vitest";
+
 import { users } from "~/server/db/schema";
 import type { TestDatabase } from "~/test/database";
 import { clerkApiUrl, testSessionKeyId } from "~/test/mocks/clerk-backend";
-import type { DirectoryUser } from "~/test/mocks/clerk-users-list";
+import type { ClerkUserDirectory, DirectoryUser } from "~/test/mocks/clerk-users-list";
 
 import type { ClerkBudget } from "../clerk-budget";
 import type { ClerkUserSnapshot } from "../clerk-user";
 import { syncedTableOf } from "../schema";
 import { upsertClerkUser } from "../write-path";
+import { ReconcileLockedError } from "./errors";
+import type { ReconcileReport } from "./report";
 import { runReconcile, type ReconcileOptions } from "./run";
 
 /**
@@ -47,11 +51,34 @@ export function reconcileFixtures(testDb: TestDatabase) {
     clerkUpdatedAtMs: p.updatedAtMs,
   });
 
+  const reconcile = (options: Partial<ReconcileOptions> = {}) =>
+    runReconcile({ db: testDb.db, users, budget: unlimitedBudget, ...testClerk(), ...options });
+  /** The mirror's state without bookkeeping times: what two runs must agree on. */
+  const mirrorState = () =>
+    testDb.client<{ id: string; tier: string }[]>`
+      select id, email, first_name, last_name, username, image_url, deleted_at is not null as deleted, tier,
+        -- a tombstone's clock is the time Clerk confirmed the deletion: it differs between runs
+        case when deleted_at is null then clerk_updated_at::text end as clerk_updated_at
+      from users order by id`;
+
   return {
     table,
     snapshotOf,
-    reconcile: (options: Partial<ReconcileOptions> = {}) =>
-      runReconcile({ db: testDb.db, users, budget: unlimitedBudget, ...testClerk(), ...options }),
+    reconcile,
+    mirrorState,
+    /**
+     * The mirror a resumed run left is the one an uninterrupted run makes from the same start:
+     * empties the database, seeds it again, runs once and compares the state and the counts.
+     */
+    expectSameAsUninterrupted: async (seed: () => Promise<void>, resumed: ReconcileReport) => {
+      const resumedState = await mirrorState();
+      await testDb.truncate();
+      await seed();
+      const uninterrupted = await reconcile({ dryRun: false });
+      expect(await mirrorState()).toEqual(resumedState);
+      expect(resumed.counts).toEqual(uninterrupted.counts);
+      return uninterrupted;
+    },
     mirror: async (p: Person) => {
       await upsertClerkUser(testDb.db, table, snapshotOf(p));
     },
@@ -66,13 +93,6 @@ export function reconcileFixtures(testDb: TestDatabase) {
       const rows = await testDb.client<{ id: string; xmin: string }[]>`select id, xmin::text from users order by id`;
       return Object.fromEntries(rows.map((r) => [r.id, r.xmin]));
     },
-    /** The mirror's state without bookkeeping times: what two runs must agree on. */
-    mirrorState: () =>
-      testDb.client<{ id: string; tier: string }[]>`
-        select id, email, first_name, last_name, username, image_url, deleted_at is not null as deleted, tier,
-          -- a tombstone's clock is the time Clerk confirmed the deletion: it differs between runs
-          case when deleted_at is null then clerk_updated_at::text end as clerk_updated_at
-        from users order by id`,
     liveIds: async () => {
       const rows = await testDb.client<{ id: string }[]>`select id from users where deleted_at is null order by id`;
       return rows.map((r) => r.id);
@@ -107,4 +127,27 @@ export async function waitFor<T>(probe: () => Promise<T | null | undefined | fal
     if (Date.now() > deadline) throw new Error("timed out waiting");
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** From the `pages`th page of Clerk's list on, list requests wait unanswered (a run is mid-walk); answers the release. */
+export function holdListAfterPages(directory: ClerkUserDirectory, pages: number) {
+  let release = () => undefined as void;
+  let served = 0;
+  directory.onListPage(() => {
+    if (++served === pages) release = directory.hold();
+  });
+  return () => {
+    directory.onListPage(null);
+    release();
+  };
+}
+
+/** Starts runs until one is not refused with `ReconcileLockedError`: a stopped holder's lease has expired. */
+export function afterLeaseExpiry<T>(start: () => Promise<T>): Promise<T> {
+  return waitFor(() =>
+    start().catch((error: unknown) => {
+      if (error instanceof ReconcileLockedError) return null;
+      throw error;
+    }),
+  );
 }
