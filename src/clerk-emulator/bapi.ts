@@ -45,11 +45,23 @@ export function registerBapi(router: Router<ClerkEmulator>) {
   });
 
   on("GET", "/v1/users", "getUserList", ({ res, url, ctx }) => {
-    const limit = integerParam(url, "limit", 10);
+    // Out of 1–500, Clerk answers its default page of 10 instead of refusing.
+    const requested = integerParam(url, "limit", 10);
+    const limit = requested >= 1 && requested <= 500 ? requested : 10;
     const offset = integerParam(url, "offset", 0);
-    if (limit < 1 || limit > 500) throw invalidParam("limit", "limit must be between 1 and 500");
     if (offset < 0) throw invalidParam("offset", "offset must be 0 or more");
-    const { users } = ctx.backendUsers().list({ order: readOrder(url), limit, offset, filters: readFilters(url) });
+    const order = readOrder(url);
+    const startingAfter = url.searchParams.get("starting_after");
+    if (startingAfter !== null) {
+      // Clerk's cursor (created_at orderings only, no offset, an id of a user); a linear scan, enough for the suites.
+      if (order.field !== "created_at") throw invalidParam("starting_after", "starting_after can only be used when ordering by created_at");
+      if (offset !== 0) throw invalidParam("starting_after", "starting_after cannot be combined with a non-zero offset");
+      const { users: all } = ctx.backendUsers().list({ order, filters: readFilters(url) });
+      const at = all.findIndex((user) => user.id === startingAfter);
+      if (at < 0) throw invalidParam("starting_after", "starting_after must be the id of a user of this instance");
+      return sendJson(res, 200, all.slice(at + 1, at + 1 + limit).map((user) => userJson(user, ctx.origin)));
+    }
+    const { users } = ctx.backendUsers().list({ order, limit, offset, filters: readFilters(url) });
     sendJson(res, 200, users.map((user) => userJson(user, ctx.origin)));
   });
 

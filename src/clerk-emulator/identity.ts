@@ -86,7 +86,8 @@ export function loadIdentity(
     webhookSigningSecret: env.CLERK_WEBHOOK_SIGNING_SECRET ?? instance.webhookSigningSecret,
     privateKey,
     publicKeyPem,
-    keyId: `ins_key_${createHash("sha256").update(publicKeyPem).digest("hex").slice(0, 16)}`,
+    // As on Clerk: the session token's `kid` is the instance id (the webhooks' `instance_id`).
+    keyId: instance.instanceId,
     cookieSuffix: cookieSuffixFor(publishableKey),
   };
 }

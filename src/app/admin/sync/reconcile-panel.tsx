@@ -161,22 +161,18 @@ export function ReconcilePanel() {
   const lastRun = api.admin.lastReconcileRun.useQuery(undefined, {
     refetchInterval: (query) => (query.state.data?.status === "running" && !query.state.data.interrupted ? 1_000 : 15_000),
   });
-  const [refusedAt, setRefusedAt] = useState<number | null>(null);
   const start = api.admin.startReconcile.useMutation({
-    onMutate: () => setRefusedAt(null),
     onSuccess: (started) => {
       if (started.run) utils.admin.lastReconcileRun.setData(undefined, started.run);
       void utils.admin.lastReconcileRun.invalidate();
     },
-    onError: (error) => {
-      if (error.data?.code === "CONFLICT") setRefusedAt(Date.now());
-      void utils.admin.lastReconcileRun.invalidate();
-    },
+    onError: () => utils.admin.lastReconcileRun.invalidate(),
   });
   const run = lastRun.data;
   const running = run?.status === "running" && !run.interrupted;
-  // After a 409, the run shown until the refetch lands is the one from before the click: not shown.
-  const staleAfterRefusal = refusedAt !== null && lastRun.dataUpdatedAt < refusedAt;
+  const conflict = start.error?.data?.code === "CONFLICT";
+  // After a 409, the run read before the click is not the one holding the lease: not shown until the refetch lands.
+  const staleAfterRefusal = conflict && lastRun.dataUpdatedAt <= start.submittedAt;
 
 
   // When a run ends, the health figures (live rows, discrepancy, last reconcile) and the users table change with it.
@@ -190,7 +186,7 @@ export function ReconcilePanel() {
   }, [run?.status, utils]);
 
   // A refusal names a run in progress: shown while that run is (or may still be) running, not beside a finished one.
-  const refusal = start.error?.data?.code === "CONFLICT" && (staleAfterRefusal || running) ? start.error.message : null;
+  const refusal = conflict && (staleAfterRefusal || running) ? start.error?.message : null;
   const busy = start.isPending || running;
   const begin = (request: { dryRun: boolean; allowDeletionsUpTo?: number }) => start.mutate({ mode: "full", ...request });
   return (
@@ -220,7 +216,7 @@ export function ReconcilePanel() {
           Refused (409): {refusal}
         </p>
       )}
-      {start.error && start.error.data?.code !== "CONFLICT" && (
+      {start.error && !conflict && (
         <p role="alert" className="mt-4 rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" data-testid="reconcile-error">
           {start.error.message}
         </p>
