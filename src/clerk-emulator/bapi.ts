@@ -45,10 +45,9 @@ export function registerBapi(router: Router<ClerkEmulator>) {
   });
 
   on("GET", "/v1/users", "getUserList", ({ res, url, ctx }) => {
-    // Out of 1–500, Clerk answers its default page of 10 instead of refusing.
-    const requested = integerParam(url, "limit", 10);
-    const limit = requested >= 1 && requested <= 500 ? requested : 10;
+    const limit = integerParam(url, "limit", 10);
     const offset = integerParam(url, "offset", 0);
+    if (limit < 1 || limit > 500) throw invalidParam("limit", "limit must be between 1 and 500");
     if (offset < 0) throw invalidParam("offset", "offset must be 0 or more");
     const order = readOrder(url);
     const startingAfter = url.searchParams.get("starting_after");

@@ -27,19 +27,19 @@ const { reconcile, mirrorMany, liveIds } = reconcileFixtures(testDb);
 
 type PlanNode = { "Node Type": string; "Relation Name"?: string; "Actual Rows": number; "Actual Loops": number; Plans?: PlanNode[] };
 
-/** A database whose `execute` runs each statement under EXPLAIN ANALYZE and keeps its plan (ANALYZE itself runs as it is). */
+/** A database whose `execute` runs each statement under EXPLAIN ANALYZE and keeps its plan (ANALYZE and TRUNCATE run as they are). */
 function explaining() {
   const plans: PlanNode[] = [];
   const dialect = new PgDialect();
   const db = {
     async execute(query: SQL) {
-      if (/^\s*analyze\b/i.test(dialect.sqlToQuery(query).sql)) return testDb.db.execute(query);
+      if (/^\s*(analyze|truncate)\b/i.test(dialect.sqlToQuery(query).sql)) return testDb.db.execute(query);
       const result = await testDb.db.execute(sql`explain (analyze, format json) ${query}`);
       const [row] = result as unknown as { "QUERY PLAN": [{ Plan: PlanNode }] }[];
       const plan = row!["QUERY PLAN"][0].Plan;
       plans.push(plan);
       // What the statements' callers read back: the lease held, the rows a deletion took.
-      return [{ held: 1, deleted: rowsOf(plan, "ModifyTable") }];
+      return [{ held: 1, deleted: rowsOf(plan, "ModifyTable"), others: rowsRead(plan, "user_sync_reconcile_seen") > 0 }];
     },
   } as unknown as UserSyncDatabase;
   return { db, plans };
@@ -87,10 +87,17 @@ describe("bounded statements", () => {
     await testDb.client`insert into user_sync_reconcile_seen (run_id, user_id) select 'run_other', id from unnest(${ids(5_000)}::text[]) as id`;
     const { db, plans } = explaining();
     await clearSeenSet(db, userSyncReconcileSeen, { runId: "run_x", rows: 35_000, lease: heldLease, batch: 10_000 });
-    // Four deletions (10,000 × 3 and the last 5,000), each reading its batch (index range, then by row address).
-    expect(plans.map((plan) => rowsOf(plan, "ModifyTable"))).toEqual([10_000, 10_000, 10_000, 5_000]);
+    // Another run's ids are kept: four deletions (10,000 × 3 and the last 5,000), each reading its
+    // batch (index range, then by row address), after the two probes that found the other run.
+    expect(plans.slice(1).map((plan) => rowsOf(plan, "ModifyTable"))).toEqual([10_000, 10_000, 10_000, 5_000]);
     for (const plan of plans) expect(rowsRead(plan, "user_sync_reconcile_seen")).toBeLessThanOrEqual(2 * 10_000);
     expect(await testDb.client`select run_id, count(*)::int as n from user_sync_reconcile_seen group by run_id`).toEqual([{ run_id: "run_other", n: 5_000 }]);
+
+    // The only run with seen ids: emptied by TRUNCATE, no row touched.
+    const { db: alone, plans: alonePlans } = explaining();
+    await clearSeenSet(alone, userSyncReconcileSeen, { runId: "run_other", rows: 5_000, lease: heldLease, batch: 10_000 });
+    expect(alonePlans.map((plan) => rowsOf(plan, "ModifyTable"))).toEqual([0]);
+    expect((await testDb.client`select count(*)::int as n from user_sync_reconcile_seen`)[0]?.n).toBe(0);
   });
 
   it("a full apply over a mirror several windows large confirms and tombstones the candidates at its far end, counting every live row", async () => {
