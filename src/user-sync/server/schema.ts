@@ -181,7 +181,7 @@ export function userSyncTables<TSchema extends string | undefined = undefined>(t
         unconfirmed: integer("unconfirmed").notNull().default(0),
         /** The most tombstones this run may write (the mass-deletion guard), set when the deletion check ends. */
         deletionLimit: integer("deletion_limit"),
-        /** An allowance given for this run (`force`, or the count an admin confirmed); null: the default guard. */
+        /** An allowance given for this run (the count an admin confirmed; 2147483647: `force`); null: the default guard. */
         maxDeletions: integer("max_deletions"),
         /** The session-signing key id of the app's Clerk instance that the Backend API's JWKS proved for this run. */
         instanceKeyId: text("instance_key_id"),

@@ -64,6 +64,8 @@ export const defaultIncrementalMaxDepth = 5_000;
 const defaultDeletionCheckWindowRows = 10_000;
 const tombstoneBatchSize = 1_000;
 const seenClearBatchSize = 10_000;
+/** `max_deletions` of a forced run: every confirmed deletion allowed. */
+const forcedAllowance = 2_147_483_647;
 /** Step-backs of an incremental walk whose pages stopped overlapping (Clerk's list shrinking fast) before it gives up. */
 const maxIncrementalStepBacks = 20;
 
@@ -267,12 +269,12 @@ async function reconcileHoldingLease(
       await updateRun(candidate.id, sql`${r("status")} = 'abandoned', ${r("finishedAt")} = now()`);
       await clearSeen(candidate.id, candidate.walked + candidate.wouldDelete + candidate.unconfirmed);
     }
-    const allowance = options.force ? null : (options.allowDeletionsUpTo ?? null);
+    const allowance = options.force ? forcedAllowance : (options.allowDeletionsUpTo ?? null);
     if (resumable) {
       await updateRun(
         resumable.id,
         sql`${r("status")} = 'running', ${r("attempts")} = ${r("attempts")} + 1, ${r("errorCode")} = null, ${r("finishedAt")} = null,
-          ${r("maxDeletions")} = ${options.force ? sql`2147483647` : sql`${allowance}::int`}`,
+          ${r("maxDeletions")} = ${allowance}::int`,
         true,
       );
       const [row] = await timed(() => db.select().from(runsTable).where(eq(runsTable.id, resumable.id)));
@@ -296,7 +298,7 @@ async function reconcileHoldingLease(
         with ${lease.renewCte(sql`${id}::text`)},
         created as (
           insert into ${runsTable} (${r("id")}, ${r("mode")}, ${r("dryRun")}, ${r("status")}, ${r("stopAtMs")}, ${r("highWaterMarkMs")}, ${r("maxDeletions")})
-          select ${id}, ${mode}, ${dryRun}, 'running', ${stopAtMs}::bigint, ${startedAtMs}::bigint, ${options.force ? sql`2147483647` : sql`${allowance}::int`}
+          select ${id}, ${mode}, ${dryRun}, 'running', ${stopAtMs}::bigint, ${startedAtMs}::bigint, ${allowance}::int
           where ${lease.held}
           returning 1
         )
