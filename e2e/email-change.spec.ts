@@ -1,4 +1,4 @@
-import type { WebhookSwitches } from "../src/clerk-emulator/webhooks";
+import type { WebhookSwitches } from "clerk-user-sync-emulator";
 
 import { expect, signIn, syncStatus, test } from "./support/fixtures";
 

@@ -9,8 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-import { ClerkEmulatorControl } from "~/clerk-emulator/control-client";
-import { startClerkEmulator } from "~/clerk-emulator/server";
+import { ClerkEmulatorControl, startClerkEmulator } from "clerk-user-sync-emulator";
 
 const count = Number(process.argv[2]);
 if (!Number.isInteger(count) || count < 1) throw new Error("usage: clerk-emulator-server.ts <users>");

@@ -6,10 +6,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 
-import { clerkEmulatorAppEnv, readEmulatorConfig } from "./app-env";
-import { ensureClerkJs } from "./clerk-js-bundle";
-import { rateLimitsFromEnv } from "./rate-limits";
-import { startClerkEmulator } from "./server";
+import { clerkEmulatorAppEnv, ensureClerkJs, rateLimitsFromEnv, readEmulatorConfig, startClerkEmulator } from "clerk-user-sync-emulator";
 
 const appPort = Number(process.env.PORT ?? 3000);
 const config = { ...readEmulatorConfig(), appUrl: `http://localhost:${appPort}` };

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run clerk:emulator`: a local stand-in for Clerk (Backend API, Frontend API, sign-in
  * page, Svix-style webhooks, control API) on http://localhost:$CLERK_EMULATOR_PORT.
