@@ -1,5 +1,6 @@
 import { isLoopbackUrl, type ClerkEmulator } from "./emulator";
-import type { BapiFault } from "./faults";
+import { bapiEndpoints, type BapiFault } from "./faults";
+import { parseFidelity, refuseUnknownKeys } from "./fidelity";
 import { HttpError, readFields, sendJson, type Router } from "./http";
 import type { RateLimitSettings } from "./rate-limits";
 import { userJson, type UserInput, type UserPatch } from "./users";
@@ -30,72 +31,90 @@ export function registerControl(router: Router<ClerkEmulator>) {
   });
 
   router.on("GET", `${p}/users/:id`, ({ res, params, ctx }) => {
-    const user = ctx.users.get(params.id!);
-    if (!user) throw new HttpError(404, "resource_not_found", "No such user");
-    sendJson(res, 200, userJson(user, ctx.origin));
+    sendJson(res, 200, userJson(existingUser(ctx, params.id!), ctx.origin));
   });
 
-  /** Emits `user.created`. Body: `{ email? | emailAddresses?, primaryEmailAddress?, phoneNumbers?, firstName?, lastName?, username?, id?, banned?, publicMetadata? }`. */
+  /**
+   * Emits `user.created`. Body, in Clerk's names: `{ email_address (one or a list, verified),
+   * primary_email_address?, phone_number?, first_name?, last_name?, username?, external_id?,
+   * public_metadata?, private_metadata?, unsafe_metadata?, banned?, id? }`.
+   */
   router.on("POST", `${p}/users`, async ({ req, res, ctx }) => {
     const body = await readFields(req);
+    refuseUnknownKeys(body, userInputFields, true);
     const user = ctx.createUser(userInput(body));
     sendJson(res, 201, userJson(user, ctx.origin));
   });
 
   /**
-   * Seeds `count` users that never signed in (no webhooks, like an import). Body: `{ count, prefix? }`.
-   * Answers how many there are now and how long the seeding took.
+   * Seeds `count` users that never signed in, like an import: distinct clocks 1 ms apart in
+   * creation order, and a `user.created` each when `send_webhooks`. Body: `{ count, prefix?,
+   * send_webhooks? }`. Answers how many there are now and how long the seeding took.
    */
   router.on("POST", `${p}/users/bulk`, async ({ req, res, ctx }) => {
     const body = await readFields(req);
+    refuseUnknownKeys(body, ["count", "prefix", "send_webhooks"], true);
     const count = body.count;
     if (typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > maxBulkUsers) {
-      throw new HttpError(400, "form_param_value_invalid", `count must be an integer from 1 to ${maxBulkUsers}`, {}, "count");
+      throw invalidValue("count", `count must be an integer from 1 to ${maxBulkUsers}`);
     }
     const prefix = optionalString(body.prefix) ?? undefined;
-    if (prefix !== undefined && !/^[a-z0-9-]{1,30}$/i.test(prefix)) {
-      throw new HttpError(400, "form_param_value_invalid", "prefix must be 1–30 letters, digits or dashes", {}, "prefix");
-    }
+    if (prefix !== undefined && !/^[a-z0-9-]{1,30}$/i.test(prefix)) throw invalidValue("prefix", "prefix must be 1–30 letters, digits or dashes");
+    const sendWebhooks = optionalBoolean(body, "send_webhooks") ?? false;
     const startedAtMs = performance.now();
-    const created = ctx.createUsersInBulk(count, prefix);
+    const created = ctx.createUsersInBulk(count, { prefix, sendWebhooks });
     const durationMs = Math.round(performance.now() - startedAtMs);
     sendJson(res, 201, { created: created.length, totalCount: ctx.users.size, durationMs, firstId: created[0]?.id, lastId: created.at(-1)?.id });
   });
 
   /**
-   * Emits `user.updated` (one per change). `email` changes the primary address the way Clerk
-   * does (four steps, four webhooks, see `email-change`); `banned: true` also revokes sessions.
+   * Emits `user.updated` for each change. Body, in Clerk's names: `{ first_name?, last_name?,
+   * username?, external_id?, public_metadata?, private_metadata?, unsafe_metadata? (each
+   * replaced), banned?, locked?, deprovisioned? }`. A ban or a deprovisioning revokes the
+   * user's sessions; a lock keeps them. Email changes: `POST /users/:id/email-change`.
    */
   router.on("PATCH", `${p}/users/:id`, async ({ req, res, params, ctx }) => {
     const body = await readFields(req);
-    if (!ctx.users.get(params.id!)) throw new HttpError(404, "resource_not_found", "No such user");
+    refuseUnknownKeys(body, userPatchFields, true);
+    const id = existingUser(ctx, params.id!).id;
     const patch: UserPatch = {};
-    for (const key of ["firstName", "lastName", "username"] as const) {
-      if (key in body) patch[key] = optionalString(body[key]);
+    for (const [field, key] of [
+      ["first_name", "firstName"],
+      ["last_name", "lastName"],
+      ["username", "username"],
+      ["external_id", "externalId"],
+    ] as const) {
+      if (field in body) patch[key] = optionalString(body[field]);
     }
-    if (body.publicMetadata && typeof body.publicMetadata === "object") patch.publicMetadata = body.publicMetadata as Record<string, unknown>;
-    if (Object.keys(patch).length > 0) ctx.updateUser(params.id!, patch);
-    if (typeof body.banned === "boolean") ctx.setBanned(params.id!, body.banned);
-    if ("email" in body) await ctx.changePrimaryEmail(params.id!, requireEmail(body.email));
-    const user = ctx.users.get(params.id!);
-    if (!user) throw new HttpError(404, "resource_not_found", "No such user");
-    sendJson(res, 200, userJson(user, ctx.origin));
+    for (const [field, key] of metadataKeys) {
+      if (field in body) patch[key] = requireObject(body[field], field);
+    }
+    if (Object.keys(patch).length > 0) ctx.updateUser(id, patch);
+    const banned = optionalBoolean(body, "banned");
+    if (banned !== undefined) ctx.setBanned(id, banned);
+    const locked = optionalBoolean(body, "locked");
+    if (locked !== undefined) ctx.setLocked(id, locked);
+    const deprovisioned = optionalBoolean(body, "deprovisioned");
+    if (deprovisioned !== undefined) ctx.setDeprovisioned(id, deprovisioned);
+    sendJson(res, 200, userJson(existingUser(ctx, id), ctx.origin));
   });
 
   /**
-   * Changes the primary email the way Clerk does: add (unverified), verify, make primary, delete
-   * the old address; each step its own `user.updated`. Body: `{ email, pauseMs? }`.
+   * Changes the primary email the way a user does in Clerk's components: add (unverified),
+   * verify, make primary, each its own request and `user.updated`; Clerk keeps the old address
+   * unless `delete_old` (a fourth step). Body: `{ email_address, pause_ms?, delete_old? }`.
    * Answers the final user and the steps' deliveries, oldest first.
    */
   router.on("POST", `${p}/users/:id/email-change`, async ({ req, res, params, ctx }) => {
     const body = await readFields(req);
-    const pauseMs = body.pauseMs === undefined ? undefined : Number(body.pauseMs);
-    if (pauseMs !== undefined && !(Number.isInteger(pauseMs) && pauseMs >= 0 && pauseMs <= 60_000)) {
-      throw new HttpError(400, "form_param_value_invalid", "pauseMs must be an integer from 0 to 60000", {}, "pauseMs");
+    refuseUnknownKeys(body, ["email_address", "pause_ms", "delete_old"], true);
+    const pauseMs = body.pause_ms === undefined ? undefined : body.pause_ms;
+    if (pauseMs !== undefined && !(typeof pauseMs === "number" && Number.isInteger(pauseMs) && pauseMs >= 0 && pauseMs <= 60_000)) {
+      throw invalidValue("pause_ms", "pause_ms must be an integer from 0 to 60000");
     }
-    const changed = await ctx.changePrimaryEmail(params.id!, requireEmail(body.email), { pauseMs });
-    if (!changed) throw new HttpError(404, "resource_not_found", "No such user");
-    sendJson(res, 200, { user: userJson(changed.user, ctx.origin), deliveries: changed.deliveries });
+    const deleteOld = optionalBoolean(body, "delete_old");
+    const changed = await ctx.changePrimaryEmail(existingUser(ctx, params.id!).id, requireEmail(body.email_address, "email_address"), { pauseMs, deleteOld });
+    sendJson(res, 200, { user: userJson(changed!.user, ctx.origin), deliveries: changed!.deliveries });
   });
 
   router.on("DELETE", `${p}/users/:id`, ({ res, params, ctx }) => {
@@ -103,11 +122,27 @@ export function registerControl(router: Router<ClerkEmulator>) {
     sendJson(res, 200, { id: params.id, deleted: true });
   });
 
+  router.on("GET", `${p}/fidelity`, ({ res, ctx }) => sendJson(res, 200, ctx.fidelity));
+
+  /** Body: any of `FidelitySettings` (`verifyBumpsClock`, `primarySwitchBumpsClock`, `startingAfterUnknownUser`, `offsetTimeoutDepth`, …). */
+  router.on("PUT", `${p}/fidelity`, async ({ req, res, ctx }) => {
+    ctx.fidelity = { ...ctx.fidelity, ...parseFidelity(await readFields(req)) };
+    sendJson(res, 200, ctx.fidelity);
+  });
+
   router.on("GET", `${p}/faults`, ({ res, ctx }) => sendJson(res, 200, ctx.faults.list()));
 
   /** Body: `{ endpoint?: "getUser" | "*" (default), latencyMs?, status?, rateLimitRetryAfterSeconds?, hang?, htmlNotFound?, remaining? }`. */
   router.on("PUT", `${p}/faults`, async ({ req, res, ctx }) => {
-    const { endpoint, ...fault } = (await readFields(req)) as BapiFault & { endpoint?: string };
+    const body = await readFields(req);
+    refuseUnknownKeys(body, ["endpoint", "latencyMs", "status", "rateLimitRetryAfterSeconds", "hang", "htmlNotFound", "remaining"], true);
+    const { endpoint, ...fault } = body as BapiFault & { endpoint?: string };
+    if (endpoint !== undefined && endpoint !== "*" && !(bapiEndpoints as readonly string[]).includes(endpoint)) {
+      throw invalidValue("endpoint", `endpoint must be "*" or one of ${bapiEndpoints.join(", ")}`);
+    }
+    if (fault.status !== undefined && !(fault.status === 409 || (Number.isInteger(fault.status) && fault.status >= 500 && fault.status <= 599))) {
+      throw invalidValue("status", "status must be 409 or a 5xx status");
+    }
     ctx.faults.set(endpoint ?? "*", fault);
     sendJson(res, 200, ctx.faults.list());
   });
@@ -122,16 +157,17 @@ export function registerControl(router: Router<ClerkEmulator>) {
   /** Body: any of `{ enabled, windowMs, instanceRequests, userUpdateRequests }`; the windows start empty. */
   router.on("PUT", `${p}/rate-limits`, async ({ req, res, ctx }) => {
     const body = await readFields(req);
+    refuseUnknownKeys(body, ["enabled", "windowMs", "instanceRequests", "userUpdateRequests"], true);
     const patch: Partial<RateLimitSettings> = {};
     if ("enabled" in body) {
-      if (typeof body.enabled !== "boolean") throw new HttpError(400, "form_param_value_invalid", "enabled must be a boolean", {}, "enabled");
+      if (typeof body.enabled !== "boolean") throw invalidValue("enabled", "enabled must be a boolean");
       patch.enabled = body.enabled;
     }
     for (const key of ["windowMs", "instanceRequests", "userUpdateRequests"] as const) {
       if (!(key in body)) continue;
       const value = body[key];
       if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || (key === "windowMs" && value < 1)) {
-        throw new HttpError(400, "form_param_value_invalid", `${key} must be a non-negative integer`, {}, key);
+        throw invalidValue(key, `${key} must be a non-negative integer`);
       }
       patch[key] = value;
     }
@@ -144,7 +180,8 @@ export function registerControl(router: Router<ClerkEmulator>) {
   /** Body: `{ as: "self" | "other" }`: which instance the Backend API answers as (its JWKS and users). */
   router.on("PUT", `${p}/instance`, async ({ req, res, ctx }) => {
     const body = await readFields(req);
-    if (body.as !== "self" && body.as !== "other") throw new HttpError(400, "form_param_value_invalid", 'as must be "self" or "other"', {}, "as");
+    refuseUnknownKeys(body, ["as"], true);
+    if (body.as !== "self" && body.as !== "other") throw invalidValue("as", 'as must be "self" or "other"');
     ctx.backendInstance = body.as;
     sendJson(res, 200, instanceJson(ctx));
   });
@@ -160,14 +197,15 @@ export function registerControl(router: Router<ClerkEmulator>) {
 
   router.on("PUT", `${p}/webhooks`, async ({ req, res, ctx }) => {
     const body = await readFields(req);
+    refuseUnknownKeys(body, ["drop", "duplicate", "reorder", "delayMs", "url", "releaseOrder"], true);
     const patch: Partial<WebhookSwitches> = {};
     for (const key of ["drop", "duplicate", "reorder"] as const) if (typeof body[key] === "boolean") patch[key] = body[key];
     if (typeof body.delayMs === "number") patch.delayMs = body.delayMs;
     if (body.url === null || (typeof body.url === "string" && isLoopbackUrl(body.url))) patch.url = body.url;
-    else if (body.url !== undefined) throw new HttpError(400, "form_param_value_invalid", "url must be an http URL on localhost, or null", {}, "url");
+    else if (body.url !== undefined) throw invalidValue("url", "url must be an http URL on localhost, or null");
     if (body.releaseOrder === "newest-first" || body.releaseOrder === "shuffled") patch.releaseOrder = body.releaseOrder;
     else if (body.releaseOrder !== undefined) {
-      throw new HttpError(400, "form_param_value_invalid", 'releaseOrder must be "newest-first" or "shuffled"', {}, "releaseOrder");
+      throw invalidValue("releaseOrder", 'releaseOrder must be "newest-first" or "shuffled"');
     }
     ctx.webhooks.setSwitches(patch);
     sendJson(res, 200, ctx.webhooks.switches);
@@ -178,8 +216,9 @@ export function registerControl(router: Router<ClerkEmulator>) {
   /** Sends any event, signed like the others, e.g. a late `user.updated` for a deleted user. */
   router.on("POST", `${p}/webhooks/events`, async ({ req, res, ctx }) => {
     const body = await readFields(req);
+    refuseUnknownKeys(body, ["type", "data"], true);
     const type = requireString(body.type, "type");
-    if (typeof body.data !== "object" || body.data === null) throw new HttpError(400, "form_param_missing", "data is required");
+    if (typeof body.data !== "object" || body.data === null) throw new HttpError(422, "form_param_missing", "data is required", {}, "data");
     sendJson(res, 201, ctx.webhooks.emit(type, body.data as Record<string, unknown>));
   });
 
@@ -190,9 +229,9 @@ export function registerControl(router: Router<ClerkEmulator>) {
     sendJson(res, 201, copy);
   });
 
-  /** The same body as a new message (a new svix-id). */
-  router.on("POST", `${p}/webhooks/deliveries/:id/resend`, ({ res, params, ctx }) => {
-    const copy = ctx.webhooks.resend(params.id!);
+  /** The same body as a new message (a new svix-id), as the Dashboard's "Send Example" sends one; not a Svix resend. */
+  router.on("POST", `${p}/webhooks/deliveries/:id/send-as-new`, ({ res, params, ctx }) => {
+    const copy = ctx.webhooks.sendAsNew(params.id!);
     if (!copy) throw new HttpError(404, "resource_not_found", "No such delivery");
     sendJson(res, 201, copy);
   });
@@ -206,8 +245,8 @@ export function registerControl(router: Router<ClerkEmulator>) {
   /** A signed-in session for `userId` without the sign-in page: the token and the cookies to seed. */
   router.on("POST", `${p}/sessions`, async ({ req, res, ctx }) => {
     const body = await readFields(req);
-    const userId = requireString(body.userId, "userId");
-    if (!ctx.users.get(userId)) throw new HttpError(404, "resource_not_found", "No such user");
+    refuseUnknownKeys(body, ["user_id"], true);
+    const userId = existingUser(ctx, requireString(body.user_id, "user_id")).id;
     const { client, session, token, cookies } = ctx.signIn(null, userId);
     sendJson(res, 201, {
       sessionId: session.id,
@@ -227,35 +266,70 @@ function instanceJson(ctx: ClerkEmulator) {
   };
 }
 
+const metadataKeys = [
+  ["public_metadata", "publicMetadata"],
+  ["private_metadata", "privateMetadata"],
+  ["unsafe_metadata", "unsafeMetadata"],
+] as const;
+
+const userPatchFields = ["first_name", "last_name", "username", "external_id", ...metadataKeys.map(([field]) => field), "banned", "locked", "deprovisioned"];
+
+const userInputFields = ["id", "email_address", "primary_email_address", "phone_number", ...userPatchFields.filter((f) => f !== "locked" && f !== "deprovisioned")];
+
 function userInput(body: Record<string, unknown>): UserInput {
-  const emailAddresses = Array.isArray(body.emailAddresses) ? body.emailAddresses.map((e) => requireEmail(e)) : undefined;
-  const phoneNumbers = Array.isArray(body.phoneNumbers) ? body.phoneNumbers.map((p) => requireString(p, "phoneNumbers")) : undefined;
-  const email = body.email === undefined ? undefined : requireEmail(body.email);
-  if (!email && !emailAddresses?.length && !phoneNumbers?.length) {
-    throw new HttpError(400, "form_param_missing", "email (or emailAddresses, or phoneNumbers) is required", {}, "email");
+  const list = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? (value as unknown[]) : [value]);
+  const emailAddresses = list(body.email_address).map((e) => requireEmail(e, "email_address"));
+  const phoneNumbers = list(body.phone_number).map((p) => requireString(p, "phone_number"));
+  if (emailAddresses.length === 0 && phoneNumbers.length === 0) {
+    throw new HttpError(422, "form_param_missing", "email_address (or phone_number) is required", {}, "email_address");
   }
+  const metadata = (field: (typeof metadataKeys)[number][0]) => (body[field] === undefined ? undefined : requireObject(body[field], field));
   return {
     id: optionalString(body.id) ?? undefined,
-    email,
     emailAddresses,
-    primaryEmailAddress: optionalString(body.primaryEmailAddress) ?? undefined,
+    primaryEmailAddress: optionalString(body.primary_email_address) ?? undefined,
     phoneNumbers,
-    firstName: optionalString(body.firstName),
-    lastName: optionalString(body.lastName),
+    firstName: optionalString(body.first_name),
+    lastName: optionalString(body.last_name),
     username: optionalString(body.username),
-    banned: body.banned === true,
-    publicMetadata: body.publicMetadata && typeof body.publicMetadata === "object" ? (body.publicMetadata as Record<string, unknown>) : undefined,
+    externalId: optionalString(body.external_id),
+    banned: optionalBoolean(body, "banned") ?? false,
+    publicMetadata: metadata("public_metadata"),
+    privateMetadata: metadata("private_metadata"),
+    unsafeMetadata: metadata("unsafe_metadata"),
   };
 }
 
-function requireString(value: unknown, name: string): string {
-  if (typeof value !== "string" || value === "") throw new HttpError(400, "form_param_missing", `${name} is required`, {}, name);
+function existingUser(ctx: ClerkEmulator, id: string) {
+  const user = ctx.users.get(id);
+  if (!user) throw new HttpError(404, "resource_not_found", "No such user");
+  return user;
+}
+
+function invalidValue(name: string, message: string) {
+  return new HttpError(422, "form_param_value_invalid", message, {}, name);
+}
+
+function optionalBoolean(body: Record<string, unknown>, name: string): boolean | undefined {
+  const value = body[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "boolean") throw invalidValue(name, `${name} must be true or false`);
   return value;
 }
 
-function requireEmail(value: unknown): string {
-  const email = requireString(value, "email").trim();
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new HttpError(400, "form_param_value_invalid", "email must be an email address", {}, "email");
+function requireObject(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidValue(name, `${name} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function requireString(value: unknown, name: string): string {
+  if (typeof value !== "string" || value === "") throw new HttpError(422, "form_param_missing", `${name} is required`, {}, name);
+  return value;
+}
+
+function requireEmail(value: unknown, name: string): string {
+  const email = requireString(value, name).trim();
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw invalidValue(name, `${name} must be an email address`);
   return email;
 }
 

@@ -5,10 +5,11 @@
  * `startClerkEmulator`; drive it from tests with `ClerkEmulatorControl`.
  */
 export { clerkEmulatorAppEnv, readEmulatorConfig, type EmulatorConfig } from "./app-env";
-export { ensureClerkJs } from "./clerk-js-bundle";
-export { ClerkEmulatorControl, type ControlUserInput } from "./control-client";
+export { ensureClerkBundles, type ClerkBundleDirs } from "./clerk-js-bundle";
+export { ClerkEmulatorControl, type ControlUserInput, type ControlUserPatch } from "./control-client";
 export type { BackendInstance, ClerkEmulatorOptions } from "./emulator";
 export { bapiEndpoints, type BapiEndpoint, type BapiFault } from "./faults";
+export { defaultFidelity, fidelityFromEnv, unknownSwitches, type FidelitySettings } from "./fidelity";
 export { loadIdentity, type EmulatorIdentity } from "./identity";
 export { mintSessionToken, signJwt } from "./jwt";
 export { rateLimitsFromEnv, type RateLimitSettings } from "./rate-limits";

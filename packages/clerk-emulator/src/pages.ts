@@ -48,7 +48,7 @@ export function registerPages(router: Router<ClerkEmulator>) {
     const form = await readFields(req);
     const count = Number(form.count);
     if (!Number.isInteger(count) || count < 1 || count > maxBulkUsers) throw new HttpError(400, "form_param_value_invalid", "count must be a positive integer");
-    ctx.createUsersInBulk(count, text(form.prefix) ?? undefined);
+    ctx.createUsersInBulk(count, { prefix: text(form.prefix) ?? undefined });
     redirect(res, "/");
   });
 
@@ -87,9 +87,12 @@ export function registerPages(router: Router<ClerkEmulator>) {
     redirect(res, "/");
   });
 
-  for (const action of ["replay", "resend"] as const) {
+  for (const [action, send] of [
+    ["replay", "replay"],
+    ["send-as-new", "sendAsNew"],
+  ] as const) {
     router.on("POST", `/ui/webhooks/deliveries/:id/${action}`, ({ res, params, ctx }) => {
-      if (!ctx.webhooks[action](params.id!)) throw new HttpError(404, "resource_not_found", "No such delivery");
+      if (!ctx.webhooks[send](params.id!)) throw new HttpError(404, "resource_not_found", "No such delivery");
       redirect(res, "/");
     });
   }
@@ -284,8 +287,11 @@ function homePage(ctx: ClerkEmulator) {
       const last = d.attempts.at(-1);
       const cls = d.status === "delivered" ? "ok" : d.status === "pending" || d.status === "held" ? "" : "bad";
       const copy = d.kind === "event" ? "" : ` (${d.kind})`;
-      const actions = (["replay", "resend"] as const)
-        .map((action) => `<form class="inline" method="post" action="/ui/webhooks/deliveries/${e(d.id)}/${action}"><button type="submit">${action}</button></form>`)
+      const actions = [
+        ["replay", "replay (same svix-id)"],
+        ["send-as-new", "send as a new message"],
+      ]
+        .map(([action, label]) => `<form class="inline" method="post" action="/ui/webhooks/deliveries/${e(d.id)}/${action}"><button type="submit">${label}</button></form>`)
         .join(" ");
       return `<tr><td>${new Date(d.createdAtMs).toISOString().slice(11, 23)}</td><td>${e(d.type)}</td><td><code>${e(d.userId)}</code></td>
 <td><code>${e(d.id)}</code></td><td class="${cls}">${e(d.status)}${e(copy)}</td><td>${d.attempts.length}</td><td>${e(last?.status ?? last?.error ?? "")}</td><td>${actions}</td></tr>`;
