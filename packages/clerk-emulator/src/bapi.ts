@@ -69,9 +69,9 @@ export function registerBapi(router: Router<ClerkEmulator>) {
       if (offset !== 0) throw invalidParam("starting_after", "starting_after cannot be combined with a non-zero offset");
       const position = store.cursorPosition(startingAfter);
       const mode = ctx.fidelity.startingAfterUnknownUser;
-      if (!store.get(startingAfter) && (mode === "error" || !position)) {
+      if (!store.get(startingAfter)) {
         if (mode === "empty") return sendJson(res, 200, []);
-        throw invalidParam("starting_after", "starting_after must be the id of a user of this instance");
+        if (mode === "error" || !position) throw invalidParam("starting_after", "starting_after must be the id of a user of this instance");
       }
       after = position ?? undefined;
     } else if (offset > 0 && (await offsetTimedOut(ctx, res, offset))) {
