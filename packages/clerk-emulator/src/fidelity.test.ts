@@ -75,6 +75,14 @@ describe("fidelity switches", () => {
     expect(await t.control.fidelity()).toEqual(defaultFidelity);
   });
 
+  it("flip from the web page too", async () => {
+    const form = new URLSearchParams({ primary_switch_bumps_clock: "on", starting_after_unknown_user: "continue", offset_timeout_depth: "", lockout_seconds: "60" });
+    const response = await fetch(`${t.emulator.origin}/ui/fidelity`, { method: "POST", body: form, redirect: "manual" });
+    expect(response.status).toBe(303);
+    expect(await t.control.fidelity()).toMatchObject({ verifyBumpsClock: false, primarySwitchBumpsClock: true, startingAfterUnknownUser: "continue", offsetTimeoutDepth: null, lockoutSeconds: 60 });
+    expect(await (await fetch(`${t.emulator.origin}/`)).text()).toContain("a primary switch moves <code>updated_at</code>");
+  });
+
   it("read from CLERK_EMULATOR_<NAME>, with a clear message for a bad value", () => {
     expect(fidelityFromEnv({ CLERK_EMULATOR_PRIMARY_SWITCH_BUMPS_CLOCK: "false", CLERK_EMULATOR_OFFSET_TIMEOUT_DEPTH: "off", CLERK_EMULATOR_LOCKOUT_SECONDS: "60" })).toEqual({
       primarySwitchBumpsClock: false,
