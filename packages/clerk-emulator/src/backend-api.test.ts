@@ -1,24 +1,17 @@
 import { verifyToken } from "@clerk/backend";
 import { ClerkAPIResponseError, TokenVerificationError } from "@clerk/backend/errors";
 import { verifyWebhook } from "@clerk/backend/webhooks";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { defaultRateLimits, RateLimiter, rateLimitsFromEnv } from "./rate-limits";
-import { startTestEmulator, type TestEmulator } from "./test-support";
+import { startTestEmulator, withTestEmulator, type TestEmulator } from "./test-support";
 import type { UserJson } from "./users";
 
 // What the emulator sends has to be what Clerk's own SDKs accept, errors included: every
 // check here goes through @clerk/backend (createClerkClient, verifyToken, verifyWebhook).
 
 let t: TestEmulator;
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-afterAll(() => t.stop());
-beforeEach(async () => {
-  await t.control.reset();
-  t.received.length = 0;
-});
+withTestEmulator((started) => (t = started));
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

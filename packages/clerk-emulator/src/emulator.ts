@@ -190,28 +190,26 @@ export class ClerkEmulator {
 
   /** Banning revokes the user's sessions and refuses new sign-ins, as on Clerk. */
   setBanned(id: string, banned: boolean, store = this.users) {
-    const user = store.setBanned(id, banned);
-    if (!user) return null;
-    if (banned && store === this.users) this.sessions.revokeUser(id);
-    this.announce(store, "user.updated", user);
-    return user;
+    return this.announceStanding(store, store.setBanned(id, banned), banned);
   }
 
   /**
    * Locking refuses new sign-ins until the lock expires (`lockoutSeconds`) or is lifted; unlike
-   * a ban it keeps the user's sessions (Clerk's docs). A change of the user: clock and `user.updated`.
+   * a ban it keeps the user's sessions (Clerk's docs).
    */
   setLocked(id: string, locked: boolean, store = this.users) {
-    const user = store.setLocked(id, locked, this.fidelity.lockoutSeconds);
-    if (user) this.announce(store, "user.updated", user);
-    return user;
+    return this.announceStanding(store, store.setLocked(id, locked, this.fidelity.lockoutSeconds), false);
   }
 
-  /** Deprovisioned by directory sync: sessions revoked, sign-in refused, `user.updated` (Clerk's directory-sync docs). */
+  /** Deprovisioned by directory sync: sessions revoked, sign-in refused (Clerk's directory-sync docs). */
   setDeprovisioned(id: string, deprovisioned: boolean, store = this.users) {
-    const user = store.setDeprovisioned(id, deprovisioned);
+    return this.announceStanding(store, store.setDeprovisioned(id, deprovisioned), deprovisioned);
+  }
+
+  /** A change of the user's standing is a change of the user (its clock, a `user.updated`); some end its sessions. */
+  private announceStanding(store: UserStore, user: EmulatorUser | null, revokeSessions: boolean) {
     if (!user) return null;
-    if (deprovisioned && store === this.users) this.sessions.revokeUser(id);
+    if (revokeSessions && store === this.users) this.sessions.revokeUser(user.id);
     this.announce(store, "user.updated", user);
     return user;
   }

@@ -1,8 +1,8 @@
 import type { ClerkAPIResponseError } from "@clerk/backend/errors";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { defaultFidelity, fidelityFromEnv } from "./fidelity";
-import { startTestEmulator, type TestEmulator } from "./test-support";
+import { withTestEmulator, type TestEmulator } from "./test-support";
 import type { UserJson } from "./users";
 
 // The emulator's answers where the product meets Clerk's less friendly sides: locked and
@@ -10,14 +10,7 @@ import type { UserJson } from "./users";
 // The Backend API's documented behaviour is checked by the contract suite (../contract).
 
 let t: TestEmulator;
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-afterAll(() => t.stop());
-beforeEach(async () => {
-  await t.control.reset();
-  t.received.length = 0;
-});
+withTestEmulator((started) => (t = started));
 
 /** A control API call as a script would make it, without the typed client. */
 async function control(method: string, path: string, body?: unknown) {

@@ -79,8 +79,8 @@ export function registerPages(router: Router<ClerkEmulator>) {
 
   router.on("POST", "/ui/fidelity", async ({ req, res, ctx }) => {
     const form = await readFields(req);
-    const depth = String(form.offset_timeout_depth ?? "");
-    const lockout = String(form.lockout_seconds ?? "");
+    const depth = typeof form.offset_timeout_depth === "string" ? form.offset_timeout_depth : "";
+    const lockout = typeof form.lockout_seconds === "string" ? form.lockout_seconds : "";
     ctx.fidelity = {
       ...ctx.fidelity,
       ...parseFidelity({
