@@ -13,7 +13,7 @@ import { appPort, appUrl, emulatorUrl } from "./support/settings";
  * and the header's `<UserButton/>` (clerk-js 6 loads it from @clerk/ui's own bundle, which the
  * emulator serves at NEXT_PUBLIC_CLERK_UI_URL) renders the signed-in user and signs them out.
  */
-async function componentsJourney(page: Page, origin: string) {
+async function componentsJourney(page: Page, origin: string, syncTimeoutMs?: number) {
   const errors: string[] = [];
   page.on("console", (message) => {
     if (message.type() === "error") errors.push(message.text());
@@ -25,7 +25,7 @@ async function componentsJourney(page: Page, origin: string) {
   await page.waitForURL(`${emulatorUrl}/sign-in**`);
   await page.locator('button[data-user-id="user_demo_ada"]').click();
   await page.waitForURL(`${origin}/dashboard`);
-  await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
+  await expect(syncStatus(page)).toHaveAttribute("data-status", "synced", { timeout: syncTimeoutMs });
 
   const trigger = page.getByTestId("user-button").locator(".cl-userButtonTrigger");
   await expect(trigger).toBeVisible();
@@ -63,7 +63,10 @@ test("Clerk components (next dev): the same journey against the development serv
     await expect
       .poll(async () => (await fetch(devUrl, { signal: AbortSignal.timeout(60_000) }).catch(() => null))?.status, { timeout: 150_000, message: output.join("").slice(-2000) })
       .toBe(200);
-    await componentsJourney(page, devUrl);
+    // As `npm run demo` does: the routes of a first sign-in compile before it, not during it
+    // (signed out, the dashboard redirects and user.me answers 401, both after compiling).
+    for (const route of ["/dashboard", "/api/trpc/user.me"]) await fetch(`${devUrl}${route}`, { redirect: "manual", signal: AbortSignal.timeout(120_000) });
+    await componentsJourney(page, devUrl, 60_000);
   } finally {
     if (dev.pid !== undefined && dev.exitCode === null) process.kill(-dev.pid, "SIGTERM");
   }
