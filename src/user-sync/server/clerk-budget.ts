@@ -6,6 +6,7 @@
 import { sql } from "drizzle-orm";
 
 import { fromDatabaseFailure, UserSyncError } from "./errors";
+import { defaultUserSyncTables, type UserSyncTables } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
 
 export type ClerkCallKind = "live" | "reconcile";
@@ -111,6 +112,8 @@ export type PostgresClerkBudgetOptions = {
   name?: string;
   /** Upper bound on one pause, whatever `Retry-After` says (default 600 s). */
   maxPauseSeconds?: number;
+  /** The budget table (the host's `userSyncTables()`); default the plugin's own name. */
+  table?: UserSyncTables["userSyncClerkBudget"];
 };
 
 /**
@@ -149,6 +152,7 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
   const reconcileIntervalMs = windowMs / reconcileSustained;
   const name = options.name ?? "clerk";
   const maxPauseMs = (options.maxPauseSeconds ?? 600) * 1000;
+  const table = options.table ?? defaultUserSyncTables.userSyncClerkBudget;
 
   // The database's clock, read after the row lock is held (a value computed before a lock wait would be stale).
   const clockMs = sql`(extract(epoch from clock_timestamp()) * 1000)::float8`;
@@ -164,7 +168,7 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
     if (kind === "live") {
       // Earliest start g: after any pause, and when the backlog after this take fits the burst.
       return sql`
-        update user_sync_clerk_budget as b
+        update ${table} as b
         set (tat_ms, last_granted, last_wait_ms) = (
           select case when d.g - d.t <= ${maxWaitMs}::float8 then greatest(b.tat_ms, d.g) + ${n} * ${interval} else b.tat_ms end,
                  d.g - d.t <= ${maxWaitMs}::float8,
@@ -182,7 +186,7 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
     // Reconciliation: only when the shared bucket has no backlog (live traffic first), and
     // within its own, smaller bucket. Granted now or not at all: it never reserves ahead.
     return sql`
-      update user_sync_clerk_budget as b
+      update ${table} as b
       set (tat_ms, reconcile_tat_ms, last_granted, last_wait_ms) = (
         select case when d.g <= d.t then greatest(b.tat_ms, d.t) + ${n} * ${interval} else b.tat_ms end,
                case when d.g <= d.t then greatest(b.reconcile_tat_ms, d.t) + ${n} * ${reconcileInterval} else b.reconcile_tat_ms end,
@@ -206,7 +210,7 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
     if (!row) {
       // First use (or the row was removed): a bucket with its full burst available.
       await db.execute(sql`
-        insert into user_sync_clerk_budget (name, tat_ms, reconcile_tat_ms, paused_until_ms)
+        insert into ${table} (name, tat_ms, reconcile_tat_ms, paused_until_ms)
         values (${name}, 0, 0, 0) on conflict (name) do nothing`);
       [row] = rowsOf<{ granted: boolean; wait_ms: number }>(await db.execute(statement));
     }
@@ -248,7 +252,7 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
       const pauseMs = Math.min(seconds * 1000, maxPauseMs);
       const db = await options.db();
       await db.execute(sql`
-        insert into user_sync_clerk_budget as b (name, tat_ms, reconcile_tat_ms, paused_until_ms)
+        insert into ${table} as b (name, tat_ms, reconcile_tat_ms, paused_until_ms)
         values (${name}, 0, 0, ${clockMs} + ${pauseMs}::float8)
         on conflict (name) do update
         set paused_until_ms = greatest(b.paused_until_ms, ${clockMs} + ${pauseMs}::float8)`);

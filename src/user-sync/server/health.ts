@@ -8,7 +8,7 @@ import { count, eq, max, min, ne, sql } from "drizzle-orm";
 
 import { rowsOf } from "./clerk-budget";
 import { UserSyncError } from "./errors";
-import { clerkWebhookEvents, syncedTableOf, userSyncWriteStats, type UsersTable } from "./schema";
+import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "./schema";
 import { readWriteStats } from "./telemetry";
 import type { UserSyncDatabase } from "./write-path";
 
@@ -75,6 +75,8 @@ export const defaultHealthThresholds: HealthThresholds = {
 export type UserSyncHealthOptions = {
   db: () => Promise<UserSyncDatabase>;
   users: UsersTable;
+  /** The plugin's tables (the host's `userSyncTables()`); default their own names. */
+  tables?: UserSyncTables;
   /** Clerk's user count (`GET /v1/users/count`), drawn from the shared Clerk budget. */
   countClerkUsers: () => Promise<number>;
   /** This instance's buffered write counts are flushed before reading. */
@@ -104,6 +106,7 @@ export type HealthFacts = Omit<HealthReport, "status" | "problems" | "configOk">
 
 export function createUserSyncHealth(options: UserSyncHealthOptions) {
   const table = syncedTableOf(options.users);
+  const { clerkWebhookEvents, userSyncWriteStats } = options.tables ?? defaultUserSyncTables;
   const thresholds = { ...defaultHealthThresholds, ...options.thresholds };
   const cacheMs = options.clerkCountCacheMs ?? 60_000;
   const now = options.now ?? Date.now;
@@ -158,8 +161,8 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
         .select({ n: count() })
         .from(clerkWebhookEvents)
         .where(eq(clerkWebhookEvents.outcome, "dead_letter")),
-      readWriteStats(db, hourAgo),
-      readWriteStats(db, dayAgo),
+      readWriteStats(db, hourAgo, userSyncWriteStats),
+      readWriteStats(db, dayAgo, userSyncWriteStats),
       db.select({ at: min(userSyncWriteStats.bucketStart) }).from(userSyncWriteStats),
       options.lastReconcile ? options.lastReconcile() : Promise.resolve(null),
       Promise.resolve(options.configProblems ? options.configProblems() : []),

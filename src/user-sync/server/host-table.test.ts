@@ -1,9 +1,12 @@
 /**
- * The plugin writes and reads the host's own table object: a table in a PostgreSQL schema of
- * its own (`pgSchema("app").table("users", …)`) gets every write and every read in `app.users`,
- * from user.sync, user.me's read and the webhook alike, and nothing lands in `public.users`.
+ * The plugin writes and reads the host's own table objects: a users table in a PostgreSQL schema
+ * of its own (`pgSchema("app").table("users", …)`) gets every write and every read in `app.users`,
+ * from user.sync, user.me's read and the webhook alike, and nothing lands in `public.users`; and
+ * the plugin's own tables made with the host's table function (create-t3-app's `createTable`, a
+ * prefix) get every one of the plugin's writes under the prefixed names.
  */
-import { pgSchema, text } from "drizzle-orm/pg-core";
+import { getTableName } from "drizzle-orm";
+import { pgSchema, pgTableCreator, text } from "drizzle-orm/pg-core";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
@@ -13,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
 import { createUserSync } from "./index";
-import { userSyncColumns } from "./schema";
+import { userSyncColumns, userSyncTables } from "./schema";
 
 const appUsers = pgSchema("app").table("users", {
   ...userSyncColumns(),
@@ -31,12 +34,32 @@ beforeAll(async () => {
     create schema app;
     create table app.users (like public.users including all);
     alter table app.users drop column tier, add column plan text not null default 'starter';`);
+  // The plugin's tables as drizzle-kit would create them for `userSyncTables(createTable)`.
+  for (const name of pluginTableNames) await testDb.client.unsafe(`create table t3_${name} (like public.${name} including all)`);
 });
 beforeEach(async () => {
   clerk.reset();
   await testDb.truncate();
   await testDb.client`truncate app.users`;
 });
+
+const pluginTableNames = [
+  "clerk_webhook_events",
+  "user_sync_clerk_budget",
+  "user_sync_clerk_fetches",
+  "user_sync_reconcile_runs",
+  "user_sync_reconcile_seen",
+  "user_sync_write_stats",
+];
+
+async function rowCounts(prefix: string) {
+  const counts: Record<string, number> = {};
+  for (const name of pluginTableNames) {
+    const [row] = await testDb.client.unsafe<{ n: number }[]>(`select count(*)::int as n from ${prefix}${name}`);
+    counts[name] = row!.n;
+  }
+  return counts;
+}
 afterEach(() => server.resetHandlers());
 afterAll(async () => {
   server.close();
@@ -83,6 +106,37 @@ describe("a schema-qualified host table", () => {
     expect(delivery.status).toBe(200);
     expect(await rowsIn("app.users")).toEqual([{ id: ada.id, last_name: "King", clerk_updated_at: "2000" }]);
     expect(await rowsIn("public.users")).toEqual([]);
+  });
+
+  it("the plugin's own tables take the host's prefix: every write of the plugin lands in them, none in the unprefixed ones", async () => {
+    const createTable = pgTableCreator((name) => `t3_${name}`);
+    const tables = userSyncTables(createTable);
+    const userSync = createUserSync({
+      db: () => Promise.resolve(testDb.db),
+      users: appUsers,
+      tables,
+      clerk: { secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl() },
+      cooldownSeconds: 30,
+      webhook: { signingSecret: process.env.CLERK_WEBHOOK_SIGNING_SECRET, log: () => undefined },
+    });
+    clerk.setUser(ada);
+    await userSync.service.syncUser(ada.id, { sessionToken: mintSessionToken({ userId: ada.id }) });
+    const delivery = await userSync.webhook.handle(
+      signedRequest(userEvent("user.updated", { ...ada, lastName: "King", updatedAtMs: 2_000 }), { svixId: "msg_prefixed" }),
+    );
+    expect(delivery.status).toBe(200);
+    await userSync.telemetry!.flush();
+    await testDb.client`update t3_clerk_webhook_events set received_at = now() - interval '40 days'`;
+    expect(await userSync.webhook.pruneInbox()).toMatchObject({ deletedRows: 1 });
+    await testDb.client`update t3_user_sync_write_stats set bucket_start = now() - interval '20 days'`;
+    expect(await userSync.telemetry!.prune()).toBeGreaterThan(0);
+    const report = await userSync.health.check();
+    expect(report).toMatchObject({ liveUsers: 1, deadLetters: 0 });
+
+    expect(getTableName(tables.clerkWebhookEvents)).toBe("t3_clerk_webhook_events");
+    // The budget's row (every Clerk call), the claim (cooldown) and the flushed counters, prefixed.
+    expect(await rowCounts("t3_")).toMatchObject({ user_sync_clerk_budget: 1, user_sync_clerk_fetches: 1, clerk_webhook_events: 0, user_sync_write_stats: 0 });
+    expect(await rowCounts("public.")).toEqual(Object.fromEntries(pluginTableNames.map((name) => [name, 0])));
   });
 
   it("a host table without the plugin's columns is refused when the plugin is created", () => {

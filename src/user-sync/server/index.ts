@@ -13,6 +13,7 @@ import { createUserSyncRouter } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
+import { defaultUserSyncTables } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
 
 /** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
@@ -78,6 +79,7 @@ export function createUserSync<TUsers extends UsersTable>(
   if (!secretKey) throw new Error("createUserSync: CLERK_SECRET_KEY is not set (or pass clerk.secretKey)");
   const options = {
     ...hostOptions,
+    tables: hostOptions.tables ?? defaultUserSyncTables,
     db: typeof database === "function" ? database : () => Promise.resolve(database),
     clerk: { secretKey, apiUrl: hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL") },
     webhook: { ...hostOptions.webhook, signingSecret: hostOptions.webhook?.signingSecret ?? envValue("CLERK_WEBHOOK_SIGNING_SECRET") },
@@ -87,10 +89,12 @@ export function createUserSync<TUsers extends UsersTable>(
       ? options.clerkBudget
       : createPostgresClerkBudget({
           db: options.db,
+          table: options.tables.userSyncClerkBudget,
           requestsPerWindow: options.clerkBudget?.requestsPer10s ?? 100,
           reconcileShare: options.clerkBudget?.reconcileShare,
         });
-  const telemetry = options.telemetry === false ? null : createWriteTelemetry({ db: options.db, ...options.telemetry });
+  const telemetry =
+    options.telemetry === false ? null : createWriteTelemetry({ db: options.db, table: options.tables.userSyncWriteStats, ...options.telemetry });
   // Both receive every event: the persisted counters and the host's own metrics hook.
   const onEvent = (event: UserSyncEvent) => {
     telemetry?.record(event);
@@ -101,6 +105,8 @@ export function createUserSync<TUsers extends UsersTable>(
   const webhook = createClerkWebhookHandler({
     db: options.db,
     users: options.users,
+    tables: options.tables,
+    refetch: (userId) => service.refetchUser(userId),
     onEvent,
     ...options.webhook,
   });
@@ -108,17 +114,19 @@ export function createUserSync<TUsers extends UsersTable>(
   const health = createUserSyncHealth({
     db: options.db,
     users: options.users,
+    tables: options.tables,
     countClerkUsers: () => countApi.getUserCount(),
     telemetry: telemetry ?? undefined,
     configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
     webhooksConfigured: !!options.webhook.signingSecret,
-    lastReconcile: async () => lastReconcileRun(await options.db()),
+    lastReconcile: async () => lastReconcileRun(await options.db(), options.tables),
     ...options.health,
   });
   // Reconciliation lists users with Clerk's own SDK (the list endpoint's paging and filters).
   const reconcile = createReconciler({
     db: options.db,
     users: options.users,
+    tables: options.tables,
     clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
     budget,
     onEvent,
@@ -168,7 +176,7 @@ export type {
   UserSyncOptions,
   UserSyncSource,
 } from "./sync";
-export type { UsersTable } from "./schema";
+export type { UsersTable, UserSyncTables } from "./schema";
 export type { TombstoneOrigin, UserSyncDatabase, WriteAuthority, WriteOutcome } from "./write-path";
 export { classifyDatabaseError, databaseErrorCode } from "./database-errors";
 export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile";

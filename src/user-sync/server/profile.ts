@@ -25,7 +25,10 @@ import { syncedTableOf, type UsersTable } from "./schema";
 import { guardedEmitter, type UserSyncOptions } from "./sync";
 import { upsertClerkUser, type WriteOutcome } from "./write-path";
 
-export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<UserSyncOptions<TUsers>, "db" | "users" | "clerk" | "clerkTimeoutMs" | "onEvent" | "budget">;
+export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<
+  UserSyncOptions<TUsers>,
+  "db" | "users" | "clerk" | "clerkTimeoutMs" | "onEvent" | "budget" | "preparedStatements"
+>;
 
 export type ProfileErrorCode = "CLERK_REJECTED" | "CLERK_USER_NOT_FOUND" | "IMAGE_TOO_LARGE" | "IMAGE_TYPE_UNSUPPORTED";
 
@@ -123,7 +126,7 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
     try {
       // Clerk's answer to this very request: as authoritative as a fetch (it wins an equal
       // clock over a webhook payload, and starts user.sync's cooldown).
-      const written = await upsertClerkUser(await options.db(), table, snapshot, "fetched");
+      const written = await upsertClerkUser(await options.db(), table, snapshot, "fetched", { namedStatements: options.preparedStatements === true });
       emit({ source: "profile-update", outcome: written.outcome, clerkFetched: true, durationMs: Date.now() - startedAtMs });
       const user = written.outcome === "deleted" ? null : (written.row as HostUser | null);
       return { mirror: "written", outcome: written.outcome, profile, user };

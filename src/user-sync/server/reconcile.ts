@@ -32,14 +32,14 @@ import type { ClerkBudget } from "./clerk-budget";
 import { snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
 import { commitReconcilePage, deletionCandidates, rowsOf } from "./reconcile-write";
 import {
+  defaultUserSyncTables,
   syncedTableOf,
-  userSyncReconcileRuns,
-  userSyncReconcileSeen,
   type ReconcileChange,
   type ReconcileMode,
   type ReconcilePhase,
   type ReconcileRunRow,
   type SyncedUsersTable,
+  type UserSyncTables,
 } from "./schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
 import type { UserSyncDatabase } from "./write-path";
@@ -99,6 +99,8 @@ export type ReconcileOptions = {
   db: UserSyncDatabase;
   /** The host's users table, built with `userSyncColumns()`. */
   users: UsersTable;
+  /** The plugin's tables (the host's `userSyncTables()`); default their own names. */
+  tables?: UserSyncTables;
   clerk: ReconcileClerkClient;
   /** The Backend API budget shared with live `user.sync` calls. */
   budget: ClerkBudget;
@@ -183,8 +185,8 @@ export type LastReconcileRun = {
 };
 
 /** The last run that finished successfully (dry or applied), for the health view. */
-export async function lastReconcileRun(db: UserSyncDatabase): Promise<LastReconcileRun | null> {
-  const runs = userSyncReconcileRuns;
+export async function lastReconcileRun(db: UserSyncDatabase, tables: UserSyncTables = defaultUserSyncTables): Promise<LastReconcileRun | null> {
+  const runs = tables.userSyncReconcileRuns;
   const [row] = await db
     .select()
     .from(runs)
@@ -244,11 +246,11 @@ export async function runReconcile(options: ReconcileOptions): Promise<Reconcile
   const { db } = options;
   if (options.lock === "session") {
     // A session lock is re-entrant: two runs in this process would share the one session.
-    if (sessionLockHolders.has(db)) throw new ReconcileLockedError(await runningRunId(db));
+    if (sessionLockHolders.has(db)) throw new ReconcileLockedError(await runningRunId(db, options.tables));
     sessionLockHolders.add(db);
     try {
       const [row] = rowsOf<{ locked: boolean }>(await db.execute(sql`select pg_try_advisory_lock(${lockClassId}, ${lockObjectId}) as locked`));
-      if (!row?.locked) throw new ReconcileLockedError(await runningRunId(db));
+      if (!row?.locked) throw new ReconcileLockedError(await runningRunId(db, options.tables));
       try {
         return await reconcileHoldingLock(options, async () => undefined);
       } finally {
@@ -262,7 +264,7 @@ export async function runReconcile(options: ReconcileOptions): Promise<Reconcile
     const [row] = rowsOf<{ locked: boolean }>(
       await tx.execute(sql`select pg_try_advisory_xact_lock(${lockClassId}, ${lockObjectId}) as locked`),
     );
-    if (!row?.locked) throw new ReconcileLockedError(await runningRunId(db));
+    if (!row?.locked) throw new ReconcileLockedError(await runningRunId(db, options.tables));
     // The lock transaction holds no row locks and no snapshot: a server-wide idle timeout
     // must not end it (and with it the lock) while the run waits for Clerk.
     await tx.execute(sql`set local idle_in_transaction_session_timeout = 0`);
@@ -277,8 +279,8 @@ export async function runReconcile(options: ReconcileOptions): Promise<Reconcile
   });
 }
 
-async function runningRunId(db: UserSyncDatabase): Promise<string | null> {
-  const runs = userSyncReconcileRuns;
+async function runningRunId(db: UserSyncDatabase, tables: UserSyncTables = defaultUserSyncTables): Promise<string | null> {
+  const runs = tables.userSyncReconcileRuns;
   const [row] = await db
     .select({ id: runs.id })
     .from(runs)
@@ -299,8 +301,7 @@ async function reconcileHoldingLock(options: ReconcileOptions, heartbeat: () => 
   const maxChanges = options.maxChanges ?? 1000;
   const clerkTimeoutMs = options.clerkTimeoutMs ?? 30_000;
   const table: SyncedUsersTable = syncedTableOf(options.users);
-  const runs = userSyncReconcileRuns;
-  const seen = userSyncReconcileSeen;
+  const { userSyncReconcileRuns: runs, userSyncReconcileSeen: seen } = options.tables ?? defaultUserSyncTables;
   const emit = guardedEmitter(options.onEvent);
   const timings = { databaseMs: 0, clerkMs: 0 };
 

@@ -1,5 +1,5 @@
 import { getTableColumns, getTableName, sql } from "drizzle-orm";
-import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, type PgColumn, type PgTable } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, type PgColumn, type PgTable, type PgTableFn } from "drizzle-orm/pg-core";
 
 import type { TombstoneOrigin, WriteOutcome } from "./write-path";
 
@@ -14,10 +14,19 @@ export function userSyncColumns() {
     /** Clerk's user id (`user_…`). */
     id: text("id").primaryKey(),
     email: text("email"),
+    /** The primary phone number (E.164), for users who have one (phone-only users have no email). */
+    phoneNumber: text("phone_number"),
     firstName: text("first_name"),
     lastName: text("last_name"),
     username: text("username"),
     imageUrl: text("image_url"),
+    /** Clerk's `banned`: Clerk revoked the user's sessions and refuses sign-in. A host may refuse access on it. */
+    banned: boolean("banned").notNull().default(false),
+    /**
+     * Clerk's `locked` (too many failed sign-ins): Clerk refuses new sign-ins until the lockout
+     * expires but keeps existing sessions, so a host that must stop a locked user checks this.
+     */
+    locked: boolean("locked").notNull().default(false),
     /** Clerk's own clock for this user, in milliseconds: its `updated_at`, or a deletion's event time. */
     clerkUpdatedAt: bigint("clerk_updated_at", { mode: "number" }).notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -75,39 +84,12 @@ export function syncedTableOf(users: UsersTable): SyncedUsersTable {
   return users as unknown as SyncedUsersTable;
 }
 
-/** What became of one webhook delivery: a write-path outcome, or a signed payload it could not use. */
-export type WebhookInboxOutcome = WriteOutcome | "dead_letter";
-
 /**
- * The plugin's own table: one row per Clerk (Svix) message id, written in the same transaction
- * as the message's effect, so a redelivered message is applied once and a failed one leaves no
- * row. Dead letters are signed payloads that can never apply (kept, acknowledged, not retried)
- * until an operator clears them; processed rows are pruned after the retention window.
- * The host exports it from its schema file so its migrations create it.
+ * What became of one webhook delivery: a write-path outcome; `diverged`, a payload with the
+ * row's Clerk clock but other values that no fetch from Clerk settled; or `dead_letter`, a signed
+ * payload it could not use.
  */
-export const clerkWebhookEvents = pgTable(
-  "clerk_webhook_events",
-  {
-    /** `svix-id`: the same on every redelivery of one message. */
-    svixId: text("svix_id").primaryKey(),
-    eventType: text("event_type"),
-    clerkUserId: text("clerk_user_id"),
-    /** The envelope's `timestamp` (when the event happened in Clerk, ms); null when it had none. */
-    eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
-    outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
-    /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
-    deadLetterReason: text("dead_letter_reason"),
-    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
-    /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
-    processedAt: timestamp("processed_at", { withTimezone: true }),
-  },
-  (table) => [
-    // Retention prunes processed rows by age in batches; dead letters are kept, so not indexed.
-    index("clerk_webhook_events_prunable_idx").on(table.receivedAt).where(sql`${table.outcome} <> 'dead_letter'`),
-  ],
-);
-
-export type ClerkWebhookEventRow = typeof clerkWebhookEvents.$inferSelect;
+export type WebhookInboxOutcome = WriteOutcome | "diverged" | "dead_letter";
 
 export type ReconcileMode = "full" | "incremental";
 export type ReconcileChangeKind = "missing" | "stale" | "deleted";
@@ -121,112 +103,167 @@ export type ReconcileRunStatus = "running" | "succeeded" | "failed" | "abandoned
 export type ReconcilePhase = "walk" | "confirm" | "done";
 
 /**
- * One reconciliation run and its checkpoint: where the walk of Clerk's user list got to and
- * which deletion candidate was confirmed last, committed with each page's writes so a killed
- * run continues where it stopped.
+ * The plugin's own tables, made with the host's table function: `pgTable` (the default, the
+ * names below), create-t3-app's `createTable` (`pgTableCreator`, so they take the project's
+ * prefix and its drizzle-kit `tablesFilter` manages them) or `pgSchema("app").table`. The host
+ * exports each table from its schema file (drizzle-kit reads top-level exports only) and passes
+ * the same set to `createUserSync({ tables })`:
+ *
+ *   export const { clerkWebhookEvents, userSyncClerkBudget, … } = userSyncTables(createTable);
+ *
+ * Index and constraint names follow the table's final name, so two prefixes never collide.
  */
-export const userSyncReconcileRuns = pgTable(
-  "user_sync_reconcile_runs",
-  {
-    id: text("id").primaryKey(),
-    mode: text("mode").$type<ReconcileMode>().notNull(),
-    dryRun: boolean("dry_run").notNull(),
-    status: text("status").$type<ReconcileRunStatus>().notNull(),
-    phase: text("phase").$type<ReconcilePhase>().notNull().default("walk"),
-    /** Offset of the next page of Clerk's user list to read. */
-    walkOffset: integer("walk_offset").notNull().default(0),
-    /** Deletion candidates are confirmed in id order; the last id confirmed. */
-    confirmCursor: text("confirm_cursor"),
-    /** Incremental runs stop at users Clerk last updated before this (previous run's mark minus the overlap). */
-    stopAtMs: bigint("stop_at_ms", { mode: "number" }),
-    /** When this run started reading Clerk: the next incremental run's high-water mark once this one succeeds. */
-    highWaterMarkMs: bigint("high_water_mark_ms", { mode: "number" }).notNull(),
-    /** Clerk's user count when the walk started, for progress. */
-    clerkTotal: integer("clerk_total"),
-    walked: integer("walked").notNull().default(0),
-    missing: integer("missing").notNull().default(0),
-    stale: integer("stale").notNull().default(0),
-    deleted: integer("deleted").notNull().default(0),
-    unchanged: integer("unchanged").notNull().default(0),
-    /** Users Clerk listed whose data did not have the shape of a user: neither written nor tombstoned. */
-    malformed: integer("malformed").notNull().default(0),
-    clerkRequests: integer("clerk_requests").notNull().default(0),
-    /** The first changes found (capped); `truncated` says more were found. User ids and field names only. */
-    changes: jsonb("changes").$type<ReconcileChange[]>().notNull().default([]),
-    truncated: boolean("truncated").notNull().default(false),
-    /** How many processes worked on this run (more than 1 after a resume). */
-    attempts: integer("attempts").notNull().default(1),
-    errorCode: text("error_code"),
-    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
-    /** Last checkpoint. */
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
-    finishedAt: timestamp("finished_at", { withTimezone: true }),
-  },
-  (table) => [index("user_sync_reconcile_runs_finished_idx").on(table.status, table.finishedAt)],
-);
+export function userSyncTables<TSchema extends string | undefined = undefined>(table: PgTableFn<TSchema> = pgTable as PgTableFn<TSchema>) {
+  // The final name a base name gets (prefix, pgTableCreator's naming): for index and key names.
+  const finalName = (base: string) => getTableName(table(base, { probe: text("probe") }));
+  return {
+    /**
+     * One row per Clerk (Svix) message id, written in the same statement as the message's
+     * effect, so a redelivered message is applied once and a failed one leaves no row. Dead
+     * letters are signed payloads that can never apply (kept, acknowledged, not retried) until an
+     * operator clears them; processed rows are pruned after the retention window.
+     */
+    clerkWebhookEvents: table(
+      "clerk_webhook_events",
+      {
+        /** `svix-id`: the same on every redelivery of one message. */
+        svixId: text("svix_id").primaryKey(),
+        eventType: text("event_type"),
+        clerkUserId: text("clerk_user_id"),
+        /** The envelope's `timestamp` (when the event happened in Clerk, ms); null when it had none. */
+        eventTimestampMs: bigint("event_timestamp_ms", { mode: "number" }),
+        outcome: text("outcome").$type<WebhookInboxOutcome>().notNull(),
+        /** Why a dead letter could not apply: a reason code and schema issue paths, never values. */
+        deadLetterReason: text("dead_letter_reason"),
+        receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+        /** When the effect committed. Null for dead letters: they were acknowledged, not processed. */
+        processedAt: timestamp("processed_at", { withTimezone: true }),
+      },
+      (t) => [
+        // Retention prunes processed rows by age in batches; dead letters are kept, so not indexed.
+        index(`${finalName("clerk_webhook_events")}_prunable_idx`).on(t.receivedAt).where(sql`${t.outcome} <> 'dead_letter'`),
+      ],
+    ),
 
-export type ReconcileRunRow = typeof userSyncReconcileRuns.$inferSelect;
+    /**
+     * One reconciliation run and its checkpoint: where the walk of Clerk's user list got to and
+     * which deletion candidate was confirmed last, committed with each page's writes so a killed
+     * run continues where it stopped.
+     */
+    userSyncReconcileRuns: table(
+      "user_sync_reconcile_runs",
+      {
+        id: text("id").primaryKey(),
+        mode: text("mode").$type<ReconcileMode>().notNull(),
+        dryRun: boolean("dry_run").notNull(),
+        status: text("status").$type<ReconcileRunStatus>().notNull(),
+        phase: text("phase").$type<ReconcilePhase>().notNull().default("walk"),
+        /** Offset of the next page of Clerk's user list to read. */
+        walkOffset: integer("walk_offset").notNull().default(0),
+        /** Deletion candidates are confirmed in id order; the last id confirmed. */
+        confirmCursor: text("confirm_cursor"),
+        /** Incremental runs stop at users Clerk last updated before this (previous run's mark minus the overlap). */
+        stopAtMs: bigint("stop_at_ms", { mode: "number" }),
+        /** When this run started reading Clerk: the next incremental run's high-water mark once this one succeeds. */
+        highWaterMarkMs: bigint("high_water_mark_ms", { mode: "number" }).notNull(),
+        /** Clerk's user count when the walk started, for progress. */
+        clerkTotal: integer("clerk_total"),
+        walked: integer("walked").notNull().default(0),
+        missing: integer("missing").notNull().default(0),
+        stale: integer("stale").notNull().default(0),
+        deleted: integer("deleted").notNull().default(0),
+        unchanged: integer("unchanged").notNull().default(0),
+        /** Users Clerk listed whose data did not have the shape of a user: neither written nor tombstoned. */
+        malformed: integer("malformed").notNull().default(0),
+        clerkRequests: integer("clerk_requests").notNull().default(0),
+        /** The first changes found (capped); `truncated` says more were found. User ids and field names only. */
+        changes: jsonb("changes").$type<ReconcileChange[]>().notNull().default([]),
+        truncated: boolean("truncated").notNull().default(false),
+        /** How many processes worked on this run (more than 1 after a resume). */
+        attempts: integer("attempts").notNull().default(1),
+        errorCode: text("error_code"),
+        startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+        /** Last checkpoint. */
+        updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+        finishedAt: timestamp("finished_at", { withTimezone: true }),
+      },
+      (t) => [index(`${finalName("user_sync_reconcile_runs")}_finished_idx`).on(t.status, t.finishedAt)],
+    ),
 
-/**
- * The Clerk user ids a run has walked, in PostgreSQL so memory stays flat and a resumed run
- * still knows them. Live mirror rows absent here after the walk are deletion candidates, which
- * are tombstoned only once Clerk confirms each one is gone. Emptied when the run ends.
- */
-export const userSyncReconcileSeen = pgTable(
-  "user_sync_reconcile_seen",
-  {
-    runId: text("run_id").notNull(),
-    userId: text("user_id").notNull(),
-  },
-  (table) => [primaryKey({ columns: [table.runId, table.userId] })],
-);
+    /**
+     * The Clerk user ids a run has walked, in PostgreSQL so memory stays flat and a resumed run
+     * still knows them. Live mirror rows absent here after the walk are deletion candidates, which
+     * are tombstoned only once Clerk confirms each one is gone. Emptied when the run ends.
+     */
+    userSyncReconcileSeen: table(
+      "user_sync_reconcile_seen",
+      {
+        runId: text("run_id").notNull(),
+        userId: text("user_id").notNull(),
+      },
+      (t) => [primaryKey({ name: `${finalName("user_sync_reconcile_seen")}_run_id_user_id_pk`, columns: [t.runId, t.userId] })],
+    ),
 
-/**
- * The one Clerk Backend API budget every app instance draws from (see clerk-budget.ts): one
- * row per budget, updated by a single atomic statement per decision. Times are milliseconds
- * on the database's clock, so instances with skewed clocks agree.
- */
-export const userSyncClerkBudget = pgTable("user_sync_clerk_budget", {
-  name: text("name").primaryKey(),
-  /** GCRA's theoretical arrival time of the next request, all kinds together. */
-  tatMs: doublePrecision("tat_ms").notNull(),
-  /** The same for reconciliation alone: it caps reconciliation at its share. */
-  reconcileTatMs: doublePrecision("reconcile_tat_ms").notNull(),
-  /** Clerk answered 429: nobody calls before this. */
-  pausedUntilMs: doublePrecision("paused_until_ms").notNull(),
-  /** The decision of the last statement, read back with RETURNING. */
-  lastGranted: boolean("last_granted").notNull().default(false),
-  lastWaitMs: doublePrecision("last_wait_ms").notNull().default(0),
-});
+    /**
+     * The one Clerk Backend API budget every app instance draws from (see clerk-budget.ts): one
+     * row per budget, updated by a single atomic statement per decision. Times are milliseconds
+     * on the database's clock, so instances with skewed clocks agree.
+     */
+    userSyncClerkBudget: table("user_sync_clerk_budget", {
+      name: text("name").primaryKey(),
+      /** GCRA's theoretical arrival time of the next request, all kinds together. */
+      tatMs: doublePrecision("tat_ms").notNull(),
+      /** The same for reconciliation alone: it caps reconciliation at its share. */
+      reconcileTatMs: doublePrecision("reconcile_tat_ms").notNull(),
+      /** Clerk answered 429: nobody calls before this. */
+      pausedUntilMs: doublePrecision("paused_until_ms").notNull(),
+      /** The decision of the last statement, read back with RETURNING. */
+      lastGranted: boolean("last_granted").notNull().default(false),
+      lastWaitMs: doublePrecision("last_wait_ms").notNull().default(0),
+    }),
 
-/**
- * `user.sync`'s cooldown, shared by every app instance: when each user was last claimed for a
- * fetch from Clerk's Backend API (database clock). A sync claims the fetch with one
- * `INSERT … ON CONFLICT DO UPDATE … WHERE fetched_at <= now() - cooldown`; a refused claim is
- * answered from the database. Kept off the `users` row so an identical re-sync makes no new row
- * version there.
- */
-export const userSyncClerkFetches = pgTable("user_sync_clerk_fetches", {
-  userId: text("user_id").primaryKey(),
-  fetchedAt: timestamp("fetched_at", { withTimezone: true }).notNull(),
-});
+    /**
+     * `user.sync`'s cooldown, shared by every app instance: when each user was last claimed for a
+     * fetch from Clerk's Backend API (database clock). A sync claims the fetch with one
+     * `INSERT … ON CONFLICT DO UPDATE … WHERE fetched_at <= now() - cooldown`; a refused claim is
+     * answered from the database. Kept off the `users` row so an identical re-sync makes no new row
+     * version there.
+     */
+    userSyncClerkFetches: table("user_sync_clerk_fetches", {
+      userId: text("user_id").primaryKey(),
+      fetchedAt: timestamp("fetched_at", { withTimezone: true }).notNull(),
+    }),
 
-/**
- * Persisted write telemetry: counts of write attempts per minute, source, outcome, whether
- * Clerk was called and error code. No user data. Pruned after the retention period.
- */
-export const userSyncWriteStats = pgTable(
-  "user_sync_write_stats",
-  {
-    bucketStart: timestamp("bucket_start", { withTimezone: true }).notNull(),
-    source: text("source").notNull(),
-    outcome: text("outcome").notNull(),
-    clerkFetched: boolean("clerk_fetched").notNull(),
-    /** Empty when the attempt did not fail (a primary key column cannot be null). */
-    errorCode: text("error_code").notNull().default(""),
-    count: bigint("count", { mode: "number" }).notNull(),
-    durationMsTotal: bigint("duration_ms_total", { mode: "number" }).notNull(),
-    durationMsMax: integer("duration_ms_max").notNull(),
-  },
-  (table) => [primaryKey({ name: "user_sync_write_stats_pk", columns: [table.bucketStart, table.source, table.outcome, table.clerkFetched, table.errorCode] })],
-);
+    /**
+     * Persisted write telemetry: counts of write attempts per minute, source, outcome, whether
+     * Clerk was called and error code. No user data. Pruned after the retention period.
+     */
+    userSyncWriteStats: table(
+      "user_sync_write_stats",
+      {
+        bucketStart: timestamp("bucket_start", { withTimezone: true }).notNull(),
+        source: text("source").notNull(),
+        outcome: text("outcome").notNull(),
+        clerkFetched: boolean("clerk_fetched").notNull(),
+        /** Empty when the attempt did not fail (a primary key column cannot be null). */
+        errorCode: text("error_code").notNull().default(""),
+        count: bigint("count", { mode: "number" }).notNull(),
+        durationMsTotal: bigint("duration_ms_total", { mode: "number" }).notNull(),
+        durationMsMax: integer("duration_ms_max").notNull(),
+      },
+      (t) => [primaryKey({ name: `${finalName("user_sync_write_stats")}_pk`, columns: [t.bucketStart, t.source, t.outcome, t.clerkFetched, t.errorCode] })],
+    ),
+  };
+}
+
+/** The plugin's tables as the plugin uses them, whichever table function made them. */
+export type UserSyncTables = ReturnType<typeof userSyncTables<string | undefined>>;
+
+/** The tables under their own names in the default schema (`public`): what `createUserSync` uses unless given `tables`. */
+export const defaultUserSyncTables: UserSyncTables = userSyncTables();
+
+export const { clerkWebhookEvents, userSyncReconcileRuns, userSyncReconcileSeen, userSyncClerkBudget, userSyncClerkFetches, userSyncWriteStats } =
+  defaultUserSyncTables;
+
+export type ClerkWebhookEventRow = UserSyncTables["clerkWebhookEvents"]["$inferSelect"];
+export type ReconcileRunRow = UserSyncTables["userSyncReconcileRuns"]["$inferSelect"];

@@ -6,7 +6,8 @@ import { asynchronousCommit, isClerkBudgetRefusal, withClerkBudget, type ClerkBu
 import { createInstanceCheck } from "./clerk-instance";
 import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
 import { fromDatabaseFailure, UserSyncError, type UserSyncErrorCode } from "./errors";
-import { syncedTableOf, userSyncClerkFetches, type UsersTable } from "./schema";
+import { reusableQuery } from "./reusable-query";
+import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "./schema";
 import {
   dataChangingOutcomes,
   tombstoneClerkUser,
@@ -57,6 +58,8 @@ export type UserSyncOptions<TUsers extends UsersTable> = {
   db: () => Promise<UserSyncDatabase>;
   /** The host's users table object, built with `userSyncColumns()` (any `pgSchema`). */
   users: TUsers;
+  /** The plugin's own tables (`userSyncTables()` with the host's table function); default their own names. */
+  tables?: UserSyncTables;
   /** Clerk's Backend API: the instance's secret key, and its URL when not Clerk's default. */
   clerk: ClerkBackendApiOptions;
   /**
@@ -70,6 +73,12 @@ export type UserSyncOptions<TUsers extends UsersTable> = {
   budget?: ClerkBudget;
   /** How long a sync may wait for a budget slot before failing with `CLERK_RATE_LIMITED` (default 1000). */
   clerkBudgetWaitMs?: number;
+  /**
+   * Run the hot statements (the write path, the cooldown claim) as named server-side prepared
+   * statements. Only for a direct connection to PostgreSQL: a transaction pooler (PgBouncer,
+   * Supabase's, Neon's) sends each statement to any server connection. Default false.
+   */
+  preparedStatements?: boolean;
   onEvent?: (event: UserSyncEvent) => void;
   /** Where configuration problems are logged, once per process each; default `console.error`. */
   log?: (entry: UserSyncLogEntry) => void;
@@ -93,6 +102,8 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   type HostUser = TUsers["$inferSelect"];
   const table = syncedTableOf(options.users);
   const usersTable: PgTable = options.users;
+  const { userSyncClerkFetches } = options.tables ?? defaultUserSyncTables;
+  const writeOptions = { namedStatements: options.preparedStatements === true };
   const cooldownMs = (options.cooldownSeconds ?? 10) * 1000;
   const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), options.budget, {
     maxWaitMs: options.clerkBudgetWaitMs ?? 1000,
@@ -150,12 +161,15 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
         })
         .returning({ fetchedAt: userSyncClerkFetches.fetchedAt }),
     );
-    return db
-      .with(claim)
-      .select({ claimedAt: sql<string | null>`(select fetched_at::text from ${claim})`, user: getTableColumns(usersTable) })
-      .from(asynchronousCommit)
-      .leftJoin(usersTable, eq(table.id, sql.placeholder("userId")))
-      .prepare("user_sync_claim");
+    return reusableQuery(
+      db
+        .with(claim)
+        .select({ claimedAt: sql<string | null>`(select fetched_at::text from ${claim})`, user: getTableColumns(usersTable) })
+        .from(asynchronousCommit)
+        .leftJoin(usersTable, eq(table.id, sql.placeholder("userId"))),
+      "claim",
+      writeOptions.namedStatements,
+    );
   }
   const claimQueries = new WeakMap<UserSyncDatabase, ReturnType<typeof prepareClaim>>();
 
@@ -199,6 +213,19 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     emit({ source: "client-sync", outcome, clerkFetched, durationMs: Date.now() - startedAtMs, errorCode });
   }
 
+  /** The Backend API's answer for `userId` as a snapshot, or CLERK_MALFORMED. */
+  function fetchedSnapshot(answer: unknown, userId: string): ClerkUserSnapshot {
+    let snapshot: ClerkUserSnapshot;
+    try {
+      snapshot = snapshotFromUserJson(answer);
+    } catch (error) {
+      if (!(error instanceof MalformedClerkUserError)) throw error;
+      throw new UserSyncError("CLERK_MALFORMED", `Clerk returned a malformed user (${error.issues.join("; ").slice(0, 300)})`);
+    }
+    if (snapshot.id !== userId) throw new UserSyncError("CLERK_MALFORMED", "Clerk returned another user");
+    return snapshot;
+  }
+
   async function syncFromClerk(userId: string, caller: SyncCaller): Promise<SyncResult<HostUser>> {
     const startedAtMs = Date.now();
     let clerkFetched = false;
@@ -221,17 +248,10 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
         // resource_not_found for every user of this one.
         await instance.confirm(caller.sessionToken);
         problems.delete("CLERK_INSTANCE_MISMATCH");
-        result = await withDatabase((db) => tombstoneClerkUser(db, table, userId, null, "client-sync"));
+        result = await withDatabase((db) => tombstoneClerkUser(db, table, userId, null, "client-sync", writeOptions));
       } else {
-        let snapshot: ClerkUserSnapshot;
-        try {
-          snapshot = snapshotFromUserJson(answer);
-        } catch (error) {
-          if (!(error instanceof MalformedClerkUserError)) throw error;
-          throw new UserSyncError("CLERK_MALFORMED", `Clerk returned a malformed user (${error.issues.join("; ").slice(0, 300)})`);
-        }
-        if (snapshot.id !== userId) throw new UserSyncError("CLERK_MALFORMED", "Clerk returned another user");
-        result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched"));
+        const snapshot = fetchedSnapshot(answer, userId);
+        result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
       }
       problems.delete("CLERK_KEY_REJECTED");
       record(result.outcome, true, startedAtMs);
@@ -262,6 +282,19 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
       const started = syncFromClerk(userId, caller).finally(() => inFlight.delete(userId));
       inFlight.set(userId, started);
       return started;
+    },
+    /**
+     * Fetches the user from Clerk (within the shared budget) and writes the answer with the
+     * fetched authority, which settles an equal clock: the webhook's repair of a `diverged`
+     * payload. No cooldown (a payload just proved the row out of step) and no tombstone on a 404:
+     * there is no session to prove the instance with, and Clerk's `user.deleted` event follows.
+     */
+    async refetchUser(userId: string): Promise<{ outcome: WriteOutcome } | "not_found"> {
+      const answer = await clerkApi.getUser(userId);
+      if (answer === userNotFound) return "not_found";
+      const snapshot = fetchedSnapshot(answer, userId);
+      const result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
+      return { outcome: result.outcome };
     },
     /** Misconfigurations seen since start (e.g. `CLERK_INSTANCE_MISMATCH`), for a health view. */
     configProblems: (): ConfigProblem[] => [...problems.values()].map((problem) => ({ ...problem })),

@@ -13,7 +13,7 @@ import { sql } from "drizzle-orm";
 
 import { rowsOf } from "./clerk-budget";
 import { databaseErrorCode } from "./database-errors";
-import { userSyncWriteStats } from "./schema";
+import { defaultUserSyncTables, type UserSyncTables } from "./schema";
 import type { UserSyncEvent, UserSyncSource } from "./sync";
 import { dataChangingOutcomes, type UserSyncDatabase, type WriteOutcome } from "./write-path";
 
@@ -31,6 +31,8 @@ export type WriteTelemetryOptions = {
   pruneIntervalMs?: number;
   /** A failed flush keeps its counts for the next one; this hears about it (error code only). */
   onFlushError?: (error: { code: string | null; bufferedKeys: number; droppedEvents: number }) => void;
+  /** The counters' table (the host's `userSyncTables()`); default the plugin's own name. */
+  table?: UserSyncTables["userSyncWriteStats"];
   /** Clock, for tests. */
   now?: () => number;
 };
@@ -69,6 +71,7 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
   const pruneBatchSize = options.pruneBatchSize ?? 5_000;
   const pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
   const now = options.now ?? Date.now;
+  const userSyncWriteStats = options.table ?? defaultUserSyncTables.userSyncWriteStats;
   // Counters that failed to flush are kept, but not without bound while the database is down.
   const maxKeptKeys = maxBufferedKeys * 50;
 
@@ -193,11 +196,11 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
       await db.execute(sql`
         with lock as (select pg_try_advisory_xact_lock(${telemetryPruneLockKey}::bigint) as held),
         doomed as (
-          select ctid from user_sync_write_stats
+          select ctid from ${userSyncWriteStats}
           where bucket_start < ${cutoff.toISOString()}::timestamptz and (select held from lock)
           limit ${pruneBatchSize}
         ),
-        gone as (delete from user_sync_write_stats where ctid in (select ctid from doomed) returning 1)
+        gone as (delete from ${userSyncWriteStats} where ctid in (select ctid from doomed) returning 1)
         select count(*)::int as deleted from gone`),
     );
     return Number(deleted[0]?.deleted ?? 0);
@@ -231,7 +234,11 @@ export type WriteStatsTotals = {
   errors: number;
 };
 
-export async function readWriteStats(db: UserSyncDatabase, since: Date): Promise<WriteStatsTotals> {
+export async function readWriteStats(
+  db: UserSyncDatabase,
+  since: Date,
+  userSyncWriteStats: UserSyncTables["userSyncWriteStats"] = defaultUserSyncTables.userSyncWriteStats,
+): Promise<WriteStatsTotals> {
   const rows = await db
     .select({
       source: userSyncWriteStats.source,

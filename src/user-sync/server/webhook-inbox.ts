@@ -9,8 +9,11 @@
  */
 import { and, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 
-import { clerkWebhookEvents } from "./schema";
+import { rowsOf } from "./clerk-budget";
+import { defaultUserSyncTables, type UserSyncTables } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
+
+type Inbox = UserSyncTables["clerkWebhookEvents"];
 
 /** What one call of `pruneInbox` did. */
 export type InboxPruneResult = {
@@ -30,6 +33,8 @@ export type InboxPruneOptions = {
   batchSize?: number;
   /** Statements per call (default 100): bounds one call's work. */
   maxBatches?: number;
+  /** The inbox table (the host's `userSyncTables()`); default the plugin's own name. */
+  table?: Inbox;
 };
 
 /** Which dead letters `clearDeadLetters` removes. */
@@ -46,51 +51,47 @@ export const defaultInboxPruneMaxBatches = 100;
 export const inboxPruneLockKey = "32497756542938979";
 
 /**
- * Deletes processed inbox rows older than the retention window in bounded batches: each batch
- * is one transaction that takes `pg_try_advisory_xact_lock` (another instance already pruning
- * → stop, it has the work in hand) and deletes at most `batchSize` rows picked with
- * `FOR UPDATE SKIP LOCKED`. Dead letters are never pruned. The cutoff is the database's clock.
+ * Deletes processed inbox rows older than the retention window in bounded batches. Each batch is
+ * ONE statement (its own transaction, so it works through a transaction pooler and on drivers
+ * without interactive transactions) that takes `pg_try_advisory_xact_lock` (another instance
+ * already pruning → stop, it has the work in hand) and deletes at most `batchSize` rows picked
+ * with `FOR UPDATE SKIP LOCKED`. Dead letters are never pruned. The cutoff is the database's clock.
  */
 export async function pruneWebhookInbox(db: UserSyncDatabase, options: InboxPruneOptions): Promise<InboxPruneResult> {
   const batchSize = options.batchSize ?? defaultInboxPruneBatchSize;
   const maxBatches = options.maxBatches ?? defaultInboxPruneMaxBatches;
   const retentionDays = Math.floor(options.retentionDays);
   if (!(retentionDays >= 1)) throw new RangeError("retentionDays must be at least 1");
+  const inbox = options.table ?? defaultUserSyncTables.clerkWebhookEvents;
   const result: InboxPruneResult = { deletedRows: 0, batches: 0, moreRemaining: false, otherPrunerActive: false };
   for (;;) {
     if (result.batches >= maxBatches) {
       result.moreRemaining = true;
       return result;
     }
-    const deleted = await db.transaction(async (tx) => {
-      const [lock] = await tx
-        .select({ acquired: sql<boolean>`pg_try_advisory_xact_lock(${sql.raw(inboxPruneLockKey)}::bigint)` })
-        .from(sql`(select 1) as lock_probe`);
-      if (!lock?.acquired) return null;
-      // The literal 'dead_letter' (not a parameter) lets the planner use the partial index.
-      const due = tx
-        .select({ svixId: clerkWebhookEvents.svixId })
-        .from(clerkWebhookEvents)
-        .where(
-          and(
-            sql`${clerkWebhookEvents.outcome} <> 'dead_letter'`,
-            sql`${clerkWebhookEvents.receivedAt} < now() - make_interval(days => ${retentionDays})`,
-          ),
-        )
-        .limit(batchSize)
-        .for("update", { skipLocked: true });
-      return tx
-        .delete(clerkWebhookEvents)
-        .where(inArray(clerkWebhookEvents.svixId, due))
-        .returning({ svixId: clerkWebhookEvents.svixId });
-    });
-    if (deleted === null) {
+    // The literal 'dead_letter' (not a parameter) lets the planner use the partial index.
+    const [batch] = rowsOf<{ acquired: boolean; deleted: number | string }>(
+      await db.execute(sql`
+        with lock as (select pg_try_advisory_xact_lock(${sql.raw(inboxPruneLockKey)}::bigint) as acquired),
+        due as (
+          select ${inbox.svixId} as svix_id from ${inbox}
+          where ${inbox.outcome} <> 'dead_letter'
+            and ${inbox.receivedAt} < now() - make_interval(days => ${retentionDays}::int)
+            and (select acquired from lock)
+          limit ${batchSize}::int
+          for update skip locked
+        ),
+        gone as (delete from ${inbox} where ${inbox.svixId} in (select svix_id from due) returning 1)
+        select (select acquired from lock) as acquired, (select count(*) from gone)::int as deleted`),
+    );
+    if (!batch?.acquired) {
       result.otherPrunerActive = true;
       return result;
     }
+    const deleted = Number(batch.deleted);
     result.batches++;
-    result.deletedRows += deleted.length;
-    if (deleted.length < batchSize) return result;
+    result.deletedRows += deleted;
+    if (deleted < batchSize) return result;
   }
 }
 
@@ -98,7 +99,11 @@ export async function pruneWebhookInbox(db: UserSyncDatabase, options: InboxPrun
  * Deletes dead letters (and only dead letters) by `svix-id`, by age, or all of them; returns
  * how many. Clearing one lets a replay from the Svix dashboard apply the message again.
  */
-export async function clearWebhookDeadLetters(db: UserSyncDatabase, selection: DeadLetterSelection): Promise<number> {
+export async function clearWebhookDeadLetters(
+  db: UserSyncDatabase,
+  selection: DeadLetterSelection,
+  clerkWebhookEvents: Inbox = defaultUserSyncTables.clerkWebhookEvents,
+): Promise<number> {
   let filter: SQL | undefined;
   if ("svixIds" in selection) {
     if (selection.svixIds.length === 0) return 0;

@@ -37,10 +37,11 @@
  * 7. One round trip per write: the statement returns the row it wrote or, when its WHERE
  *    refused, the row as it stands.
  */
-import { eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { eq, getTableColumns, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { PgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
+import { reusableQuery, type ReusableQuery } from "./reusable-query";
 import type { SyncedUserRow, SyncedUsersTable } from "./schema";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any host schema
@@ -63,13 +64,18 @@ export type TombstoneOrigin = "webhook" | "client-sync" | "reconcile";
 /** The row is the host's full row (every column of the host's table), or null when none exists. */
 export type WriteResult = { outcome: WriteOutcome; row: SyncedUserRow | null };
 
+/** How a write runs its statement: `namedStatements` only where the host opted in (no transaction pooler). */
+export type WriteOptions = { namedStatements?: boolean };
+
 /** The write path's column keys a guard compares. */
-export type GuardColumn = "email" | "firstName" | "lastName" | "username" | "imageUrl" | "clerkUpdatedAt" | "deletedAt" | "deletedBy";
+export type GuardColumn = MirroredColumn | "clerkUpdatedAt" | "deletedAt" | "deletedBy";
 
 /** How a guard refers to one side of a comparison: the stored row, or the incoming snapshot. */
 export type RowReference = (column: GuardColumn) => SQL;
 
-const mirroredValueColumns = ["email", "firstName", "lastName", "username", "imageUrl"] as const;
+/** The Clerk-owned values the mirror holds, in one order for every comparison and write. */
+export const mirroredValueColumns = ["email", "phoneNumber", "firstName", "lastName", "username", "imageUrl", "banned", "locked"] as const;
+export type MirroredColumn = (typeof mirroredValueColumns)[number];
 
 /**
  * The guards of invariants 2–4, over any pair of row references: the single-row upsert
@@ -100,11 +106,7 @@ export function fetchedUpsertClauses(table: SyncedUsersTable) {
   const { differs, restore, take } = writeGuards(storedColumn(table), excludedColumn(table));
   const pick = (column: GuardColumn) => sql`case when ${take} then ${excludedColumn(table)(column)} else ${table[column]} end`;
   const set = {
-    email: pick("email"),
-    firstName: pick("firstName"),
-    lastName: pick("lastName"),
-    username: pick("username"),
-    imageUrl: pick("imageUrl"),
+    ...(Object.fromEntries(mirroredValueColumns.map((column) => [column, pick(column)])) as Record<MirroredColumn, SQL>),
     clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
     updatedAt: sql`case when ${restore} or (${take} and ${differs}) then now() else ${table.updatedAt} end`,
     deletedAt: sql`null`,
@@ -128,11 +130,7 @@ export function fetchedUpsertClauses(table: SyncedUsersTable) {
 export function pushedUpsertClauses(table: SyncedUsersTable) {
   const { differs, live, newer } = writeGuards(storedColumn(table), excludedColumn(table));
   const set = {
-    email: sql`excluded.email`,
-    firstName: sql`excluded.first_name`,
-    lastName: sql`excluded.last_name`,
-    username: sql`excluded.username`,
-    imageUrl: sql`excluded.image_url`,
+    ...(Object.fromEntries(mirroredValueColumns.map((column) => [column, excludedColumn(table)(column)])) as Record<MirroredColumn, SQL>),
     clerkUpdatedAt: sql`excluded.clerk_updated_at`,
     updatedAt: sql`case when ${differs} then now() else ${table.updatedAt} end`,
     lastSyncedAt: sql`now()`,
@@ -147,6 +145,14 @@ export const assignments = (table: SyncedUsersTable, set: Partial<Record<keyof S
     Object.entries(set).map(([key, value]) => sql`${sql.identifier(table[key as keyof typeof set].name)} = ${value}`),
     sql`, `,
   );
+
+/** A snapshot's mirrored values as typed SQL parameters, in `mirroredValueColumns` order. */
+function snapshotValues(user: ClerkUserSnapshot): SQL[] {
+  return mirroredValueColumns.map((key) => {
+    const value = user[key];
+    return typeof value === "boolean" ? sql`${value}::boolean` : sql`${value}::text`;
+  });
+}
 
 /** A webhook's effect: a pushed snapshot, or Clerk's own deletion at its event time. */
 export type PushedWrite = { kind: "upsert"; user: ClerkUserSnapshot } | { kind: "tombstone"; userId: string; clerkClockMs: number };
@@ -173,14 +179,21 @@ export function pushedWriteStatement(table: SyncedUsersTable, write: PushedWrite
   }
   const { user } = write;
   const { set, where } = pushedUpsertClauses(table);
+  const incoming = snapshotValues(user);
+  const stored = sql.join(mirroredValueColumns.map((key) => sql`${table[key]}`), sql`, `);
   return {
-    insert: sql`insert into ${table} (${column("id")}, ${column("email")}, ${column("firstName")}, ${column("lastName")}, ${column("username")}, ${column("imageUrl")},
+    insert: sql`insert into ${table} (${column("id")}, ${sql.join(mirroredValueColumns.map(column), sql`, `)},
           ${column("clerkUpdatedAt")}, ${column("lastSyncedAt")}, ${column("lastSyncOutcome")})
-        select ${user.id}::text, ${user.email}::text, ${user.firstName}::text, ${user.lastName}::text, ${user.username}::text, ${user.imageUrl}::text,
-          ${user.clerkUpdatedAtMs}::bigint, now(), 'created' where ${onlyIf}
+        select ${user.id}::text, ${sql.join(incoming, sql`, `)}, ${user.clerkUpdatedAtMs}::bigint, now(), 'created' where ${onlyIf}
         on conflict (${column("id")}) do update set ${assignments(table, set)} where ${where} ${outcome}`,
+    // An equal clock with other values is `diverged`: two snapshots Clerk gave one clock (it
+    // does not move `updated_at` for every change), so a payload alone cannot say which is newer.
     outcomeIfNotWritten: sql`coalesce((
-        select case when ${table.deletedAt} is not null then 'deleted' when ${table.clerkUpdatedAt} = ${user.clerkUpdatedAtMs}::bigint then 'unchanged' else 'stale' end
+        select case
+          when ${table.deletedAt} is not null then 'deleted'
+          when ${table.clerkUpdatedAt} = ${user.clerkUpdatedAtMs}::bigint and (${stored}) is distinct from (${sql.join(incoming, sql`, `)}) then 'diverged'
+          when ${table.clerkUpdatedAt} = ${user.clerkUpdatedAtMs}::bigint then 'unchanged'
+          else 'stale' end
         from ${table} where ${table.id} = ${user.id}::text), 'stale')`,
   };
 }
@@ -193,10 +206,13 @@ export function pushedWriteStatement(table: SyncedUsersTable, write: PushedWrite
 export function tombstoneClauses(table: SyncedUsersTable) {
   const set = {
     email: sql`null`,
+    phoneNumber: sql`null`,
     firstName: sql`null`,
     lastName: sql`null`,
     username: sql`null`,
     imageUrl: sql`null`,
+    banned: sql`false`,
+    locked: sql`false`,
     clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
     deletedAt: sql`coalesce(${table.deletedAt}, now())`,
     deletedBy: sql`excluded.deleted_by`,
@@ -213,16 +229,13 @@ export async function upsertClerkUser(
   table: SyncedUsersTable,
   user: ClerkUserSnapshot,
   authority: WriteAuthority = "pushed",
+  options: WriteOptions = {},
 ): Promise<WriteResult> {
   const fetched = authority === "fetched";
-  const { written, row } = await writeOrRead(db, table, `upsert-${authority}`, () => {
+  const { written, row } = await writeOrRead(db, table, { kind: `upsert_${authority}`, named: options.namedStatements === true }, () => {
     const values = {
       id: sql.placeholder("id"),
-      email: sql.placeholder("email"),
-      firstName: sql.placeholder("firstName"),
-      lastName: sql.placeholder("lastName"),
-      username: sql.placeholder("username"),
-      imageUrl: sql.placeholder("imageUrl"),
+      ...(Object.fromEntries(mirroredValueColumns.map((key) => [key, sql.placeholder(key)])) as Record<MirroredColumn, Placeholder>),
       clerkUpdatedAt: sql.placeholder("clerkUpdatedAt"),
       lastSyncedAt: sql`now()`,
       lastSyncOutcome: "created" as const,
@@ -233,11 +246,7 @@ export async function upsertClerkUser(
     return db.insert(table).values(values).onConflictDoUpdate({ target: table.id, set, setWhere: where }).returning();
   }, {
     id: user.id,
-    email: user.email,
-    firstName: user.firstName,
-    lastName: user.lastName,
-    username: user.username,
-    imageUrl: user.imageUrl,
+    ...Object.fromEntries(mirroredValueColumns.map((key) => [key, user[key]])),
     clerkUpdatedAt: user.clerkUpdatedAtMs,
   });
   if (written) return { outcome: written.lastSyncOutcome ?? "updated", row: written };
@@ -258,11 +267,12 @@ export async function tombstoneClerkUser(
   userId: string,
   clerkClockMs: number | null,
   origin: TombstoneOrigin = "webhook",
+  options: WriteOptions = {},
 ): Promise<WriteResult> {
   const { written, row } = await writeOrRead(
     db,
     table,
-    "tombstone",
+    { kind: "tombstone", named: options.namedStatements === true },
     () => {
       const tombstone = tombstoneClauses(table);
       return db
@@ -287,15 +297,11 @@ export async function tombstoneClerkUser(
 /** An upsert on the users table with `.returning()` of every column, its values placeholders (`id` among them). */
 type ReturningInsert = { getSQL(): SQL };
 
-type WriteOrReadQuery = { execute(values: Record<string, unknown>): Promise<unknown[]> };
+type WriteOrReadQuery = ReusableQuery<unknown[]>;
 
 const writtenFlag = "user_sync_written";
 
-/**
- * Built once per database, table and kind of write, then run with its values: building the
- * statement (drizzle turning a few hundred SQL chunks into text) cost more CPU than PostgreSQL
- * spent running it, and a prepared statement is also parsed and planned once per connection.
- */
+/** Built once per database, table, kind of write and statement naming, then run with its values (reusable-query.ts). */
 const writeOrReadQueries = new WeakMap<UserSyncDatabase, WeakMap<SyncedUsersTable, Map<string, WriteOrReadQuery>>>();
 
 /**
@@ -308,7 +314,7 @@ const writeOrReadQueries = new WeakMap<UserSyncDatabase, WeakMap<SyncedUsersTabl
 async function writeOrRead(
   db: UserSyncDatabase,
   table: SyncedUsersTable,
-  kind: string,
+  statement: { kind: string; named: boolean },
   build: () => ReturningInsert,
   values: Record<string, unknown> & { id: string },
 ): Promise<{ written: SyncedUserRow | null; row: SyncedUserRow | null }> {
@@ -316,10 +322,11 @@ async function writeOrRead(
   if (!byTable) writeOrReadQueries.set(db, (byTable = new WeakMap<SyncedUsersTable, Map<string, WriteOrReadQuery>>()));
   let byKind = byTable.get(table);
   if (!byKind) byTable.set(table, (byKind = new Map<string, WriteOrReadQuery>()));
-  let query = byKind.get(kind);
+  const key = `${statement.kind}:${statement.named ? "named" : "unnamed"}`;
+  let query = byKind.get(key);
   if (!query) {
-    query = prepareWriteOrRead(db, table, kind, build());
-    byKind.set(kind, query);
+    query = prepareWriteOrRead(db, table, statement, build());
+    byKind.set(key, query);
   }
   const [found] = (await query.execute(values)) as (SyncedUserRow & { [writtenFlag]: boolean })[];
   if (!found) {
@@ -330,7 +337,7 @@ async function writeOrRead(
   return written ? { written: row, row } : { written: null, row };
 }
 
-function prepareWriteOrRead(db: UserSyncDatabase, table: SyncedUsersTable, kind: string, insert: ReturningInsert): WriteOrReadQuery {
+function prepareWriteOrRead(db: UserSyncDatabase, table: SyncedUsersTable, statement: { kind: string; named: boolean }, insert: ReturningInsert): WriteOrReadQuery {
   const columns = getTableColumns(table);
   const upsert = db.$with("user_sync_upsert", columns).as(insert.getSQL());
   type Selection = Record<string, PgColumn | SQL.Aliased>;
@@ -349,5 +356,5 @@ function prepareWriteOrRead(db: UserSyncDatabase, table: SyncedUsersTable, kind:
         .where(sql`${table.id} = ${sql.placeholder("id")} and not exists (select 1 from ${upsert})`),
     )
     .as("user_sync_row");
-  return db.with(upsert).select().from(either).prepare(`user_sync_${kind}`);
+  return reusableQuery(db.with(upsert).select().from(either), statement.kind, statement.named);
 }
