@@ -2,7 +2,17 @@ import { sql, type getTableColumns, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "../clerk-user";
 import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, UserSyncTables } from "../schema";
-import { assignments, fetchedUpsertClauses, tombstoneClauses, writeGuards, type GuardColumn, type RowReference, type UserSyncDatabase, type WriteOutcome } from "../write-path";
+import {
+  assignments,
+  fetchedUpsertClauses,
+  mirroredValueColumns,
+  tombstoneClauses,
+  writeGuards,
+  type GuardColumn,
+  type RowReference,
+  type UserSyncDatabase,
+  type WriteOutcome,
+} from "../write-path";
 import type { ReconcileLease } from "./lease";
 import { parseJson, pgArray, rowsOf } from "./sql";
 
@@ -111,7 +121,7 @@ export async function commitReconcilePage(db: UserSyncDatabase, tables: Reconcil
   const ids = pgArray(s.map((x) => x.id));
   const held = page.lease.held;
   const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
-  const valueColumns = sql`${name("id")}, ${name("email")}, ${name("firstName")}, ${name("lastName")}, ${name("username")}, ${name("imageUrl")}, ${name("clerkUpdatedAt")}`;
+  const valueColumns = sql`${name("id")}, ${sql.join(mirroredValueColumns.map(name), sql`, `)}, ${name("clerkUpdatedAt")}`;
   const upsert = fetchedUpsertClauses(users);
   const record = (ids: readonly string[] | undefined, state: "gone" | "unconfirmed") => sql`
       insert into ${tables.seen} (${seen.runId}, ${seen.userId}, ${seen.state})
@@ -149,11 +159,14 @@ export async function commitReconcilePage(db: UserSyncDatabase, tables: Reconcil
     page as (
       select * from unnest(
         ${ids}::text[],
-        ${pgArray(s.map((x) => x.email))}::text[],
-        ${pgArray(s.map((x) => x.firstName))}::text[],
-        ${pgArray(s.map((x) => x.lastName))}::text[],
-        ${pgArray(s.map((x) => x.username))}::text[],
-        ${pgArray(s.map((x) => x.imageUrl))}::text[],
+        ${sql.join(
+          mirroredValueColumns.map((key) =>
+            key === "banned" || key === "locked"
+              ? sql`${pgArray(s.map((x) => String(x[key])))}::boolean[]`
+              : sql`${pgArray(s.map((x) => x[key]))}::text[]`,
+          ),
+          sql`, `,
+        )},
         ${pgArray(s.map((x) => x.clerkUpdatedAtMs))}::bigint[]
       ) as p(${valueColumns})
     ),
@@ -188,7 +201,7 @@ export async function commitReconcilePage(db: UserSyncDatabase, tables: Reconcil
       select p.*, m.${name("id")} is null as missing, coalesce(${compare.take}, false) as take,
         coalesce(${compare.restore}, false) as restore, coalesce(${compare.differs}, true) as differs,
         array_remove(array[
-          ${differs("email")}, ${differs("firstName")}, ${differs("lastName")}, ${differs("username")}, ${differs("imageUrl")},
+          ${sql.join(mirroredValueColumns.map(differs), sql`, `)},
           case when m.${name("id")} is null or ${compare.newer} then 'clerkUpdatedAt' end,
           case when m.${name("deletedAt")} is not null then 'deletedAt' end
         ], null) as fields

@@ -28,7 +28,7 @@ const { reconcile, mirror, rowVersions, mirrorState, liveIds, expectSameAsUninte
 const byUser = (changes: ReconcileChange[]) => [...changes].sort((a, b) => a.userId.localeCompare(b.userId));
 
 describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", () => {
-  const allFields = ["email", "firstName", "lastName", "username", "imageUrl", "clerkUpdatedAt"];
+  const allFields = ["email", "phoneNumber", "firstName", "lastName", "username", "imageUrl", "banned", "locked", "clerkUpdatedAt"];
 
   async function seedDrift() {
     // M: in Clerk only.

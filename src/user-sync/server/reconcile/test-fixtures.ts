@@ -44,10 +44,13 @@ export function reconcileFixtures(testDb: TestDatabase) {
   const snapshotOf = (p: Person): ClerkUserSnapshot => ({
     id: p.id,
     email: p.email ?? null,
+    phoneNumber: null,
     firstName: p.firstName ?? null,
     lastName: p.lastName ?? null,
     username: p.username ?? null,
     imageUrl: `https://img.clerk.test/${p.id}.png`,
+    banned: false,
+    locked: false,
     clerkUpdatedAtMs: p.updatedAtMs,
   });
 
