@@ -8,7 +8,7 @@ import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
 import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
-import { createReconciler, lastReconcileRun, type ReconcileOptions } from "./reconcile";
+import { createReconciler, type ReconcileOptions } from "./reconcile";
 import { createUserSyncRouter } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
@@ -33,7 +33,7 @@ export type UserSyncOperationsOptions = {
   telemetry?: false | Omit<WriteTelemetryOptions, "db">;
   /** The admin API's keys and the reconciliation it runs. */
   admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
-  health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs">;
+  health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs" | "timeoutMs">;
   /**
    * Reconciliation (the admin API's and the CLI's): `lock: "session"` on a single-connection
    * database (embedded PGlite), where the default lock transaction would block the run's own
@@ -118,7 +118,6 @@ export function createUserSync<TUsers extends UsersTable>(
     telemetry: telemetry ?? undefined,
     configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
     webhooksConfigured: !!options.webhook.signingSecret,
-    lastReconcile: async () => lastReconcileRun(await options.db(), options.tables),
     ...options.health,
   });
   // Reconciliation lists users with Clerk's own SDK (the list endpoint's paging and filters).

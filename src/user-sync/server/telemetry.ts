@@ -234,6 +234,26 @@ export type WriteStatsTotals = {
   errors: number;
 };
 
+/** Counts per source, outcome and whether Clerk was called, as `writeStatsTotals` takes them. */
+export type WriteStatsRow = { source: string; outcome: string; clerkFetched: boolean; count: number };
+
+/** Totals of grouped write counts: per source and outcome, self-heals, client syncs that called Clerk, errors. */
+export function writeStatsTotals(rows: readonly WriteStatsRow[]): WriteStatsTotals {
+  const totals: WriteStatsTotals = { outcomes: {}, selfHeals: 0, clientSyncClerkFetches: 0, errors: 0 };
+  for (const row of rows) {
+    const count = Number(row.count);
+    if (count === 0) continue;
+    const bySource = (totals.outcomes[row.source] ??= {});
+    bySource[row.outcome] = (bySource[row.outcome] ?? 0) + count;
+    if (row.outcome === "error") totals.errors += count;
+    if (row.source === ("client-sync" satisfies UserSyncSource)) {
+      if (row.clerkFetched) totals.clientSyncClerkFetches += count;
+      if (dataChangingOutcomes.has(row.outcome as WriteOutcome)) totals.selfHeals += count;
+    }
+  }
+  return totals;
+}
+
 export async function readWriteStats(
   db: UserSyncDatabase,
   since: Date,
@@ -249,16 +269,5 @@ export async function readWriteStats(
     .from(userSyncWriteStats)
     .where(sql`${userSyncWriteStats.bucketStart} >= ${since.toISOString()}::timestamptz`)
     .groupBy(userSyncWriteStats.source, userSyncWriteStats.outcome, userSyncWriteStats.clerkFetched);
-  const totals: WriteStatsTotals = { outcomes: {}, selfHeals: 0, clientSyncClerkFetches: 0, errors: 0 };
-  for (const row of rows) {
-    const count = Number(row.count);
-    const bySource = (totals.outcomes[row.source] ??= {});
-    bySource[row.outcome] = (bySource[row.outcome] ?? 0) + count;
-    if (row.outcome === "error") totals.errors += count;
-    if (row.source === ("client-sync" satisfies UserSyncSource)) {
-      if (row.clerkFetched) totals.clientSyncClerkFetches += count;
-      if (dataChangingOutcomes.has(row.outcome as WriteOutcome)) totals.selfHeals += count;
-    }
-  }
-  return totals;
+  return writeStatsTotals(rows);
 }
