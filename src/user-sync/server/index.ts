@@ -5,6 +5,7 @@ import { createClerkClient } from "@clerk/backend";
 import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
+import type { BackgroundScheduler } from "./background";
 import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
@@ -72,6 +73,16 @@ export function createUserSync<TUsers extends UsersTable>(
     clerk?: Partial<ClerkBackendApiOptions>;
     /** Clerk webhook settings; the signing secret defaults to `CLERK_WEBHOOK_SIGNING_SECRET`. */
     webhook?: Partial<UserSyncWebhookOptions>;
+    /**
+     * Where background work runs: the telemetry flush (and its prune) after a request that
+     * counted a write, the webhook inbox prune after a delivery. Give your platform's "finish this
+     * after the response" hook, so a serverless function is not frozen before it is done: with
+     * Next, `(task) => after(task)` (`next/server`); elsewhere `(task) => waitUntil(task())`.
+     * Called during the request; where it throws (outside a request), the work falls back to the
+     * flush interval's timer and to starting the prune off the response's path, which is also
+     * the default without it (fine for a long-lived server that flushes on shutdown: `telemetry.close()`).
+     */
+    schedule?: BackgroundScheduler;
   } & UserSyncOperationsOptions,
 ) {
   const database = hostOptions.db;
@@ -94,7 +105,9 @@ export function createUserSync<TUsers extends UsersTable>(
           reconcileShare: options.clerkBudget?.reconcileShare,
         });
   const telemetry =
-    options.telemetry === false ? null : createWriteTelemetry({ db: options.db, table: options.tables.userSyncWriteStats, ...options.telemetry });
+    options.telemetry === false
+      ? null
+      : createWriteTelemetry({ db: options.db, table: options.tables.userSyncWriteStats, schedule: options.schedule, ...options.telemetry });
   // Both receive every event: the persisted counters and the host's own metrics hook.
   const onEvent = (event: UserSyncEvent) => {
     telemetry?.record(event);
@@ -107,6 +120,7 @@ export function createUserSync<TUsers extends UsersTable>(
     users: options.users,
     tables: options.tables,
     onEvent,
+    schedule: options.schedule,
     ...options.webhook,
   });
   const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
@@ -142,6 +156,7 @@ function envValue(name: string): string | undefined {
 }
 
 export { createClerkWebhookHandler };
+export type { BackgroundScheduler } from "./background";
 export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
 export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
 export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./telemetry";

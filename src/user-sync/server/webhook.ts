@@ -19,12 +19,14 @@
  *   svix-id, the outcome and codes (SQLSTATE, schema issue paths), never payload values or
  *   database messages (they quote row values). No Clerk API call is made here.
  * - Bounded: processed inbox rows older than the retention window are pruned in batches, now
- *   and then after a delivery (off the response's path) or by a cron calling `pruneInbox()`.
+ *   and then after a delivery (through the host's `schedule`, so a serverless function finishes
+ *   it before it is frozen; off the response's path) or by a cron calling `pruneInbox()`.
  */
 import { sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
+import { scheduleInBackground, type BackgroundScheduler } from "./background";
 import { rowsOf } from "./clerk-budget";
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
 import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
@@ -58,6 +60,12 @@ export type ClerkWebhookOptions = {
   /** At most one automatic prune per this interval per process (default 5 min); 0 turns it off (prune by cron). */
   pruneIntervalMs?: number;
   onEvent?: (event: UserSyncEvent) => void;
+  /**
+   * Where the inbox prune after a delivery runs (Next's `(task) => after(task)`): during the
+   * delivery's request, with a task the platform lets finish after the response. Without one (or
+   * outside a request) the prune starts off the response's path and nothing waits for it.
+   */
+  schedule?: BackgroundScheduler;
   /** Where the one line per delivery (and per prune that did something) goes; the default writes JSON to the console. */
   log?: (entry: ClerkWebhookLogEntry) => void;
 };
@@ -441,7 +449,10 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     const nowMs = Date.now();
     if (lastPruneStartedAtMs !== null && nowMs - lastPruneStartedAtMs < pruneIntervalMs) return;
     lastPruneStartedAtMs = nowMs;
-    void pruneInbox().catch(() => undefined);
+    const prune = async () => {
+      await pruneInbox().catch(() => undefined);
+    };
+    if (!scheduleInBackground(options.schedule, prune)) void prune();
   }
 
   /**
