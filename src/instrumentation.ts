@@ -34,7 +34,7 @@ function finishFirstOn(signal: NodeJS.Signals, work: () => Promise<void>) {
         process.kill(process.pid, signal);
         return;
       }
-      for (const listener of previous) (listener as (received: NodeJS.Signals) => void)(signal);
+      for (const listener of previous) listener(signal);
     });
   });
 }

@@ -20,7 +20,7 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 
 import * as schema from "~/server/db/schema";
-import { createUserSync } from "~/user-sync/server";
+import { createUserSync } from "clerk-user-sync/server";
 
 const invocation = new AsyncLocalStorage<Promise<unknown>[]>();
 

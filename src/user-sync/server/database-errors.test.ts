@@ -70,7 +70,7 @@ describe("database failures without a SQLSTATE", () => {
   it("node-postgres: a statement name used for another statement is permanent (DATABASE_REJECTED, not 503 forever)", async () => {
     const db = nodePg(testDb.url);
     await db.execute(sql`select 1`);
-    const client = await (db.$client as pg.Pool).connect();
+    const client = await db.$client.connect();
     try {
       await client.query({ name: "user_sync_claim", text: "select 1 as one" });
       const error = await failure(client.query({ name: "user_sync_claim", text: "select 2 as two" }));
