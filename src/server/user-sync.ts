@@ -27,8 +27,6 @@ export const userSync = createUserSync({
   // /api/admin/user-sync/*: Bearer ADMIN_API_KEY (or ADMIN_API_KEY_PREVIOUS during a rotation); unset → 503.
   admin: { apiKey: env.ADMIN_API_KEY, previousApiKey: env.ADMIN_API_KEY_PREVIOUS },
   health: { clerkCountCacheMs: env.USER_SYNC_CLERK_COUNT_CACHE_SECONDS * 1000 },
-  // Embedded PGlite is one connection: the run's lock cannot be a transaction held beside it.
-  reconcile: { lock: env.DATABASE_URL ? "transaction" : "session" },
   // Telemetry flushes and the webhook inbox prune run after the response, where the platform
   // waits for them (serverless functions are frozen once their response and after() work end).
   schedule: (task) => after(task),

@@ -9,9 +9,10 @@ import type { BackgroundScheduler } from "./background";
 import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
-import { createReconciler, type ReconcileOptions } from "./reconcile";
+import { databaseTraits, defaultReconcileLock, reconcileLimitation, ReconcileUnsupportedError } from "./drivers";
+import { createReconciler, type ReconcileOptions, type ReconcileReport, type ReconcileRequest } from "./reconcile";
 import { createUserSyncRouter } from "./router";
-import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
+import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncLogEntry, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 import { defaultUserSyncTables } from "./schema";
@@ -36,9 +37,13 @@ export type UserSyncOperationsOptions = {
   admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
   health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs" | "timeoutMs">;
   /**
-   * Reconciliation (the admin API's and the CLI's): `lock: "session"` on a single-connection
-   * database (embedded PGlite), where the default lock transaction would block the run's own
-   * queries.
+   * Reconciliation (the admin API's and the CLI's). Its lock defaults to what the database
+   * supports: `"session"` on PGlite (one connection: a lock transaction would block the run's own
+   * queries), else `"transaction"` (held on one pooled connection for the run). What a database
+   * cannot run (neon-http: no interactive transaction; a pool of one connection) is logged when
+   * `createUserSync` is constructed (or when a lazily opened database first opens), and
+   * `reconcile()` refuses with `ReconcileUnsupportedError` (the admin API's 501); a `lock` the
+   * database cannot hold throws at construction.
    */
   reconcile?: Pick<ReconcileOptions, "lock" | "maxChanges" | "incrementalOverlapMs" | "resumeWithinMs" | "retentionMs" | "clerkTimeoutMs">;
 };
@@ -134,16 +139,48 @@ export function createUserSync<TUsers extends UsersTable>(
     webhooksConfigured: !!options.webhook.signingSecret,
     ...options.health,
   });
+  // What the database cannot do is said now, not when a cron first runs a reconciliation.
+  let limitationLogged = false;
+  const warnOnce = (driver: string, limitation: string) => {
+    if (limitationLogged) return;
+    limitationLogged = true;
+    const entry: UserSyncLogEntry = { level: "warn", event: "driver_limitation", driver, message: `Reconciliation is not available: ${limitation}` };
+    try {
+      if (options.log) options.log(entry);
+      else console.warn("user-sync", JSON.stringify(entry));
+    } catch {
+      // A broken logger must not stop the plugin.
+    }
+  };
+  const reconcileRefusal = (db: UserSyncDatabase) => {
+    const traits = databaseTraits(db);
+    const lock = options.reconcile?.lock ?? defaultReconcileLock(traits);
+    return { lock, limitation: reconcileLimitation(traits, lock), driver: traits.driver };
+  };
+  if (typeof database !== "function") {
+    const { limitation, driver } = reconcileRefusal(database);
+    if (limitation && options.reconcile?.lock) throw new Error(`createUserSync: ${limitation}`);
+    if (limitation) warnOnce(driver, limitation);
+  }
   // Reconciliation lists users with Clerk's own SDK (the list endpoint's paging and filters).
-  const reconcile = createReconciler({
-    db: options.db,
-    users: options.users,
-    tables: options.tables,
-    clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
-    budget,
-    onEvent,
-    ...options.reconcile,
-  });
+  const reconcile = async (request: ReconcileRequest): Promise<ReconcileReport> => {
+    const db = await options.db();
+    const { lock, limitation, driver } = reconcileRefusal(db);
+    if (limitation) {
+      warnOnce(driver, limitation);
+      throw new ReconcileUnsupportedError(limitation);
+    }
+    return createReconciler({
+      db: () => Promise.resolve(db),
+      users: options.users,
+      tables: options.tables,
+      clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
+      budget,
+      onEvent,
+      ...options.reconcile,
+      lock,
+    })(request);
+  };
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
   const router = withProfileProcedures(createUserSyncRouter(service), profile);
   return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile };
@@ -156,6 +193,8 @@ function envValue(name: string): string | undefined {
 }
 
 export { createClerkWebhookHandler };
+export { databaseTraits, ReconcileUnsupportedError } from "./drivers";
+export type { DatabaseTraits, DriverName } from "./drivers";
 export type { BackgroundScheduler } from "./background";
 export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
 export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
