@@ -1,8 +1,8 @@
 /**
- * Work the server must finish before its process ends (the user sync's buffered telemetry), run
- * by the SIGTERM/SIGINT handling in src/instrumentation.ts. The tasks live on `globalThis`:
- * Next evaluates a module once per bundle (route handlers, instrumentation), and each module
- * instance registers its own.
+ * Work the server must finish before its process ends (the user sync's buffered telemetry),
+ * registered with `onShutdown` and run on SIGTERM/SIGINT (src/instrumentation.ts). The tasks live
+ * on `globalThis`: Next evaluates a module once per bundle (route handlers, instrumentation), and
+ * each module instance registers its own.
  */
 const registry = Symbol.for("clerk-user-sync-host.shutdown-tasks");
 
@@ -24,4 +24,26 @@ export async function runShutdownTasks(timeoutMs: number): Promise<void> {
   });
   await Promise.race([Promise.allSettled([...tasks()].map((task) => task())), deadline]);
   clearTimeout(timer);
+}
+
+/**
+ * On each signal, runs the shutdown tasks (at most 5 s) first, then whatever handled the signal
+ * before (`next start` registers its graceful close before it loads instrumentation); with no
+ * handler (signals handled elsewhere, NEXT_MANUAL_SIG_HANDLE), the signal's default action: the
+ * process ends.
+ */
+export function finishShutdownWorkFirst(signals: NodeJS.Signals[]) {
+  for (const signal of signals) {
+    const previous = process.listeners(signal);
+    process.removeAllListeners(signal);
+    process.once(signal, () => {
+      void runShutdownTasks(5_000).finally(() => {
+        if (previous.length === 0) {
+          process.kill(process.pid, signal);
+          return;
+        }
+        for (const listener of previous) listener(signal);
+      });
+    });
+  }
 }
