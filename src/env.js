@@ -19,6 +19,13 @@ export const env = createEnv({
     /** Allows the embedded PGlite database when NODE_ENV=production (demos only: one process, local disk). */
     ALLOW_EMBEDDED_DATABASE: z.stringbool().default(false),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
+    /**
+     * How DATABASE_URL reaches PostgreSQL: "session" (the server itself, or a session pooler) or
+     * "transaction" (a transaction pooler: PgBouncer pool_mode=transaction, Supabase's pooler on
+     * 6543, Neon's -pooler host): no prepared statements, no startup parameters, timeouts per
+     * statement and per transaction.
+     */
+    DATABASE_POOL_MODE: z.enum(["session", "transaction"]).default("session"),
     /** Seconds to wait for a new PostgreSQL connection before the query fails. */
     DATABASE_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(5),
     /** PostgreSQL's statement_timeout (and idle-in-transaction timeout) for the app's connections; 0 disables. */
@@ -61,6 +68,7 @@ export const env = createEnv({
     DATABASE_URL: process.env.DATABASE_URL,
     ALLOW_EMBEDDED_DATABASE: process.env.ALLOW_EMBEDDED_DATABASE,
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
+    DATABASE_POOL_MODE: process.env.DATABASE_POOL_MODE,
     DATABASE_CONNECT_TIMEOUT_SECONDS: process.env.DATABASE_CONNECT_TIMEOUT_SECONDS,
     DATABASE_STATEMENT_TIMEOUT_MS: process.env.DATABASE_STATEMENT_TIMEOUT_MS,
     CLERK_SECRET_KEY: process.env.CLERK_SECRET_KEY,

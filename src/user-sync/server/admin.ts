@@ -117,7 +117,8 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
     /**
      * `POST /api/admin/user-sync/reconcile?dry_run=true|false&mode=full|incremental` (defaults:
      * dry run, full) → 200 `ReconcileReport`; 400 on other parameters; 409 while another run
-     * holds the lock; 503 when no reconciliation is wired.
+     * holds the lock; 501 when the host's database cannot run it (ReconcileUnsupportedError); 503
+     * when no reconciliation is wired.
      */
     async reconcile(request: Request): Promise<Response> {
       const refused = gate("reconcile", request);
@@ -132,6 +133,10 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
       } catch (error) {
         if (isLocked(error)) {
           return answer("reconcile", 409, { error: "reconcile_in_progress", message: "Another reconciliation run holds the lock" }, { reason: "locked" });
+        }
+        if ((error as { code?: unknown } | null)?.code === "RECONCILE_UNSUPPORTED") {
+          // The host's database cannot hold the run's lock (createUserSync logged why at start).
+          return answer("reconcile", 501, { error: "reconcile_unsupported", message: (error as Error).message }, { reason: "reconcile_unsupported" });
         }
         return failure("reconcile", error);
       }

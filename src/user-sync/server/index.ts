@@ -5,12 +5,14 @@ import { createClerkClient } from "@clerk/backend";
 import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
+import type { BackgroundScheduler } from "./background";
 import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
-import { createReconciler, lastReconcileRun, type ReconcileOptions } from "./reconcile";
+import { databaseTraits, defaultReconcileLock, reconcileLimitation, ReconcileUnsupportedError } from "./drivers";
+import { createReconciler, type ReconcileOptions, type ReconcileReport, type ReconcileRequest } from "./reconcile";
 import { createUserSyncRouter } from "./router";
-import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
+import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncLogEntry, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 import { defaultUserSyncTables } from "./schema";
@@ -33,11 +35,15 @@ export type UserSyncOperationsOptions = {
   telemetry?: false | Omit<WriteTelemetryOptions, "db">;
   /** The admin API's keys and the reconciliation it runs. */
   admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
-  health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs">;
+  health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs" | "timeoutMs">;
   /**
-   * Reconciliation (the admin API's and the CLI's): `lock: "session"` on a single-connection
-   * database (embedded PGlite), where the default lock transaction would block the run's own
-   * queries.
+   * Reconciliation (the admin API's and the CLI's). Its lock defaults to what the database
+   * supports: `"session"` on PGlite (one connection: a lock transaction would block the run's own
+   * queries), else `"transaction"` (held on one pooled connection for the run). What a database
+   * cannot run (neon-http: no interactive transaction; a pool of one connection) is logged when
+   * `createUserSync` is constructed (or when a lazily opened database first opens), and
+   * `reconcile()` refuses with `ReconcileUnsupportedError` (the admin API's 501); a `lock` the
+   * database cannot hold throws at construction.
    */
   reconcile?: Pick<ReconcileOptions, "lock" | "maxChanges" | "incrementalOverlapMs" | "resumeWithinMs" | "retentionMs" | "clerkTimeoutMs">;
 };
@@ -72,6 +78,16 @@ export function createUserSync<TUsers extends UsersTable>(
     clerk?: Partial<ClerkBackendApiOptions>;
     /** Clerk webhook settings; the signing secret defaults to `CLERK_WEBHOOK_SIGNING_SECRET`. */
     webhook?: Partial<UserSyncWebhookOptions>;
+    /**
+     * Where background work runs: the telemetry flush (and its prune) after a request that
+     * counted a write, the webhook inbox prune after a delivery. Give your platform's "finish this
+     * after the response" hook, so a serverless function is not frozen before it is done: with
+     * Next, `(task) => after(task)` (`next/server`); elsewhere `(task) => waitUntil(task())`.
+     * Called during the request; where it throws (outside a request), the work falls back to the
+     * flush interval's timer and to starting the prune off the response's path, which is also
+     * the default without it (fine for a long-lived server that flushes on shutdown: `telemetry.close()`).
+     */
+    schedule?: BackgroundScheduler;
   } & UserSyncOperationsOptions,
 ) {
   const database = hostOptions.db;
@@ -94,7 +110,9 @@ export function createUserSync<TUsers extends UsersTable>(
           reconcileShare: options.clerkBudget?.reconcileShare,
         });
   const telemetry =
-    options.telemetry === false ? null : createWriteTelemetry({ db: options.db, table: options.tables.userSyncWriteStats, ...options.telemetry });
+    options.telemetry === false
+      ? null
+      : createWriteTelemetry({ db: options.db, table: options.tables.userSyncWriteStats, schedule: options.schedule, ...options.telemetry });
   // Both receive every event: the persisted counters and the host's own metrics hook.
   const onEvent = (event: UserSyncEvent) => {
     telemetry?.record(event);
@@ -108,6 +126,7 @@ export function createUserSync<TUsers extends UsersTable>(
     tables: options.tables,
     refetch: (userId) => service.refetchUser(userId),
     onEvent,
+    schedule: options.schedule,
     ...options.webhook,
   });
   const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
@@ -119,19 +138,50 @@ export function createUserSync<TUsers extends UsersTable>(
     telemetry: telemetry ?? undefined,
     configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
     webhooksConfigured: !!options.webhook.signingSecret,
-    lastReconcile: async () => lastReconcileRun(await options.db(), options.tables),
     ...options.health,
   });
+  // What the database cannot do is said now, not when a cron first runs a reconciliation.
+  let limitationLogged = false;
+  const warnOnce = (driver: string, limitation: string) => {
+    if (limitationLogged) return;
+    limitationLogged = true;
+    const entry: UserSyncLogEntry = { level: "warn", event: "driver_limitation", driver, message: `Reconciliation is not available: ${limitation}` };
+    try {
+      if (options.log) options.log(entry);
+      else console.warn("user-sync", JSON.stringify(entry));
+    } catch {
+      // A broken logger must not stop the plugin.
+    }
+  };
+  const reconcileRefusal = (db: UserSyncDatabase) => {
+    const traits = databaseTraits(db);
+    const lock = options.reconcile?.lock ?? defaultReconcileLock(traits);
+    return { lock, limitation: reconcileLimitation(traits, lock), driver: traits.driver };
+  };
+  if (typeof database !== "function") {
+    const { limitation, driver } = reconcileRefusal(database);
+    if (limitation && options.reconcile?.lock) throw new Error(`createUserSync: ${limitation}`);
+    if (limitation) warnOnce(driver, limitation);
+  }
   // Reconciliation lists users with Clerk's own SDK (the list endpoint's paging and filters).
-  const reconcile = createReconciler({
-    db: options.db,
-    users: options.users,
-    tables: options.tables,
-    clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
-    budget,
-    onEvent,
-    ...options.reconcile,
-  });
+  const reconcile = async (request: ReconcileRequest): Promise<ReconcileReport> => {
+    const db = await options.db();
+    const { lock, limitation, driver } = reconcileRefusal(db);
+    if (limitation) {
+      warnOnce(driver, limitation);
+      throw new ReconcileUnsupportedError(limitation);
+    }
+    return createReconciler({
+      db: () => Promise.resolve(db),
+      users: options.users,
+      tables: options.tables,
+      clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
+      budget,
+      onEvent,
+      ...options.reconcile,
+      lock,
+    })(request);
+  };
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
   const router = withProfileProcedures(createUserSyncRouter(service), profile);
   return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile };
@@ -144,6 +194,9 @@ function envValue(name: string): string | undefined {
 }
 
 export { createClerkWebhookHandler };
+export { databaseTraits, ReconcileUnsupportedError } from "./drivers";
+export type { DatabaseTraits, DriverName } from "./drivers";
+export type { BackgroundScheduler } from "./background";
 export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
 export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
 export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./telemetry";

@@ -10,6 +10,7 @@ import { setupServer } from "msw/node";
 import { describe, expect, it } from "vitest";
 
 import { users } from "~/server/db/schema";
+import { createTestDatabase } from "~/test/database";
 import { integrationHarness } from "~/test/integration-harness";
 import { mintSessionToken } from "~/test/clerk-session";
 import { clerkApiUrl } from "~/test/mocks/clerk-backend";
@@ -487,6 +488,19 @@ describe("single flight and resume, across processes", () => {
     testDb.client<{ id: string; walk_offset: number }[]>`select id, walk_offset from user_sync_reconcile_runs where status = 'running'`.then(
       (rows) => rows[0],
     );
+
+  it("a run holding the lock on another database of the same server is not this database's run", async () => {
+    // Advisory locks are per database, but pg_locks lists every database's: another app (or test) on the server.
+    const other = await createTestDatabase("reconcile_other_database");
+    try {
+      const [held] = await other.client<{ locked: boolean }[]>`select pg_try_advisory_lock(${0x75_73_72_63}, ${1}) as locked`;
+      expect(held?.locked).toBe(true);
+      expect(await reconcileLockHeld(testDb.db)).toBe(false);
+      expect((await reconcile({ dryRun: true })).dryRun).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
 
   it("refuses a second run while another process holds the lock: ReconcileLockedError in-process, exit 3 from the CLI", async () => {
     for (let i = 0; i < 1_200; i++) directory.add(person(`user_${String(i).padStart(4, "0")}`, 1_000));

@@ -207,11 +207,13 @@ const lockObjectId = 1;
  * run of its mode resumes it.
  */
 export async function reconcileLockHeld(db: UserSyncDatabase): Promise<boolean> {
-  // The two-key advisory lock appears in pg_locks as classid/objid with objsubid 2.
+  // The two-key advisory lock appears in pg_locks as classid/objid with objsubid 2; advisory
+  // locks are per database, and pg_locks lists every database's.
   const [row] = rowsOf<{ held: boolean }>(
     await db.execute(sql`select exists (
       select 1 from pg_locks
       where locktype = 'advisory' and granted and classid = ${lockClassId} and objid = ${lockObjectId} and objsubid = 2
+        and database = (select oid from pg_database where datname = current_database())
     ) as held`),
   );
   return row?.held === true;

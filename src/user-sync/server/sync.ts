@@ -34,8 +34,10 @@ export type UserSyncEvent = {
   errorCode?: string;
 };
 
-/** The plugin's own log lines: configuration problems. No user data, no secrets. */
-export type UserSyncLogEntry = { level: "error"; event: "config_problem"; code: ConfigProblemCode; message: string };
+/** The plugin's own log lines: configuration problems, what the database's driver cannot do. No user data, no secrets. */
+export type UserSyncLogEntry =
+  | { level: "error"; event: "config_problem"; code: ConfigProblemCode; message: string }
+  | { level: "warn"; event: "driver_limitation"; driver: string; message: string };
 
 export type ConfigProblemCode = Extract<UserSyncErrorCode, "CLERK_INSTANCE_MISMATCH" | "CLERK_KEY_REJECTED">;
 
@@ -80,7 +82,7 @@ export type UserSyncOptions<TUsers extends UsersTable> = {
    */
   preparedStatements?: boolean;
   onEvent?: (event: UserSyncEvent) => void;
-  /** Where configuration problems are logged, once per process each; default `console.error`. */
+  /** Where configuration problems (default `console.error`) and driver limitations (`console.warn`) are logged, once per process each. */
   log?: (entry: UserSyncLogEntry) => void;
 };
 
