@@ -7,8 +7,8 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
 
-import { isConsoleAdmin } from "~/server/console";
-import { fieldErrorsOf, retryAfterSecondsOf, userSyncErrorCodeOf } from "clerk-user-sync/server";
+import { userSync } from "~/server/user-sync";
+import { fieldErrorsOf, retryAfterSecondsOf, toTRPCError, userSyncErrorCodeOf } from "clerk-user-sync/server";
 
 /** 1. Context: who is calling, from the session `clerkMiddleware` verified. No I/O beyond that. */
 export async function createTRPCContext(opts: { headers: Headers }) {
@@ -46,8 +46,18 @@ export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
   return next({ ctx: { auth: { ...ctx.auth, userId: ctx.auth.userId } } });
 });
 
-/** Signed in with Clerk `public_metadata.role` "admin"; anyone else is told the procedure does not exist. */
+/**
+ * Signed in with Clerk `public_metadata.role` "admin"; anyone else is told the procedure does not
+ * exist. The role comes from the plugin's check: read from Clerk at most once per user per
+ * `USER_SYNC_ADMIN_ROLE_CACHE_SECONDS` across instances, so polling and looping cost Clerk nothing more.
+ */
 export const adminProcedure = protectedProcedure.use(async ({ ctx, next }) => {
-  if (!(await isConsoleAdmin(ctx.auth.userId))) throw new TRPCError({ code: "NOT_FOUND" });
+  let admin: boolean;
+  try {
+    admin = await userSync.isAdmin(ctx.auth.userId);
+  } catch (error) {
+    throw toTRPCError(error);
+  }
+  if (!admin) throw new TRPCError({ code: "NOT_FOUND" });
   return next();
 });

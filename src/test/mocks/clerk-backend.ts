@@ -23,6 +23,8 @@ export type ClerkUserInput = {
   updatedAtMs: number;
   /** Extra, non-primary addresses, listed first to catch `email_addresses[0]` bugs. */
   otherEmails?: string[];
+  /** Clerk's `public_metadata` (e.g. `{ role: "admin" }`); default `{}`. */
+  publicMetadata?: Record<string, unknown>;
 };
 
 export function clerkUserJson(input: ClerkUserInput): UserJSON {
@@ -55,7 +57,7 @@ export function clerkUserJson(input: ClerkUserInput): UserJSON {
     external_accounts: [],
     enterprise_accounts: [],
     passkeys: [],
-    public_metadata: {},
+    public_metadata: input.publicMetadata ?? {},
     private_metadata: {},
     unsafe_metadata: {},
     password_enabled: false,
