@@ -13,7 +13,7 @@ import { mintSessionToken } from "~/test/clerk-session";
 import { integrationHarness } from "~/test/integration-harness";
 import { createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
 import { createClerkProfileBackend } from "~/test/mocks/clerk-profile";
-import { sendThroughApp } from "~/test/next-app";
+import { sendThroughApp, trpcMutation } from "~/test/next-app";
 
 type Route = (req: NextRequest) => Promise<Response>;
 
@@ -111,5 +111,47 @@ describe("the admin check", () => {
     expect(response.status).toBe(429);
     expect(Number(response.headers.get("retry-after"))).toBeGreaterThanOrEqual(18);
     expect(clerk.getUserCalls()).toBe(0);
+  });
+});
+
+describe("per-user limits before shared grants", () => {
+  const others: ClerkUserInput[] = ["ada", "grace", "alan", "edsger", "barbara", "katherine"].map((name, i) => ({
+    id: `user_${name}`,
+    email: `${name}@example.com`,
+    firstName: name,
+    updatedAtMs: 1_000 + i,
+  }));
+
+  it("with the budget at 100 per 10 s, one user flooding edits leaves every other user's user.sync answering 200", async () => {
+    clerk.setUser(mallory);
+    for (const user of others) clerk.setUser(user);
+    const token = mintSessionToken({ userId: mallory.id });
+    let flooding = true;
+    const floodStatuses: number[] = [];
+    // 24 edits in flight at all times, each sent again as soon as it was answered.
+    const flood = Array.from({ length: 24 }, async (_, worker) => {
+      for (let i = 0; flooding; i++) {
+        const response = await trpcMutation(trpc, "user.updateProfile", { token, input: { firstName: `Mallory ${worker}.${i}` } });
+        floodStatuses.push(response.status);
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const syncStatuses: number[] = [];
+    for (const user of others) {
+      syncStatuses.push((await trpcMutation(trpc, "user.sync", { token: mintSessionToken({ userId: user.id }) })).status);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    flooding = false;
+    await Promise.all(flood);
+
+    const patches = clerkWrites.calls.filter((call) => call.userId === mallory.id).length;
+    const tooMany = floodStatuses.filter((status) => status === 429).length;
+    console.info(
+      `flood: ${floodStatuses.length} edits by one user (${tooMany} answered 429), ${patches} reached Clerk; other users' syncs: ${syncStatuses.join(", ")}`,
+    );
+    expect(syncStatuses).toEqual(Array<number>(others.length).fill(200));
+    // Clerk's per-user limit is kept before Clerk: at most 10 of the flood's edits reached it.
+    expect(patches).toBeLessThanOrEqual(10);
+    expect(floodStatuses.length).toBeGreaterThan(patches);
   });
 });

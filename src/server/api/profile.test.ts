@@ -157,6 +157,12 @@ describe("user.updateProfile", () => {
       [{ username: "12345" }, "username", "form_username_needs_non_number_char"],
       [{ firstName: "x".repeat(257) }, "firstName", "form_param_max_length_exceeded"],
       [{ lastName: "Love\nlace" }, "lastName", "form_param_format_invalid"],
+      // Unicode's own line breaks and bidi marks are controls too.
+      [{ firstName: "Ada\u2028Lovelace" }, "firstName", "form_param_format_invalid"],
+      [{ firstName: "Ada\u2029Byron" }, "firstName", "form_param_format_invalid"],
+      [{ lastName: "\u200eLovelace" }, "lastName", "form_param_format_invalid"],
+      [{ lastName: "Lovelace\u200f" }, "lastName", "form_param_format_invalid"],
+      [{ firstName: "A\u061Cda" }, "firstName", "form_param_format_invalid"],
       [{ firstName: 42 }, "firstName", "form_param_type_invalid"],
       [{}, null, "form_param_missing"],
     ];
@@ -253,7 +259,7 @@ describe("user.updateProfile", () => {
     });
   });
 
-  it("Clerk's per-user limit (10 updates per 10 s): TOO_MANY_REQUESTS with Retry-After, database unchanged", async () => {
+  it("Clerk's per-user limit (10 updates per 10 s) is kept before Clerk: the 11th edit is TOO_MANY_REQUESTS with Retry-After, no Clerk call, database unchanged", async () => {
     await seed();
     for (let i = 1; i <= 10; i++) expect((await updateProfile({ firstName: `Ada ${i}` })).status).toBe(200);
     const before = await row();
@@ -266,14 +272,48 @@ describe("user.updateProfile", () => {
     expect(retryAfter).toBeLessThanOrEqual(10);
     expect(errorOf(response)).toMatchObject({ code: "TOO_MANY_REQUESTS", retryAfterSeconds: retryAfter });
     expect(await row()).toEqual(before);
-    expect(clerkWrites.patchCalls()).toBe(11);
+    expect(clerkWrites.patchCalls()).toBe(10);
 
-    // The limit is this user's edits only: another user's sync still reaches Clerk at once
-    // (the app-wide Clerk budget is not paused by one user's per-user 429).
-    clerk.setUser({ id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 5 });
-    const graceSync = await trpcMutation(route.POST, "user.sync", { token: mintSessionToken({ userId: "user_grace" }) });
-    expect(graceSync.status).toBe(200);
-    expect(clerk.getUserCalls()).toBe(1);
+    // Another app instance keeps the same count (it lives in PostgreSQL), avatars included.
+    vi.resetModules();
+    const otherInstance = await import("~/app/api/trpc/[trpc]/route");
+    const there = await trpcMutation(otherInstance.POST, "user.updateProfile", { token: adaToken(), input: { firstName: "Ada 12" } });
+    expect(there.status).toBe(429);
+    const avatar = await trpcUpload(otherInstance.POST, "user.updateAvatar", { token: adaToken(), body: image(png, 1_000) });
+    expect(avatar.status).toBe(429);
+    expect(clerkWrites.calls).toHaveLength(10);
+
+    // The limit is this user's edits only: another user's sync and edit still reach Clerk at once.
+    await seed({ id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 5 });
+    const graceEdit = await updateProfile({ firstName: "Amazing Grace" }, mintSessionToken({ userId: "user_grace" }));
+    expect(graceEdit.status).toBe(200);
+  });
+
+  it("while Clerk's Retry-After for a user runs, that user's edits make no Clerk call and answer 429 with it; other users are not paused", async () => {
+    await seed();
+    await seed({ id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 5 });
+    // Clerk limits this user sooner than its documented 10 (another client of the instance edited them too).
+    clerkWrites.setPatchLimit(2);
+    for (let i = 1; i <= 2; i++) expect((await updateProfile({ firstName: `Ada ${i}` })).status).toBe(200);
+    const limited = await updateProfile({ firstName: "Ada 3" });
+    expect(limited.status).toBe(429);
+    const clerkRetryAfter = Number(limited.headers.get("retry-after"));
+    expect(clerkWrites.patchCalls()).toBe(3);
+
+    const before = await row();
+    for (let i = 0; i < 5; i++) {
+      const refused = await updateProfile({ firstName: `Ada again ${i}` });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(clerkRetryAfter);
+    }
+    expect(clerkWrites.patchCalls()).toBe(3);
+    expect(await row()).toEqual(before);
+
+    clerkWrites.setPatchLimit(10);
+    expect((await updateProfile({ firstName: "Amazing Grace" }, mintSessionToken({ userId: "user_grace" }))).status).toBe(200);
+    clerk.setUser({ id: "user_alan", email: "alan@example.com", firstName: "Alan", updatedAtMs: 7 });
+    expect((await trpcMutation(route.POST, "user.sync", { token: mintSessionToken({ userId: "user_alan" }) })).status).toBe(200);
   });
 
   it("two racing edits: the mirror ends on Clerk's final state, whichever answer arrives last", async () => {
@@ -281,6 +321,8 @@ describe("user.updateProfile", () => {
     clerkWrites.setPatchLimit(1_000);
     const outcomes: string[] = [];
     for (let trial = 0; trial < 6; trial++) {
+      // Twelve edits in a row exceed the per-user limit (10 per 10 s): each trial as if the window had passed.
+      await testDb.client`delete from user_sync_clerk_user_limits`;
       // Clerk applies the first request to arrive first but answers it last.
       clerkWrites.delayNextResponses(300, 0);
       const answers = await Promise.all([updateProfile({ firstName: `Left ${trial}` }), updateProfile({ firstName: `Right ${trial}` })]);
