@@ -13,7 +13,7 @@ import { signedRequest, userEvent } from "~/test/clerk-webhook";
 import { integrationHarness } from "~/test/integration-harness";
 import { createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
 import { createClerkProfileBackend } from "~/test/mocks/clerk-profile";
-import { trpcMutation, type TrpcEnvelope } from "~/test/next-app";
+import { proxyMatches, trpcMutation, type TrpcEnvelope } from "~/test/next-app";
 import { countingStream, trpcUpload } from "~/test/upload-request";
 
 const clerk = createClerkBackend();
@@ -27,6 +27,8 @@ const testDb = integrationHarness("profile_route", server, {
   app: true,
 });
 let route: { POST: (req: NextRequest) => Promise<Response> };
+/** `user.updateAvatar` has a route of its own, outside clerkMiddleware's matcher. */
+let avatarRoute: { POST: (req: NextRequest) => Promise<Response> };
 let webhookRoute: { POST: (req: Request) => Promise<Response> };
 
 const clerkTimeoutMs = 400;
@@ -34,6 +36,7 @@ const clerkTimeoutMs = 400;
 beforeAll(async () => {
   process.env.USER_SYNC_CLERK_TIMEOUT_MS = String(clerkTimeoutMs);
   route = await import("~/app/api/trpc/[trpc]/route");
+  avatarRoute = await import("~/app/api/trpc/user.updateAvatar/route");
   webhookRoute = await import("~/app/api/webhooks/clerk/route");
 });
 
@@ -279,7 +282,8 @@ describe("user.updateProfile", () => {
     const otherInstance = await import("~/app/api/trpc/[trpc]/route");
     const there = await trpcMutation(otherInstance.POST, "user.updateProfile", { token: adaToken(), input: { firstName: "Ada 12" } });
     expect(there.status).toBe(429);
-    const avatar = await trpcUpload(otherInstance.POST, "user.updateAvatar", { token: adaToken(), body: image(png, 1_000) });
+    const avatarOnOtherInstance = await import("~/app/api/trpc/user.updateAvatar/route");
+    const avatar = await trpcUpload(avatarOnOtherInstance.POST, "user.updateAvatar", { token: adaToken(), body: image(png, 1_000) });
     expect(avatar.status).toBe(429);
     expect(clerkWrites.calls).toHaveLength(10);
 
@@ -368,7 +372,7 @@ function image(head: Uint8Array, bytes = 4096) {
 
 describe("user.updateAvatar", () => {
   const upload = (body: Uint8Array | ReadableStream<Uint8Array>, options: { token?: string; contentLength?: number | null } = {}) =>
-    trpcUpload(route.POST, "user.updateAvatar", { token: "token" in options ? options.token : adaToken(), body, contentLength: options.contentLength });
+    trpcUpload(avatarRoute.POST, "user.updateAvatar", { token: "token" in options ? options.token : adaToken(), body, contentLength: options.contentLength });
 
   it("uploads a PNG: one Clerk call, and the row holds Clerk's new image URL and clock", async () => {
     await seed();
@@ -422,6 +426,24 @@ describe("user.updateAvatar", () => {
     expect(response.status).toBe(413);
     expect(counter.pulledBytes).toBe(0);
     expect(clerkCalls()).toBe(0);
+  });
+
+  it("is outside clerkMiddleware's matcher (Next would read the whole upload first) and verifies the session itself: forged or expired tokens are 401 and nothing is read", async () => {
+    for (const pathname of ["/api/trpc/user.updateAvatar", "/api/trpc/user.updateAvatar/"]) expect(await proxyMatches(pathname), pathname).toBe(false);
+    for (const pathname of ["/api/trpc/user.updateProfile", "/api/trpc/user.updateAvatarX", "/api/trpc/user.sync"]) expect(await proxyMatches(pathname), pathname).toBe(true);
+    await seed();
+    const valid = adaToken();
+    const [head, payload] = valid.split(".");
+    const forged = `${head}.${payload}.${Buffer.from("not the signature").toString("base64url")}`;
+    // (Another origin's token, with APP_URL set: src/proxy.test.ts.)
+    for (const token of [forged, mintSessionToken({ userId: ada.id, expiresInSeconds: -60 })]) {
+      const { stream, counter } = countingStream(png, 10_000);
+      const response = await upload(stream, { token, contentLength: 10_000 });
+      expect(response.status, token === forged ? "forged" : "expired").toBe(401);
+      expect(counter.pulledBytes).toBe(0);
+    }
+    expect(clerkCalls()).toBe(0);
+    expect((await upload(image(png, 1_000), { token: valid })).status).toBe(200);
   });
 
   it("reads nothing without a session: 401", async () => {
