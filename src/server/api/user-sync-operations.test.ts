@@ -172,19 +172,17 @@ describe("user.sync and the shared Clerk budget, through the app", () => {
     const [recorded] = await testDb.client<{ code: string; first_seen_at: Date }[]>`select code, first_seen_at from user_sync_config_problems`;
     expect(recorded?.code).toBe("CLERK_INSTANCE_MISMATCH");
 
-    // The configuration is fixed and an instance restarted: its first sync proves the instance
-    // (JWKS fetched for it hold the session's key), which clears the problem for every instance.
+    // The Backend API answers as this instance again (the proxy re-routed back): A's next sync
+    // succeeds and proves the instance on JWKS fetched for it, which clears the problem for every instance.
     clerk.setInstance("this");
-    vi.resetModules();
-    const trpcOnC = (await import("~/app/api/trpc/[trpc]/route")).POST;
     const jwksBefore = clerk.jwksCalls();
-    expect((await trpcMutation(trpcOnC, "user.sync", { token: mintSessionToken({ userId: ada.id }) })).status).toBe(200);
+    expect((await trpcMutation(trpcOnA, "user.sync", { token: mintSessionToken({ userId: ada.id }) })).status).toBe(200);
     expect(clerk.jwksCalls()).toBe(jwksBefore + 1);
     expect(await readHealth()).toMatchObject({ status: "healthy", configOk: true, problems: [] });
     expect(await readHealth(healthOnA)).toMatchObject({ status: "healthy", configOk: true, problems: [] });
   });
 
-  it("a rejected secret key on one instance shows on every instance, and a later accepted call clears it", async () => {
+  it("a rejected secret key on one instance shows on every instance, and a later proof on another instance clears it", async () => {
     clerk.setUser(ada);
     vi.resetModules();
     const previousKey = process.env.CLERK_SECRET_KEY;
@@ -206,9 +204,15 @@ describe("user.sync and the shared Clerk budget, through the app", () => {
     expect(report.problems[0]).toMatch(/^config: CLERK_KEY_REJECTED: Clerk's Backend API rejected CLERK_SECRET_KEY \(401\)/);
     expect(JSON.stringify(report)).not.toContain("sk_live_revoked_key_of_instance_a");
 
+    // Another instance, started with the right key, proves the instance for a genuine deletion:
+    // that proof clears the sighting for every instance.
     vi.resetModules();
-    const trpcFixed = (await import("~/app/api/trpc/[trpc]/route")).POST;
-    expect((await trpcMutation(trpcFixed, "user.sync", { token: mintSessionToken({ userId: ada.id }) })).status).toBe(200);
+    const trpcOnC = (await import("~/app/api/trpc/[trpc]/route")).POST;
+    clerk.setUser({ ...ada, id: "user_gone" });
+    expect((await trpcMutation(trpcOnC, "user.sync", { token: mintSessionToken({ userId: "user_gone" }) })).status).toBe(200);
+    clerk.users.delete("user_gone");
+    const deleted = await trpcMutation(trpcOnC, "user.sync", { token: mintSessionToken({ userId: "user_gone" }) });
+    expect((deleted.json.result?.data.json as { outcome: string }).outcome).toBe("deleted");
     expect(await readHealth()).toMatchObject({ status: "healthy", configOk: true });
   });
 });

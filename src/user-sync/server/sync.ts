@@ -112,7 +112,8 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   const clerkApi = withClerkBudget(unbudgetedApi, options.budget, { maxWaitMs: options.clerkBudgetWaitMs ?? 1000 });
   // Clerk does not rate-limit GET /v1/jwks: instance proofs take no grant of the shared budget.
   const jwksKeyIds = () => unbudgetedApi.getJwksKeyIds();
-  let nextRecordedProblemsCheckAtMs = 0;
+  // Not on a process's first syncs: one look per 30 s is enough, and a fresh process's first sync keeps its round trips.
+  let nextRecordedProblemsCheckAtMs = Date.now() + recordedProblemsCheckMs;
   const inFlight = new Map<string, Promise<SyncResult<HostUser>>>();
   const problems = new Map<ConfigProblemCode, ConfigProblem>();
   const loggedProblems = new Set<ConfigProblemCode>();
@@ -213,15 +214,17 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
 
   /**
    * Clerk accepted the key and answered for the caller. Problems recorded by any instance are
-   * cleared by a fresh instance proof (made here at most every 30 s per process while this
-   * process knows of none, at once when it does): after a fix, the health view turns healthy
-   * with the next syncs, not at the next deletion. A proof that fails here changes nothing.
+   * cleared by a fresh instance proof: made here at once when this process saw a problem itself,
+   * else at most every 30 s per process (the first 30 s after start), and only when some are
+   * recorded. So after a fix the health view turns healthy with the next syncs, not at the next
+   * deletion. A proof that fails here changes nothing.
    */
   async function afterClerkAnswered(caller: SyncCaller, proof: { startedAtMs: number } | null) {
+    const sawProblems = problems.size > 0;
     problems.delete("CLERK_KEY_REJECTED");
     if (!proof) {
       const nowMs = Date.now();
-      if (problems.size === 0 && nowMs < nextRecordedProblemsCheckAtMs) return;
+      if (!sawProblems && nowMs < nextRecordedProblemsCheckAtMs) return;
       nextRecordedProblemsCheckAtMs = nowMs + recordedProblemsCheckMs;
       const recorded = await recordedProblems.list().catch(() => []);
       if (recorded.length === 0 && problems.size === 0) return;
