@@ -6,10 +6,10 @@
  * the claim lapses and one of them takes it). In a process, concurrent reads of a key share one
  * promise. All times are the database's clock.
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 
-import { asynchronousCommit, rowsOf } from "./clerk-budget";
-import { fromDatabaseFailure, UserSyncError } from "./errors";
+import { asynchronousCommit, executeRows } from "./clerk-budget";
+import { UserSyncError } from "./errors";
 import { defaultUserSyncTables, type UserSyncTables } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
 
@@ -42,13 +42,7 @@ export function createClerkReadCache(options: ClerkReadCacheOptions) {
   const inFlight = new Map<string, Promise<ClerkCacheEntry<unknown>>>();
   const milliseconds = (ms: number) => sql`(${ms}::float8 * interval '1 millisecond')`;
 
-  async function execute<T>(statement: ReturnType<typeof sql>): Promise<T[]> {
-    try {
-      return rowsOf<T>(await (await options.db()).execute(statement));
-    } catch (error) {
-      throw fromDatabaseFailure(error);
-    }
-  }
+  const execute = <T>(statement: SQL) => executeRows<T>(options.db, statement);
 
   /** The entry as it stands, and whether this caller now holds the claim to read it from Clerk. */
   async function lookOrClaim(key: string, read: ClerkCacheRead): Promise<LookRow> {

@@ -5,10 +5,9 @@
  * Clerk gave for one user stops that user's edits, on every instance, until it has passed,
  * without pausing anyone else.
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 
-import { asynchronousCommit, rowsOf } from "./clerk-budget";
-import { fromDatabaseFailure } from "./errors";
+import { asynchronousCommit, executeRows } from "./clerk-budget";
 import { defaultUserSyncTables, type UserSyncTables } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
 
@@ -42,13 +41,7 @@ export function createClerkUserLimits(options: ClerkUserLimitsOptions) {
   const maxPauseMs = (options.maxPauseSeconds ?? 600) * 1000;
   const clockMs = sql`(extract(epoch from clock_timestamp()) * 1000)::float8`;
 
-  async function execute<T>(statement: ReturnType<typeof sql>): Promise<T[]> {
-    try {
-      return rowsOf<T>(await (await options.db()).execute(statement));
-    } catch (error) {
-      throw fromDatabaseFailure(error);
-    }
-  }
+  const execute = <T>(statement: SQL) => executeRows<T>(options.db, statement);
 
   // The clock is read once the row lock is held; `recent` keeps the grants still in the window, oldest first.
   const decision = (userId: string) => sql`

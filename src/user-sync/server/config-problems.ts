@@ -5,10 +5,10 @@
  * sightings made before it; an instance still misconfigured records its problem again at its next
  * failing call. Messages name settings, never values.
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 
-import { rowsOf } from "./clerk-budget";
-import { fromDatabaseFailure, type UserSyncErrorCode } from "./errors";
+import { executeRows } from "./clerk-budget";
+import type { UserSyncErrorCode } from "./errors";
 import { defaultUserSyncTables, type UserSyncTables } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
 
@@ -24,13 +24,7 @@ export function isConfigProblemCode(code: string): code is ConfigProblemCode {
 export function createConfigProblemStore(options: { db: () => Promise<UserSyncDatabase>; table?: UserSyncTables["userSyncConfigProblems"] }) {
   const table = options.table ?? defaultUserSyncTables.userSyncConfigProblems;
 
-  async function execute<T>(statement: ReturnType<typeof sql>): Promise<T[]> {
-    try {
-      return rowsOf<T>(await (await options.db()).execute(statement));
-    } catch (error) {
-      throw fromDatabaseFailure(error);
-    }
-  }
+  const execute = <T>(statement: SQL) => executeRows<T>(options.db, statement);
 
   return {
     /** Records a sighting now (database clock): the first one's time is kept, the last one's updated. */
