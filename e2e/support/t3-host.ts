@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 
-import { clerkEmulatorAppEnv } from "../../src/clerk-emulator/app-env";
+import { clerkEmulatorAppEnv } from "clerk-user-sync-emulator";
 
 import { recreateDatabase } from "./database";
 import { appPort, databaseUrl, emulatorConfig } from "./settings";
