@@ -55,8 +55,10 @@ export const env = createEnv({
     USER_SYNC_CLERK_REQUESTS_PER_10S: z.coerce.number().int().positive().optional(),
     /** The most of that budget reconciliation may take. */
     USER_SYNC_RECONCILE_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
-    /** How long the health view (admin API, console) reuses Clerk's user count, per instance (0: every check asks). */
+    /** How long the health view (admin API, console) reuses Clerk's user count, shared by every instance (0: every check asks). */
     USER_SYNC_CLERK_COUNT_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+    /** How long a user's admin role read from Clerk is reused by every instance: the most a revoked role keeps working. */
+    USER_SYNC_ADMIN_ROLE_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     /** Serves `bench.noop`, the benchmark's framework floor (a protected tRPC mutation that does nothing). */
     BENCH_FRAMEWORK_FLOOR: z.stringbool().default(false),
   },
@@ -85,6 +87,7 @@ export const env = createEnv({
     USER_SYNC_CLERK_REQUESTS_PER_10S: process.env.USER_SYNC_CLERK_REQUESTS_PER_10S,
     USER_SYNC_RECONCILE_BUDGET_SHARE: process.env.USER_SYNC_RECONCILE_BUDGET_SHARE,
     USER_SYNC_CLERK_COUNT_CACHE_SECONDS: process.env.USER_SYNC_CLERK_COUNT_CACHE_SECONDS,
+    USER_SYNC_ADMIN_ROLE_CACHE_SECONDS: process.env.USER_SYNC_ADMIN_ROLE_CACHE_SECONDS,
     BENCH_FRAMEWORK_FLOOR: process.env.BENCH_FRAMEWORK_FLOOR,
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: process.env.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY,
   },

@@ -26,7 +26,9 @@ export const userSync = createUserSync({
   },
   // /api/admin/user-sync/*: Bearer ADMIN_API_KEY (or ADMIN_API_KEY_PREVIOUS during a rotation); unset → 503.
   admin: { apiKey: env.ADMIN_API_KEY, previousApiKey: env.ADMIN_API_KEY_PREVIOUS },
+  // Clerk's count and users' admin roles are read at most once per period by all instances together.
   health: { clerkCountCacheMs: env.USER_SYNC_CLERK_COUNT_CACHE_SECONDS * 1000 },
+  adminRole: { cacheSeconds: env.USER_SYNC_ADMIN_ROLE_CACHE_SECONDS },
   // Telemetry flushes and the webhook inbox prune run after the response, where the platform
   // waits for them (serverless functions are frozen once their response and after() work end).
   schedule: (task) => after(task),

@@ -132,6 +132,7 @@ describe("health", () => {
     expect(report).toEqual({
       status: "healthy",
       clerkUsers: 5,
+      clerkUsersReadAt: expect.any(String) as string,
       liveUsers: 5,
       tombstones: 1,
       discrepancy: 0,
@@ -387,6 +388,19 @@ describe("health", () => {
     const report = await health({ countClerkUsers: () => budgeted.getUserCount() }).check();
     expect(countCalls).toBe(1);
     expect(report.problems).toEqual(["clerk_count_unavailable: CLERK_RATE_LIMITED"]);
+  });
+
+  it("says when Clerk's count was read: a count from a cache keeps its read time, and a failed read shows the last count with its time", async () => {
+    await seedHealthyApp();
+    const readAt = new Date(Date.now() - 42_000);
+    let fail = false;
+    const view = health({
+      countClerkUsers: () => (fail ? Promise.reject(new Error("Clerk is down")) : Promise.resolve({ count: 5, readAt })),
+    });
+    expect(await view.check()).toMatchObject({ clerkUsers: 5, clerkUsersReadAt: readAt.toISOString(), problems: [] });
+    fail = true;
+    const report = await view.check();
+    expect(report).toMatchObject({ clerkUsers: 5, clerkUsersReadAt: readAt.toISOString(), problems: ["clerk_count_unavailable: UNKNOWN"] });
   });
 
   it("counts this instance's not-yet-flushed writes", async () => {

@@ -30,6 +30,8 @@ export type HealthReport = {
   status: HealthStatus;
   /** Clerk's own count of users; null when Clerk could not be asked. */
   clerkUsers: number | null;
+  /** When `clerkUsers` was read from Clerk (it may be reused for the count's cache period); null with it. */
+  clerkUsersReadAt: string | null;
   liveUsers: number;
   tombstones: number;
   /** |clerkUsers − liveUsers|; null when Clerk's count is unknown. */
@@ -79,13 +81,19 @@ export const defaultHealthThresholds: HealthThresholds = {
   errorsPerHour: 50,
 };
 
+/** Clerk's user count and when it was read from Clerk. */
+export type ClerkUserCount = { count: number; readAt: Date | string };
+
 export type UserSyncHealthOptions = {
   db: () => Promise<UserSyncDatabase>;
   users: UsersTable;
   /** The plugin's tables (the host's `userSyncTables()`); default their own names. */
   tables?: UserSyncTables;
-  /** Clerk's user count (`GET /v1/users/count`), drawn from the shared Clerk budget. */
-  countClerkUsers: () => Promise<number>;
+  /**
+   * Clerk's user count (`GET /v1/users/count`), drawn from the shared Clerk budget; with the time
+   * it was read when it comes from a cache (a bare number was read just now).
+   */
+  countClerkUsers: () => Promise<number | ClerkUserCount>;
   /** This instance's buffered write counts are flushed before reading. */
   telemetry?: { flush(): Promise<void> };
   /**
@@ -127,19 +135,21 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
   const cacheMs = options.clerkCountCacheMs ?? 60_000;
   const timeoutMs = options.timeoutMs ?? 5_000;
   const now = options.now ?? Date.now;
-  let cachedCount: { value: number; atMs: number } | null = null;
+  let cachedCount: { value: number; atMs: number; readAt: string } | null = null;
 
-  async function clerkUserCount(): Promise<{ value: number | null; problem: string | null }> {
-    if (cachedCount && now() - cachedCount.atMs < cacheMs) return { value: cachedCount.value, problem: null };
-    const stale = cachedCount?.value ?? null;
+  async function clerkUserCount(): Promise<{ value: number | null; readAt: string | null; problem: string | null }> {
+    if (cachedCount && now() - cachedCount.atMs < cacheMs) return { value: cachedCount.value, readAt: cachedCount.readAt, problem: null };
     try {
-      const value = await options.countClerkUsers();
+      const answer = await options.countClerkUsers();
+      const value = typeof answer === "number" ? answer : answer.count;
       if (!Number.isInteger(value) || value < 0) throw new UserSyncError("CLERK_MALFORMED", "Clerk's count is not a count");
-      cachedCount = { value, atMs: now() };
-      return { value, problem: null };
+      const readAt = (typeof answer === "number" ? new Date(now()) : new Date(answer.readAt)).toISOString();
+      cachedCount = { value, atMs: now(), readAt };
+      return { value, readAt, problem: null };
     } catch (error) {
       // A code only: the count is figures, never user data, but messages are not ours to pass on.
-      return { value: stale, problem: `clerk_count_unavailable: ${error instanceof UserSyncError ? error.code : "UNKNOWN"}` };
+      const problem = `clerk_count_unavailable: ${error instanceof UserSyncError ? error.code : "UNKNOWN"}`;
+      return { value: cachedCount?.value ?? null, readAt: cachedCount?.readAt ?? null, problem };
     }
   }
 
@@ -224,6 +234,7 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
     const p95 = row.webhook_lag_p95_ms;
     const facts: HealthFacts = {
       clerkUsers: clerkCount.value,
+      clerkUsersReadAt: clerkCount.readAt,
       liveUsers,
       tombstones: Number(row.tombstones),
       discrepancy: clerkCount.value === null ? null : Math.abs(clerkCount.value - liveUsers),
@@ -253,6 +264,7 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
     return {
       status,
       clerkUsers: facts.clerkUsers,
+      clerkUsersReadAt: facts.clerkUsersReadAt,
       liveUsers: facts.liveUsers,
       tombstones: facts.tombstones,
       discrepancy: facts.discrepancy,

@@ -6,8 +6,10 @@ import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
 import type { BackgroundScheduler } from "./background";
+import { createAdminRoleCheck, type AdminRoleOptions } from "./admin-role";
 import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
+import { createClerkReadCache } from "./clerk-cache";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
 import { databaseTraits, defaultReconcileLock, reconcileLimitation, ReconcileUnsupportedError } from "./drivers";
 import { createReconciler, type ReconcileOptions, type ReconcileReport, type ReconcileRequest } from "./reconcile";
@@ -35,7 +37,17 @@ export type UserSyncOperationsOptions = {
   telemetry?: false | Omit<WriteTelemetryOptions, "db">;
   /** The admin API's keys and the reconciliation it runs. */
   admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
-  health?: Pick<UserSyncHealthOptions, "thresholds" | "lastReconcile" | "clerkCountCacheMs" | "timeoutMs">;
+  /**
+   * The health view. `clerkCountCacheMs`: how long Clerk's user count, once read by any instance,
+   * is reused by every instance (kept in `user_sync_clerk_cache`; the report's `clerkUsersReadAt`
+   * says when it was read). @default 60000
+   */
+  health?: Pick<UserSyncHealthOptions, "thresholds" | "clerkCountCacheMs" | "timeoutMs">;
+  /**
+   * `isAdmin(userId)`: who the admin predicate accepts (default Clerk `public_metadata.role`
+   * "admin") and how long a role read from Clerk is reused by every instance (default 60 s).
+   */
+  adminRole?: AdminRoleOptions;
   /**
    * Reconciliation (the admin API's and the CLI's). Its lock defaults to what the database
    * supports: `"session"` on PGlite (one connection: a lock transaction would block the run's own
@@ -56,7 +68,9 @@ export type UserSyncOperationsOptions = {
  * `clerkMiddleware`'s matcher) and `admin.health` / `admin.reconcile` at its admin routes. Every
  * Backend API call draws from `budget`, shared by all instances through PostgreSQL; every write
  * attempt is counted by `telemetry` in PostgreSQL and passed to `onEvent`. `service` exposes
- * `configProblems()` and `counts()`; `profile` the profile edits; `webhook.pruneInbox()` and
+ * `configProblems()` and `counts()`; `profile` the profile edits; `isAdmin(userId)` checks a
+ * Clerk user's admin role at most once per user per `adminRole.cacheSeconds` across instances;
+ * `webhook.pruneInbox()` and
  * `webhook.clearDeadLetters()` are for a cron and operators; `reconcile({ dryRun, mode })` repairs
  * the mirror from Clerk's user list (what the admin API and `npm run users:reconcile` run).
  *
@@ -129,16 +143,37 @@ export function createUserSync<TUsers extends UsersTable>(
     schedule: options.schedule,
     ...options.webhook,
   });
-  const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
+  const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
+  // Reads shared by every instance for a short period: Clerk's user count, users' admin roles.
+  const clerkCache = createClerkReadCache({ db: options.db, table: options.tables.userSyncClerkCache });
+  const countWaitMs = 2_000;
+  const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: countWaitMs });
+  const { clerkCountCacheMs = 60_000, ...healthOptions } = options.health ?? {};
+  const countClerkUsers = async () => {
+    const read = { periodMs: clerkCountCacheMs, claimMs: countWaitMs + clerkTimeoutMs + 1000 };
+    const { value, readAt } = await clerkCache.read("user_count", read, () => countApi.getUserCount());
+    return { count: value, readAt };
+  };
   const health = createUserSyncHealth({
     db: options.db,
     users: options.users,
     tables: options.tables,
-    countClerkUsers: () => countApi.getUserCount(),
+    countClerkUsers,
     telemetry: telemetry ?? undefined,
-    configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
+    // Recorded by any instance, so every instance's health view shows them.
+    configProblems: async () =>
+      (await service.recordedConfigProblems()).map((problem) => `${problem.code}: ${problem.message} (last seen ${problem.lastSeenAt.toISOString()})`),
     webhooksConfigured: !!options.webhook.signingSecret,
-    ...options.health,
+    ...healthOptions,
+    // The count's period is kept in PostgreSQL (above), not per instance.
+    clerkCountCacheMs: 0,
+  });
+  const roleWaitMs = 1_000;
+  const isAdmin = createAdminRoleCheck({
+    ...options.adminRole,
+    cache: clerkCache,
+    clerkApi: withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: roleWaitMs }),
+    claimMs: roleWaitMs + clerkTimeoutMs + 1000,
   });
   // What the database cannot do is said now, not when a cron first runs a reconciliation.
   let limitationLogged = false;
@@ -184,7 +219,7 @@ export function createUserSync<TUsers extends UsersTable>(
   };
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
   const router = withProfileProcedures(createUserSyncRouter(service), profile);
-  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile };
+  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, isAdmin };
 }
 
 /** A variable set to the empty string counts as unset, as in Clerk's SDK. */
@@ -201,8 +236,9 @@ export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget 
 export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
 export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./telemetry";
 export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./health";
-export type { HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
+export type { ClerkUserCount, HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
 export { createUserSyncAdmin } from "./admin";
+export type { AdminRoleOptions, ClerkRoleSubject } from "./admin-role";
 export type { UserSyncAdmin } from "./admin";
 export { lastReconcileRun, ReconcileClerkError, ReconcileLockedError, reconcileLockHeld, runReconcile } from "./reconcile";
 export type { ReconcileMode, ReconcileOptions, ReconcileProgress, ReconcileReport, ReconcileRequest } from "./reconcile";
@@ -236,4 +272,4 @@ export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./prof
 export { ProfileUpdateError } from "./profile";
 export { fieldErrorsOf, type ProfileContext } from "./profile-router";
 export { profileInputSchema, profileLimits, type ProfileFieldError, type ProfileInput } from "../shared/profile-input";
-export { retryAfterSecondsOf, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";
+export { retryAfterSecondsOf, toTRPCError, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";
