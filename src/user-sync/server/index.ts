@@ -9,8 +9,9 @@ import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-back
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
 import { createReconciler, lastReconcileRun, type ReconcileOptions } from "./reconcile";
-import { createUserSyncRouter } from "./router";
+import { createUserSyncRouter, routerMount } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
+import { UserSyncError } from "./errors";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 import { defaultUserSyncTables } from "./schema";
@@ -44,8 +45,8 @@ export type UserSyncOperationsOptions = {
 
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table object, Clerk Backend API key, webhook secret, admin keys), mounts `router` as
- * `user` in its tRPC app router (`user.sync`, `user.me`, `user.updateProfile`,
+ * users table object, Clerk Backend API key, webhook secret, admin keys), mounts
+ * `router(createTRPCRouter)` as `user` in its tRPC app router (`user.sync`, `user.me`, `user.updateProfile`,
  * `user.updateAvatar`), serves `webhook.handle` at its public Clerk webhook route (outside
  * `clerkMiddleware`'s matcher) and `admin.health` / `admin.reconcile` at its admin routes. Every
  * Backend API call draws from `budget`, shared by all instances through PostgreSQL; every write
@@ -58,7 +59,8 @@ export type UserSyncOperationsOptions = {
  * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
  * // environment unless `clerk` / `webhook` say otherwise.
  * export const userSync = createUserSync({ db, users });
- * export const appRouter = createTRPCRouter({ user: userSync.router });
+ * // The host's tRPC context must carry Clerk's `auth: await auth()`, or this does not compile.
+ * export const appRouter = createTRPCRouter({ user: userSync.router(createTRPCRouter) });
  * // src/app/api/webhooks/clerk/route.ts
  * export const { POST } = userSync.webhook;
  * // src/app/api/admin/user-sync/health/route.ts
@@ -75,13 +77,21 @@ export function createUserSync<TUsers extends UsersTable>(
   } & UserSyncOperationsOptions,
 ) {
   const database = hostOptions.db;
-  const secretKey = hostOptions.clerk?.secretKey ?? envValue("CLERK_SECRET_KEY");
-  if (!secretKey) throw new Error("createUserSync: CLERK_SECRET_KEY is not set (or pass clerk.secretKey)");
+  // Read when a request first needs them, never at module load: `next build` loads this module
+  // without Clerk's keys; a missing key is CLERK_NOT_CONFIGURED at the first call and in health.
+  const clerk: ClerkBackendApiOptions = {
+    get secretKey() {
+      return hostOptions.clerk?.secretKey ?? envValue("CLERK_SECRET_KEY");
+    },
+    get apiUrl() {
+      return hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL");
+    },
+  };
   const options = {
     ...hostOptions,
     tables: hostOptions.tables ?? defaultUserSyncTables,
     db: typeof database === "function" ? database : () => Promise.resolve(database),
-    clerk: { secretKey, apiUrl: hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL") },
+    clerk,
     webhook: { ...hostOptions.webhook, signingSecret: hostOptions.webhook?.signingSecret ?? envValue("CLERK_WEBHOOK_SIGNING_SECRET") },
   };
   const budget =
@@ -109,14 +119,17 @@ export function createUserSync<TUsers extends UsersTable>(
     onEvent,
     ...options.webhook,
   });
-  const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
+  const countApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: options.clerkTimeoutMs ?? 5000 }), budget, { maxWaitMs: 2_000 });
   const health = createUserSyncHealth({
     db: options.db,
     users: options.users,
     tables: options.tables,
     countClerkUsers: () => countApi.getUserCount(),
     telemetry: telemetry ?? undefined,
-    configProblems: () => service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
+    configProblems: () => [
+      ...(clerk.secretKey ? [] : ["CLERK_NOT_CONFIGURED: CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"]),
+      ...service.configProblems().map((problem) => `${problem.code}: ${problem.message}`),
+    ],
     webhooksConfigured: !!options.webhook.signingSecret,
     lastReconcile: async () => lastReconcileRun(await options.db(), options.tables),
     ...options.health,
@@ -126,13 +139,18 @@ export function createUserSync<TUsers extends UsersTable>(
     db: options.db,
     users: options.users,
     tables: options.tables,
-    clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
+    clerk: () => {
+      const secretKey = clerk.secretKey;
+      if (!secretKey) return Promise.reject(new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"));
+      return Promise.resolve(createClerkClient({ secretKey, apiUrl: clerk.apiUrl }));
+    },
     budget,
     onEvent,
     ...options.reconcile,
   });
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
-  const router = withProfileProcedures(createUserSyncRouter(service), profile);
+  // `user: userSync.router(createTRPCRouter)`: compiles only on a context carrying Clerk's `auth`.
+  const router = routerMount(withProfileProcedures(createUserSyncRouter(service), profile));
   return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile };
 }
 
@@ -162,7 +180,7 @@ export type {
   DeliveryOutcome,
 } from "./webhook";
 export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
-export type { UserSyncContext } from "./router";
+export type { MissingClerkAuth, TRPCRouterFactory, UserSyncContext, UserSyncRouterMount } from "./router";
 export type { ClerkBackendApiOptions } from "./clerk-backend-api";
 export type {
   ConfigProblem,

@@ -92,7 +92,7 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
   // Edits draw from the Backend API budget every instance shares, like user.sync. Their 429 is
   // most often Clerk's per-user limit on updates (10 per 10 s): it refuses this user's edit and
   // does not pause everyone's Clerk calls.
-  const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), options.budget, {
+  const clerkApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), options.budget, {
     maxWaitMs: 1000,
     pauseOnRateLimit: false,
   });

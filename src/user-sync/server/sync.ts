@@ -105,7 +105,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   const { userSyncClerkFetches } = options.tables ?? defaultUserSyncTables;
   const writeOptions = { namedStatements: options.preparedStatements === true };
   const cooldownMs = (options.cooldownSeconds ?? 10) * 1000;
-  const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), options.budget, {
+  const clerkApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: options.clerkTimeoutMs ?? 5000 }), options.budget, {
     maxWaitMs: options.clerkBudgetWaitMs ?? 1000,
   });
   const instance = createInstanceCheck(clerkApi);
