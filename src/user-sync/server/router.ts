@@ -36,7 +36,7 @@ export type UserSyncRouterMount<TRouter extends AnyTRPCRouter> = <TFactory exten
 
 /** Mounts `router`'s procedures through the host's own factory (its transformer and error formatter apply anyway). */
 export function routerMount<TRouter extends AnyTRPCRouter>(router: TRouter): UserSyncRouterMount<TRouter> {
-  return (createRouter) => (createRouter as TRPCRouterFactory)(router._def.record) as TRouter;
+  return (createRouter) => (createRouter as TRPCRouterFactory)(router._def.record as TRPCRouterRecord) as TRouter;
 }
 
 export const contextWithoutAuth =
