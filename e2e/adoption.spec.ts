@@ -10,6 +10,8 @@ import path from "node:path";
 
 import postgres from "postgres";
 
+import type { Page } from "@playwright/test";
+
 import { expect, test } from "./support/fixtures";
 import { emulatorUrl } from "./support/settings";
 import { prepareT3Host, startT3Host, t3Host, type PushRun, type T3HostServer, type T3Variant } from "./support/t3-host";
@@ -56,6 +58,16 @@ for (const variant of ["next15", "next16"] as const satisfies T3Variant[]) {
       await sql?.end();
     });
 
+    /** `<SignInButton/>`, then a pick on the emulator's sign-in page, back to the host's page, synced. */
+    async function signInOnHost(page: Page, userId: string) {
+      await page.goto(host.url);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(`${emulatorUrl}/sign-in**`);
+      await page.locator(`button[data-user-id="${userId}"]`).click();
+      await page.waitForURL(`${host.url}/**`);
+      await expect(page.getByTestId("sync-status")).toHaveAttribute("data-status", "synced");
+    }
+
     async function userRow(id: string) {
       return (await sql!<T3UserRow[]>`select * from "t3-host_user" where id = ${id}`)[0] ?? null;
     }
@@ -89,12 +101,7 @@ for (const variant of ["next15", "next16"] as const satisfies T3Variant[]) {
       // The emulator plays Svix for this app now (the fixture resets it afterwards).
       await emulator.setWebhooks({ url: `${host.url}/api/webhooks/clerk` });
 
-      await page.goto(host.url);
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.waitForURL(`${emulatorUrl}/sign-in**`);
-      await page.locator(`button[data-user-id="user_demo_ada"]`).click();
-      await page.waitForURL(`${host.url}/**`);
-      await expect(page.getByTestId("sync-status")).toHaveAttribute("data-status", "synced");
+      await signInOnHost(page, "user_demo_ada");
       await expect(page.getByTestId("user-email")).toHaveText("ada@example.com");
       expect(await userRow("user_demo_ada")).toMatchObject({ email: "ada@example.com", first_name: "Ada", deleted_at: null, bio: null });
       expect(await emulator.count("getUser")).toBe(1);
@@ -115,12 +122,7 @@ for (const variant of ["next15", "next16"] as const satisfies T3Variant[]) {
     // Clerk's prebuilt <UserButton/> needs clerk-js's UI components, which the emulator does not
     // serve yet (the emulator engineer's fix: issue 25, emulator part). Unmark when it lands.
     test.fixme("<UserButton/> renders for the signed-in user and signs out", async ({ page }) => {
-      await page.goto(host.url);
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.waitForURL(`${emulatorUrl}/sign-in**`);
-      await page.locator(`button[data-user-id="user_demo_grace"]`).click();
-      await page.waitForURL(`${host.url}/**`);
-      await expect(page.getByTestId("sync-status")).toHaveAttribute("data-status", "synced");
+      await signInOnHost(page, "user_demo_grace");
       await page.locator(".cl-userButtonTrigger").click();
       await page.getByRole("menuitem", { name: "Sign out" }).click();
       await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();

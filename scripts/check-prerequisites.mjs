@@ -56,7 +56,7 @@ function describe(list) {
   return `${list.map((item) => `${item.name} (${item.neededBy}; ${item.path})`).join(" and ")} ${list.length > 1 ? "are" : "is"}`;
 }
 
-/** @param {string} message */
+/** @param {string} message @returns {never} */
 function stop(message) {
   console.error(`\nnpm run check: ${message}\n`);
   process.exit(1);
@@ -80,14 +80,14 @@ if (prefix === null) {
 
 console.log(`npm run check: installing the Debian package${missing.length > 1 ? "s" : ""} ${packages} for ${describe(missing)}: ${[...prefix, "apt-get"].join(" ")} install -y ${packages}`);
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-/** @param {string[]} args */
-function aptGet(args) {
-  const [command, ...rest] = [...prefix, "apt-get", ...args];
+/** @param {string[]} sudo @param {string[]} args */
+function aptGet(sudo, args) {
+  const [command, ...rest] = [...sudo, "apt-get", ...args];
   const result = spawnSync(/** @type {string} */ (command), rest, { stdio: "inherit", env });
   if (result.status !== 0) stop(`apt-get ${args.join(" ")} failed (exit ${result.status ?? result.signal}). Run it yourself:\n\n    sudo apt-get update && sudo apt-get install -y ${packages}\n`);
 }
-aptGet(["update", "-qq"]);
-aptGet(["install", "-y", "-qq", "--no-install-recommends", ...missing.map((item) => item.debianPackage)]);
+aptGet(prefix, ["update", "-qq"]);
+aptGet(prefix, ["install", "-y", "-qq", "--no-install-recommends", ...missing.map((item) => item.debianPackage)]);
 
 const stillMissing = missing.filter((item) => !isExecutable(item.path));
 if (stillMissing.length > 0) stop(`apt-get installed ${packages}, but ${describe(stillMissing)} is still not there. ${elsewhere}`);

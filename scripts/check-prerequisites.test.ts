@@ -31,7 +31,7 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 function runScript(env: Record<string, string>, options: { uid?: number } = {}) {
   const result = spawnSync(path.join(dir, "bin/node"), [path.join(dir, "check-prerequisites.mjs")], {
     cwd: dir,
-    env: { PATH: path.join(dir, "bin"), E2E_CHROMIUM_PATH: path.join(dir, "missing/chromium"), PGBOUNCER_PATH: path.join(dir, "missing/pgbouncer"), ...env },
+    env: { PATH: path.join(dir, "bin"), E2E_CHROMIUM_PATH: path.join(dir, "missing/chromium"), PGBOUNCER_PATH: path.join(dir, "missing/pgbouncer"), ...env } as unknown as NodeJS.ProcessEnv,
     encoding: "utf8",
     ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
   });

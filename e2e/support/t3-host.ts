@@ -15,10 +15,9 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-import postgres from "postgres";
-
 import { clerkEmulatorAppEnv } from "../../src/clerk-emulator/app-env";
 
+import { createEmptyDatabase } from "./database";
 import { appPort, databaseUrl, emulatorConfig } from "./settings";
 
 export type T3Variant = "next15" | "next16";
@@ -91,30 +90,17 @@ async function offlineGoogleFonts(host: T3Host) {
   return { env: { NEXT_FONT_GOOGLE_MOCKED_RESPONSES: mockFile }, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
-async function createEmptyDatabase(url: string) {
-  const name = new URL(url).pathname.slice(1);
-  if (!/^\w+$/.test(name)) throw new Error(`${url}: unexpected database name "${name}"`);
-  const adminUrl = new URL(url);
-  adminUrl.pathname = "/postgres";
-  const admin = postgres(adminUrl.toString(), { max: 1, onnotice: () => undefined });
-  try {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-}
-
 /** What `drizzle-kit push --verbose` did: its exit code, output, and the SQL statements it ran. */
 export type PushRun = Run & { statements: string[] };
 
 function pushStatements(output: string): string[] {
   const start = output.indexOf("You are about to execute");
   if (start === -1) return [];
-  const end = output.indexOf("[✓] Changes applied", start);
-  return output
-    .slice(output.indexOf("\n", start) + 1, end === -1 ? undefined : end)
-    .split(/;\s*\n/)
+  const lines = output.slice(output.indexOf("\n", start) + 1).split("\n");
+  const end = lines.findIndex((line) => line.includes("Changes applied"));
+  return (end === -1 ? lines : lines.slice(0, end))
+    .join("\n")
+    .split(/;\s*(?:\n|$)/)
     .map((statement) => statement.trim())
     .filter((statement) => statement !== "");
 }
