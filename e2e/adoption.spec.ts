@@ -94,7 +94,8 @@ for (const variant of ["next15", "next16"] as const satisfies T3Variant[]) {
       const tables = await sql!<{ tablename: string }[]>`select tablename from pg_tables where schemaname = 'public' order by tablename`;
       expect(tables.map((table) => table.tablename)).toEqual(expect.arrayContaining(pluginTables));
       expect(tables.filter((table) => !table.tablename.startsWith("t3-host_"))).toEqual([]);
-      expect(second!.statements.filter((statement) => statement !== templateIdentityRepush)).toEqual([]);
+      expect(first!.statements, first!.output).toEqual(expect.arrayContaining([expect.stringMatching(/^CREATE TABLE "t3-host_user_sync_clerk_fetches"/)]));
+      expect(second!.statements.filter((statement) => statement !== templateIdentityRepush), second!.output).toEqual([]);
     });
 
     test("sign-in syncs the row, a reload calls Clerk no more, a signed user.deleted tombstones it", async ({ page, emulator }) => {

@@ -93,7 +93,10 @@ async function offlineGoogleFonts(host: T3Host) {
 /** What `drizzle-kit push --verbose` did: its exit code, output, and the SQL statements it ran. */
 export type PushRun = Run & { statements: string[] };
 
-function pushStatements(output: string): string[] {
+function pushStatements(colored: string): string[] {
+  // Playwright's workers set FORCE_COLOR: drizzle-kit then colors its statements.
+  // eslint-disable-next-line no-control-regex
+  const output = colored.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
   const start = output.indexOf("You are about to execute");
   if (start === -1) return [];
   const lines = output.slice(output.indexOf("\n", start) + 1).split("\n");
@@ -154,7 +157,8 @@ export async function prepareT3Host(host: T3Host) {
   await createEmptyDatabase(host.databaseUrl);
   const pushes: PushRun[] = [];
   for (const name of ["push", "push again"]) {
-    const push = await step(name, timings, () => run("npx", ["drizzle-kit", "push", "--verbose"], { cwd: host.appDir, env }));
+    // One stream, in order: drizzle-kit writes the statements and its progress lines to different ones.
+    const push = await step(name, timings, () => run("sh", ["-c", "npx drizzle-kit push --verbose 2>&1"], { cwd: host.appDir, env }));
     pushes.push({ ...push, statements: pushStatements(push.output) });
   }
   return { timings, tarball, install, pushes };
