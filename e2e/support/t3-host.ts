@@ -95,7 +95,6 @@ export type PushRun = Run & { statements: string[] };
 
 function pushStatements(colored: string): string[] {
   // Playwright's workers set FORCE_COLOR: drizzle-kit then colors its statements.
-  // eslint-disable-next-line no-control-regex
   const output = colored.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
   const start = output.indexOf("You are about to execute");
   if (start === -1) return [];

@@ -71,8 +71,13 @@ export function DashboardView() {
                 {name || "—"}
               </p>
               <p className="truncate text-slate-600" data-testid="user-email">
-                {user?.email ?? "—"}
+                {user?.email ?? user?.phoneNumber ?? "—"}
               </p>
+              {(user?.locked || user?.banned) && (
+                <p className="text-sm font-medium text-amber-800" data-testid="user-state">
+                  {user.banned ? "Banned in Clerk" : "Locked in Clerk (too many failed sign-ins)"}
+                </p>
+              )}
               <p className="truncate text-sm text-slate-500">
                 <span data-testid="user-username">{user?.username ? `@${user.username}` : "no username"}</span>
                 {" · "}

@@ -23,6 +23,10 @@ export type ClerkUserInput = {
   updatedAtMs: number;
   /** Extra, non-primary addresses, listed first to catch `email_addresses[0]` bugs. */
   otherEmails?: string[];
+  /** The primary phone number (E.164). */
+  phone?: string | null;
+  banned?: boolean;
+  locked?: boolean;
 };
 
 export function clerkUserJson(input: ClerkUserInput): UserJSON {
@@ -41,7 +45,7 @@ export function clerkUserJson(input: ClerkUserInput): UserJSON {
     image_url: `https://img.clerk.test/${input.id}.png`,
     has_image: false,
     primary_email_address_id: primaryId,
-    primary_phone_number_id: null,
+    primary_phone_number_id: input.phone ? `idn_phone_${input.id}` : null,
     primary_web3_wallet_id: null,
     email_addresses: emails.map(({ id, address }) => ({
       object: "email_address",
@@ -50,7 +54,9 @@ export function clerkUserJson(input: ClerkUserInput): UserJSON {
       verification: { status: "verified", strategy: "email_code" },
       linked_to: [],
     })),
-    phone_numbers: [],
+    phone_numbers: input.phone
+      ? [{ object: "phone_number", id: `idn_phone_${input.id}`, phone_number: input.phone, verification: { status: "verified", strategy: "phone_code" } }]
+      : [],
     web3_wallets: [],
     external_accounts: [],
     enterprise_accounts: [],
@@ -62,8 +68,8 @@ export function clerkUserJson(input: ClerkUserInput): UserJSON {
     two_factor_enabled: false,
     totp_enabled: false,
     backup_code_enabled: false,
-    banned: false,
-    locked: false,
+    banned: input.banned ?? false,
+    locked: input.locked ?? false,
     last_sign_in_at: input.updatedAtMs,
     last_active_at: input.updatedAtMs,
     created_at: 1_700_000_000_000,

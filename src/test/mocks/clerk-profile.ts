@@ -75,8 +75,10 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
       const given = body[key];
       return typeof given === "string" && given !== "" ? given : null;
     };
-    if ("first_name" in body) next.firstName = value("first_name");
-    if ("last_name" in body) next.lastName = value("last_name");
+    // Clerk documents "" as clearing a name; what `null` does to first_name/last_name is not
+    // documented (its Go SDK cannot even send it), so this stand-in leaves the name as it was.
+    if (typeof body.first_name === "string") next.firstName = value("first_name");
+    if (typeof body.last_name === "string") next.lastName = value("last_name");
     if ("username" in body) {
       const username = value("username");
       const holder = [...clerk.users.values()].find(

@@ -72,7 +72,7 @@ export class ClerkRefusedError extends Error {
   }
 }
 
-/** The fields `PATCH /v1/users/{id}` takes from a profile edit; null clears a value. */
+/** The fields `PATCH /v1/users/{id}` takes from a profile edit; null clears a value (sent as `""`). */
 export type ClerkUserUpdate = { firstName?: string | null; lastName?: string | null; username?: string | null };
 const countBody = z.object({ total_count: z.number().int().nonnegative() }).loose();
 const jwksBody = z.object({ keys: z.array(z.object({ kid: z.string().optional() }).loose()) }).loose();
@@ -168,12 +168,17 @@ export function createClerkBackendApi(clerk: ClerkBackendApiOptions, options: { 
   }
 
   return {
-    /** `PATCH /v1/users/{id}` with the given fields: the updated user's JSON as Clerk serves it. */
+    /**
+     * `PATCH /v1/users/{id}` with the given fields: the updated user's JSON as Clerk serves it.
+     * A cleared field (null) is sent as `""`: Clerk documents the blank string as clearing
+     * `username` (null too) and its own Go SDK clears names only with `""`; `null` for
+     * `first_name`/`last_name` is undocumented.
+     */
     async updateUser(userId: string, update: ClerkUserUpdate): Promise<unknown> {
-      const json: Record<string, string | null> = {};
-      if (update.firstName !== undefined) json.first_name = update.firstName;
-      if (update.lastName !== undefined) json.last_name = update.lastName;
-      if (update.username !== undefined) json.username = update.username;
+      const json: Record<string, string> = {};
+      if (update.firstName !== undefined) json.first_name = update.firstName ?? "";
+      if (update.lastName !== undefined) json.last_name = update.lastName ?? "";
+      if (update.username !== undefined) json.username = update.username ?? "";
       return writtenUser(await request("PATCH", `/users/${encodeURIComponent(userId)}`, { json }));
     },
     /** `POST /v1/users/{id}/profile_image` with the image as the multipart `file`: the updated user's JSON. */

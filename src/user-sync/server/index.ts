@@ -116,6 +116,7 @@ export function createUserSync<TUsers extends UsersTable>(
     db: options.db,
     users: options.users,
     tables: options.tables,
+    refetch: (userId) => service.refetchUser(userId),
     onEvent,
     ...options.webhook,
   });

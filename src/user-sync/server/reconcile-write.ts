@@ -2,7 +2,17 @@ import { sql, type getTableColumns, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
 import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, UserSyncTables } from "./schema";
-import { assignments, fetchedUpsertClauses, tombstoneClauses, writeGuards, type GuardColumn, type RowReference, type UserSyncDatabase, type WriteOutcome } from "./write-path";
+import {
+  assignments,
+  fetchedUpsertClauses,
+  mirroredValueColumns,
+  tombstoneClauses,
+  writeGuards,
+  type GuardColumn,
+  type RowReference,
+  type UserSyncDatabase,
+  type WriteOutcome,
+} from "./write-path";
 
 /**
  * A PostgreSQL array literal, sent as one text parameter and cast in SQL: a 500-user page is a
@@ -96,7 +106,7 @@ export async function commitReconcilePage(
   const s = page.snapshots;
   const ids = pgArray(s.map((x) => x.id));
   const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
-  const valueColumns = sql`${name("id")}, ${name("email")}, ${name("firstName")}, ${name("lastName")}, ${name("username")}, ${name("imageUrl")}, ${name("clerkUpdatedAt")}`;
+  const valueColumns = sql`${name("id")}, ${sql.join(mirroredValueColumns.map(name), sql`, `)}, ${name("clerkUpdatedAt")}`;
   const upsert = fetchedUpsertClauses(users);
   const tombstone = tombstoneClauses(users);
 
@@ -131,11 +141,14 @@ export async function commitReconcilePage(
     page as (
       select * from unnest(
         ${ids}::text[],
-        ${pgArray(s.map((x) => x.email))}::text[],
-        ${pgArray(s.map((x) => x.firstName))}::text[],
-        ${pgArray(s.map((x) => x.lastName))}::text[],
-        ${pgArray(s.map((x) => x.username))}::text[],
-        ${pgArray(s.map((x) => x.imageUrl))}::text[],
+        ${sql.join(
+          mirroredValueColumns.map((key) =>
+            key === "banned" || key === "locked"
+              ? sql`${pgArray(s.map((x) => String(x[key])))}::boolean[]`
+              : sql`${pgArray(s.map((x) => x[key] as string | null))}::text[]`,
+          ),
+          sql`, `,
+        )},
         ${pgArray(s.map((x) => x.clerkUpdatedAtMs))}::bigint[]
       ) as p(${valueColumns})
     ),
@@ -168,7 +181,7 @@ export async function commitReconcilePage(
       select p.*, m.${name("id")} is null as missing, coalesce(${compare.take}, false) as take,
         coalesce(${compare.restore}, false) as restore, coalesce(${compare.differs}, true) as differs,
         array_remove(array[
-          ${differs("email")}, ${differs("firstName")}, ${differs("lastName")}, ${differs("username")}, ${differs("imageUrl")},
+          ${sql.join(mirroredValueColumns.map(differs), sql`, `)},
           case when m.${name("id")} is null or ${compare.newer} then 'clerkUpdatedAt' end,
           case when m.${name("deletedAt")} is not null then 'deletedAt' end
         ], null) as fields

@@ -57,10 +57,13 @@ const person = (id: string, updatedAtMs = 1_000, overrides: Partial<Person> = {}
 const snapshotOf = (p: Person): ClerkUserSnapshot => ({
   id: p.id,
   email: p.email ?? null,
+  phoneNumber: null,
   firstName: p.firstName ?? null,
   lastName: p.lastName ?? null,
   username: p.username ?? null,
   imageUrl: `https://img.clerk.test/${p.id}.png`,
+  banned: false,
+  locked: false,
   clerkUpdatedAtMs: p.updatedAtMs,
 });
 
@@ -90,7 +93,7 @@ async function liveIds() {
 const byUser = (changes: ReconcileChange[]) => [...changes].sort((a, b) => a.userId.localeCompare(b.userId));
 
 describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", () => {
-  const allFields = ["email", "firstName", "lastName", "username", "imageUrl", "clerkUpdatedAt"];
+  const allFields = ["email", "phoneNumber", "firstName", "lastName", "username", "imageUrl", "banned", "locked", "clerkUpdatedAt"];
 
   async function seedDrift() {
     // M: in Clerk only.

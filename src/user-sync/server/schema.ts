@@ -14,10 +14,19 @@ export function userSyncColumns() {
     /** Clerk's user id (`user_…`). */
     id: text("id").primaryKey(),
     email: text("email"),
+    /** The primary phone number (E.164), for users who have one (phone-only users have no email). */
+    phoneNumber: text("phone_number"),
     firstName: text("first_name"),
     lastName: text("last_name"),
     username: text("username"),
     imageUrl: text("image_url"),
+    /** Clerk's `banned`: Clerk revoked the user's sessions and refuses sign-in. A host may refuse access on it. */
+    banned: boolean("banned").notNull().default(false),
+    /**
+     * Clerk's `locked` (too many failed sign-ins): Clerk refuses new sign-ins until the lockout
+     * expires but keeps existing sessions, so a host that must stop a locked user checks this.
+     */
+    locked: boolean("locked").notNull().default(false),
     /** Clerk's own clock for this user, in milliseconds: its `updated_at`, or a deletion's event time. */
     clerkUpdatedAt: bigint("clerk_updated_at", { mode: "number" }).notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -75,8 +84,12 @@ export function syncedTableOf(users: UsersTable): SyncedUsersTable {
   return users as unknown as SyncedUsersTable;
 }
 
-/** What became of one webhook delivery: a write-path outcome, or a signed payload it could not use. */
-export type WebhookInboxOutcome = WriteOutcome | "dead_letter";
+/**
+ * What became of one webhook delivery: a write-path outcome; `diverged`, a payload with the
+ * row's Clerk clock but other values that no fetch from Clerk settled; or `dead_letter`, a signed
+ * payload it could not use.
+ */
+export type WebhookInboxOutcome = WriteOutcome | "diverged" | "dead_letter";
 
 export type ReconcileMode = "full" | "incremental";
 export type ReconcileChangeKind = "missing" | "stale" | "deleted";

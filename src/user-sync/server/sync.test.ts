@@ -56,7 +56,7 @@ describe("cooldown", () => {
     clerk.setUser(ada);
     const sync = service({ cooldownSeconds: 60 });
     // The row exists because a (possibly stale) webhook wrote it, not because of a fetch.
-    await upsertClerkUser(testDb.db, sync.table, { id: ada.id, email: "old@example.com", firstName: "Old", lastName: null, username: null, imageUrl: null, clerkUpdatedAtMs: 500 });
+    await upsertClerkUser(testDb.db, sync.table, { id: ada.id, email: "old@example.com", phoneNumber: null, firstName: "Old", lastName: null, username: null, imageUrl: null, banned: false, locked: false, clerkUpdatedAtMs: 500 });
     const result = await sync.syncUser(ada.id, caller());
     expect(clerk.getUserCalls()).toBe(1);
     expect(result).toMatchObject({ outcome: "updated", user: { email: "ada@example.com" } });

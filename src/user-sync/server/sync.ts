@@ -213,6 +213,19 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     emit({ source: "client-sync", outcome, clerkFetched, durationMs: Date.now() - startedAtMs, errorCode });
   }
 
+  /** The Backend API's answer for `userId` as a snapshot, or CLERK_MALFORMED. */
+  function fetchedSnapshot(answer: unknown, userId: string): ClerkUserSnapshot {
+    let snapshot: ClerkUserSnapshot;
+    try {
+      snapshot = snapshotFromUserJson(answer);
+    } catch (error) {
+      if (!(error instanceof MalformedClerkUserError)) throw error;
+      throw new UserSyncError("CLERK_MALFORMED", `Clerk returned a malformed user (${error.issues.join("; ").slice(0, 300)})`);
+    }
+    if (snapshot.id !== userId) throw new UserSyncError("CLERK_MALFORMED", "Clerk returned another user");
+    return snapshot;
+  }
+
   async function syncFromClerk(userId: string, caller: SyncCaller): Promise<SyncResult<HostUser>> {
     const startedAtMs = Date.now();
     let clerkFetched = false;
@@ -237,14 +250,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
         problems.delete("CLERK_INSTANCE_MISMATCH");
         result = await withDatabase((db) => tombstoneClerkUser(db, table, userId, null, "client-sync", writeOptions));
       } else {
-        let snapshot: ClerkUserSnapshot;
-        try {
-          snapshot = snapshotFromUserJson(answer);
-        } catch (error) {
-          if (!(error instanceof MalformedClerkUserError)) throw error;
-          throw new UserSyncError("CLERK_MALFORMED", `Clerk returned a malformed user (${error.issues.join("; ").slice(0, 300)})`);
-        }
-        if (snapshot.id !== userId) throw new UserSyncError("CLERK_MALFORMED", "Clerk returned another user");
+        const snapshot = fetchedSnapshot(answer, userId);
         result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
       }
       problems.delete("CLERK_KEY_REJECTED");
@@ -276,6 +282,19 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
       const started = syncFromClerk(userId, caller).finally(() => inFlight.delete(userId));
       inFlight.set(userId, started);
       return started;
+    },
+    /**
+     * Fetches the user from Clerk (within the shared budget) and writes the answer with the
+     * fetched authority, which settles an equal clock: the webhook's repair of a `diverged`
+     * payload. No cooldown (a payload just proved the row out of step) and no tombstone on a 404:
+     * there is no session to prove the instance with, and Clerk's `user.deleted` event follows.
+     */
+    async refetchUser(userId: string): Promise<{ outcome: WriteOutcome } | "not_found"> {
+      const answer = await clerkApi.getUser(userId);
+      if (answer === userNotFound) return "not_found";
+      const snapshot = fetchedSnapshot(answer, userId);
+      const result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
+      return { outcome: result.outcome };
     },
     /** Misconfigurations seen since start (e.g. `CLERK_INSTANCE_MISMATCH`), for a health view. */
     configProblems: (): ConfigProblem[] => [...problems.values()].map((problem) => ({ ...problem })),

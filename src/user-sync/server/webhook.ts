@@ -17,7 +17,10 @@
  *   database-errors.ts) answer 503 so Svix retries; so does a dead letter that cannot be recorded.
  * - Quiet: logs, responses, dead-letter reasons and `onEvent` carry the event type, the
  *   svix-id, the outcome and codes (SQLSTATE, schema issue paths), never payload values or
- *   database messages (they quote row values). No Clerk API call is made here.
+ *   database messages (they quote row values).
+ * - One Clerk call, only for a `diverged` payload (Clerk's stored clock with other values: Clerk
+ *   does not move `updated_at` for every change): `refetch` asks Clerk for the user and the
+ *   fetched answer settles it; if Clerk cannot answer, 503 and Svix retries. No other Clerk call.
  * - Bounded: processed inbox rows older than the retention window are pruned in batches, now
  *   and then after a delivery (off the response's path) or by a cron calling `pruneInbox()`.
  */
@@ -28,6 +31,7 @@ import { z } from "zod";
 import { rowsOf } from "./clerk-budget";
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
 import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
+import { UserSyncError } from "./errors";
 import { defaultUserSyncTables, syncedTableOf, type UserSyncTables } from "./schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
 import {
@@ -57,6 +61,15 @@ export type ClerkWebhookOptions = {
   retentionDays?: number;
   /** At most one automatic prune per this interval per process (default 5 min); 0 turns it off (prune by cron). */
   pruneIntervalMs?: number;
+  /**
+   * Fetches the user from Clerk's Backend API and writes the answer through the write path (what
+   * `createUserSync` passes: `user.sync`'s fetch, within the shared Clerk budget). Called when a
+   * payload carries Clerk's stored clock with other values (`diverged`): Clerk does not move
+   * `updated_at` for every change (an email switch may not), so only Clerk's current answer says
+   * which values are newer. Without it such a delivery is recorded as `diverged` and left to the
+   * next sync or reconciliation.
+   */
+  refetch?: (userId: string) => Promise<{ outcome: WriteOutcome } | "not_found">;
   onEvent?: (event: UserSyncEvent) => void;
   /** Where the one line per delivery (and per prune that did something) goes; the default writes JSON to the console. */
   log?: (entry: ClerkWebhookLogEntry) => void;
@@ -65,6 +78,7 @@ export type ClerkWebhookOptions = {
 /** What happened to one delivery. `WriteOutcome`s mean the event was applied. */
 export type DeliveryOutcome =
   | WriteOutcome
+  | "diverged"
   | "duplicate"
   | "dead_letter"
   | "ignored_type"
@@ -317,7 +331,8 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
       write = { kind: "upsert", user: snapshot };
     }
 
-    const result = await applyOnce(delivery, write);
+    let result = await applyOnce(delivery, write);
+    if (result === "diverged") result = await refetchDiverged(delivery, write);
     if (result === "duplicate") {
       counts.duplicate++;
       return {
@@ -326,7 +341,9 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
       };
     }
     counts.applied++;
-    emit({ source: "webhook", outcome: result.outcome, clerkFetched: false, durationMs: Date.now() - delivery.startedAtMs });
+    if (result.outcome !== "diverged") {
+      emit({ source: "webhook", outcome: result.outcome, clerkFetched: result.refetched, durationMs: Date.now() - delivery.startedAtMs });
+    }
     return {
       response: answer(200, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: result.outcome }, { outcome: result.outcome }),
       usedDatabase: true,
@@ -338,29 +355,67 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
    * only if the `svix-id` is not in the inbox yet, and the inbox row records its outcome. A
    * concurrent delivery of the same message waits on the inbox key and, once the first commits,
    * records nothing: it is a duplicate, and its write was a no-op (the write path is idempotent:
-   * equal clocks write nothing, a tombstone is not written again).
+   * equal clocks write nothing, a tombstone is not written again). A `diverged` payload (the
+   * row's clock with other values) records nothing when a refetch can settle it.
    */
-  async function applyOnce(delivery: Delivery, write: PushedWrite): Promise<{ outcome: WriteOutcome } | "duplicate"> {
+  async function applyOnce(
+    delivery: Delivery,
+    write: PushedWrite,
+  ): Promise<{ outcome: WriteOutcome | "diverged"; refetched: boolean } | "duplicate" | "diverged"> {
     const db = await options.db();
     const inbox = clerkWebhookEvents;
     const userId = write.kind === "upsert" ? write.user.id : write.userId;
-    const effect = pushedWriteStatement(table, write, sql`not exists (select 1 from ${inbox} where ${inbox.svixId} = ${delivery.svixId}::text)`);
+    const known = sql`exists (select 1 from ${inbox} where ${inbox.svixId} = ${delivery.svixId}::text)`;
+    const effect = pushedWriteStatement(table, write, sql`not ${known}`);
     const column = (key: keyof typeof inbox._.columns) => sql.identifier(inbox[key].name);
-    const rows = rowsOf<{ outcome: WriteOutcome }>(
+    const [row] = rowsOf<{ recorded: WriteOutcome | "diverged" | null; outcome: WriteOutcome | "diverged"; known: boolean }>(
       await db.execute(sql`
-        with user_sync_write as (${effect.insert}),
+        with user_sync_known as (select ${known} as known),
+        user_sync_write as (${effect.insert}),
+        user_sync_outcome as (select coalesce((select outcome from user_sync_write), ${effect.outcomeIfNotWritten}) as outcome),
         user_sync_recorded as (
           insert into ${inbox} (${column("svixId")}, ${column("eventType")}, ${column("clerkUserId")}, ${column("eventTimestampMs")}, ${column("outcome")},
             ${column("receivedAt")}, ${column("processedAt")})
           select ${delivery.svixId}::text, ${delivery.eventType}::text, ${userId}::text, ${delivery.eventTimestampMs}::bigint,
-            coalesce((select outcome from user_sync_write), ${effect.outcomeIfNotWritten}), ${delivery.receivedAt.toISOString()}::timestamptz, clock_timestamp()
+            o.outcome, ${delivery.receivedAt.toISOString()}::timestamptz, clock_timestamp()
+          from user_sync_outcome as o
+          where ${options.refetch ? sql`o.outcome <> 'diverged'` : sql`true`}
           on conflict (${column("svixId")}) do nothing
           returning ${column("outcome")} as outcome
         )
-        select outcome from user_sync_recorded`),
+        select (select outcome from user_sync_recorded) as recorded, (select outcome from user_sync_outcome) as outcome,
+          (select known from user_sync_known) as known`),
     );
-    const [recorded] = rows;
-    return recorded ? { outcome: recorded.outcome } : "duplicate";
+    if (row?.recorded) return { outcome: row.recorded, refetched: false };
+    if (row && !row.known && row.outcome === "diverged") return "diverged";
+    return "duplicate";
+  }
+
+  /**
+   * A diverged payload: Clerk's current answer settles it (fetched, within the shared budget,
+   * written with the fetched authority that wins an equal clock), then the delivery is recorded
+   * with that write's outcome. If Clerk cannot answer now, nothing is recorded and the delivery
+   * answers 503: Svix retries it. A user Clerk no longer has is left to its `user.deleted` event.
+   */
+  async function refetchDiverged(delivery: Delivery, write: PushedWrite): Promise<{ outcome: WriteOutcome | "diverged"; refetched: boolean } | "duplicate"> {
+    const userId = write.kind === "upsert" ? write.user.id : write.userId;
+    const answer = await options.refetch!(userId);
+    const outcome = answer === "not_found" ? "diverged" : answer.outcome;
+    const db = await options.db();
+    const recorded = await db
+      .insert(clerkWebhookEvents)
+      .values({
+        svixId: delivery.svixId,
+        eventType: delivery.eventType,
+        clerkUserId: userId,
+        eventTimestampMs: delivery.eventTimestampMs,
+        outcome,
+        receivedAt: delivery.receivedAt,
+        processedAt: sql`clock_timestamp()`,
+      })
+      .onConflictDoNothing({ target: clerkWebhookEvents.svixId })
+      .returning({ outcome: clerkWebhookEvents.outcome });
+    return recorded.length ? { outcome, refetched: true } : "duplicate";
   }
 
   /**
@@ -403,6 +458,18 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
   async function failed(delivery: Delivery, error: unknown): Promise<Response> {
     const durationMs = () => Date.now() - delivery.startedAtMs;
     const cause = error instanceof DeadLetterNotRecorded ? error.cause : error;
+    if (cause instanceof UserSyncError && !(error instanceof DeadLetterNotRecorded)) {
+      // The refetch of a diverged payload: Clerk or the database could not settle it now.
+      emit({ source: "webhook", outcome: "error", clerkFetched: cause.code.startsWith("CLERK_"), durationMs: durationMs(), errorCode: cause.code });
+      if (cause.code === "DATABASE_REJECTED") {
+        try {
+          return await deadLetter(delivery, "database_error: DATABASE_REJECTED");
+        } catch (deadLetterError) {
+          return retryLater(delivery, deadLetterError);
+        }
+      }
+      return retryLater(delivery, cause);
+    }
     const code = databaseErrorCode(cause);
     if (isDatabaseError(cause) && classifyDatabaseError(cause) === "permanent" && !(error instanceof DeadLetterNotRecorded)) {
       emit({ source: "webhook", outcome: "error", clerkFetched: false, durationMs: durationMs(), errorCode: "DATABASE_REJECTED" });
@@ -426,6 +493,11 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     counts.failed++;
     const notRecorded = error instanceof DeadLetterNotRecorded;
     const cause = notRecorded ? error.cause : error;
+    if (cause instanceof UserSyncError) {
+      // Svix retries a 503; nothing was recorded, so the retry settles the delivery.
+      const reason = `${notRecorded ? "dead_letter_not_recorded: " : ""}${cause.code}`;
+      return answer(503, { eventType: delivery.eventType, svixId: delivery.svixId, outcome: "failed", reason }, { error: cause.code.toLowerCase() });
+    }
     const databaseError = isDatabaseError(cause);
     const reason = `${notRecorded ? "dead_letter_not_recorded: " : ""}${errorReason(cause)}`;
     return answer(

@@ -21,10 +21,13 @@ function snapshot(clerkUpdatedAtMs: number, overrides: Partial<ClerkUserSnapshot
   return {
     id: "user_ada",
     email: `ada+${clerkUpdatedAtMs}@example.com`,
+    phoneNumber: null,
     firstName: "Ada",
     lastName: `Lovelace ${clerkUpdatedAtMs}`,
     username: null,
     imageUrl: null,
+    banned: false,
+    locked: false,
     clerkUpdatedAtMs,
     ...overrides,
   };

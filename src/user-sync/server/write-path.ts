@@ -37,7 +37,7 @@
  * 7. One round trip per write: the statement returns the row it wrote or, when its WHERE
  *    refused, the row as it stands.
  */
-import { eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { eq, getTableColumns, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { PgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 
 import type { ClerkUserSnapshot } from "./clerk-user";
@@ -68,12 +68,14 @@ export type WriteResult = { outcome: WriteOutcome; row: SyncedUserRow | null };
 export type WriteOptions = { namedStatements?: boolean };
 
 /** The write path's column keys a guard compares. */
-export type GuardColumn = "email" | "firstName" | "lastName" | "username" | "imageUrl" | "clerkUpdatedAt" | "deletedAt" | "deletedBy";
+export type GuardColumn = MirroredColumn | "clerkUpdatedAt" | "deletedAt" | "deletedBy";
 
 /** How a guard refers to one side of a comparison: the stored row, or the incoming snapshot. */
 export type RowReference = (column: GuardColumn) => SQL;
 
-const mirroredValueColumns = ["email", "firstName", "lastName", "username", "imageUrl"] as const;
+/** The Clerk-owned values the mirror holds, in one order for every comparison and write. */
+export const mirroredValueColumns = ["email", "phoneNumber", "firstName", "lastName", "username", "imageUrl", "banned", "locked"] as const;
+export type MirroredColumn = (typeof mirroredValueColumns)[number];
 
 /**
  * The guards of invariants 2–4, over any pair of row references: the single-row upsert
@@ -104,11 +106,7 @@ export function fetchedUpsertClauses(table: SyncedUsersTable) {
   const { differs, restore, take } = writeGuards(storedColumn(table), excludedColumn(table));
   const pick = (column: GuardColumn) => sql`case when ${take} then ${excludedColumn(table)(column)} else ${table[column]} end`;
   const set = {
-    email: pick("email"),
-    firstName: pick("firstName"),
-    lastName: pick("lastName"),
-    username: pick("username"),
-    imageUrl: pick("imageUrl"),
+    ...(Object.fromEntries(mirroredValueColumns.map((column) => [column, pick(column)])) as Record<MirroredColumn, SQL>),
     clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
     updatedAt: sql`case when ${restore} or (${take} and ${differs}) then now() else ${table.updatedAt} end`,
     deletedAt: sql`null`,
@@ -132,11 +130,7 @@ export function fetchedUpsertClauses(table: SyncedUsersTable) {
 export function pushedUpsertClauses(table: SyncedUsersTable) {
   const { differs, live, newer } = writeGuards(storedColumn(table), excludedColumn(table));
   const set = {
-    email: sql`excluded.email`,
-    firstName: sql`excluded.first_name`,
-    lastName: sql`excluded.last_name`,
-    username: sql`excluded.username`,
-    imageUrl: sql`excluded.image_url`,
+    ...(Object.fromEntries(mirroredValueColumns.map((column) => [column, excludedColumn(table)(column)])) as Record<MirroredColumn, SQL>),
     clerkUpdatedAt: sql`excluded.clerk_updated_at`,
     updatedAt: sql`case when ${differs} then now() else ${table.updatedAt} end`,
     lastSyncedAt: sql`now()`,
@@ -151,6 +145,14 @@ export const assignments = (table: SyncedUsersTable, set: Partial<Record<keyof S
     Object.entries(set).map(([key, value]) => sql`${sql.identifier(table[key as keyof typeof set].name)} = ${value}`),
     sql`, `,
   );
+
+/** A snapshot's mirrored values as typed SQL parameters, in `mirroredValueColumns` order. */
+function snapshotValues(user: ClerkUserSnapshot): SQL[] {
+  return mirroredValueColumns.map((key) => {
+    const value = user[key];
+    return typeof value === "boolean" ? sql`${value}::boolean` : sql`${value}::text`;
+  });
+}
 
 /** A webhook's effect: a pushed snapshot, or Clerk's own deletion at its event time. */
 export type PushedWrite = { kind: "upsert"; user: ClerkUserSnapshot } | { kind: "tombstone"; userId: string; clerkClockMs: number };
@@ -177,14 +179,21 @@ export function pushedWriteStatement(table: SyncedUsersTable, write: PushedWrite
   }
   const { user } = write;
   const { set, where } = pushedUpsertClauses(table);
+  const incoming = snapshotValues(user);
+  const stored = sql.join(mirroredValueColumns.map((key) => sql`${table[key]}`), sql`, `);
   return {
-    insert: sql`insert into ${table} (${column("id")}, ${column("email")}, ${column("firstName")}, ${column("lastName")}, ${column("username")}, ${column("imageUrl")},
+    insert: sql`insert into ${table} (${column("id")}, ${sql.join(mirroredValueColumns.map(column), sql`, `)},
           ${column("clerkUpdatedAt")}, ${column("lastSyncedAt")}, ${column("lastSyncOutcome")})
-        select ${user.id}::text, ${user.email}::text, ${user.firstName}::text, ${user.lastName}::text, ${user.username}::text, ${user.imageUrl}::text,
-          ${user.clerkUpdatedAtMs}::bigint, now(), 'created' where ${onlyIf}
+        select ${user.id}::text, ${sql.join(incoming, sql`, `)}, ${user.clerkUpdatedAtMs}::bigint, now(), 'created' where ${onlyIf}
         on conflict (${column("id")}) do update set ${assignments(table, set)} where ${where} ${outcome}`,
+    // An equal clock with other values is `diverged`: two snapshots Clerk gave one clock (it
+    // does not move `updated_at` for every change), so a payload alone cannot say which is newer.
     outcomeIfNotWritten: sql`coalesce((
-        select case when ${table.deletedAt} is not null then 'deleted' when ${table.clerkUpdatedAt} = ${user.clerkUpdatedAtMs}::bigint then 'unchanged' else 'stale' end
+        select case
+          when ${table.deletedAt} is not null then 'deleted'
+          when ${table.clerkUpdatedAt} = ${user.clerkUpdatedAtMs}::bigint and (${stored}) is distinct from (${sql.join(incoming, sql`, `)}) then 'diverged'
+          when ${table.clerkUpdatedAt} = ${user.clerkUpdatedAtMs}::bigint then 'unchanged'
+          else 'stale' end
         from ${table} where ${table.id} = ${user.id}::text), 'stale')`,
   };
 }
@@ -197,10 +206,13 @@ export function pushedWriteStatement(table: SyncedUsersTable, write: PushedWrite
 export function tombstoneClauses(table: SyncedUsersTable) {
   const set = {
     email: sql`null`,
+    phoneNumber: sql`null`,
     firstName: sql`null`,
     lastName: sql`null`,
     username: sql`null`,
     imageUrl: sql`null`,
+    banned: sql`false`,
+    locked: sql`false`,
     clerkUpdatedAt: sql`greatest(${table.clerkUpdatedAt}, excluded.clerk_updated_at)`,
     deletedAt: sql`coalesce(${table.deletedAt}, now())`,
     deletedBy: sql`excluded.deleted_by`,
@@ -223,11 +235,7 @@ export async function upsertClerkUser(
   const { written, row } = await writeOrRead(db, table, { kind: `upsert_${authority}`, named: options.namedStatements === true }, () => {
     const values = {
       id: sql.placeholder("id"),
-      email: sql.placeholder("email"),
-      firstName: sql.placeholder("firstName"),
-      lastName: sql.placeholder("lastName"),
-      username: sql.placeholder("username"),
-      imageUrl: sql.placeholder("imageUrl"),
+      ...(Object.fromEntries(mirroredValueColumns.map((key) => [key, sql.placeholder(key)])) as Record<MirroredColumn, Placeholder>),
       clerkUpdatedAt: sql.placeholder("clerkUpdatedAt"),
       lastSyncedAt: sql`now()`,
       lastSyncOutcome: "created" as const,
@@ -238,11 +246,7 @@ export async function upsertClerkUser(
     return db.insert(table).values(values).onConflictDoUpdate({ target: table.id, set, setWhere: where }).returning();
   }, {
     id: user.id,
-    email: user.email,
-    firstName: user.firstName,
-    lastName: user.lastName,
-    username: user.username,
-    imageUrl: user.imageUrl,
+    ...Object.fromEntries(mirroredValueColumns.map((key) => [key, user[key]])),
     clerkUpdatedAt: user.clerkUpdatedAtMs,
   });
   if (written) return { outcome: written.lastSyncOutcome ?? "updated", row: written };
