@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: [".next/**", ".next-*/**", "node_modules/**", ".data/**", ".clerk-emulator/**", "test-results/**", "playwright-report/**", "next-env.d.ts", "src/user-sync/dist/**", "e2e/fixtures/**"],
+    ignores: [".next/**", ".next-*/**", "node_modules/**", ".data/**", ".clerk-emulator/**", "test-results/**", "playwright-report/**", "next-env.d.ts", "src/user-sync/dist/**", "packages/*/dist/**", "e2e/fixtures/**"],
   },
   ...nextVitals,
   {

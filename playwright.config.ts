@@ -32,7 +32,7 @@ export default defineConfig({
   ],
   webServer: [
     {
-      command: "npx tsx src/clerk-emulator/main.ts",
+      command: "npx tsx packages/clerk-emulator/src/cli.ts",
       url: `${emulatorUrl}/__control/health`,
       env: {
         CLERK_EMULATOR_PORT: String(emulatorConfig.port),

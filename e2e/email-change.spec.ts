@@ -1,11 +1,12 @@
-import type { WebhookSwitches } from "../src/clerk-emulator/webhooks";
+import type { WebhookSwitches } from "clerk-user-sync-emulator";
 
 import { expect, signIn, syncStatus, test } from "./support/fixtures";
 
 /**
- * Clerk changes a primary email in four steps, each its own `user.updated`: the new address is
- * added unverified, verified, made primary, then the old one is deleted. Whatever order the
- * webhooks arrive in, the mirror must end on the verified new address.
+ * A user changes their primary email in Clerk in steps, each its own `user.updated`: the new
+ * address is added unverified, verified, made primary, and here the old one is then deleted (a
+ * fourth step the user takes; Clerk keeps it otherwise). Whatever order the webhooks arrive in,
+ * the mirror must end on the verified new address.
  */
 const orders: { name: string; switches: Partial<WebhookSwitches> }[] = [
   { name: "in order", switches: {} },
@@ -21,7 +22,7 @@ for (const order of orders) {
     await expect(page.getByTestId("user-email")).toHaveText("ada@example.com");
 
     await emulator.setWebhooks(order.switches);
-    const { user, deliveries } = await emulator.changePrimaryEmail("user_demo_ada", "augusta@example.com");
+    const { user, deliveries } = await emulator.changePrimaryEmail("user_demo_ada", "augusta@example.com", { deleteOld: true });
     expect(deliveries.map((d) => d.type)).toEqual(["user.updated", "user.updated", "user.updated", "user.updated"]);
     expect(user.email_addresses.map((a) => [a.email_address, a.verification.status])).toEqual([["augusta@example.com", "verified"]]);
     if (order.switches.reorder) await emulator.setWebhooks({ reorder: false });
@@ -41,5 +42,34 @@ for (const order of orders) {
     await expect(page.getByTestId("user-email")).toHaveText("augusta@example.com");
     await expect(page.getByTestId("user-name")).toHaveText("Ada Lovelace");
     expect(await emulator.count("getUser")).toBe(1);
+  });
+}
+
+/**
+ * Clerk keeps the old address unless the user deletes it, so the primary switch is the last
+ * step. Adding and verifying leave the user's `updated_at` (recorded / the emulator's default),
+ * so that switch's `user.updated` is the only one carrying the new primary; whether it moves
+ * `updated_at` is unknown (the emulator's `primarySwitchBumpsClock`). When it does not, the
+ * payload has the clock the mirror already holds with another email: the plugin settles it with
+ * one fetch of the user (a second `getUser` beside the sign-in's).
+ */
+for (const primarySwitchBumpsClock of [true, false]) {
+  test(`g2. a primary switch whose old address Clerk keeps reaches the mirror through webhooks alone (switch ${primarySwitchBumpsClock ? "moves" : "does not move"} updated_at)`, async ({
+    page,
+    emulator,
+    db,
+  }) => {
+    await signIn(page, "user_demo_ada");
+    await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
+    await emulator.setFidelity({ primarySwitchBumpsClock });
+    const { user, deliveries } = await emulator.changePrimaryEmail("user_demo_ada", "augusta@example.com");
+    expect(deliveries).toHaveLength(3);
+    expect(user.email_addresses.map((a) => a.email_address)).toEqual(["ada@example.com", "augusta@example.com"]);
+    expect((await emulator.webhooksIdle()).every((d) => d.status === "delivered")).toBe(true);
+
+    await expect.poll(async () => (await db.userRow("user_demo_ada"))?.email).toBe("augusta@example.com");
+    await page.reload();
+    await expect(page.getByTestId("user-email")).toHaveText("augusta@example.com");
+    expect(await emulator.count("getUser")).toBe(primarySwitchBumpsClock ? 1 : 2);
   });
 }

@@ -1,4 +1,4 @@
-import { clerkEmulatorAppEnv } from "../../src/clerk-emulator/app-env";
+import { clerkEmulatorAppEnv } from "clerk-user-sync-emulator";
 
 import { adminApiKey, appPort, appUrl, databaseUrl, e2eDistDir, emulatorConfig } from "./settings";
 

@@ -1,7 +1,6 @@
 import { expect, test as base, type Page } from "@playwright/test";
+import { ClerkEmulatorControl } from "clerk-user-sync-emulator";
 import postgres from "postgres";
-
-import { ClerkEmulatorControl } from "../../src/clerk-emulator/control-client";
 
 import { databaseUrl, emulatorUrl } from "./settings";
 

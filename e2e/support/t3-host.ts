@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-import { clerkEmulatorAppEnv } from "../../src/clerk-emulator/app-env";
+import { clerkEmulatorAppEnv } from "clerk-user-sync-emulator";
 
 import { createEmptyDatabase } from "./database";
 import { appPort, databaseUrl, emulatorConfig } from "./settings";

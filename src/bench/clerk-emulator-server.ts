@@ -9,8 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-import { ClerkEmulatorControl } from "~/clerk-emulator/control-client";
-import { startClerkEmulator } from "~/clerk-emulator/server";
+import { ClerkEmulatorControl, fidelityFromEnv, startClerkEmulator } from "clerk-user-sync-emulator";
 
 const count = Number(process.argv[2]);
 if (!Number.isInteger(count) || count < 1) throw new Error("usage: clerk-emulator-server.ts <users>");
@@ -29,6 +28,9 @@ const { emulator, close } = await startClerkEmulator({
   seeds: [],
   clerkJsDir: null,
   log: () => undefined,
+  // Full reconciliation still walks by offset, which Clerk (and the emulator by default) times out
+  // past a depth: off here until it walks by cursor (issue 17); CLERK_EMULATOR_OFFSET_TIMEOUT_DEPTH turns it on.
+  fidelity: { offsetTimeoutDepth: null, ...fidelityFromEnv() },
 });
 const seeded = await new ClerkEmulatorControl(emulator.origin).createUsersInBulk(count);
 process.stdout.write(`${JSON.stringify({ url: emulator.origin, secretKey: emulator.identity.secretKey, seedMs: seeded.durationMs })}\n`);

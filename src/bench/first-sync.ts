@@ -36,7 +36,7 @@ async function main() {
   fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
   fs.rmSync(distDir, { recursive: true, force: true });
   const startedAtMs = Date.now();
-  const demo = spawn("npx", ["tsx", "src/clerk-emulator/demo.ts"], {
+  const demo = spawn("npx", ["tsx", "scripts/demo.ts"], {
     env: {
       ...process.env,
       PORT: String(appPort),

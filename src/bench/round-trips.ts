@@ -12,12 +12,11 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
+import { ClerkEmulatorControl, startClerkEmulator } from "clerk-user-sync-emulator";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 
-import { ClerkEmulatorControl } from "~/clerk-emulator/control-client";
-import { startClerkEmulator } from "~/clerk-emulator/server";
 import * as schema from "~/server/db/schema";
 import { createUserSync } from "~/user-sync/server";
 

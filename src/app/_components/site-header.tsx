@@ -1,6 +1,6 @@
 "use client";
 
-import { useAuth, useUser } from "@clerk/nextjs";
+import { UserButton, useAuth, useUser } from "@clerk/nextjs";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 
@@ -46,6 +46,11 @@ export function SiteHeader() {
               );
             })}
         </nav>
+        {isSignedIn && (
+          <div className="ml-auto" data-testid="user-button">
+            <UserButton />
+          </div>
+        )}
       </div>
     </header>
   );

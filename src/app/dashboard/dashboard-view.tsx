@@ -73,7 +73,7 @@ export function DashboardView() {
               <p className="truncate text-slate-600" data-testid="user-email">
                 {user?.email ?? user?.phoneNumber ?? "—"}
               </p>
-              {(user?.locked || user?.banned) && (
+              {user && (user.locked || user.banned) && (
                 <p className="text-sm font-medium text-amber-800" data-testid="user-state">
                   {user.banned ? "Banned in Clerk" : "Locked in Clerk (too many failed sign-ins)"}
                 </p>

@@ -10,11 +10,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
+import { clerkEmulatorAppEnv, ClerkEmulatorControl, loadIdentity, type EmulatorIdentity } from "clerk-user-sync-emulator";
 import postgres from "postgres";
-
-import { clerkEmulatorAppEnv } from "~/clerk-emulator/app-env";
-import { ClerkEmulatorControl } from "~/clerk-emulator/control-client";
-import { loadIdentity, type EmulatorIdentity } from "~/clerk-emulator/identity";
 
 import { recreateDatabase } from "../../../e2e/support/database";
 
@@ -143,7 +140,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const emulatorProcess = start(
       "npx",
-      ["tsx", "src/clerk-emulator/main.ts"],
+      ["tsx", "packages/clerk-emulator/src/cli.ts"],
       {
         CLERK_EMULATOR_PORT: String(emulatorPort),
         CLERK_EMULATOR_APP_URL: appUrl,

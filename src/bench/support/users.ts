@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 
-import { signJwt } from "~/clerk-emulator/jwt";
-import type { UserJson } from "~/clerk-emulator/users";
+import { signJwt, type UserJson } from "clerk-user-sync-emulator";
 
 import type { Stack } from "./stack";
 

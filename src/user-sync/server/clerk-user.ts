@@ -54,7 +54,7 @@ export function snapshotFromUserJson(data: unknown): ClerkUserSnapshot {
   return {
     id: u.id,
     email: u.email_addresses.find((e) => e.id === u.primary_email_address_id)?.email_address ?? null,
-    phoneNumber: (u.primary_phone_number_id && u.phone_numbers?.find((p) => p.id === u.primary_phone_number_id)?.phone_number) || null,
+    phoneNumber: u.phone_numbers?.find((p) => p.id === u.primary_phone_number_id)?.phone_number ?? null,
     firstName: u.first_name,
     lastName: u.last_name,
     username: u.username,

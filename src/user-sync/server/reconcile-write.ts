@@ -145,7 +145,7 @@ export async function commitReconcilePage(
           mirroredValueColumns.map((key) =>
             key === "banned" || key === "locked"
               ? sql`${pgArray(s.map((x) => String(x[key])))}::boolean[]`
-              : sql`${pgArray(s.map((x) => x[key] as string | null))}::text[]`,
+              : sql`${pgArray(s.map((x) => x[key]))}::text[]`,
           ),
           sql`, `,
         )},

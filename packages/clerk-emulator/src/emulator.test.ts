@@ -64,10 +64,15 @@ describe("UserStore", () => {
     expect(store.get("user_a")!.updatedAtMs).toBe(1_005);
   });
 
-  it("records a sign-in like Clerk: last_sign_in_at and last_active_at, then updated_at at its own reading of the clock", () => {
-    const store = new UserStore({ seeds: [{ id: "user_a", email: "a@example.com" }], now: clock(1_000, 2_000, 2_003) });
+  it("records a sign-in like Clerk: last_sign_in_at, then updated_at at its own reading of the clock; last_active_at once a day", () => {
+    const dayMs = 24 * 60 * 60 * 1000;
+    const store = new UserStore({ seeds: [{ id: "user_a", email: "a@example.com" }], now: clock(1_000, 2_000, 2_003, 2_005, 9_000, 9_004, dayMs + 10, dayMs + 12, dayMs + 15) });
     store.recordSignIn("user_a");
-    expect(store.get("user_a")).toMatchObject({ lastSignInAtMs: 2_000, lastActiveAtMs: 2_000, updatedAtMs: 2_003, createdAtMs: 1_000 });
+    expect(store.get("user_a")).toMatchObject({ lastSignInAtMs: 2_000, updatedAtMs: 2_003, lastActiveAtMs: 2_005, createdAtMs: 1_000 });
+    store.recordSignIn("user_a");
+    expect(store.get("user_a")).toMatchObject({ lastSignInAtMs: 9_000, updatedAtMs: 9_004, lastActiveAtMs: 2_005 });
+    store.recordSignIn("user_a");
+    expect(store.get("user_a")).toMatchObject({ lastSignInAtMs: dayMs + 10, updatedAtMs: dayMs + 12, lastActiveAtMs: dayMs + 15 });
   });
 
   it("keeps the users in a file (saves of a burst of changes coalesce) and replaces a file of an earlier format", async () => {

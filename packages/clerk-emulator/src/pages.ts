@@ -2,6 +2,7 @@ import { maxBulkUsers } from "./control";
 import type { ClerkEmulator } from "./emulator";
 import { clientOf } from "./fapi";
 import { bapiEndpoints } from "./faults";
+import { parseFidelity } from "./fidelity";
 import { escapeHtml as e, HttpError, readFields, redirect, sendHtml, serializeCookie, type Router } from "./http";
 import type { EmulatorUser } from "./users";
 
@@ -48,7 +49,7 @@ export function registerPages(router: Router<ClerkEmulator>) {
     const form = await readFields(req);
     const count = Number(form.count);
     if (!Number.isInteger(count) || count < 1 || count > maxBulkUsers) throw new HttpError(400, "form_param_value_invalid", "count must be a positive integer");
-    ctx.createUsersInBulk(count, text(form.prefix) ?? undefined);
+    ctx.createUsersInBulk(count, { prefix: text(form.prefix) ?? undefined });
     redirect(res, "/");
   });
 
@@ -60,13 +61,36 @@ export function registerPages(router: Router<ClerkEmulator>) {
 
   router.on("POST", "/ui/users/:id/email", async ({ req, res, params, ctx }) => {
     const form = await readFields(req);
-    await ctx.changePrimaryEmail(params.id!, requireEmail(form.email));
+    await ctx.changePrimaryEmail(params.id!, requireEmail(form.email), { deleteOld: form.delete_old === "on" });
     redirect(res, "/");
   });
 
   router.on("POST", "/ui/users/:id/ban", async ({ req, res, params, ctx }) => {
     const form = await readFields(req);
     ctx.setBanned(params.id!, form.banned === "true");
+    redirect(res, "/");
+  });
+
+  router.on("POST", "/ui/users/:id/lock", async ({ req, res, params, ctx }) => {
+    const form = await readFields(req);
+    ctx.setLocked(params.id!, form.locked === "true");
+    redirect(res, "/");
+  });
+
+  router.on("POST", "/ui/fidelity", async ({ req, res, ctx }) => {
+    const form = await readFields(req);
+    const depth = typeof form.offset_timeout_depth === "string" ? form.offset_timeout_depth : "";
+    const lockout = typeof form.lockout_seconds === "string" ? form.lockout_seconds : "";
+    ctx.fidelity = {
+      ...ctx.fidelity,
+      ...parseFidelity({
+        verifyBumpsClock: form.verify_bumps_clock === "on",
+        primarySwitchBumpsClock: form.primary_switch_bumps_clock === "on",
+        startingAfterUnknownUser: form.starting_after_unknown_user,
+        offsetTimeoutDepth: depth === "" ? null : Number(depth),
+        lockoutSeconds: lockout === "" ? null : Number(lockout),
+      }),
+    };
     redirect(res, "/");
   });
 
@@ -87,9 +111,12 @@ export function registerPages(router: Router<ClerkEmulator>) {
     redirect(res, "/");
   });
 
-  for (const action of ["replay", "resend"] as const) {
+  for (const [action, send] of [
+    ["replay", "replay"],
+    ["send-as-new", "sendAsNew"],
+  ] as const) {
     router.on("POST", `/ui/webhooks/deliveries/:id/${action}`, ({ res, params, ctx }) => {
-      if (!ctx.webhooks[action](params.id!)) throw new HttpError(404, "resource_not_found", "No such delivery");
+      if (!ctx.webhooks[send](params.id!)) throw new HttpError(404, "resource_not_found", "No such delivery");
       redirect(res, "/");
     });
   }
@@ -200,7 +227,8 @@ function roleOf(user: EmulatorUser) {
 
 function badges(user: EmulatorUser) {
   const role = roleOf(user);
-  return (role ? ` <span class="badge" data-role="${e(role)}">${e(role)}</span>` : "") + (user.banned ? ` <span class="badge bad">banned</span>` : "");
+  const states = [user.banned && "banned", user.isLocked(Date.now()) && "locked", user.deprovisioned && "deprovisioned"].filter(Boolean);
+  return (role ? ` <span class="badge" data-role="${e(role)}">${e(role)}</span>` : "") + states.map((state) => ` <span class="badge bad">${e(state as string)}</span>`).join("");
 }
 
 const redirectParameters = ["sign_in_force_redirect_url", "sign_up_force_redirect_url", "redirect_url", "sign_in_fallback_redirect_url"];
@@ -266,13 +294,15 @@ function homePage(ctx: ClerkEmulator) {
 <br><small>last sign-in ${user.lastSignInAtMs ? new Date(user.lastSignInAtMs).toISOString() : "never"}</small></td>
 <td>${emailList(user)}
 <form method="post" action="/ui/users/${e(user.id)}/email"><input name="email" type="email" placeholder="new primary email" aria-label="New primary email" required>
-  <button type="submit">Change email</button></form></td>
+  <label><input type="checkbox" name="delete_old"> then delete the old address</label> <button type="submit">Change email</button></form></td>
 <td><form method="post" action="/ui/users/${e(user.id)}">
   <input name="first_name" value="${e(user.firstName)}" aria-label="First name"> <input name="last_name" value="${e(user.lastName)}" aria-label="Last name">
   <input name="username" value="${e(user.username)}" placeholder="username" aria-label="Username">
   <button type="submit">Save</button></form></td>
 <td><form method="post" action="/ui/users/${e(user.id)}/ban"><input type="hidden" name="banned" value="${user.banned ? "false" : "true"}">
   <button type="submit">${user.banned ? "Unban" : "Ban"}</button></form>
+<form method="post" action="/ui/users/${e(user.id)}/lock"><input type="hidden" name="locked" value="${user.isLocked(Date.now()) ? "false" : "true"}">
+  <button type="submit">${user.isLocked(Date.now()) ? "Unlock" : "Lock"}</button></form>
 <form method="post" action="/ui/users/${e(user.id)}/delete"><button type="submit">Delete</button></form></td></tr>`,
     )
     .join("\n");
@@ -284,8 +314,11 @@ function homePage(ctx: ClerkEmulator) {
       const last = d.attempts.at(-1);
       const cls = d.status === "delivered" ? "ok" : d.status === "pending" || d.status === "held" ? "" : "bad";
       const copy = d.kind === "event" ? "" : ` (${d.kind})`;
-      const actions = (["replay", "resend"] as const)
-        .map((action) => `<form class="inline" method="post" action="/ui/webhooks/deliveries/${e(d.id)}/${action}"><button type="submit">${action}</button></form>`)
+      const actions = [
+        ["replay", "replay (same svix-id)"],
+        ["send-as-new", "send as a new message"],
+      ]
+        .map(([action, label]) => `<form class="inline" method="post" action="/ui/webhooks/deliveries/${e(d.id)}/${action}"><button type="submit">${label}</button></form>`)
         .join(" ");
       return `<tr><td>${new Date(d.createdAtMs).toISOString().slice(11, 23)}</td><td>${e(d.type)}</td><td><code>${e(d.userId)}</code></td>
 <td><code>${e(d.id)}</code></td><td class="${cls}">${e(d.status)}${e(copy)}</td><td>${d.attempts.length}</td><td>${e(last?.status ?? last?.error ?? "")}</td><td>${actions}</td></tr>`;
@@ -301,6 +334,7 @@ function homePage(ctx: ClerkEmulator) {
     .join(" · ");
   const limits = ctx.rateLimits.settings;
   const instance = ctx.backendInstance;
+  const fidelity = ctx.fidelity;
   return layout(
     "Clerk emulator",
     `<h1>Clerk emulator</h1>
@@ -312,7 +346,7 @@ webhooks to <code>${e(ctx.appUrl)}/api/webhooks/clerk</code></small></p>
 <input name="last_name" placeholder="Last name" aria-label="Last name"><input name="username" placeholder="username" aria-label="Username">
 <input name="email" type="email" placeholder="email@example.com" required aria-label="Email"> <button type="submit">Create user</button></form>
 <form method="post" action="/ui/users/bulk"><input name="count" type="number" min="1" max="${maxBulkUsers}" value="1000" aria-label="Count" style="width:7rem">
-<input name="prefix" placeholder="bulk" aria-label="Prefix"> <button type="submit">Seed users in bulk</button> <small>(no webhooks, never signed in)</small></form>
+<input name="prefix" placeholder="bulk" aria-label="Prefix"> <button type="submit">Seed users in bulk</button> <small>(an import: clocks 1 ms apart, never signed in, no webhooks)</small></form>
 <h2>Failure switches</h2>
 <fieldset><legend>Webhooks</legend><form method="post" action="/ui/webhooks">
 <label><input type="checkbox" name="drop" ${check("drop")}> drop</label>
@@ -339,10 +373,19 @@ per ${limits.windowMs / 1000} s <button type="submit">Apply</button></form>
 <label><input type="radio" name="as" value="self" ${instance === "self" ? "checked" : ""}> this instance</label>
 <label><input type="radio" name="as" value="other" ${instance === "other" ? "checked" : ""}> another instance (its JWKS, none of these users)</label>
 <button type="submit">Apply</button></form></fieldset>
+<fieldset><legend>Where Clerk's behaviour is unknown</legend><form method="post" action="/ui/fidelity">
+<label><input type="checkbox" name="verify_bumps_clock" ${fidelity.verifyBumpsClock ? "checked" : ""}> verifying an address moves <code>updated_at</code></label>
+<label><input type="checkbox" name="primary_switch_bumps_clock" ${fidelity.primarySwitchBumpsClock ? "checked" : ""}> a primary switch moves <code>updated_at</code></label>
+<label><code>starting_after</code> a deleted user: <select name="starting_after_unknown_user" aria-label="starting_after a deleted user">${(["error", "empty", "continue"] as const)
+    .map((mode) => `<option${fidelity.startingAfterUnknownUser === mode ? " selected" : ""}>${mode}</option>`)
+    .join("")}</select></label>
+<label>offsets time out from <input name="offset_timeout_depth" type="number" min="0" value="${fidelity.offsetTimeoutDepth ?? ""}" placeholder="never" style="width:7rem"></label>
+<label>lockout <input name="lockout_seconds" type="number" min="0" value="${fidelity.lockoutSeconds ?? ""}" placeholder="until unlocked" style="width:7rem"> s</label>
+<button type="submit">Apply</button></form></fieldset>
 <p>Calls: ${counters || "none"}</p>
 <form method="post" action="/ui/reset"><button type="submit">Reset everything</button></form>
 <h2>Webhook deliveries <small>(latest 30)</small></h2>
-<p><small>Replay: the same svix-id with a fresh timestamp and signature (a duplicate for an app that applied it). Resend: a new svix-id.</small></p>
+<p><small>Replay: the same svix-id with a fresh timestamp and signature (a duplicate for an app that applied it), as every Svix resend. Send as a new message: a new svix-id (like the Dashboard's "Send Example").</small></p>
 <table><thead><tr><th>at</th><th>type</th><th>user</th><th>svix-id</th><th>status</th><th>attempts</th><th>last</th><th></th></tr></thead><tbody>${deliveries}</tbody></table>`,
   );
 }

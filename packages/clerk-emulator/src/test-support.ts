@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 
 import { createClerkClient } from "@clerk/backend";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 
 import { ClerkEmulatorControl } from "./control-client";
 import type { ClerkEmulatorOptions } from "./emulator";
@@ -63,3 +64,20 @@ export async function startTestEmulator(options: Partial<ClerkEmulatorOptions> =
 }
 
 export type TestEmulator = Awaited<ReturnType<typeof startTestEmulator>>;
+
+/**
+ * One emulator for a test file: started before its tests, stopped after them, and before each
+ * test reset with its received webhooks cleared. `ready` receives it once started.
+ */
+export function withTestEmulator(ready: (emulator: TestEmulator) => void, options: Partial<ClerkEmulatorOptions> = {}) {
+  let emulator: TestEmulator | undefined;
+  beforeAll(async () => {
+    emulator = await startTestEmulator(options);
+    ready(emulator);
+  });
+  afterAll(() => emulator?.stop());
+  beforeEach(async () => {
+    await emulator!.control.reset();
+    emulator!.received.length = 0;
+  });
+}

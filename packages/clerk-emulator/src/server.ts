@@ -38,13 +38,15 @@ export async function startClerkEmulator(options: ClerkEmulatorOptions): Promise
       if (status === 500) emulator.log(`error ${req.method} ${req.url}: ${error instanceof Error ? error.stack : String(error)}`);
       if (res.headersSent) return void res.destroy();
       const code = error instanceof HttpError ? error.code : "internal_clerk_error";
+      const message = error instanceof Error ? error.message : "Internal error";
       sendClerkError(
         res,
         status,
         code,
-        error instanceof Error ? error.message : "Internal error",
+        message,
         { ...cors(emulator, req), ...(error instanceof HttpError ? error.headers : {}) },
         error instanceof HttpError ? error.paramName : undefined,
+        (error instanceof HttpError ? error.longMessage : undefined) ?? message,
       );
     });
   });
@@ -71,7 +73,8 @@ async function handle(emulator: ClerkEmulator, router: Router<ClerkEmulator>, re
   const url = new URL(req.url, emulator.origin);
   // clerk-js tunnels PATCH/DELETE/PUT through POST with `_method`.
   const method = url.searchParams.get("_method")?.toUpperCase() ?? req.method;
-  const isBrowserFacing = url.pathname.startsWith(fapiPrefix) || url.pathname.startsWith("/clerk-js/");
+  const bundle = bundleRoots.find((root) => url.pathname.startsWith(root.prefix));
+  const isBrowserFacing = url.pathname.startsWith(fapiPrefix) || bundle !== undefined;
 
   if (req.method === "OPTIONS" && isBrowserFacing) {
     res.writeHead(204, {
@@ -83,7 +86,7 @@ async function handle(emulator: ClerkEmulator, router: Router<ClerkEmulator>, re
     return void res.end();
   }
 
-  if (url.pathname.startsWith("/clerk-js/")) return serveClerkJs(emulator, res, url);
+  if (bundle) return serveBundle(bundle.dir(emulator), res, url.pathname.slice(bundle.prefix.length));
   // clerk-js calls the Frontend API with credentials from the app's origin.
   if (url.pathname.startsWith(fapiPrefix)) for (const [name, value] of Object.entries(cors(emulator, req))) res.setHeader(name, value);
 
@@ -96,10 +99,15 @@ async function handle(emulator: ClerkEmulator, router: Router<ClerkEmulator>, re
   await match.handler({ req, res, url, params: match.params, ctx: emulator });
 }
 
-function serveClerkJs(emulator: ClerkEmulator, res: ServerResponse, url: URL) {
-  if (!emulator.clerkJsDir) throw new HttpError(404, "resource_not_found", "clerk-js is not available");
-  const root = emulator.clerkJsDir;
-  const file = path.join(root, path.normalize(decodeURIComponent(url.pathname.slice("/clerk-js/".length))));
+/** The prebuilt browser bundles the app loads from the emulator (`NEXT_PUBLIC_CLERK_JS_URL`, `NEXT_PUBLIC_CLERK_UI_URL`). */
+const bundleRoots = [
+  { prefix: "/clerk-js/", dir: (emulator: ClerkEmulator) => emulator.clerkJsDir },
+  { prefix: "/clerk-ui/", dir: (emulator: ClerkEmulator) => emulator.clerkUiDir },
+];
+
+function serveBundle(root: string | null, res: ServerResponse, relativePath: string) {
+  if (!root) throw new HttpError(404, "resource_not_found", "This bundle is not available");
+  const file = path.join(root, path.normalize(decodeURIComponent(relativePath)));
   if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
     throw new HttpError(404, "resource_not_found", "No such file");
   }

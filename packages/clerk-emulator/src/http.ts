@@ -70,6 +70,8 @@ export class HttpError extends Error {
     readonly headers: Record<string, string> = {},
     /** The request parameter at fault: Clerk's `meta.param_name`. */
     readonly paramName?: string,
+    /** Clerk's `long_message` when it says more than `message`. */
+    readonly longMessage?: string,
   ) {
     super(message);
   }
@@ -90,9 +92,10 @@ export function sendClerkError(
   message: string,
   headers: Record<string, string> = {},
   paramName?: string,
+  longMessage = message,
 ) {
   const meta = paramName ? { param_name: paramName } : {};
-  sendJson(res, status, { errors: [{ code, message, long_message: message, meta }], clerk_trace_id: randomBytes(16).toString("hex") }, headers);
+  sendJson(res, status, { errors: [{ code, message, long_message: longMessage, meta }], clerk_trace_id: randomBytes(16).toString("hex") }, headers);
 }
 
 export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}) {

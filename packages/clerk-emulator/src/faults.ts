@@ -5,7 +5,7 @@
 export type BapiFault = {
   /** Added before the answer (or before the failure). */
   latencyMs?: number;
-  /** Answer with this 5xx status. */
+  /** Answer with this status: a 5xx, or 409 (the Conflict Clerk's spec lists for `PATCH /v1/users/{id}`). */
   status?: number;
   /** Answer 429 with `Retry-After: <seconds>`. */
   rateLimitRetryAfterSeconds?: number;
@@ -24,15 +24,20 @@ export const bapiEndpoints = [
   "createUser",
   "updateUser",
   "updateUserMetadata",
+  "replaceUserMetadata",
   "deleteUser",
   "updateUserProfileImage",
   "banUser",
   "unbanUser",
+  "lockUser",
+  "unlockUser",
+  "replaceUserEmailAddress",
   "getEmailAddress",
   "createEmailAddress",
   "updateEmailAddress",
   "deleteEmailAddress",
   "getJwks",
+  "getInstance",
 ] as const;
 
 export type BapiEndpoint = (typeof bapiEndpoints)[number];

@@ -18,6 +18,7 @@ export type EmulatorIdentity = {
   privateKey: KeyObject;
   /** SPKI PEM, the app's CLERK_JWT_KEY. */
   publicKeyPem: string;
+  /** The session tokens' `kid`: the instance id, as on Clerk (also the webhooks' `instance_id`). */
   keyId: string;
   /** Suffix of `__session_<suffix>` / `__client_uat_<suffix>`, derived from the publishable key. */
   cookieSuffix: string;
@@ -86,7 +87,7 @@ export function loadIdentity(
     webhookSigningSecret: env.CLERK_WEBHOOK_SIGNING_SECRET ?? instance.webhookSigningSecret,
     privateKey,
     publicKeyPem,
-    keyId: `ins_key_${createHash("sha256").update(publicKeyPem).digest("hex").slice(0, 16)}`,
+    keyId: instance.instanceId,
     cookieSuffix: cookieSuffixFor(publishableKey),
   };
 }
@@ -106,6 +107,6 @@ export function loadOtherInstance(stateDir = defaultStateDir): OtherInstance {
       .toString(),
   );
   const publicKeyPem = createPublicKey(createPrivateKey(privateKeyPem)).export({ type: "spki", format: "pem" }).toString();
-  const digest = createHash("sha256").update(publicKeyPem).digest("hex");
-  return { instanceId: `ins_other${digest.slice(0, 16)}`, publicKeyPem, keyId: `ins_key_${digest.slice(0, 16)}` };
+  const instanceId = `ins_other${createHash("sha256").update(publicKeyPem).digest("hex").slice(0, 16)}`;
+  return { instanceId, publicKeyPem, keyId: instanceId };
 }

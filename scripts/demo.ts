@@ -6,10 +6,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 
-import { clerkEmulatorAppEnv, readEmulatorConfig } from "./app-env";
-import { ensureClerkJs } from "./clerk-js-bundle";
-import { rateLimitsFromEnv } from "./rate-limits";
-import { startClerkEmulator } from "./server";
+import { clerkEmulatorAppEnv, ensureClerkBundles, fidelityFromEnv, rateLimitsFromEnv, readEmulatorConfig, startClerkEmulator } from "clerk-user-sync-emulator";
 
 const appPort = Number(process.env.PORT ?? 3000);
 const config = { ...readEmulatorConfig(), appUrl: `http://localhost:${appPort}` };
@@ -39,11 +36,12 @@ async function warmUp(urls: string[]) {
 }
 
 async function main() {
-  const clerkJsDir = ensureClerkJs(config.stateDir, log);
+  const bundles = ensureClerkBundles(config.stateDir, log);
   const { emulator, close } = await startClerkEmulator({
     ...config,
-    clerkJsDir,
+    ...bundles,
     rateLimits: rateLimitsFromEnv(process.env.CLERK_EMULATOR_RATE_LIMITS),
+    fidelity: fidelityFromEnv(),
     usersFile: path.resolve(config.stateDir, "demo-users.json"),
     log: (line) => {
       if (!line.startsWith("fapi ")) console.log(`[clerk-emulator] ${line}`);

@@ -30,10 +30,11 @@ export type Delivery = {
   /** `dropped` and `held` were not sent (yet); `failed` ran out of retries. */
   status: "pending" | "held" | "dropped" | "delivered" | "failed";
   /**
-   * How this copy came about: the event, the duplicate switch, an operator's replay (Svix
-   * resends the same svix-id) or a resend as a new message (a new svix-id).
+   * How this copy came about: the event, the duplicate switch, an operator's replay (Svix's
+   * Resend, Recover and Replay all send the same svix-id), or the same body sent as a new
+   * message (a new svix-id, like the Dashboard's "Send Example": no Svix resend does this).
    */
-  kind: "event" | "duplicate" | "replay" | "resend";
+  kind: "event" | "duplicate" | "replay" | "new-message";
   /** The svix-id of the message this one copies (its own id for a duplicate or a replay). */
   duplicateOf: string | null;
   attempts: DeliveryAttempt[];
@@ -149,12 +150,12 @@ export class WebhookDispatcher {
     return this.copy(svixId, "replay");
   }
 
-  /** The recorded body again under a new svix-id: for the app, a message it has never seen. */
-  resend(svixId: string): Delivery | null {
-    return this.copy(svixId, "resend");
+  /** The recorded body again as a new message (a new svix-id): for the app, a message it has never seen. */
+  sendAsNew(svixId: string): Delivery | null {
+    return this.copy(svixId, "new-message");
   }
 
-  private copy(svixId: string, kind: "replay" | "resend") {
+  private copy(svixId: string, kind: "replay" | "new-message") {
     const original = this.deliveries.find((d) => d.id === svixId);
     if (!original) return null;
     const id = kind === "replay" ? original.id : newMessageId();

@@ -1,10 +1,11 @@
 import type { ServerResponse } from "node:http";
 
-import type { ClerkEmulator } from "./emulator";
+import type { ClerkEmulator, MetadataPatch } from "./emulator";
 import type { BapiEndpoint } from "./faults";
+import { refuseUnknownKeys } from "./fidelity";
 import { HttpError, readBody, readFields, sendClerkError, sendHtml, sendJson, sleep, type Handler, type Request, type Router } from "./http";
 import { publicJwk } from "./jwt";
-import { emailAddressJson, userJson, userOrderFields, type UserFilters, type UserOrder, type UserOrderField, type UserPatch } from "./users";
+import { emailAddressJson, userJson, userOrderFields, type CursorPosition, type UserFilters, type UserOrder, type UserOrderField, type UserPatch } from "./users";
 
 /**
  * Clerk's Backend API (`CLERK_API_URL`): the user and email address endpoints, JWKS, wrapped in
@@ -23,9 +24,10 @@ export function registerBapi(router: Router<ClerkEmulator>) {
       }
       ctx.counters.increment(endpoint);
       const limits = ctx.rateLimits.settings;
-      const retryAfterSeconds = ctx.rateLimits.take([
+      // GET /v1/jwks has no rate limit; one per-user budget covers the user and metadata updates (Clerk's system limits).
+      const retryAfterSeconds = endpoint === "getJwks" ? null : ctx.rateLimits.take([
         { key: `instance:${ctx.backendInstance}`, limit: limits.instanceRequests },
-        ...(endpoint === "updateUser" ? [{ key: `user:${ctx.backendInstance}:${params.id}`, limit: limits.userUpdateRequests }] : []),
+        ...(userUpdateEndpoints.has(endpoint) ? [{ key: `user:${ctx.backendInstance}:${params.id}`, limit: limits.userUpdateRequests }] : []),
       ]);
       if (retryAfterSeconds !== null) {
         return sendClerkError(res, 429, "too_many_requests", "Too Many Requests", { "Retry-After": String(retryAfterSeconds) });
@@ -39,17 +41,43 @@ export function registerBapi(router: Router<ClerkEmulator>) {
     sendJson(res, 200, { keys: [publicJwk(key)] });
   });
 
+  on("GET", "/v1/instance", "getInstance", ({ res, ctx }) => {
+    const id = ctx.backendInstance === "self" ? ctx.identity.instanceId : ctx.otherInstance.instanceId;
+    const environmentType = ctx.identity.secretKey.startsWith("sk_live_") ? "production" : "development";
+    sendJson(res, 200, { object: "instance", id, environment_type: environmentType, allowed_origins: [ctx.appUrl], workspace_id: null });
+  });
+
   // `/v1/users/count` before `/v1/users/:id`.
   on("GET", "/v1/users/count", "getCount", ({ res, url, ctx }) => {
     sendJson(res, 200, { object: "total_count", total_count: ctx.backendUsers().count(readFilters(url)) });
   });
 
-  on("GET", "/v1/users", "getUserList", ({ res, url, ctx }) => {
-    const limit = integerParam(url, "limit", 10);
+  on("GET", "/v1/users", "getUserList", async ({ res, url, ctx }) => {
+    // Out of 1–500, Clerk answers its default page of 10 instead of refusing (clerk/clerk-sdk-python#166).
+    const requested = integerParam(url, "limit", defaultPageSize);
+    const limit = requested >= 1 && requested <= 500 ? requested : defaultPageSize;
     const offset = integerParam(url, "offset", 0);
-    if (limit < 1 || limit > 500) throw invalidParam("limit", "limit must be between 1 and 500");
     if (offset < 0) throw invalidParam("offset", "offset must be 0 or more");
-    const { users } = ctx.backendUsers().list({ order: readOrder(url), limit, offset, filters: readFilters(url) });
+    const order = readOrder(url);
+    const store = ctx.backendUsers();
+    const startingAfter = url.searchParams.get("starting_after");
+    let after: CursorPosition | undefined;
+    if (startingAfter !== null) {
+      if (order.field !== "created_at") {
+        throw invalidParam("starting_after", "starting_after can only be used when ordering by created_at (order_by omitted, created_at, +created_at or -created_at)");
+      }
+      if (offset !== 0) throw invalidParam("starting_after", "starting_after cannot be combined with a non-zero offset");
+      const position = store.cursorPosition(startingAfter);
+      const mode = ctx.fidelity.startingAfterUnknownUser;
+      if (!store.get(startingAfter)) {
+        if (mode === "empty") return sendJson(res, 200, []);
+        if (mode === "error" || !position) throw invalidParam("starting_after", "starting_after must be the id of a user of this instance");
+      }
+      after = position ?? undefined;
+    } else if (offset > 0 && (await offsetTimedOut(ctx, res, offset))) {
+      return;
+    }
+    const { users } = store.list({ order, limit, offset, after, filters: readFilters(url) });
     sendJson(res, 200, users.map((user) => userJson(user, ctx.origin)));
   });
 
@@ -65,8 +93,10 @@ export function registerBapi(router: Router<ClerkEmulator>) {
         firstName: stringOrNull(body.first_name),
         lastName: stringOrNull(body.last_name),
         username: stringOrNull(body.username),
+        externalId: stringOrNull(body.external_id),
         publicMetadata: objectOrUndefined(body.public_metadata),
-        banned: body.banned === true,
+        privateMetadata: objectOrUndefined(body.private_metadata),
+        unsafeMetadata: objectOrUndefined(body.unsafe_metadata),
       },
       ctx.backendUsers(),
     );
@@ -79,55 +109,71 @@ export function registerBapi(router: Router<ClerkEmulator>) {
     sendJson(res, 200, userJson(user, ctx.origin));
   });
 
-  on("PATCH", "/v1/users/:id/metadata", "updateUserMetadata", async ({ req, res, params, ctx }) => {
-    const store = ctx.backendUsers();
-    const current = store.get(params.id!);
-    if (!current) return notFound(res);
-    const body = await readFields(req);
-    const merge = (base: Record<string, unknown>, patch: unknown) =>
-      patch && typeof patch === "object" ? removeNulls({ ...base, ...(patch as Record<string, unknown>) }) : undefined;
-    const user = ctx.updateUser(
-      current.id,
-      {
-        publicMetadata: merge(current.publicMetadata, body.public_metadata),
-        privateMetadata: merge(current.privateMetadata, body.private_metadata),
-        unsafeMetadata: merge(current.unsafeMetadata, body.unsafe_metadata),
-      },
-      store,
-    );
-    sendJson(res, 200, userJson(user!, ctx.origin));
-  });
+  for (const [method, endpoint, mode] of [
+    ["PATCH", "updateUserMetadata", "merge"],
+    ["PUT", "replaceUserMetadata", "replace"],
+  ] as const) {
+    on(method, "/v1/users/:id/metadata", endpoint, async ({ req, res, params, ctx }) => {
+      const store = ctx.backendUsers();
+      if (!store.get(params.id!)) return notFound(res);
+      const body = await readFields(req);
+      refuseUnknownKeys(body, metadataFields);
+      const metadata: MetadataPatch = {};
+      for (const [field, key] of [
+        ["public_metadata", "publicMetadata"],
+        ["private_metadata", "privateMetadata"],
+        ["unsafe_metadata", "unsafeMetadata"],
+      ] as const) {
+        if (body[field] === undefined) continue;
+        const value = objectOrUndefined(body[field]);
+        if (!value) throw invalidParam(field, `${field} must be an object`);
+        metadata[key] = value;
+      }
+      sendJson(res, 200, userJson(ctx.updateMetadata(params.id!, metadata, mode, store)!, ctx.origin));
+    });
+  }
 
   on("PATCH", "/v1/users/:id", "updateUser", async ({ req, res, params, ctx }) => {
     const store = ctx.backendUsers();
     const current = store.get(params.id!);
     if (!current) return notFound(res);
     const body = await readFields(req);
+    // Since 2026-05-12 the body schema has `additionalProperties: false`: metadata goes to …/metadata.
+    refuseUnknownKeys(body, updateUserFields);
     const primaryId = body.primary_email_address_id;
-    if (primaryId !== undefined) {
+    if (primaryId !== undefined && primaryId !== null) {
       const owned = typeof primaryId === "string" ? store.findByEmailAddressId(primaryId) : null;
       if (owned?.user !== current) throw invalidParam("primary_email_address_id", "primary_email_address_id must be an email address of this user");
-      // Verified-only is checked by the store.
-      store.setPrimaryEmailAddress(primaryId as string);
     }
     const patch: UserPatch = {};
+    // Clerk documents null and "" as clearing `username`; for the names it documents neither (see the contract suite).
     if ("first_name" in body) patch.firstName = stringOrNull(body.first_name);
     if ("last_name" in body) patch.lastName = stringOrNull(body.last_name);
     if ("username" in body) patch.username = stringOrNull(body.username);
+    if ("external_id" in body) patch.externalId = stringOrNull(body.external_id);
     // Usernames are unique per instance, compared without case, as in Clerk.
     const holders = patch.username ? store.list({ filters: { usernames: [patch.username] } }).users : [];
     if (holders.some((holder) => holder.id !== current.id)) {
       return sendClerkError(res, 422, "form_identifier_exists", "That username is taken. Please try another.", {}, "username");
     }
-    for (const [field, key] of [
-      ["public_metadata", "publicMetadata"],
-      ["private_metadata", "privateMetadata"],
-      ["unsafe_metadata", "unsafeMetadata"],
-    ] as const) {
-      if (body[field] && typeof body[field] === "object") patch[key] = body[field] as Record<string, unknown>;
-    }
-    const user = ctx.updateUser(current.id, patch, store);
+    // Verified-only for the primary address is checked by the store.
+    const user = ctx.updateUser(current.id, patch, store, typeof primaryId === "string" ? primaryId : undefined);
     sendJson(res, 200, userJson(user!, ctx.origin));
+  });
+
+  on("PUT", "/v1/users/:id/email_address", "replaceUserEmailAddress", async ({ req, res, params, ctx }) => {
+    const store = ctx.backendUsers();
+    if (!store.get(params.id!)) return notFound(res);
+    const body = await readFields(req);
+    refuseUnknownKeys(body, ["email_address", "identification_status", "notify_primary_email_address_changed"]);
+    const email = typeof body.email_address === "string" ? body.email_address.trim() : "";
+    if (!email.includes("@")) throw invalidParam("email_address", "email_address must be a valid email address");
+    const status = body.identification_status ?? "verified";
+    if (status !== "verified" && status !== "reserved" && status !== "unverified") {
+      throw invalidParam("identification_status", "identification_status must be verified, reserved or unverified");
+    }
+    const replaced = ctx.replaceEmailAddresses(params.id!, email, status, store);
+    sendJson(res, 200, emailAddressJson(replaced!.address));
   });
 
   on("DELETE", "/v1/users/:id", "deleteUser", ({ res, params, ctx }) => {
@@ -138,9 +184,12 @@ export function registerBapi(router: Router<ClerkEmulator>) {
   for (const [action, endpoint] of [
     ["ban", "banUser"],
     ["unban", "unbanUser"],
+    ["lock", "lockUser"],
+    ["unlock", "unlockUser"],
   ] as const) {
     on("POST", `/v1/users/:id/${action}`, endpoint, ({ res, params, ctx }) => {
-      const user = ctx.setBanned(params.id!, action === "ban", ctx.backendUsers());
+      const store = ctx.backendUsers();
+      const user = action === "ban" || action === "unban" ? ctx.setBanned(params.id!, action === "ban", store) : ctx.setLocked(params.id!, action === "lock", store);
       if (!user) return notFound(res);
       sendJson(res, 200, userJson(user, ctx.origin));
     });
@@ -185,6 +234,66 @@ export function registerBapi(router: Router<ClerkEmulator>) {
   });
 }
 
+/** Clerk's default page size, also what it answers for a `limit` out of 1–500. */
+const defaultPageSize = 10;
+
+const userUpdateEndpoints = new Set<BapiEndpoint>(["updateUser", "updateUserMetadata", "replaceUserMetadata"]);
+
+const metadataFields = ["public_metadata", "private_metadata", "unsafe_metadata"] as const;
+
+/** `PATCH /v1/users/{id}`'s body properties (2026-05-12): anything else, metadata included, is a 422. */
+const updateUserFields = [
+  "external_id",
+  "first_name",
+  "last_name",
+  "locale",
+  "primary_email_address_id",
+  "notify_primary_email_address_changed",
+  "primary_phone_number_id",
+  "primary_web3_wallet_id",
+  "username",
+  "profile_image_id",
+  "password",
+  "password_digest",
+  "password_hasher",
+  "skip_password_checks",
+  "sign_out_of_other_sessions",
+  "totp_secret",
+  "backup_codes",
+  "delete_self_enabled",
+  "create_organization_enabled",
+  "legal_accepted_at",
+  "skip_legal_checks",
+  "create_organizations_limit",
+  "created_at",
+  "bypass_client_trust",
+] as const;
+
+/**
+ * Clerk's offset cost: a page skipping `offset` users waits `offsetLatencyMsPer1000` per 1,000,
+ * and from `offsetTimeoutDepth` on it times out (504 `request_timeout` after
+ * `offsetTimeoutHoldMs`). True when it answered.
+ */
+async function offsetTimedOut(ctx: ClerkEmulator, res: ServerResponse, offset: number): Promise<boolean> {
+  const { offsetTimeoutDepth, offsetLatencyMsPer1000, offsetTimeoutHoldMs } = ctx.fidelity;
+  if (offsetTimeoutDepth !== null && offset >= offsetTimeoutDepth) {
+    await sleep(offsetTimeoutHoldMs);
+    sendClerkError(
+      res,
+      504,
+      "request_timeout",
+      "The request timed out",
+      {},
+      "offset",
+      `Listing users with an offset of ${offset} timed out. Paginate with starting_after instead of offset.`,
+    );
+    return true;
+  }
+  const latencyMs = Math.floor((offset / 1000) * offsetLatencyMsPer1000);
+  if (latencyMs > 0) await sleep(latencyMs);
+  return false;
+}
+
 function notFound(res: ServerResponse) {
   sendClerkError(res, 404, "resource_not_found", "Resource not found");
 }
@@ -212,15 +321,28 @@ function readOrder(url: URL): UserOrder {
   return { field: field as UserOrderField, descending };
 }
 
-/** Repeatable filters (`user_id=a&user_id=b`, commas accepted too), up to 100 values each. */
+/**
+ * Repeatable filters (`user_id=a&user_id=b`, commas accepted too), up to 100 values each. A
+ * `user_id` prefixed with `-` excludes that user, with `+` (or nothing) includes it.
+ */
 function readFilters(url: URL): UserFilters {
   const list = (name: string) => {
     const values = url.searchParams.getAll(name).flatMap((v) => v.split(",")).filter((v) => v !== "");
     if (values.length > 100) throw invalidParam(name, `${name} accepts up to 100 values`);
     return values.length > 0 ? values : undefined;
   };
+  const ids = list("user_id") ?? [];
+  const included = ids.filter((id) => !id.startsWith("-")).map((id) => id.replace(/^\+/, ""));
+  const excluded = ids.filter((id) => id.startsWith("-")).map((id) => id.slice(1));
+  const timestamp = (name: string) => {
+    const raw = url.searchParams.get(name);
+    return raw === null || raw === "" ? undefined : integerParam(url, name, 0);
+  };
   return {
-    userIds: list("user_id"),
+    userIds: included.length > 0 ? included : undefined,
+    excludedUserIds: excluded.length > 0 ? excluded : undefined,
+    createdAfterMs: timestamp("created_at_after"),
+    createdBeforeMs: timestamp("created_at_before"),
     emailAddresses: list("email_address"),
     phoneNumbers: list("phone_number"),
     usernames: list("username"),
@@ -242,10 +364,6 @@ function objectOrUndefined(value: unknown) {
   return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
-function removeNulls(record: Record<string, unknown>) {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== null));
-}
-
 /** True when the fault answered (or swallowed) the request. */
 async function applyFault(ctx: ClerkEmulator, res: ServerResponse, endpoint: string): Promise<boolean> {
   const fault = ctx.faults.take(endpoint);
@@ -265,7 +383,8 @@ async function applyFault(ctx: ClerkEmulator, res: ServerResponse, endpoint: str
     return true;
   }
   if (fault.status) {
-    sendClerkError(res, fault.status, "internal_clerk_error", `Emulated failure (${fault.status})`);
+    // 409 is in the spec for PATCH /v1/users/{id} and the email address endpoints; its code is not documented.
+    sendClerkError(res, fault.status, fault.status === 409 ? "conflict" : "internal_clerk_error", `Emulated failure (${fault.status})`);
     return true;
   }
   return false;

@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 
 import type { ClerkEmulator } from "./emulator";
 import { parseCookies, redirect, sendClerkError, sendJson, serializeCookie, type Request, type Router } from "./http";
-import { sessionTokenLifetimeSeconds } from "./jwt";
+import { factorVerificationAge, sessionTokenLifetimeSeconds } from "./jwt";
 import type { EmulatorClient, EmulatorSession } from "./sessions";
 import { frontendUserJson } from "./users";
 
@@ -68,7 +68,7 @@ export function registerFapi(router: Router<ClerkEmulator>) {
     // Clerk answers 401 for a session that is gone; clerk-js then treats the user as signed out.
     if (!session) return sendClerkError(res, 401, "authentication_invalid", "The session is no longer active");
     session.lastActiveAtMs = Date.now();
-    sendJson(res, 200, { object: "token", jwt: ctx.mintToken(session.userId, session.id) });
+    sendJson(res, 200, { object: "token", jwt: ctx.mintToken(session) });
   };
   router.on("POST", `${p}/v1/client/sessions/:sid/tokens`, mintToken);
   router.on("POST", `${p}/v1/client/sessions/:sid/tokens/:template`, mintToken);
@@ -86,7 +86,7 @@ export function registerFapi(router: Router<ClerkEmulator>) {
     ctx.counters.increment("fapi:handshake");
     const client = clientOf(ctx, req);
     const session = ctx.sessions.activeSession(client);
-    const token = session ? ctx.mintToken(session.userId, session.id) : null;
+    const token = session ? ctx.mintToken(session) : null;
     redirect(res, ctx.safeRedirect(url.searchParams.get("redirect_url")), 307, { "Set-Cookie": ctx.authCookies(client, token).map(serializeCookie) });
   });
 
@@ -135,7 +135,7 @@ function clientJson(ctx: ClerkEmulator, client: EmulatorClient | null) {
 function sessionJson(ctx: ClerkEmulator, session: EmulatorSession) {
   const user = ctx.users.get(session.userId);
   const userData = user ? frontendUserJson(user, ctx.origin) : null;
-  const token = session.status === "active" && user ? ctx.mintToken(session.userId, session.id) : null;
+  const token = session.status === "active" && user ? ctx.mintToken(session) : null;
   const dayMs = 24 * 60 * 60 * 1000;
   return {
     object: "session",
@@ -147,7 +147,7 @@ function sessionJson(ctx: ClerkEmulator, session: EmulatorSession) {
     last_active_organization_id: null,
     actor: null,
     tasks: null,
-    factor_verification_age: [0, -1],
+    factor_verification_age: factorVerificationAge(session.createdAtMs),
     last_active_token: token ? { object: "token", jwt: token } : null,
     public_user_data: userData
       ? {

@@ -5,11 +5,11 @@ import { defaultStateDir, loadIdentity } from "./identity";
 export type EmulatorConfig = { port: number; appUrl: string; stateDir: string };
 
 export function readEmulatorConfig(env: NodeJS.ProcessEnv = process.env): EmulatorConfig {
-  return {
-    port: Number(env.CLERK_EMULATOR_PORT ?? 4001),
-    appUrl: env.CLERK_EMULATOR_APP_URL ?? "http://localhost:3000",
-    stateDir: env.CLERK_EMULATOR_STATE_DIR ?? defaultStateDir,
-  };
+  const port = Number(env.CLERK_EMULATOR_PORT ?? 4001);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`The emulator's port must be a number from 1 to 65535, not "${env.CLERK_EMULATOR_PORT}"`);
+  const appUrl = env.CLERK_EMULATOR_APP_URL ?? "http://localhost:3000";
+  if (!/^https?:\/\/[^/]+/.test(appUrl)) throw new Error(`The app URL must be an http(s) origin such as http://localhost:3000, not "${appUrl}"`);
+  return { port, appUrl, stateDir: env.CLERK_EMULATOR_STATE_DIR ?? defaultStateDir };
 }
 
 /**
@@ -27,7 +27,8 @@ export function clerkEmulatorAppEnv(config: EmulatorConfig = readEmulatorConfig(
     CLERK_JWT_KEY: identity.publicKeyPem,
     NEXT_PUBLIC_CLERK_PROXY_URL: `${emulatorUrl}${fapiPrefix}`,
     NEXT_PUBLIC_CLERK_JS_URL: `${emulatorUrl}/clerk-js/clerk.browser.js`,
-    NEXT_PUBLIC_CLERK_PREFETCH_UI: "false",
+    // The prebuilt components (<SignIn/>, <UserButton/>, …) are @clerk/ui's bundle, which clerk-js 6 loads on its own.
+    NEXT_PUBLIC_CLERK_UI_URL: `${emulatorUrl}/clerk-ui/ui.browser.js`,
     NEXT_PUBLIC_CLERK_SIGN_IN_URL: `${emulatorUrl}/sign-in`,
     NEXT_PUBLIC_CLERK_SIGN_UP_URL: `${emulatorUrl}/sign-up`,
     CLERK_WEBHOOK_SIGNING_SECRET: identity.webhookSigningSecret,

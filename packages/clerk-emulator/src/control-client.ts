@@ -1,5 +1,6 @@
 import type { BackendInstance } from "./emulator";
 import type { BapiEndpoint, BapiFault } from "./faults";
+import type { FidelitySettings } from "./fidelity";
 import type { RateLimitSettings } from "./rate-limits";
 import type { UserJson } from "./users";
 import type { Delivery, WebhookSwitches } from "./webhooks";
@@ -15,13 +16,56 @@ export type ControlUserInput = {
   firstName?: string;
   lastName?: string;
   username?: string;
+  externalId?: string;
   id?: string;
   banned?: boolean;
   publicMetadata?: Record<string, unknown>;
+  privateMetadata?: Record<string, unknown>;
+  unsafeMetadata?: Record<string, unknown>;
 };
 
+export type ControlUserPatch = {
+  firstName?: string | null;
+  lastName?: string | null;
+  username?: string | null;
+  externalId?: string | null;
+  /** Replaced whole (the Backend API's `PATCH …/metadata` merges instead). */
+  publicMetadata?: Record<string, unknown>;
+  privateMetadata?: Record<string, unknown>;
+  unsafeMetadata?: Record<string, unknown>;
+  /** A ban revokes the user's sessions. */
+  banned?: boolean;
+  /** A lock (for the instance's `lockoutSeconds`) refuses sign-ins and keeps sessions. */
+  locked?: boolean;
+  /** Deprovisioned by directory sync: sessions revoked, sign-in refused. */
+  deprovisioned?: boolean;
+};
+
+const wireNames: Record<string, string> = {
+  email: "email_address",
+  emailAddresses: "email_address",
+  primaryEmailAddress: "primary_email_address",
+  phoneNumbers: "phone_number",
+  firstName: "first_name",
+  lastName: "last_name",
+  externalId: "external_id",
+  publicMetadata: "public_metadata",
+  privateMetadata: "private_metadata",
+  unsafeMetadata: "unsafe_metadata",
+  pauseMs: "pause_ms",
+  deleteOld: "delete_old",
+  sendWebhooks: "send_webhooks",
+  userId: "user_id",
+};
+
+/** The control API takes Clerk's field names (snake_case), as the Backend API does; this client takes @clerk/backend's camelCase. */
+function toWire(input: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined).map(([key, value]) => [wireNames[key] ?? key, value]));
+}
+
 /**
- * A typed client of the emulator's control API (`/__control/…`), for tests and scripts.
+ * A typed client of the emulator's control API (`/__control/…`), for tests and scripts. It takes
+ * camelCase names as @clerk/backend does and sends Clerk's snake_case ones; answers are Clerk's JSON.
  *
  * @example
  * const emulator = new ClerkEmulatorControl("http://localhost:4101");
@@ -59,35 +103,43 @@ export class ClerkEmulatorControl {
 
   /** Emits `user.created`. */
   createUser(input: ControlUserInput) {
-    return this.call<UserJson>("POST", "/users", input);
-  }
-
-  /** Seeds `count` users who never signed in, with no webhooks (an import). */
-  createUsersInBulk(count: number, prefix?: string) {
-    return this.call<{ created: number; totalCount: number; durationMs: number; firstId: string; lastId: string }>("POST", "/users/bulk", {
-      count,
-      prefix,
-    });
+    return this.call<UserJson>("POST", "/users", toWire(input));
   }
 
   /**
-   * Emits `user.updated` for each change; `updated_at` takes the current time. `email` is a
-   * primary email change made the way Clerk makes it (see `changePrimaryEmail`); `banned: true`
-   * revokes the user's sessions.
+   * Seeds `count` users who never signed in (an import): clocks 1 ms apart in creation order, and
+   * no webhooks unless `sendWebhooks` (then one `user.created` each).
    */
-  updateUser(
-    id: string,
-    patch: { email?: string; firstName?: string | null; lastName?: string | null; username?: string | null; banned?: boolean; publicMetadata?: Record<string, unknown> },
-  ) {
-    return this.call<UserJson>("PATCH", `/users/${encodeURIComponent(id)}`, patch);
+  createUsersInBulk(count: number, prefix?: string, options: { sendWebhooks?: boolean } = {}) {
+    return this.call<{ created: number; totalCount: number; durationMs: number; firstId: string; lastId: string }>(
+      "POST",
+      "/users/bulk",
+      toWire({ count, prefix, ...options }),
+    );
+  }
+
+  /** Emits `user.updated` for each change; `updated_at` takes the current time. */
+  updateUser(id: string, patch: ControlUserPatch) {
+    return this.call<UserJson>("PATCH", `/users/${encodeURIComponent(id)}`, toWire(patch));
   }
 
   /**
-   * Adds `email` (unverified), verifies it, makes it primary, deletes the old address: four
-   * changes, four `user.updated` deliveries (returned oldest first), `pauseMs` apart.
+   * A primary email change as a user makes it in Clerk's components: add `email` (unverified),
+   * verify it, make it primary: three changes, three `user.updated` deliveries (returned oldest
+   * first), `pauseMs` apart. Clerk keeps the old address; `deleteOld` deletes it as a fourth step.
+   * Which steps move `updated_at` follows the fidelity switches (`setFidelity`).
    */
-  changePrimaryEmail(id: string, email: string, options: { pauseMs?: number } = {}) {
-    return this.call<{ user: UserJson; deliveries: Delivery[] }>("POST", `/users/${encodeURIComponent(id)}/email-change`, { email, ...options });
+  changePrimaryEmail(id: string, email: string, options: { pauseMs?: number; deleteOld?: boolean } = {}) {
+    return this.call<{ user: UserJson; deliveries: Delivery[] }>("POST", `/users/${encodeURIComponent(id)}/email-change`, toWire({ email, ...options }));
+  }
+
+  /** The switches for Clerk's unknowns and list costs (see `FidelitySettings`). */
+  fidelity() {
+    return this.call<FidelitySettings>("GET", "/fidelity");
+  }
+
+  setFidelity(patch: Partial<FidelitySettings>) {
+    return this.call<FidelitySettings>("PUT", "/fidelity", patch);
   }
 
   /** Emits `user.deleted` and revokes the user's sessions. */
@@ -153,15 +205,13 @@ export class ClerkEmulatorControl {
     return this.call<Delivery>("POST", `/webhooks/deliveries/${encodeURIComponent(svixId)}/replay`);
   }
 
-  /** The same body under a new svix-id. */
-  resend(svixId: string) {
-    return this.call<Delivery>("POST", `/webhooks/deliveries/${encodeURIComponent(svixId)}/resend`);
+  /** The same body as a new message (a new svix-id), like the Dashboard's "Send Example"; not a Svix resend. */
+  sendAsNew(svixId: string) {
+    return this.call<Delivery>("POST", `/webhooks/deliveries/${encodeURIComponent(svixId)}/send-as-new`);
   }
 
   /** A session for `userId` without the sign-in page: its token and the cookies the sign-in page would set. */
   createSession(userId: string) {
-    return this.call<{ sessionId: string; token: string; clientId: string; cookies: { name: string; value: string }[] }>("POST", "/sessions", {
-      userId,
-    });
+    return this.call<{ sessionId: string; token: string; clientId: string; cookies: { name: string; value: string }[] }>("POST", "/sessions", toWire({ userId }));
   }
 }

@@ -13,17 +13,22 @@ export function signJwt(identity: EmulatorIdentity, payload: Record<string, unkn
 
 export const sessionTokenLifetimeSeconds = 60;
 
-/** A session token with the claims Clerk's SDKs read (see docs/notes: iss, sub, sid, azp, v 2, sts). */
+/** Clerk's `fva` claim: minutes since the first factor was verified (the sign-in), and `-1` for no second factor. */
+export function factorVerificationAge(signedInAtMs: number, nowMs = Date.now()): [number, number] {
+  return [Math.max(0, Math.floor((nowMs - signedInAtMs) / 60_000)), -1];
+}
+
+/** A session token with the claims Clerk's SDKs read (see docs/notes: iss, sub, sid, azp, v 2, sts, fva). */
 export function mintSessionToken(
   identity: EmulatorIdentity,
-  claims: { userId: string; sessionId: string; authorizedParty: string },
+  claims: { userId: string; sessionId: string; authorizedParty: string; signedInAtMs?: number },
   nowMs = Date.now(),
 ) {
   const nowSeconds = Math.floor(nowMs / 1000);
   return signJwt(identity, {
     azp: claims.authorizedParty,
     exp: nowSeconds + sessionTokenLifetimeSeconds,
-    fva: [0, -1],
+    fva: factorVerificationAge(claims.signedInAtMs ?? nowMs, nowMs),
     iat: nowSeconds,
     iss: `https://${identity.frontendApi}`,
     jti: randomBytes(10).toString("hex"),
