@@ -99,6 +99,8 @@ for (const variant of ["next15", "next16"] as const satisfies T3Variant[]) {
     });
 
     test("sign-in syncs the row, a reload calls Clerk no more, a signed user.deleted tombstones it", async ({ page, emulator }) => {
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
       // The emulator plays Svix for this app now (the fixture resets it afterwards).
       await emulator.setWebhooks({ url: `${host.url}/api/webhooks/clerk` });
 
@@ -118,16 +120,20 @@ for (const variant of ["next15", "next16"] as const satisfies T3Variant[]) {
       expect(deleted).toMatchObject({ status: "delivered", userId: "user_demo_ada" });
       await expect.poll(async () => (await userRow("user_demo_ada"))?.deleted_at ?? null).not.toBeNull();
       expect(await userRow("user_demo_ada")).toMatchObject({ email: null, first_name: null, deleted_by: "webhook" });
+      expect(errors).toEqual([]);
     });
 
-    // Clerk's prebuilt <UserButton/> needs clerk-js's UI components, which the emulator does not
-    // serve yet (the emulator engineer's fix: issue 25, emulator part). Unmark when it lands.
-    test.fixme("<UserButton/> renders for the signed-in user and signs out", async ({ page }) => {
+    test("the quickstart's <UserButton/> renders the signed-in user and signs out", async ({ page, emulator: _emulator }) => {
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
       await signInOnHost(page, "user_demo_grace");
       await page.locator(".cl-userButtonTrigger").click();
-      await page.getByRole("menuitem", { name: "Sign out" }).click();
+      const panel = page.getByRole("dialog", { name: "Account panel" });
+      await expect(panel).toContainText("Grace Hopper");
+      await panel.getByRole("button", { name: "Sign out" }).click();
       await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
       await expect(page.getByTestId("sync-status")).toHaveCount(0);
+      expect(errors).toEqual([]);
     });
   });
 }

@@ -6,7 +6,9 @@
  * in the OS's temp folder, installs the plugin's `npm pack` tarball with a plain `npm install`,
  * builds with `next build` with no Clerk variable in the environment, creates its tables with
  * `drizzle-kit push` (twice: the second must change nothing of the plugin's), and serves with
- * `next start` on its own port and database against the e2e run's Clerk emulator.
+ * `next start` on its own port and database against the e2e run's Clerk emulator, with the env
+ * `npx clerk-emulator --print-env` prints from the emulator package the host installed
+ * (`emulator.patch`), as an adopter runs it.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -15,8 +17,6 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-import { clerkEmulatorAppEnv } from "clerk-user-sync-emulator";
-
 import { createEmptyDatabase } from "./database";
 import { appPort, databaseUrl, emulatorConfig } from "./settings";
 
@@ -24,8 +24,8 @@ export type T3Variant = "next15" | "next16";
 
 const fixtureDir = path.resolve("e2e/fixtures/t3-host");
 const patchesOf: Record<T3Variant, string[]> = {
-  next15: ["clerk.patch", "adopt.patch", "use.patch"],
-  next16: ["clerk.patch", "next16.patch", "adopt.patch", "use.patch"],
+  next15: ["clerk.patch", "adopt.patch", "use.patch", "emulator.patch"],
+  next16: ["clerk.patch", "next16.patch", "adopt.patch", "use.patch", "emulator.patch"],
 };
 
 /** The variant's port (`E2E_T3_HOST_PORT`, default the app's + 10, for Next 15; the next one for Next 16) and database. */
@@ -38,14 +38,14 @@ export function t3Host(variant: T3Variant) {
 }
 export type T3Host = ReturnType<typeof t3Host>;
 
-type Run = { code: number; output: string };
+type Run = { code: number; output: string; stdout: string };
 
 /** Runs a command to its end and answers its exit code and output (stdout and stderr), never throwing on a failure. */
 function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<Run> {
   return new Promise((resolve) => {
     execFile(command, args, { ...options, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, output: `${stdout}${stderr}` });
+      resolve({ code, output: `${stdout}${stderr}`, stdout });
     });
   });
 }
@@ -107,6 +107,19 @@ function pushStatements(colored: string): string[] {
     .filter((statement) => statement !== "");
 }
 
+type Tarball = { filename: string; size: number; entryCount: number };
+
+/** `npm pack` of a workspace package into `dir` as `<name>.tgz`; `build`: its prepack runs (a fresh build). */
+async function pack(workspace: string, dir: string, options: { build?: boolean } = {}): Promise<Tarball> {
+  const args = ["pack", "--workspace", workspace, "--pack-destination", dir, "--json", ...(options.build ? [] : ["--ignore-scripts"])];
+  const packed = await mustRun(`npm pack ${workspace}`, "npm", args, { cwd: process.cwd() });
+  // The JSON comes last on stdout, after what a prepack printed.
+  const [tarball] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as Tarball[];
+  if (!tarball) throw new Error(`npm pack ${workspace} produced no tarball`);
+  fs.renameSync(path.join(dir, tarball.filename), path.join(dir, `${workspace}.tgz`));
+  return tarball;
+}
+
 /**
  * Lays the variant out (template + patches), packs the plugin, `npm install`, `next build` with no
  * Clerk variable, and `drizzle-kit push` twice into an empty database. `node_modules` of the
@@ -127,20 +140,18 @@ export async function prepareT3Host(host: T3Host) {
   const reused = fs.existsSync(keptModules);
   if (reused) {
     fs.renameSync(keptModules, path.join(host.appDir, "node_modules"));
-    fs.rmSync(path.join(host.appDir, "node_modules/clerk-user-sync"), { recursive: true, force: true });
+    for (const name of ["clerk-user-sync", "clerk-user-sync-emulator"]) fs.rmSync(path.join(host.appDir, "node_modules", name), { recursive: true, force: true });
   }
 
-  // The package's build when its source changed (prepack would rebuild it every time).
-  const packed = await step("pack", timings, async () => {
+  // The packages as their releases would be: `npm pack` of the plugin (built first when its source
+  // changed; prepack would rebuild it every time) and of the Clerk emulator, which the host installs
+  // as a dev tool (emulator.patch). adopt.patch depends on "file:../clerk-user-sync.tgz".
+  const tarball = await step("pack", timings, async () => {
     await mustRun("build:package", process.execPath, [path.resolve("src/user-sync/build.mjs")], { cwd: process.cwd() });
-    return mustRun("npm pack", "npm", ["pack", "--workspace", "clerk-user-sync", "--pack-destination", host.workDir, "--json", "--ignore-scripts"], {
-      cwd: process.cwd(),
-    });
+    const plugin = await pack("clerk-user-sync", host.workDir);
+    await pack("clerk-user-sync-emulator", host.workDir, { build: true });
+    return plugin;
   });
-  const [tarball] = JSON.parse(packed.output.slice(packed.output.indexOf("["))) as { filename: string; size: number; entryCount: number }[];
-  if (!tarball) throw new Error("npm pack produced no tarball");
-  // adopt.patch depends on "file:../clerk-user-sync.tgz", as a host would on a downloaded release.
-  fs.renameSync(path.join(host.workDir, tarball.filename), path.join(host.workDir, "clerk-user-sync.tgz"));
 
   // A plain `npm install`: no flag (npm's cache serves what the registry already sent).
   const install = await step(reused ? "install (kept node_modules)" : "install", timings, () =>
@@ -163,13 +174,29 @@ export async function prepareT3Host(host: T3Host) {
   return { timings, tarball, install, pushes };
 }
 
+/**
+ * The app's Clerk env as an adopter gets it: `npx clerk-emulator --print-env` from the host's own
+ * install of the emulator package, for this run's emulator (its port and state folder: its keys).
+ */
+export async function emulatorEnvFor(host: T3Host): Promise<Record<string, string>> {
+  const args = ["clerk-emulator", "--app-url", host.url, "--port", String(emulatorConfig.port), "--state-dir", path.resolve(emulatorConfig.stateDir), "--print-env"];
+  const printed = await mustRun("npx clerk-emulator --print-env", "npx", args, { cwd: host.appDir });
+  return Object.fromEntries(
+    printed.output
+      .split("\n")
+      .map((line) => /^([A-Z][A-Z0-9_]*)=(".*")$/.exec(line.trim()))
+      .filter((match) => match !== null)
+      .map((match) => [match[1]!, JSON.parse(match[2]!) as string]),
+  );
+}
+
 export type T3HostServer = { process: ChildProcess; output: string[]; stop: () => void };
 
 /** `next start` of the variant's build with the emulator's env, in its own process group; resolves once it serves pages. */
 export async function startT3Host(host: T3Host, timeoutMs: number): Promise<T3HostServer> {
   const child = spawn("npx", ["next", "start", "-p", String(host.port)], {
     cwd: host.appDir,
-    env: { ...process.env, ...clerkEmulatorAppEnv(emulatorConfig), DATABASE_URL: host.databaseUrl, NEXT_TELEMETRY_DISABLED: "1" },
+    env: { ...withoutClerk(process.env), ...(await emulatorEnvFor(host)), DATABASE_URL: host.databaseUrl, NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
