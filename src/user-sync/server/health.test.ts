@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 // The plugin's own Backend API client, against msw.
-const clerkApi = createClerkBackendApi({ secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl(), timeoutMs: 2_000 });
+const clerkApi = createClerkBackendApi({ secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl() }, { timeoutMs: 2_000 });
 const minuteMs = 60_000;
 const hourMs = 60 * minuteMs;
 

@@ -12,8 +12,9 @@ import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./
 import { createClerkReadCache } from "./clerk-cache";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
 import { databaseTraits, defaultReconcileLock, reconcileLimitation, ReconcileUnsupportedError } from "./drivers";
+import { UserSyncError } from "./errors";
 import { createReconciler, type ReconcileOptions, type ReconcileReport, type ReconcileRequest } from "./reconcile";
-import { createUserSyncRouter } from "./router";
+import { createUserSyncRouter, routerMount } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncLogEntry, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
@@ -62,8 +63,8 @@ export type UserSyncOperationsOptions = {
 
 /**
  * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table object, Clerk Backend API key, webhook secret, admin keys), mounts `router` as
- * `user` in its tRPC app router (`user.sync`, `user.me`, `user.updateProfile`,
+ * users table object, Clerk Backend API key, webhook secret, admin keys), mounts
+ * `router(createTRPCRouter)` as `user` in its tRPC app router (`user.sync`, `user.me`, `user.updateProfile`,
  * `user.updateAvatar`), serves `webhook.handle` at its public Clerk webhook route (outside
  * `clerkMiddleware`'s matcher) and `admin.health` / `admin.reconcile` at its admin routes. Every
  * Backend API call draws from `budget`, shared by all instances through PostgreSQL; every write
@@ -78,7 +79,8 @@ export type UserSyncOperationsOptions = {
  * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
  * // environment unless `clerk` / `webhook` say otherwise.
  * export const userSync = createUserSync({ db, users });
- * export const appRouter = createTRPCRouter({ user: userSync.router });
+ * // The host's tRPC context must carry Clerk's `auth: await auth()`, or this does not compile.
+ * export const appRouter = createTRPCRouter({ user: userSync.router(createTRPCRouter) });
  * // src/app/api/webhooks/clerk/route.ts
  * export const { POST } = userSync.webhook;
  * // src/app/api/admin/user-sync/health/route.ts
@@ -105,13 +107,21 @@ export function createUserSync<TUsers extends UsersTable>(
   } & UserSyncOperationsOptions,
 ) {
   const database = hostOptions.db;
-  const secretKey = hostOptions.clerk?.secretKey ?? envValue("CLERK_SECRET_KEY");
-  if (!secretKey) throw new Error("createUserSync: CLERK_SECRET_KEY is not set (or pass clerk.secretKey)");
+  // Read when a request first needs them, never at module load: `next build` loads this module
+  // without Clerk's keys; a missing key is CLERK_NOT_CONFIGURED at the first call and in health.
+  const clerk: ClerkBackendApiOptions = {
+    get secretKey() {
+      return hostOptions.clerk?.secretKey ?? envValue("CLERK_SECRET_KEY");
+    },
+    get apiUrl() {
+      return hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL");
+    },
+  };
   const options = {
     ...hostOptions,
     tables: hostOptions.tables ?? defaultUserSyncTables,
     db: typeof database === "function" ? database : () => Promise.resolve(database),
-    clerk: { secretKey, apiUrl: hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL") },
+    clerk,
     webhook: { ...hostOptions.webhook, signingSecret: hostOptions.webhook?.signingSecret ?? envValue("CLERK_WEBHOOK_SIGNING_SECRET") },
   };
   const budget =
@@ -147,7 +157,7 @@ export function createUserSync<TUsers extends UsersTable>(
   // Reads shared by every instance for a short period: Clerk's user count, users' admin roles.
   const clerkCache = createClerkReadCache({ db: options.db, table: options.tables.userSyncClerkCache });
   const countWaitMs = 2_000;
-  const countApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: countWaitMs });
+  const countApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: countWaitMs });
   const { clerkCountCacheMs = 60_000, ...healthOptions } = options.health ?? {};
   const countClerkUsers = async () => {
     const read = { periodMs: clerkCountCacheMs, claimMs: countWaitMs + clerkTimeoutMs + 1000 };
@@ -161,8 +171,10 @@ export function createUserSync<TUsers extends UsersTable>(
     countClerkUsers,
     telemetry: telemetry ?? undefined,
     // Recorded by any instance, so every instance's health view shows them.
-    configProblems: async () =>
-      (await service.recordedConfigProblems()).map((problem) => `${problem.code}: ${problem.message} (last seen ${problem.lastSeenAt.toISOString()})`),
+    configProblems: async () => [
+      ...(clerk.secretKey ? [] : ["CLERK_NOT_CONFIGURED: CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"]),
+      ...(await service.recordedConfigProblems()).map((problem) => `${problem.code}: ${problem.message} (last seen ${problem.lastSeenAt.toISOString()})`),
+    ],
     webhooksConfigured: !!options.webhook.signingSecret,
     ...healthOptions,
     // The count's period is kept in PostgreSQL (above), not per instance.
@@ -172,7 +184,7 @@ export function createUserSync<TUsers extends UsersTable>(
   const isAdmin = createAdminRoleCheck({
     ...options.adminRole,
     cache: clerkCache,
-    clerkApi: withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: roleWaitMs }),
+    clerkApi: withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: roleWaitMs }),
     claimMs: roleWaitMs + clerkTimeoutMs + 1000,
   });
   // What the database cannot do is said now, not when a cron first runs a reconciliation.
@@ -210,7 +222,11 @@ export function createUserSync<TUsers extends UsersTable>(
       db: () => Promise.resolve(db),
       users: options.users,
       tables: options.tables,
-      clerk: () => Promise.resolve(createClerkClient({ secretKey: options.clerk.secretKey, apiUrl: options.clerk.apiUrl })),
+      clerk: () => {
+        const secretKey = clerk.secretKey;
+        if (!secretKey) return Promise.reject(new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"));
+        return Promise.resolve(createClerkClient({ secretKey, apiUrl: clerk.apiUrl }));
+      },
       budget,
       onEvent,
       ...options.reconcile,
@@ -218,7 +234,8 @@ export function createUserSync<TUsers extends UsersTable>(
     })(request);
   };
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
-  const router = withProfileProcedures(createUserSyncRouter(service), profile);
+  // `user: userSync.router(createTRPCRouter)`: compiles only on a context carrying Clerk's `auth`.
+  const router = routerMount(withProfileProcedures(createUserSyncRouter(service), profile));
   return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, isAdmin };
 }
 
@@ -252,7 +269,7 @@ export type {
   DeliveryOutcome,
 } from "./webhook";
 export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
-export type { UserSyncContext } from "./router";
+export type { MissingClerkAuth, TRPCRouterFactory, UserSyncContext, UserSyncRouterMount } from "./router";
 export type { ClerkBackendApiOptions } from "./clerk-backend-api";
 export type {
   ConfigProblem,

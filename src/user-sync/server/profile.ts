@@ -97,7 +97,7 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
   // the user's own allowance (Clerk's per-user limit, 10 updates per 10 s, kept in PostgreSQL)
   // has a slot: one user's flood of edits never reaches the shared budget. A 429 on an edit is
   // most often that per-user limit: it pauses this user's edits, not everyone's Clerk calls.
-  const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), options.budget, {
+  const clerkApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), options.budget, {
     maxWaitMs: 1000,
     pauseOnRateLimit: false,
   });

@@ -111,7 +111,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   const recordedProblems = createConfigProblemStore({ db: options.db, table: userSyncConfigProblems });
   const writeOptions = { namedStatements: options.preparedStatements === true };
   const cooldownMs = (options.cooldownSeconds ?? 10) * 1000;
-  const unbudgetedApi = createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 });
+  const unbudgetedApi = createClerkBackendApi(options.clerk, { timeoutMs: options.clerkTimeoutMs ?? 5000 });
   const clerkApi = withClerkBudget(unbudgetedApi, options.budget, { maxWaitMs: options.clerkBudgetWaitMs ?? 1000 });
   // Clerk does not rate-limit GET /v1/jwks: instance proofs take no grant of the shared budget.
   const jwksKeyIds = () => unbudgetedApi.getJwksKeyIds();
