@@ -21,7 +21,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ["src/**/*.test.{ts,tsx}", "packages/*/src/**/*.test.ts", "packages/*/contract/**/*.test.ts"],
+    include: ["src/**/*.test.{ts,tsx}", "scripts/**/*.test.ts", "packages/*/src/**/*.test.ts", "packages/*/contract/**/*.test.ts"],
     globalSetup: ["src/test/global-setup.ts"],
     setupFiles: ["src/test/setup.ts"],
     // Logs of passing tests are noise; a failing test still shows its own.

@@ -19,6 +19,13 @@ export const env = createEnv({
     /** Allows the embedded PGlite database when NODE_ENV=production (demos only: one process, local disk). */
     ALLOW_EMBEDDED_DATABASE: z.stringbool().default(false),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
+    /**
+     * How DATABASE_URL reaches PostgreSQL: "session" (the server itself, or a session pooler) or
+     * "transaction" (a transaction pooler: PgBouncer pool_mode=transaction, Supabase's pooler on
+     * 6543, Neon's -pooler host): no prepared statements, no startup parameters, timeouts per
+     * statement and per transaction.
+     */
+    DATABASE_POOL_MODE: z.enum(["session", "transaction"]).default("session"),
     /** Seconds to wait for a new PostgreSQL connection before the query fails. */
     DATABASE_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(5),
     /** PostgreSQL's statement_timeout (and idle-in-transaction timeout) for the app's connections; 0 disables. */
@@ -52,8 +59,10 @@ export const env = createEnv({
     USER_SYNC_RECONCILE_MAX_DELETIONS: z.coerce.number().int().min(0).optional(),
     /** A reconciliation run's lease lasts this long after its last renewal: a stopped run is taken over after it. */
     USER_SYNC_RECONCILE_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
-    /** How long the health view (admin API, console) reuses Clerk's user count, per instance (0: every check asks). */
+    /** How long the health view (admin API, console) reuses Clerk's user count, shared by every instance (0: every check asks). */
     USER_SYNC_CLERK_COUNT_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+    /** How long a user's admin role read from Clerk is reused by every instance: the most a revoked role keeps working. */
+    USER_SYNC_ADMIN_ROLE_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     /** Serves `bench.noop`, the benchmark's framework floor (a protected tRPC mutation that does nothing). */
     BENCH_FRAMEWORK_FLOOR: z.stringbool().default(false),
   },
@@ -65,6 +74,7 @@ export const env = createEnv({
     DATABASE_URL: process.env.DATABASE_URL,
     ALLOW_EMBEDDED_DATABASE: process.env.ALLOW_EMBEDDED_DATABASE,
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
+    DATABASE_POOL_MODE: process.env.DATABASE_POOL_MODE,
     DATABASE_CONNECT_TIMEOUT_SECONDS: process.env.DATABASE_CONNECT_TIMEOUT_SECONDS,
     DATABASE_STATEMENT_TIMEOUT_MS: process.env.DATABASE_STATEMENT_TIMEOUT_MS,
     CLERK_SECRET_KEY: process.env.CLERK_SECRET_KEY,
@@ -83,6 +93,7 @@ export const env = createEnv({
     USER_SYNC_RECONCILE_MAX_DELETIONS: process.env.USER_SYNC_RECONCILE_MAX_DELETIONS,
     USER_SYNC_RECONCILE_LEASE_SECONDS: process.env.USER_SYNC_RECONCILE_LEASE_SECONDS,
     USER_SYNC_CLERK_COUNT_CACHE_SECONDS: process.env.USER_SYNC_CLERK_COUNT_CACHE_SECONDS,
+    USER_SYNC_ADMIN_ROLE_CACHE_SECONDS: process.env.USER_SYNC_ADMIN_ROLE_CACHE_SECONDS,
     BENCH_FRAMEWORK_FLOOR: process.env.BENCH_FRAMEWORK_FLOOR,
     NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: process.env.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY,
   },

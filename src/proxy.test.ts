@@ -11,6 +11,7 @@ import { mintSessionToken } from "~/test/clerk-session";
 import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
 import { createClerkBackend } from "~/test/mocks/clerk-backend";
 import { trpcMutation } from "~/test/next-app";
+import { countingStream, trpcUpload } from "~/test/upload-request";
 
 const clerk = createClerkBackend();
 const server = setupServer(...clerk.handlers);
@@ -62,5 +63,18 @@ describe("clerkMiddleware with APP_URL (authorizedParties)", () => {
     }
     expect(clerk.getUserCalls()).toBeGreaterThanOrEqual(1);
     expect(await testDb.client`select id from users`).toEqual([{ id: ada.id }]);
+  });
+
+  it("the avatar upload, outside the matcher, checks the token's origin the same way: another origin is 401 before any byte is read", async () => {
+    const avatarRoute = await import("~/app/api/trpc/user.updateAvatar/route");
+    const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    for (const foreign of ["https://evil.example.test", "http://localhost:3001"]) {
+      const { stream, counter } = countingStream(png, 10_000);
+      const token = mintSessionToken({ userId: ada.id, authorizedParty: foreign });
+      const response = await trpcUpload(avatarRoute.POST, "user.updateAvatar", { token, body: stream, contentLength: 10_000 });
+      expect(response.status, foreign).toBe(401);
+      expect(counter.pulledBytes).toBe(0);
+    }
+    expect(clerk.calls).toEqual([]);
   });
 });

@@ -12,12 +12,14 @@ export default clerkMiddleware({
 });
 
 export const config = {
-  // /api/webhooks/clerk is left out: Svix deliveries carry no session, only a signature the
-  // route verifies, and for any request it matches Next reads the whole body (up to 10 MiB)
-  // before the route runs, so the route's own 256 KiB cap would only apply after the upload.
+  // Left out: /api/webhooks/clerk and /api/trpc/user.updateAvatar. For any request the proxy
+  // matches, Next reads the whole body (up to 10 MiB buffered, the rest drained) before the route
+  // runs, so a route's own cap (the webhook's 256 KiB, the avatar's 2 MiB) would only apply after
+  // the upload. Svix deliveries carry a signature the webhook route verifies; the avatar route
+  // verifies the Clerk session itself (createTRPCContextFromRequest).
   matcher: [
-    // Skip Next.js internals, static files and the webhook route, unless found in search params.
-    "/((?!_next|api/webhooks/clerk(?:/|$)|[^?]*\\.(?:html?|css|js(?!on)|jpe?g|webp|png|gif|svg|ttf|woff2?|ico|csv|docx?|xlsx?|zip|webmanifest)).*)",
-    "/((?:api|trpc)(?!/webhooks/clerk(?:/|$)).*)",
+    // Skip Next.js internals, static files and those two routes, unless found in search params.
+    "/((?!_next|api/webhooks/clerk(?:/|$)|api/trpc/user\\.updateAvatar(?:/|$)|[^?]*\\.(?:html?|css|js(?!on)|jpe?g|webp|png|gif|svg|ttf|woff2?|ico|csv|docx?|xlsx?|zip|webmanifest)).*)",
+    "/((?:api|trpc)(?!/webhooks/clerk(?:/|$)|/trpc/user\\.updateAvatar(?:/|$)).*)",
   ],
 };

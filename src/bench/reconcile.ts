@@ -194,7 +194,7 @@ async function main() {
   // Baselines: the same users from the same Clerk pages, one write-path statement per user;
   // once as it runs by default (every statement waits for its WAL flush) and once with the
   // reconciler's durability (no flush wait), so the ratio shows what batching alone buys.
-  const api = createClerkBackendApi({ ...clerk, timeoutMs: 30_000 });
+  const api = createClerkBackendApi(clerk, { timeoutMs: 30_000 });
   async function baselinePass(label: string, asyncCommit: boolean) {
     await client`truncate users`;
     const baselineClient = postgres(url.toString(), {

@@ -1,58 +1,70 @@
 /**
- * Counts the lines a host adds to adopt the plugin, from the second host app that adopts it
- * (`e2e/fixtures/t3-host`, a create-t3-app project with Clerk): every line of the files it adds
- * for the plugin, and each line of its other files that names the plugin. `npm run adoption:lines`
- * prints them; the README's figure is checked against this count by adoption-lines.test.ts.
+ * Counts the lines a host adds to adopt the plugin: the lines `e2e/fixtures/t3-host/adopt.patch`
+ * adds (README's "Add it to your app" applied to the app create-t3-app 7.40 generates, with
+ * Clerk added as Clerk's quickstart says). The same patch applies to both variants the adoption
+ * journey proves (the template's Next 15, and after next16.patch its Next 16 upgrade), so the
+ * count holds for both. `package.json`'s line is written by `npm install`, not by hand: listed, not
+ * counted. `npm run adoption:lines` prints them; adoption-lines.test.ts checks the README's
+ * figures against this count.
  */
 import fs from "node:fs";
 import path from "node:path";
 
 export const fixtureDir = path.resolve(import.meta.dirname, "../../e2e/fixtures/t3-host");
 
-/** Files the host writes only to adopt the plugin: all their lines count. */
-const addedFiles: Record<string, "schema" | "server" | "client"> = {
-  "src/server/user-sync.ts": "server",
-  "src/app/api/webhooks/clerk/route.ts": "server",
-};
+export type AdoptionStep = "schema" | "server" | "client";
 
-/** In the host's other files, a line counts when it names the plugin. */
-const namesThePlugin = /clerk-user-sync|userSync|UserSync/;
-
-/** What the app does with the sync once adopted (reads `useUserSync()`): use, not adoption. */
-const usageFiles = new Set(["src/app/_components/account.tsx"]);
-
-const steps: Record<string, "schema" | "server" | "client"> = {
+/** The README's three steps, by the file a line lands in. */
+const steps: Record<string, AdoptionStep> = {
   "src/server/db/schema.ts": "schema",
+  "src/server/api/trpc.ts": "server",
+  "src/server/user-sync.ts": "server",
   "src/server/api/root.ts": "server",
+  "src/app/api/webhooks/clerk/route.ts": "server",
   "src/app/layout.tsx": "client",
 };
 
-export type AdoptionLine = { step: "schema" | "server" | "client"; file: string; line: number; text: string };
+/** Written by `npm install clerk-user-sync` (or the packed release), not by hand. */
+const installedFiles = new Set(["package.json", "package-lock.json"]);
 
-function sourceFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return /\.(ts|tsx|js)$/.test(entry.name) ? [full] : [];
-  });
+export type AdoptionLine = { step: AdoptionStep; file: string; line: number; text: string };
+
+/** Every non-blank line the patch adds, with its file and its line number in the patched file. */
+export function addedLines(patch: string): { file: string; line: number; text: string }[] {
+  const added: { file: string; line: number; text: string }[] = [];
+  let file: string | null = null;
+  let line = 0;
+  for (const text of patch.split("\n")) {
+    if (text.startsWith("+++ ")) {
+      file = text === "+++ /dev/null" ? null : text.slice("+++ b/".length);
+      continue;
+    }
+    if (text.startsWith("--- ") || text.startsWith("diff ") || text.startsWith("index ") || text.startsWith("new file")) continue;
+    const hunk = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(text);
+    if (hunk) {
+      line = Number(hunk[1]);
+      continue;
+    }
+    if (!file) continue;
+    if (text.startsWith("+")) {
+      if (text.slice(1).trim() !== "") added.push({ file, line, text: text.slice(1).trim() });
+      line += 1;
+    } else if (text.startsWith(" ")) {
+      line += 1;
+    }
+  }
+  return added;
 }
 
-/** Every counted line of the fixture, by step. A file that names the plugin but has no step is an error: count it somewhere. */
+/** The adoption's lines by step. A file the patch touches outside the three steps is an error: assign it. */
 export function adoptionLines(dir = fixtureDir): AdoptionLine[] {
-  return sourceFiles(path.join(dir, "src")).flatMap((full) => {
-    const file = path.relative(dir, full).split(path.sep).join("/");
-    if (usageFiles.has(file)) return [];
-    const whole = addedFiles[file];
-    const lines = fs
-      .readFileSync(full, "utf8")
-      .split("\n")
-      .map((text, index) => ({ text: text.trim(), line: index + 1 }))
-      .filter(({ text }) => text !== "" && (whole !== undefined || namesThePlugin.test(text)));
-    if (lines.length === 0) return [];
-    const step = whole ?? steps[file];
-    if (!step) throw new Error(`${file} names the plugin but is not assigned to a step in src/cli/adoption-lines.ts`);
-    return lines.map((entry) => ({ step, file, ...entry }));
-  });
+  return addedLines(fs.readFileSync(path.join(dir, "adopt.patch"), "utf8"))
+    .filter((entry) => !installedFiles.has(entry.file))
+    .map((entry) => {
+      const step = steps[entry.file];
+      if (!step) throw new Error(`adopt.patch adds to ${entry.file}, which src/cli/adoption-lines.ts assigns to no step`);
+      return { step, ...entry };
+    });
 }
 
 function main() {
@@ -62,7 +74,9 @@ function main() {
     console.log(`${step}: ${ofStep.length} lines`);
     for (const entry of ofStep) console.log(`  ${entry.file}:${entry.line}  ${entry.text}`);
   }
-  console.log(`total: ${lines.length} lines in ${new Set(lines.map((entry) => entry.file)).size} files`);
+  const installed = addedLines(fs.readFileSync(path.join(fixtureDir, "adopt.patch"), "utf8")).filter((entry) => installedFiles.has(entry.file));
+  for (const entry of installed) console.log(`(written by npm install) ${entry.file}:${entry.line}  ${entry.text}`);
+  console.log(`total: ${lines.length} lines in ${new Set(lines.map((entry) => entry.file)).size} files, the same on Next 15 and on Next 16`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) main();

@@ -1,7 +1,5 @@
 import "server-only";
 
-import { isClerkAPIResponseError } from "@clerk/backend/errors";
-import { clerkClient } from "@clerk/nextjs/server";
 import { asc, count, desc, isNull, sql } from "drizzle-orm";
 import { after } from "next/server";
 
@@ -9,21 +7,6 @@ import { getDb } from "~/server/db";
 import { users, type User } from "~/server/db/schema";
 import { userSync } from "~/server/user-sync";
 import { ReconcileLockedError, type HealthReport, type ReconcileMode, type ReconcileReport, type ReconcileRunView } from "clerk-user-sync/server";
-
-/**
- * Whether a Clerk user may use the admin console: their Clerk `public_metadata.role` is "admin".
- * Read from Clerk's Backend API (session tokens do not carry metadata by default), once per
- * page load or data call; a user Clerk no longer knows is not an admin.
- */
-export async function isConsoleAdmin(userId: string): Promise<boolean> {
-  try {
-    const user = await (await clerkClient()).users.getUser(userId);
-    return user.publicMetadata.role === "admin";
-  } catch (error) {
-    if (isClerkAPIResponseError(error) && error.status === 404) return false;
-    throw error;
-  }
-}
 
 /** One hour of webhook deliveries, by what they did (`created`, `updated`, …, `dead_letter`). */
 export type WebhookHour = { hourStart: string; counts: Record<string, number>; total: number };

@@ -1,14 +1,15 @@
 import { NextRequest } from "next/server";
 
-import { runProxy, type TrpcEnvelope } from "./next-app";
+import { proxyMatches, runProxy, type TrpcEnvelope } from "./next-app";
 import { requestScope } from "./request-scope";
 
 type RouteHandler = (req: NextRequest) => Promise<Response>;
 
 /**
  * A tRPC mutation with a raw `application/octet-stream` body (what `httpLink` sends for a Blob),
- * through the real `src/proxy.ts` and then the route handler, as in `sendThroughApp`. The body
- * may be a stream, so tests can count how much of it the server pulled.
+ * through the real `src/proxy.ts` when its matcher covers the path, and then the route handler,
+ * as in `sendThroughApp`. The body may be a stream, so tests can count how much of it the server
+ * pulled.
  */
 export async function trpcUpload(
   handler: RouteHandler,
@@ -21,7 +22,7 @@ export async function trpcUpload(
   const length = options.contentLength === undefined ? (options.body instanceof Uint8Array ? options.body.byteLength : null) : options.contentLength;
   if (length !== null) headers.set("content-length", String(length));
   // The middleware sees the headers; the body goes to the route handler only (read once).
-  const middlewareResponse = await runProxy(new NextRequest(url, { method: "POST", headers }));
+  const middlewareResponse = (await proxyMatches(url.pathname)) ? await runProxy(new NextRequest(url, { method: "POST", headers })) : null;
   const forwarded = new Headers(headers);
   const overridden = middlewareResponse?.headers.get("x-middleware-override-headers");
   for (const name of overridden?.split(",") ?? []) {

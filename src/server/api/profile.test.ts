@@ -13,7 +13,7 @@ import { signedRequest, userEvent } from "~/test/clerk-webhook";
 import { integrationHarness } from "~/test/integration-harness";
 import { createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
 import { createClerkProfileBackend } from "~/test/mocks/clerk-profile";
-import { trpcMutation, type TrpcEnvelope } from "~/test/next-app";
+import { proxyMatches, trpcMutation, type TrpcEnvelope } from "~/test/next-app";
 import { countingStream, trpcUpload } from "~/test/upload-request";
 
 const clerk = createClerkBackend();
@@ -27,6 +27,8 @@ const testDb = integrationHarness("profile_route", server, {
   app: true,
 });
 let route: { POST: (req: NextRequest) => Promise<Response> };
+/** `user.updateAvatar` has a route of its own, outside clerkMiddleware's matcher. */
+let avatarRoute: { POST: (req: NextRequest) => Promise<Response> };
 let webhookRoute: { POST: (req: Request) => Promise<Response> };
 
 const clerkTimeoutMs = 400;
@@ -34,6 +36,7 @@ const clerkTimeoutMs = 400;
 beforeAll(async () => {
   process.env.USER_SYNC_CLERK_TIMEOUT_MS = String(clerkTimeoutMs);
   route = await import("~/app/api/trpc/[trpc]/route");
+  avatarRoute = await import("~/app/api/trpc/user.updateAvatar/route");
   webhookRoute = await import("~/app/api/webhooks/clerk/route");
 });
 
@@ -157,6 +160,12 @@ describe("user.updateProfile", () => {
       [{ username: "12345" }, "username", "form_username_needs_non_number_char"],
       [{ firstName: "x".repeat(257) }, "firstName", "form_param_max_length_exceeded"],
       [{ lastName: "Love\nlace" }, "lastName", "form_param_format_invalid"],
+      // Unicode's own line breaks and bidi marks are controls too.
+      [{ firstName: "Ada\u2028Lovelace" }, "firstName", "form_param_format_invalid"],
+      [{ firstName: "Ada\u2029Byron" }, "firstName", "form_param_format_invalid"],
+      [{ lastName: "\u200eLovelace" }, "lastName", "form_param_format_invalid"],
+      [{ lastName: "Lovelace\u200f" }, "lastName", "form_param_format_invalid"],
+      [{ firstName: "A\u061Cda" }, "firstName", "form_param_format_invalid"],
       [{ firstName: 42 }, "firstName", "form_param_type_invalid"],
       [{}, null, "form_param_missing"],
     ];
@@ -253,7 +262,7 @@ describe("user.updateProfile", () => {
     });
   });
 
-  it("Clerk's per-user limit (10 updates per 10 s): TOO_MANY_REQUESTS with Retry-After, database unchanged", async () => {
+  it("Clerk's per-user limit (10 updates per 10 s) is kept before Clerk: the 11th edit is TOO_MANY_REQUESTS with Retry-After, no Clerk call, database unchanged", async () => {
     await seed();
     for (let i = 1; i <= 10; i++) expect((await updateProfile({ firstName: `Ada ${i}` })).status).toBe(200);
     const before = await row();
@@ -266,14 +275,49 @@ describe("user.updateProfile", () => {
     expect(retryAfter).toBeLessThanOrEqual(10);
     expect(errorOf(response)).toMatchObject({ code: "TOO_MANY_REQUESTS", retryAfterSeconds: retryAfter });
     expect(await row()).toEqual(before);
-    expect(clerkWrites.patchCalls()).toBe(11);
+    expect(clerkWrites.patchCalls()).toBe(10);
 
-    // The limit is this user's edits only: another user's sync still reaches Clerk at once
-    // (the app-wide Clerk budget is not paused by one user's per-user 429).
-    clerk.setUser({ id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 5 });
-    const graceSync = await trpcMutation(route.POST, "user.sync", { token: mintSessionToken({ userId: "user_grace" }) });
-    expect(graceSync.status).toBe(200);
-    expect(clerk.getUserCalls()).toBe(1);
+    // Another app instance keeps the same count (it lives in PostgreSQL), avatars included.
+    vi.resetModules();
+    const otherInstance = await import("~/app/api/trpc/[trpc]/route");
+    const there = await trpcMutation(otherInstance.POST, "user.updateProfile", { token: adaToken(), input: { firstName: "Ada 12" } });
+    expect(there.status).toBe(429);
+    const avatarOnOtherInstance = await import("~/app/api/trpc/user.updateAvatar/route");
+    const avatar = await trpcUpload(avatarOnOtherInstance.POST, "user.updateAvatar", { token: adaToken(), body: image(png, 1_000) });
+    expect(avatar.status).toBe(429);
+    expect(clerkWrites.calls).toHaveLength(10);
+
+    // The limit is this user's edits only: another user's sync and edit still reach Clerk at once.
+    await seed({ id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 5 });
+    const graceEdit = await updateProfile({ firstName: "Amazing Grace" }, mintSessionToken({ userId: "user_grace" }));
+    expect(graceEdit.status).toBe(200);
+  });
+
+  it("while Clerk's Retry-After for a user runs, that user's edits make no Clerk call and answer 429 with it; other users are not paused", async () => {
+    await seed();
+    await seed({ id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 5 });
+    // Clerk limits this user sooner than its documented 10 (another client of the instance edited them too).
+    clerkWrites.setPatchLimit(2);
+    for (let i = 1; i <= 2; i++) expect((await updateProfile({ firstName: `Ada ${i}` })).status).toBe(200);
+    const limited = await updateProfile({ firstName: "Ada 3" });
+    expect(limited.status).toBe(429);
+    const clerkRetryAfter = Number(limited.headers.get("retry-after"));
+    expect(clerkWrites.patchCalls()).toBe(3);
+
+    const before = await row();
+    for (let i = 0; i < 5; i++) {
+      const refused = await updateProfile({ firstName: `Ada again ${i}` });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(clerkRetryAfter);
+    }
+    expect(clerkWrites.patchCalls()).toBe(3);
+    expect(await row()).toEqual(before);
+
+    clerkWrites.setPatchLimit(10);
+    expect((await updateProfile({ firstName: "Amazing Grace" }, mintSessionToken({ userId: "user_grace" }))).status).toBe(200);
+    clerk.setUser({ id: "user_alan", email: "alan@example.com", firstName: "Alan", updatedAtMs: 7 });
+    expect((await trpcMutation(route.POST, "user.sync", { token: mintSessionToken({ userId: "user_alan" }) })).status).toBe(200);
   });
 
   it("two racing edits: the mirror ends on Clerk's final state, whichever answer arrives last", async () => {
@@ -281,6 +325,8 @@ describe("user.updateProfile", () => {
     clerkWrites.setPatchLimit(1_000);
     const outcomes: string[] = [];
     for (let trial = 0; trial < 6; trial++) {
+      // Twelve edits in a row exceed the per-user limit (10 per 10 s): each trial as if the window had passed.
+      await testDb.client`delete from user_sync_clerk_user_limits`;
       // Clerk applies the first request to arrive first but answers it last.
       clerkWrites.delayNextResponses(300, 0);
       const answers = await Promise.all([updateProfile({ firstName: `Left ${trial}` }), updateProfile({ firstName: `Right ${trial}` })]);
@@ -326,7 +372,7 @@ function image(head: Uint8Array, bytes = 4096) {
 
 describe("user.updateAvatar", () => {
   const upload = (body: Uint8Array | ReadableStream<Uint8Array>, options: { token?: string; contentLength?: number | null } = {}) =>
-    trpcUpload(route.POST, "user.updateAvatar", { token: "token" in options ? options.token : adaToken(), body, contentLength: options.contentLength });
+    trpcUpload(avatarRoute.POST, "user.updateAvatar", { token: "token" in options ? options.token : adaToken(), body, contentLength: options.contentLength });
 
   it("uploads a PNG: one Clerk call, and the row holds Clerk's new image URL and clock", async () => {
     await seed();
@@ -380,6 +426,24 @@ describe("user.updateAvatar", () => {
     expect(response.status).toBe(413);
     expect(counter.pulledBytes).toBe(0);
     expect(clerkCalls()).toBe(0);
+  });
+
+  it("is outside clerkMiddleware's matcher (Next would read the whole upload first) and verifies the session itself: forged or expired tokens are 401 and nothing is read", async () => {
+    for (const pathname of ["/api/trpc/user.updateAvatar", "/api/trpc/user.updateAvatar/"]) expect(await proxyMatches(pathname), pathname).toBe(false);
+    for (const pathname of ["/api/trpc/user.updateProfile", "/api/trpc/user.updateAvatarX", "/api/trpc/user.sync"]) expect(await proxyMatches(pathname), pathname).toBe(true);
+    await seed();
+    const valid = adaToken();
+    const [head, payload] = valid.split(".");
+    const forged = `${head}.${payload}.${Buffer.from("not the signature").toString("base64url")}`;
+    // (Another origin's token, with APP_URL set: src/proxy.test.ts.)
+    for (const token of [forged, mintSessionToken({ userId: ada.id, expiresInSeconds: -60 })]) {
+      const { stream, counter } = countingStream(png, 10_000);
+      const response = await upload(stream, { token, contentLength: 10_000 });
+      expect(response.status, token === forged ? "forged" : "expired").toBe(401);
+      expect(counter.pulledBytes).toBe(0);
+    }
+    expect(clerkCalls()).toBe(0);
+    expect((await upload(image(png, 1_000), { token: valid })).status).toBe(200);
   });
 
   it("reads nothing without a session: 401", async () => {

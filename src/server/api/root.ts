@@ -5,7 +5,7 @@ import { createCallerFactory, createTRPCRouter } from "~/server/api/trpc";
 import { userSync } from "~/server/user-sync";
 
 export const appRouter = createTRPCRouter({
-  user: userSync.router,
+  user: userSync.router(createTRPCRouter),
   profile: profileRouter,
   admin: adminRouter,
   bench: benchRouter,

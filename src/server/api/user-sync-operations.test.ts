@@ -20,11 +20,19 @@ type Route = (req: NextRequest) => Promise<Response>;
 
 const adminKey = randomBytes(32).toString("hex");
 const clerk = createClerkBackend();
-const countHandler = http.get(`${clerkApiUrl()}/v1/users/count`, () =>
-  HttpResponse.json({ object: "total_count", total_count: clerk.users.size }, { headers: { "Content-Type": "application/json" } }),
-);
+let countCalls = 0;
+const countHandler = http.get(`${clerkApiUrl()}/v1/users/count`, () => {
+  countCalls++;
+  return HttpResponse.json({ object: "total_count", total_count: clerk.users.size }, { headers: { "Content-Type": "application/json" } });
+});
 const server = setupServer(countHandler, ...clerk.handlers);
-const testDb = integrationHarness("user_sync_operations", server, { reset: () => clerk.reset(), app: true });
+const testDb = integrationHarness("user_sync_operations", server, {
+  reset: () => {
+    clerk.reset();
+    countCalls = 0;
+  },
+  app: true,
+});
 let trpc: Route;
 let health: Route;
 
@@ -45,6 +53,8 @@ function sync(userId = ada.id) {
 
 type Health = {
   status: string;
+  clerkUsers: number | null;
+  clerkUsersReadAt: string | null;
   configOk: boolean;
   problems: string[];
   selfHealLastHour: number;
@@ -57,6 +67,32 @@ async function readHealth(route = health) {
   expect(response.status).toBe(200);
   return (await response.json()) as Health;
 }
+
+describe("Clerk's user count in the health view", () => {
+  it("is read once for every instance within its cache period (60 s), and the report says when it was read", async () => {
+    clerk.setUser(ada);
+    const beforeMs = Date.now();
+    const first = await readHealth();
+    expect(countCalls).toBe(1);
+    expect(first.clerkUsers).toBe(1);
+    expect(Date.parse(first.clerkUsersReadAt!)).toBeGreaterThanOrEqual(beforeMs - 1_000);
+
+    // Another app instance, a moment later and after a sign-up: the count read by the first, with its time.
+    clerk.setUser({ ...ada, id: "user_grace" });
+    vi.resetModules();
+    const healthOnB = (await import("~/app/api/admin/user-sync/health/route")).GET;
+    const second = await readHealth(healthOnB);
+    expect(countCalls).toBe(1);
+    expect(second).toMatchObject({ clerkUsers: 1, clerkUsersReadAt: first.clerkUsersReadAt });
+
+    // Once the period has passed (the read moved back by 61 s here), the next check reads Clerk again.
+    await testDb.client`update user_sync_clerk_cache set read_at = read_at - interval '61 seconds' where key = 'user_count'`;
+    const third = await readHealth(healthOnB);
+    expect(countCalls).toBe(2);
+    expect(third.clerkUsers).toBe(2);
+    expect(Date.parse(third.clerkUsersReadAt!)).toBeGreaterThan(Date.parse(first.clerkUsersReadAt!));
+  });
+});
 
 describe("user.sync and the shared Clerk budget, through the app", () => {
   it("answers 429 with Retry-After, without calling Clerk, while another instance's 429 pauses the budget", async () => {
@@ -111,24 +147,72 @@ describe("user.sync and the shared Clerk budget, through the app", () => {
     expect(report.outcomesLastDay).toEqual({ "client-sync": { created: 1 } });
   });
 
-  it("turns a Clerk instance mismatch seen by user.sync into a failing health view (configOk false)", async () => {
+  it("a Clerk instance mismatch seen by instance A makes instance B's health view failing (configOk false), until a later proof clears it", async () => {
     clerk.setUser(ada);
-    // An app process started with another instance's secret key.
+    // Instance B (this file's app) is healthy and has seen nothing wrong.
+    expect(await readHealth()).toMatchObject({ status: "healthy", configOk: true, problems: [] });
+    // Instance A: an app process started while the Backend API answers as another Clerk instance.
     clerk.setInstance("other");
     vi.resetModules();
-    const otherTrpc = (await import("~/app/api/trpc/[trpc]/route")).POST;
-    const otherHealth = (await import("~/app/api/admin/user-sync/health/route")).GET;
+    const trpcOnA = (await import("~/app/api/trpc/[trpc]/route")).POST;
+    const healthOnA = (await import("~/app/api/admin/user-sync/health/route")).GET;
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     try {
-      const response = await trpcMutation(otherTrpc, "user.sync", { token: mintSessionToken({ userId: ada.id }) });
+      const response = await trpcMutation(trpcOnA, "user.sync", { token: mintSessionToken({ userId: ada.id }) });
       expect(response.status).toBe(500);
     } finally {
       errors.mockRestore();
     }
-    const report = await readHealth(otherHealth);
-    expect(report.status).toBe("failing");
-    expect(report.configOk).toBe(false);
-    expect(report.problems[0]).toMatch(/^config: CLERK_INSTANCE_MISMATCH: CLERK_SECRET_KEY .*another Clerk instance/);
-    expect(JSON.stringify(report)).not.toContain(process.env.CLERK_SECRET_KEY);
+    for (const report of [await readHealth(), await readHealth(healthOnA)]) {
+      expect(report.status).toBe("failing");
+      expect(report.configOk).toBe(false);
+      expect(report.problems[0]).toMatch(/^config: CLERK_INSTANCE_MISMATCH: CLERK_SECRET_KEY .*another Clerk instance.* \(last seen \d{4}-\d\d-\d\dT/);
+      expect(JSON.stringify(report)).not.toContain(process.env.CLERK_SECRET_KEY);
+    }
+    const [recorded] = await testDb.client<{ code: string; first_seen_at: Date }[]>`select code, first_seen_at from user_sync_config_problems`;
+    expect(recorded?.code).toBe("CLERK_INSTANCE_MISMATCH");
+
+    // The Backend API answers as this instance again (the proxy re-routed back): A's next sync
+    // succeeds and proves the instance on JWKS fetched for it, which clears the problem for every instance.
+    clerk.setInstance("this");
+    const jwksBefore = clerk.jwksCalls();
+    expect((await trpcMutation(trpcOnA, "user.sync", { token: mintSessionToken({ userId: ada.id }) })).status).toBe(200);
+    expect(clerk.jwksCalls()).toBe(jwksBefore + 1);
+    expect(await readHealth()).toMatchObject({ status: "healthy", configOk: true, problems: [] });
+    expect(await readHealth(healthOnA)).toMatchObject({ status: "healthy", configOk: true, problems: [] });
+  });
+
+  it("a rejected secret key on one instance shows on every instance, and a later proof on another instance clears it", async () => {
+    clerk.setUser(ada);
+    vi.resetModules();
+    const previousKey = process.env.CLERK_SECRET_KEY;
+    process.env.CLERK_SECRET_KEY = "sk_live_revoked_key_of_instance_a";
+    let trpcOnA: Route;
+    try {
+      trpcOnA = (await import("~/app/api/trpc/[trpc]/route")).POST;
+    } finally {
+      process.env.CLERK_SECRET_KEY = previousKey;
+    }
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      expect((await trpcMutation(trpcOnA, "user.sync", { token: mintSessionToken({ userId: ada.id }) })).status).toBe(500);
+    } finally {
+      errors.mockRestore();
+    }
+    const report = await readHealth();
+    expect(report).toMatchObject({ status: "failing", configOk: false });
+    expect(report.problems[0]).toMatch(/^config: CLERK_KEY_REJECTED: Clerk's Backend API rejected CLERK_SECRET_KEY \(401\)/);
+    expect(JSON.stringify(report)).not.toContain("sk_live_revoked_key_of_instance_a");
+
+    // Another instance, started with the right key, proves the instance for a genuine deletion:
+    // that proof clears the sighting for every instance.
+    vi.resetModules();
+    const trpcOnC = (await import("~/app/api/trpc/[trpc]/route")).POST;
+    clerk.setUser({ ...ada, id: "user_gone" });
+    expect((await trpcMutation(trpcOnC, "user.sync", { token: mintSessionToken({ userId: "user_gone" }) })).status).toBe(200);
+    clerk.users.delete("user_gone");
+    const deleted = await trpcMutation(trpcOnC, "user.sync", { token: mintSessionToken({ userId: "user_gone" }) });
+    expect((deleted.json.result?.data.json as { outcome: string }).outcome).toBe("deleted");
+    expect(await readHealth()).toMatchObject({ status: "healthy", configOk: true });
   });
 });

@@ -262,6 +262,32 @@ describe("user.sync", () => {
       console.info(`another instance's key: 3 syncs -> 3 x 500 CLERK_INSTANCE_MISMATCH, row untouched, 1 error log line`);
     });
 
+    it("every tombstone decision fetches its own proof: a genuine 404 tombstones, then a Backend API of another instance a moment later tombstones nothing", async () => {
+      const grace = { id: "user_grace", email: "grace@example.com", firstName: "Grace", updatedAtMs: 1_000 };
+      clerk.setUser(ada);
+      clerk.setUser(grace);
+      await sync();
+      await trpcMutation(route.POST, "user.sync", { token: mintSessionToken({ userId: grace.id }) });
+      // A genuine deletion: this instance's JWKS hold the session's key, so the 404 tombstones.
+      clerk.users.delete(ada.id);
+      expect(outcomeOf(await sync())).toBe("deleted");
+      expect(clerk.jwksCalls()).toBe(1);
+
+      // Within the same minute, in the same running app, the Backend API starts answering as another
+      // instance (a proxy re-routed, a key swapped without a restart): every user is resource_not_found.
+      clerk.setInstance("other");
+      const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+      try {
+        const response = await trpcMutation(route.POST, "user.sync", { token: mintSessionToken({ userId: grace.id }) });
+        expect(response.status).toBe(500);
+        expect(userSyncCodeOf(response)).toBe("CLERK_INSTANCE_MISMATCH");
+      } finally {
+        errors.mockRestore();
+      }
+      expect(clerk.jwksCalls()).toBe(2);
+      expect(await row(grace.id)).toMatchObject({ email: grace.email, deleted_at: null });
+    });
+
     it("a tombstone written by a 404 is restored when Clerk later serves the user with a newer clock (a sign-in bumps it)", async () => {
       clerk.setUser(ada);
       await sync();

@@ -2,7 +2,8 @@
  * The app's PostgreSQL client is bounded: a server that never answers fails the connection
  * after DATABASE_CONNECT_TIMEOUT_SECONDS, and PostgreSQL ends a statement after
  * DATABASE_STATEMENT_TIMEOUT_MS, so a hung database cannot hold requests (or user.sync's
- * single-flight entries) open.
+ * single-flight entries) open. Behind a transaction pooler (DATABASE_POOL_MODE=transaction,
+ * PgBouncer 1.18 started by the test) it connects and both timeouts still hold.
  */
 import net from "node:net";
 
@@ -10,6 +11,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "~/test/pgbouncer";
 import { databaseErrorCode } from "clerk-user-sync/server";
 
 let testDb: TestDatabase;
@@ -96,5 +98,64 @@ describe("the app's database client", () => {
     await vi.waitFor(() => expect(resumed).toBe(true));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await db.execute(sql`select 1 as one`)).toEqual([{ one: 1 }]);
+  });
+});
+
+const noPgBouncer = pgBouncerUnavailable();
+if (noPgBouncer) console.warn(noPgBouncer);
+
+describe.skipIf(noPgBouncer !== null)("the app's database client behind a transaction pooler (PgBouncer 1.18, pool_mode=transaction)", () => {
+  let pgBouncer: PgBouncer;
+  let pooledUrl: string;
+  beforeAll(async () => {
+    pgBouncer = await startPgBouncer({ upstreamUrl: testDb.url, poolMode: "transaction", poolSize: 2 });
+    pooledUrl = pgBouncer.url(new URL(testDb.url).pathname.slice(1));
+  });
+  afterAll(() => pgBouncer?.stop());
+
+  it("PgBouncer refuses the session-mode client's startup parameters (the reason for DATABASE_POOL_MODE)", async () => {
+    const db = await openAppDatabase({ DATABASE_URL: pooledUrl, DATABASE_POOL_MODE: "session" });
+    const error = await db.execute(sql`select 1`).catch((e: unknown) => e);
+    expect(databaseErrorCode(error)).toBe("08P01");
+  });
+
+  it("connects with DATABASE_POOL_MODE=transaction: no startup parameter it refuses, no prepared statement", async () => {
+    const db = await openAppDatabase({ DATABASE_URL: pooledUrl, DATABASE_POOL_MODE: "transaction" });
+    // More statements at once than the pooler has server connections, several times over.
+    for (let round = 0; round < 3; round++) {
+      const rows = await Promise.all(Array.from({ length: 8 }, (_, i) => db.execute(sql`select ${i}::int + 1 as n`)));
+      expect(rows.map((r) => (r as unknown as { n: number }[])[0]?.n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+  });
+
+  it("cancels a statement that runs past DATABASE_STATEMENT_TIMEOUT_MS (57014), freeing its server connection", async () => {
+    const db = await openAppDatabase({ DATABASE_URL: pooledUrl, DATABASE_POOL_MODE: "transaction", DATABASE_STATEMENT_TIMEOUT_MS: "300" });
+    const startedAtMs = Date.now();
+    const error = await db.execute(sql`select pg_sleep(${5})`).catch((e: unknown) => e);
+    expect(databaseErrorCode(error)).toBe("57014");
+    expect(Date.now() - startedAtMs).toBeLessThan(4_000);
+    // The server stopped it (not only the client): nothing sleeps any more.
+    await vi.waitFor(async () => {
+      const sleeping = await testDb.client`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep%' and state = 'active'`;
+      expect(sleeping[0]?.n).toBe(0);
+    });
+    expect(await db.execute(sql`select ${1}::int as one`)).toEqual([{ one: 1 }]);
+  });
+
+  it("ends a transaction left idle past DATABASE_STATEMENT_TIMEOUT_MS, releasing its row locks", async () => {
+    await testDb.client`insert into users (id, clerk_updated_at) values ('user_locked', 1)`;
+    const db = await openAppDatabase({ DATABASE_URL: pooledUrl, DATABASE_POOL_MODE: "transaction", DATABASE_STATEMENT_TIMEOUT_MS: "300" });
+    const transaction = db.transaction(async (tx) => {
+      await tx.execute(sql`select id from users where id = ${"user_locked"} for update`);
+      // The app awaits something else with the row locked, far longer than the timeout.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await tx.execute(sql`select ${2}::int`);
+    });
+    const failure = transaction.catch((e: unknown) => e);
+    // Within the timeout and a margin, the lock is gone: another session takes it at once.
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    const locked = await testDb.client`select id from users where id = 'user_locked' for update nowait`.catch((e: { code?: string }) => e.code);
+    expect(locked).toEqual([{ id: "user_locked" }]);
+    expect(databaseErrorCode(await failure)).not.toBeNull();
   });
 });

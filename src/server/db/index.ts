@@ -11,23 +11,36 @@ import postgres from "postgres";
 
 import { env } from "~/env";
 
+import { withPoolerTimeouts } from "./pooler-timeouts";
+
 import * as schema from "./schema";
 
 function connect() {
   if (env.DATABASE_URL) {
+    const transactionPooler = env.DATABASE_POOL_MODE === "transaction";
+    const timeoutMs = env.DATABASE_STATEMENT_TIMEOUT_MS;
     const client = postgres(env.DATABASE_URL, {
       max: 10,
       onnotice: () => undefined,
       // A database that does not answer fails the request (503) instead of holding it, a pool
       // slot and user.sync's single-flight entry open: connecting, and each statement, are bounded.
       connect_timeout: env.DATABASE_CONNECT_TIMEOUT_SECONDS,
-      connection: {
-        statement_timeout: env.DATABASE_STATEMENT_TIMEOUT_MS,
-        // A transaction abandoned mid-way must not keep its row locks.
-        idle_in_transaction_session_timeout: env.DATABASE_STATEMENT_TIMEOUT_MS,
-      },
+      // A transaction pooler hands each transaction to any server connection: a statement
+      // prepared on one is unknown on the next.
+      prepare: !transactionPooler,
+      // Connected to PostgreSQL itself (or a session pooler), the server applies both timeouts
+      // to every statement of the session. A transaction pooler refuses them as startup
+      // parameters (PgBouncer: 08P01 unsupported startup parameter) and would not keep a
+      // session's SET either: see withPoolerTimeouts.
+      connection: transactionPooler
+        ? {}
+        : {
+            statement_timeout: timeoutMs,
+            // A transaction abandoned mid-way must not keep its row locks.
+            idle_in_transaction_session_timeout: timeoutMs,
+          },
     });
-    return Promise.resolve(drizzlePostgres({ client, schema }));
+    return Promise.resolve(drizzlePostgres({ client: transactionPooler && timeoutMs > 0 ? withPoolerTimeouts(client, timeoutMs) : client, schema }));
   }
   return openEmbedded(env.PGLITE_DATA_DIR);
 }

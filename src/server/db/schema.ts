@@ -7,7 +7,10 @@ import { userSyncColumns } from "clerk-user-sync/schema";
 export {
   clerkWebhookEvents,
   userSyncClerkBudget,
+  userSyncClerkCache,
   userSyncClerkFetches,
+  userSyncClerkUserLimits,
+  userSyncConfigProblems,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
   userSyncReconcileLease,

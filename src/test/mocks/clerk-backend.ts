@@ -27,6 +27,8 @@ export type ClerkUserInput = {
   phone?: string | null;
   banned?: boolean;
   locked?: boolean;
+  /** Clerk's `public_metadata` (e.g. `{ role: "admin" }`); default `{}`. */
+  publicMetadata?: Record<string, unknown>;
 };
 
 export function clerkUserJson(input: ClerkUserInput): UserJSON {
@@ -61,7 +63,7 @@ export function clerkUserJson(input: ClerkUserInput): UserJSON {
     external_accounts: [],
     enterprise_accounts: [],
     passkeys: [],
-    public_metadata: {},
+    public_metadata: input.publicMetadata ?? {},
     private_metadata: {},
     unsafe_metadata: {},
     password_enabled: false,

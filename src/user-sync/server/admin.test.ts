@@ -16,6 +16,7 @@ const previousKey = "p".repeat(40);
 const healthyReport: HealthReport = {
   status: "healthy",
   clerkUsers: 1,
+  clerkUsersReadAt: "2026-01-01T00:00:00.000Z",
   liveUsers: 1,
   tombstones: 0,
   discrepancy: 0,

@@ -21,8 +21,11 @@ import { z } from "zod";
 import { UserSyncError } from "./errors";
 
 export type ClerkBackendApiOptions = {
-  /** The instance's secret key (`CLERK_SECRET_KEY`), sent as `Authorization: Bearer`. */
-  secretKey: string;
+  /**
+   * The instance's secret key (`CLERK_SECRET_KEY`), sent as `Authorization: Bearer`. Read at each
+   * call, not before: unset, every call fails with `CLERK_NOT_CONFIGURED` (a build never calls).
+   */
+  secretKey?: string;
   /** The Backend API's base URL (`CLERK_API_URL`); default `https://api.clerk.com`. */
   apiUrl?: string;
 };
@@ -76,21 +79,26 @@ const jwksBody = z.object({ keys: z.array(z.object({ kid: z.string().optional() 
 
 type JsonAnswer = { status: number; json: unknown; retryAfterSeconds: number | null };
 
-export function createClerkBackendApi(options: ClerkBackendApiOptions & { timeoutMs: number }) {
-  const baseUrl = (options.apiUrl ?? defaultApiUrl).replace(/\/+$/, "");
-
+/**
+ * `clerk` is read at each call (its fields may be getters over the environment), so a module
+ * that creates the client loads, and a build succeeds, without Clerk's settings.
+ */
+export function createClerkBackendApi(clerk: ClerkBackendApiOptions, options: { timeoutMs: number }) {
   async function get(path: string): Promise<JsonAnswer> {
     return request("GET", path);
   }
 
   async function request(method: string, path: string, body?: { json: unknown } | { form: FormData }): Promise<JsonAnswer> {
+    const secretKey = clerk.secretKey;
+    if (!secretKey) throw new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)");
+    const baseUrl = (clerk.apiUrl ?? defaultApiUrl).replace(/\/+$/, "");
     const signal = AbortSignal.timeout(options.timeoutMs);
     let response: Response;
     try {
       response = await fetch(`${baseUrl}/v1${path}`, {
         method,
         headers: {
-          Authorization: `Bearer ${options.secretKey}`,
+          Authorization: `Bearer ${secretKey}`,
           "Clerk-API-Version": clerkApiVersion,
           Accept: "application/json",
           // A FormData body sets its own multipart content type (with the boundary).

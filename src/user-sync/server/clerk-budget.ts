@@ -3,7 +3,7 @@
  * (1000 requests / 10 s in production, 100 in development), so live `user.sync` calls and
  * reconciliation draw from one budget held in PostgreSQL; a 429 pauses all of them.
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 
 import { fromDatabaseFailure, UserSyncError } from "./errors";
 import { defaultUserSyncTables, type UserSyncTables } from "./schema";
@@ -258,6 +258,15 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
         set paused_until_ms = greatest(b.paused_until_ms, ${clockMs} + ${pauseMs}::float8)`);
     },
   };
+}
+
+/** Runs one statement on the host's database: its rows, or the failure as a `UserSyncError` (its class and SQLSTATE only). */
+export async function executeRows<T>(db: () => Promise<UserSyncDatabase>, statement: SQL): Promise<T[]> {
+  try {
+    return rowsOf<T>(await (await db()).execute(statement));
+  } catch (error) {
+    throw fromDatabaseFailure(error);
+  }
 }
 
 /** Rows of `db.execute`: postgres.js returns an array, PGlite an object with `rows`. */

@@ -1,8 +1,14 @@
 /**
  * What a database failure means for the caller: retry later (transient) or never (permanent).
- * postgres.js and PGlite errors carry a string `code` (SQLSTATE, or a Node network code such as
- * ECONNREFUSED), sometimes behind drizzle's wrapper in `cause`. Messages are never read or
- * passed on: they can quote row values (emails, names).
+ * Errors carry a string `code`: SQLSTATE (postgres.js, node-postgres, PGlite, neon's
+ * `NeonDbError`) or a driver's network code (ECONNREFUSED, postgres.js's CONNECTION_CLOSED),
+ * sometimes behind drizzle's `DrizzleQueryError` in `cause` or neon's `sourceError`. Some
+ * drivers' connection failures carry none (node-postgres's "Connection terminated
+ * unexpectedly", a Neon HTTP endpoint answering 5xx): those are recognised and given a code of
+ * ours. Anything else without a code is not a database that is unavailable but a statement it
+ * will never take (node-postgres's "Prepared statements must be unique", a value the driver
+ * cannot serialise): permanent, so it is not retried as "unavailable" forever. Messages are only
+ * compared with drivers' fixed phrases, never passed on: they can quote row values.
  */
 export type DatabaseFailureKind = "transient" | "permanent";
 
@@ -42,15 +48,73 @@ const transientNodeCodes = new Set([
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
+  // Ours, for drivers' connection failures without a code (see codelessConnectionFailures).
+  "CONNECTION_TERMINATED",
+  "QUERY_READ_TIMEOUT",
+  "NEON_HTTP_UNAVAILABLE",
+  "QUERY_ABORTED",
+  "FETCH_FAILED",
 ]);
 
-/** The first string `code` on the error or its causes, or null when none is there. */
+/**
+ * Connection failures that node-postgres (and neon's pg-compatible `Pool`) raise as plain
+ * `Error`s, by the fixed start of their message, with the code this module gives them.
+ */
+const codelessConnectionFailures: [prefix: string, code: string][] = [
+  ["Connection terminated", "CONNECTION_TERMINATED"],
+  ["timeout exceeded when trying to connect", "CONNECT_TIMEOUT"],
+  ["Client has encountered a connection error", "CONNECTION_TERMINATED"],
+  ["Client was closed and is not queryable", "CONNECTION_ENDED"],
+  ["Cannot use a pool after calling end on the pool", "CONNECTION_ENDED"],
+  ["Query read timeout", "QUERY_READ_TIMEOUT"],
+];
+
+/** The errors an error was caused by: `cause` (drizzle, fetch), neon's `sourceError`, an AggregateError's `errors`. */
+function causesOf(error: unknown): unknown[] {
+  if (!error || typeof error !== "object") return [];
+  const { cause, sourceError, errors } = error as { cause?: unknown; sourceError?: unknown; errors?: unknown };
+  const nested: unknown[] = Array.isArray(errors) ? (errors as unknown[]) : [];
+  return [cause, sourceError, ...nested].filter((next) => next !== undefined && next !== null && next !== error);
+}
+
+/** The error and what caused it, breadth first, a bounded number of them. */
+function errorChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  const queue: unknown[] = [error];
+  while (queue.length && chain.length < 10) {
+    const next = queue.shift();
+    if (!next || chain.includes(next)) continue;
+    chain.push(next);
+    queue.push(...causesOf(next));
+  }
+  return chain;
+}
+
+/** Our code for a connection failure a driver raised without one, or null. */
+function codelessFailureCode(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  // Neon's HTTP driver: an error without a SQLSTATE is its transport (no answer, a 5xx, a proxy).
+  if (error.name === "NeonDbError") return "NEON_HTTP_UNAVAILABLE";
+  if (error.name === "AbortError" || error.name === "TimeoutError") return "QUERY_ABORTED";
+  // undici's `fetch` failing to reach a server (its cause, when it has one, carries the socket code).
+  if (error instanceof TypeError && error.message === "fetch failed") return "FETCH_FAILED";
+  for (const [prefix, code] of codelessConnectionFailures) if (error.message.startsWith(prefix)) return code;
+  return null;
+}
+
+/**
+ * The first string `code` on the error or what caused it (SQLSTATE, or a network code such as
+ * ECONNREFUSED); else our code for a recognised connection failure without one; else null.
+ */
 export function databaseErrorCode(error: unknown): string | null {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
+  const chain = errorChain(error);
+  for (const current of chain) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string") return code.slice(0, 40);
-    current = (current as { cause?: unknown }).cause;
+    if (typeof code === "string" && code !== "") return code.slice(0, 40);
+  }
+  for (const current of chain) {
+    const code = codelessFailureCode(current);
+    if (code) return code;
   }
   return null;
 }
@@ -64,11 +128,12 @@ export function isDatabaseError(error: unknown): boolean {
  * Transient: connection failures, timeouts, resource exhaustion, serialization failures,
  * deadlocks, and states an operator fixes (missing migrations, privileges, credentials, a
  * read-only standby). Permanent: everything else the database answered (data exceptions `22…`,
- * constraint violations `23…`, a host trigger's `P0001`, other `42…` errors, …).
+ * constraint violations `23…`, a host trigger's `P0001`, other `42…` errors, …), and an error
+ * without a code that is no recognised connection failure (a driver refusing the statement).
  */
 export function classifyDatabaseError(error: unknown): DatabaseFailureKind {
   const code = databaseErrorCode(error);
-  if (code === null) return "transient";
+  if (code === null) return "permanent";
   if (transientNodeCodes.has(code)) return "transient";
   if (/^[0-9A-Z]{5}$/.test(code)) return transientSqlStates.some((pattern) => pattern.test(code)) ? "transient" : "permanent";
   // Any other driver-level code (a socket error we do not list) is about reaching the server.

@@ -12,6 +12,8 @@ export type UserSyncErrorCode =
   | "CLERK_TIMEOUT"
   /** A 2xx whose body is not what Clerk sends. */
   | "CLERK_MALFORMED"
+  /** No Clerk secret key: `CLERK_SECRET_KEY` is unset and none was passed to `createUserSync`. */
+  | "CLERK_NOT_CONFIGURED"
   /** The Backend API answered 401/403: `CLERK_SECRET_KEY` is wrong or revoked. */
   | "CLERK_KEY_REJECTED"
   /** The Backend API belongs to another Clerk instance than the one that signed the session. */
@@ -54,6 +56,7 @@ const trpcCodes = {
   CLERK_UNAVAILABLE: "BAD_GATEWAY",
   CLERK_TIMEOUT: "GATEWAY_TIMEOUT",
   CLERK_MALFORMED: "BAD_GATEWAY",
+  CLERK_NOT_CONFIGURED: "INTERNAL_SERVER_ERROR",
   CLERK_KEY_REJECTED: "INTERNAL_SERVER_ERROR",
   CLERK_INSTANCE_MISMATCH: "INTERNAL_SERVER_ERROR",
   DATABASE_UNAVAILABLE: "SERVICE_UNAVAILABLE",

@@ -3,10 +3,13 @@
  * msw for the user count: one fixture per status and per problem, with the expected `status`
  * and `problems`.
  */
+import { drizzle } from "drizzle-orm/postgres-js";
 import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
+import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
+import * as schema from "~/server/db/schema";
 import { users } from "~/server/db/schema";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
@@ -14,6 +17,7 @@ import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 import { createClerkBackendApi } from "./clerk-backend-api";
 import { createPostgresClerkBudget, withClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, problemCode, type HealthReport, type UserSyncHealthOptions } from "./health";
+import { createWriteTelemetry } from "./telemetry";
 
 const clerk = createClerkBackend();
 let clerkUserCount = 0;
@@ -51,7 +55,7 @@ afterAll(async () => {
 });
 
 // The plugin's own Backend API client, against msw.
-const clerkApi = createClerkBackendApi({ secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl(), timeoutMs: 2_000 });
+const clerkApi = createClerkBackendApi({ secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl() }, { timeoutMs: 2_000 });
 const minuteMs = 60_000;
 const hourMs = 60 * minuteMs;
 
@@ -128,6 +132,7 @@ describe("health", () => {
     expect(report).toEqual({
       status: "healthy",
       clerkUsers: 5,
+      clerkUsersReadAt: expect.any(String) as string,
       liveUsers: 5,
       tombstones: 1,
       discrepancy: 0,
@@ -385,6 +390,19 @@ describe("health", () => {
     expect(report.problems).toEqual(["clerk_count_unavailable: CLERK_RATE_LIMITED"]);
   });
 
+  it("says when Clerk's count was read: a count from a cache keeps its read time, and a failed read shows the last count with its time", async () => {
+    await seedHealthyApp();
+    const readAt = new Date(Date.now() - 42_000);
+    let fail = false;
+    const view = health({
+      countClerkUsers: () => (fail ? Promise.reject(new Error("Clerk is down")) : Promise.resolve({ count: 5, readAt })),
+    });
+    expect(await view.check()).toMatchObject({ clerkUsers: 5, clerkUsersReadAt: readAt.toISOString(), problems: [] });
+    fail = true;
+    const report = await view.check();
+    expect(report).toMatchObject({ clerkUsers: 5, clerkUsersReadAt: readAt.toISOString(), problems: ["clerk_count_unavailable: UNKNOWN"] });
+  });
+
   it("counts this instance's not-yet-flushed writes", async () => {
     clerkUserCount = 0;
     let flushed = false;
@@ -398,5 +416,66 @@ describe("health", () => {
     }).check();
     expect(flushed).toBe(true);
     expect(report.selfHealLastHour).toBe(2);
+  });
+
+  it("reads the last succeeded reconciliation from its table by default", async () => {
+    await seedHealthyApp();
+    await testDb.client`
+      insert into user_sync_reconcile_runs (id, mode, dry_run, status, high_water_mark_ms, missing, stale, deleted, unchanged, finished_at) values
+        ('run_old', 'full', false, 'succeeded', 1, 1, 1, 1, 1, '2026-11-20T03:00:00Z'),
+        ('run_last', 'full', true, 'succeeded', 1, 2, 3, 0, 40, '2026-11-22T03:00:00Z'),
+        ('run_failed', 'full', false, 'failed', 1, 0, 0, 0, 0, '2026-11-23T03:00:00Z')`;
+    const report = await health().check();
+    expect(report.lastReconcile).toEqual({ runId: "run_last", finishedAt: "2026-11-22T03:00:00.000Z", dryRun: true, counts: { missing: 2, stale: 3, deleted: 0, unchanged: 40 } });
+  });
+});
+
+describe("health: cheap and safe behind a pooler", () => {
+  it("reads every PostgreSQL figure in one parameterised statement, on one connection at a time", async () => {
+    await seedHealthyApp();
+    const statements: { connection: number; query: string; parameters: unknown[] }[] = [];
+    const client = postgres(testDb.url, {
+      max: 10,
+      onnotice: () => undefined,
+      debug: (connection, query, parameters) => statements.push({ connection, query, parameters }),
+    });
+    try {
+      const db = drizzle({ client, schema });
+      const telemetry = createWriteTelemetry({ db: () => Promise.resolve(db), flushIntervalMs: 60_000 });
+      telemetry.record({ source: "webhook", outcome: "updated", clerkFetched: false, changedData: true, durationMs: 3 });
+      const report = await health({ db: () => Promise.resolve(db), telemetry }).check();
+      expect(report.outcomesLastDay.webhook).toEqual({ updated: 3 });
+      // postgres.js reads the array types once per new connection: not the check's.
+      const checkStatements = statements.filter((s) => !s.query.includes("pg_catalog.pg_type"));
+      console.info(`health check: ${checkStatements.length} statements (${checkStatements.map((s) => s.query.trim().split(/\s+/, 1)[0]).join(", ")}) on ${new Set(checkStatements.map((s) => s.connection)).size} connection(s)`);
+      // This instance's flush (and the prune that follows a first flush), then the figures.
+      expect(checkStatements.map((s) => s.query.trim().split(/\s+/, 1)[0]?.toLowerCase())).toEqual(["insert", "with", "select"]);
+      expect(checkStatements[1]?.query).toContain("pg_try_advisory_xact_lock");
+      // Every statement carries parameters: none goes over postgres.js's simple protocol.
+      expect(checkStatements.every((s) => s.parameters.length > 0)).toBe(true);
+      expect(new Set(checkStatements.map((s) => s.connection)).size).toBe(1);
+    } finally {
+      await client.end({ timeout: 5 });
+    }
+  });
+
+  it("fails with DATABASE_UNAVAILABLE within its timeout when the database does not answer", async () => {
+    await seedHealthyApp();
+    // The users table is locked by another session: the figures statement waits.
+    const locker = postgres(testDb.url, { max: 1, onnotice: () => undefined });
+    try {
+      const locked = locker.begin(async (tx) => {
+        await tx`lock table users in access exclusive mode`;
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const startedAtMs = Date.now();
+      const error = await health({ timeoutMs: 500 }).check().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "DATABASE_UNAVAILABLE" });
+      expect(Date.now() - startedAtMs).toBeLessThan(2_500);
+      await locked;
+    } finally {
+      await locker.end({ timeout: 5 });
+    }
   });
 });

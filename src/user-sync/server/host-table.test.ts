@@ -46,7 +46,10 @@ beforeEach(async () => {
 const pluginTableNames = [
   "clerk_webhook_events",
   "user_sync_clerk_budget",
+  "user_sync_clerk_cache",
   "user_sync_clerk_fetches",
+  "user_sync_clerk_user_limits",
+  "user_sync_config_problems",
   "user_sync_reconcile_runs",
   "user_sync_reconcile_seen",
   "user_sync_write_stats",
@@ -132,10 +135,17 @@ describe("a schema-qualified host table", () => {
     expect(await userSync.telemetry!.prune()).toBeGreaterThan(0);
     const report = await userSync.health.check();
     expect(report).toMatchObject({ liveUsers: 1, deadLetters: 0 });
+    expect(await userSync.isAdmin(ada.id)).toBe(false);
 
     expect(getTableName(tables.clerkWebhookEvents)).toBe("t3_clerk_webhook_events");
-    // The budget's row (every Clerk call), the claim (cooldown) and the flushed counters, prefixed.
-    expect(await rowCounts("t3_")).toMatchObject({ user_sync_clerk_budget: 1, user_sync_clerk_fetches: 1, clerk_webhook_events: 0, user_sync_write_stats: 0 });
+    // The budget's row (every Clerk call), the claim (cooldown), the shared reads (Clerk's count, Ada's role) and the flushed counters, prefixed.
+    expect(await rowCounts("t3_")).toMatchObject({
+      user_sync_clerk_budget: 1,
+      user_sync_clerk_fetches: 1,
+      user_sync_clerk_cache: 2,
+      clerk_webhook_events: 0,
+      user_sync_write_stats: 0,
+    });
     expect(await rowCounts("public.")).toEqual(Object.fromEntries(pluginTableNames.map((name) => [name, 0])));
   });
 

@@ -5,6 +5,7 @@ import { ZodError } from "zod";
 import { fieldErrorsFromZod, profileInputSchema, type ProfileFieldError } from "../shared/profile-input";
 import { toTRPCError } from "./errors";
 import { ProfileUpdateError, type ProfileService, type ProfileUpdateResult } from "./profile";
+import { contextWithoutAuth } from "./router";
 
 /** The host context profile edits read: Clerk's verified `auth()` and, when given, the request headers. */
 export type ProfileContext = { auth: { userId: string | null }; headers?: Headers };
@@ -12,6 +13,7 @@ export type ProfileContext = { auth: { userId: string | null }; headers?: Header
 const t = initTRPC.context<ProfileContext>().create();
 
 const authedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!(ctx as Partial<ProfileContext>).auth) throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: contextWithoutAuth });
   // Identity comes only from the verified Clerk session, never from input.
   const userId = ctx.auth.userId;
   if (!userId) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to edit your profile" });

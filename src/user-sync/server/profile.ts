@@ -3,6 +3,9 @@
  *
  * - Validated before anything else (`profileInputSchema`, the avatar's size and magic bytes);
  *   the user id comes from the verified session only.
+ * - Each user has Clerk's own per-user allowance (10 updates per 10 s), kept in PostgreSQL for
+ *   every instance and taken before the shared Clerk budget: beyond it, or while Clerk's
+ *   `Retry-After` for that user runs, an edit answers `CLERK_RATE_LIMITED` without calling Clerk.
  * - Clerk is written first, with one Backend API call: `PATCH /v1/users/{id}` (the SDK's
  *   `users.updateUser`) or `POST /v1/users/{id}/profile_image` (`users.updateUserProfileImage`),
  *   through the plugin's Backend API client, whose timeout aborts the request. A refusal (422:
@@ -15,19 +18,20 @@
  *   the next `user.sync` or the echo webhook converges the row. The mirror never holds a value
  *   Clerk did not confirm.
  */
-import { withClerkBudget } from "./clerk-budget";
+import { isClerkBudgetRefusal, withClerkBudget } from "./clerk-budget";
+import { createClerkUserLimits, type ClerkUserSlot } from "./clerk-user-limits";
 import { profileLimits, type ProfileChanges, type ProfileFieldError } from "../shared/profile-input";
 import { BodyTooLargeError, detectImageType, imageExtensions, readWithCap } from "./avatar-image";
 import { ClerkRefusedError, createClerkBackendApi, type ClerkBackendApi } from "./clerk-backend-api";
 import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
 import { UserSyncError } from "./errors";
-import { syncedTableOf, type UsersTable } from "./schema";
+import { defaultUserSyncTables, syncedTableOf, type UsersTable } from "./schema";
 import { guardedEmitter, type UserSyncOptions } from "./sync";
 import { upsertClerkUser, type WriteOutcome } from "./write-path";
 
 export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<
   UserSyncOptions<TUsers>,
-  "db" | "users" | "clerk" | "clerkTimeoutMs" | "onEvent" | "budget" | "preparedStatements"
+  "db" | "users" | "tables" | "clerk" | "clerkTimeoutMs" | "onEvent" | "budget" | "preparedStatements"
 >;
 
 export type ProfileErrorCode = "CLERK_REJECTED" | "CLERK_USER_NOT_FOUND" | "IMAGE_TOO_LARGE" | "IMAGE_TYPE_UNSUPPORTED";
@@ -89,31 +93,52 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
   type HostUser = TUsers["$inferSelect"];
   const table = syncedTableOf(options.users);
   const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
-  // Edits draw from the Backend API budget every instance shares, like user.sync. Their 429 is
-  // most often Clerk's per-user limit on updates (10 per 10 s): it refuses this user's edit and
-  // does not pause everyone's Clerk calls.
-  const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: clerkTimeoutMs }), options.budget, {
+  // Edits draw from the Backend API budget every instance shares, like user.sync, but only once
+  // the user's own allowance (Clerk's per-user limit, 10 updates per 10 s, kept in PostgreSQL)
+  // has a slot: one user's flood of edits never reaches the shared budget. A 429 on an edit is
+  // most often that per-user limit: it pauses this user's edits, not everyone's Clerk calls.
+  const clerkApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), options.budget, {
     maxWaitMs: 1000,
     pauseOnRateLimit: false,
   });
+  const userLimits = createClerkUserLimits({ db: options.db, table: (options.tables ?? defaultUserSyncTables).userSyncClerkUserLimits });
   const emit = guardedEmitter(options.onEvent);
 
-  /** Clerk first; then, only with what Clerk returned, the write path. */
+  /** The user's own slot first, then Clerk; then, only with what Clerk returned, the write path. */
   async function applyToClerkThenMirror(
     userId: string,
     field: string | null,
     write: (api: ClerkBackendApi) => Promise<unknown>,
   ): Promise<ProfileUpdateResult<HostUser>> {
     const startedAtMs = Date.now();
-    const fail = (errorCode: string) =>
-      emit({ source: "profile-update", outcome: "error", clerkFetched: true, durationMs: Date.now() - startedAtMs, errorCode });
+    const fail = (errorCode: string, clerkFetched = true) =>
+      emit({ source: "profile-update", outcome: "error", clerkFetched, durationMs: Date.now() - startedAtMs, errorCode });
+    let slot: ClerkUserSlot;
+    try {
+      slot = await userLimits.take(userId);
+    } catch (error) {
+      const failure = error instanceof UserSyncError ? error : new UserSyncError("DATABASE_UNAVAILABLE", "The database is unavailable");
+      fail(failure.code, false);
+      throw failure;
+    }
+    if (!slot.granted) {
+      const retryAfterSeconds = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
+      fail("CLERK_RATE_LIMITED", false);
+      throw new UserSyncError("CLERK_RATE_LIMITED", `Too many profile changes in a short time; try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
+    }
     let snapshot: ClerkUserSnapshot;
     try {
       snapshot = snapshotFromUserJson(await write(clerkApi));
       if (snapshot.id !== userId) throw new UserSyncError("CLERK_MALFORMED", "Clerk returned another user");
     } catch (error) {
+      const refusedByBudget = isClerkBudgetRefusal(error);
+      // The shared budget refused: this edit never reached Clerk, so it does not count against the user.
+      if (refusedByBudget) await userLimits.giveBack(userId, slot.grantedAtMs).catch(() => undefined);
+      else if (error instanceof UserSyncError && error.code === "CLERK_RATE_LIMITED") {
+        await userLimits.pause(userId, error.retryAfterSeconds ?? 1).catch(() => undefined);
+      }
       const failure = classifyClerkFailure(error, field, clerkTimeoutMs);
-      fail(failure.code);
+      fail(failure.code, !refusedByBudget);
       throw failure;
     }
     const profile: ClerkProfile = {

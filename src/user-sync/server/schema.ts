@@ -226,7 +226,11 @@ export function userSyncTables<TSchema extends string | undefined = undefined>(t
         userId: text("user_id").notNull(),
         state: text("state").$type<ReconcileSeenState>().notNull().default("walked"),
       },
-      (t) => [primaryKey({ name: `${finalName("user_sync_reconcile_seen")}_run_id_user_id_pk`, columns: [t.runId, t.userId] })],
+      (t) => [
+        primaryKey({ name: `${finalName("user_sync_reconcile_seen")}_run_id_user_id_pk`, columns: [t.runId, t.userId] }),
+        // The few ids the deletion check decided (gone, unconfirmed): the tombstone batches read these only.
+        index(`${finalName("user_sync_reconcile_seen")}_decided_idx`).on(t.runId, t.userId).where(sql`${t.state} <> 'walked'`),
+      ],
     ),
 
     /**
@@ -290,6 +294,49 @@ export function userSyncTables<TSchema extends string | undefined = undefined>(t
     }),
 
     /**
+     * What the plugin read from Clerk's Backend API and shares between app instances for a short
+     * period (see clerk-cache.ts): a user's admin role (`admin:<user id>`), Clerk's user count
+     * (`user_count`). `claimed_until` marks a read in flight on some instance, so concurrent misses
+     * everywhere make one Clerk call. Times are the database's clock.
+     */
+    userSyncClerkCache: table("user_sync_clerk_cache", {
+      key: text("key").primaryKey(),
+      /** The value read; null until the first read succeeded. */
+      value: jsonb("value"),
+      /** When `value` was read from Clerk. */
+      readAt: timestamp("read_at", { withTimezone: true }),
+      /** An instance is reading this key from Clerk until then (or it failed and others wait until then). */
+      claimedUntil: timestamp("claimed_until", { withTimezone: true }),
+    }),
+
+    /**
+     * Clerk's own per-user limit on user updates (10 per 10 s), kept for every app instance: the
+     * times (ms, database clock) of a user's last profile edits sent to Clerk, and the end of a
+     * `Retry-After` Clerk gave for that user. An edit takes a slot here before a shared budget grant.
+     */
+    userSyncClerkUserLimits: table("user_sync_clerk_user_limits", {
+      userId: text("user_id").primaryKey(),
+      grantedAtMs: doublePrecision("granted_at_ms").array().notNull().default(sql`'{}'::float8[]`),
+      /** Clerk answered 429 for this user: none of their edits goes out before this. */
+      pausedUntilMs: doublePrecision("paused_until_ms").notNull().default(0),
+      /** The decision of the last statement, read back with RETURNING. */
+      lastGranted: boolean("last_granted").notNull().default(false),
+      lastWaitMs: doublePrecision("last_wait_ms").notNull().default(0),
+    }),
+
+    /**
+     * Configuration problems any instance saw at run time (a Backend API of another Clerk instance,
+     * a rejected secret key), one row per code, shown by every instance's health view until a later
+     * successful proof clears it. Messages name settings, never values.
+     */
+    userSyncConfigProblems: table("user_sync_config_problems", {
+      code: text("code").primaryKey(),
+      message: text("message").notNull(),
+      firstSeenAt: timestamp("first_seen_at", { withTimezone: true }).notNull(),
+      lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull(),
+    }),
+
+    /**
      * Persisted write telemetry: counts of write attempts per minute, source, outcome, whether
      * Clerk was called and error code. No user data. Pruned after the retention period.
      */
@@ -325,6 +372,9 @@ export const {
   userSyncClerkSessionKeys,
   userSyncClerkBudget,
   userSyncClerkFetches,
+  userSyncClerkCache,
+  userSyncClerkUserLimits,
+  userSyncConfigProblems,
   userSyncWriteStats,
 } = defaultUserSyncTables;
 

@@ -3,9 +3,10 @@ import type { PgTable } from "drizzle-orm/pg-core";
 
 import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk-backend-api";
 import { asynchronousCommit, isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk-budget";
-import { createInstanceCheck } from "./clerk-instance";
+import { proveInstance, sessionKeyIdOf } from "./clerk-instance";
 import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
-import { fromDatabaseFailure, UserSyncError, type UserSyncErrorCode } from "./errors";
+import { createConfigProblemStore, isConfigProblemCode, type ConfigProblem, type ConfigProblemCode } from "./config-problems";
+import { fromDatabaseFailure, UserSyncError } from "./errors";
 import { reusableQuery } from "./reusable-query";
 import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "./schema";
 import {
@@ -17,7 +18,7 @@ import {
   type WriteResult,
 } from "./write-path";
 
-export type { UsersTable };
+export type { ConfigProblem, ConfigProblemCode, UsersTable };
 
 /** Which writer produced a write: telemetry tells how often the self-heal path fires. */
 export type UserSyncSource = "client-sync" | "webhook" | "reconcile" | "profile-update";
@@ -34,13 +35,10 @@ export type UserSyncEvent = {
   errorCode?: string;
 };
 
-/** The plugin's own log lines: configuration problems. No user data, no secrets. */
-export type UserSyncLogEntry = { level: "error"; event: "config_problem"; code: ConfigProblemCode; message: string };
-
-export type ConfigProblemCode = Extract<UserSyncErrorCode, "CLERK_INSTANCE_MISMATCH" | "CLERK_KEY_REJECTED">;
-
-/** A misconfiguration seen at run time, for a health view. */
-export type ConfigProblem = { code: ConfigProblemCode; message: string; firstSeenAt: Date };
+/** The plugin's own log lines: configuration problems, what the database's driver cannot do. No user data, no secrets. */
+export type UserSyncLogEntry =
+  | { level: "error"; event: "config_problem"; code: ConfigProblemCode; message: string }
+  | { level: "warn"; event: "driver_limitation"; driver: string; message: string };
 
 /** Calls `onEvent`, swallowing its failures: telemetry must never break a write. */
 export function guardedEmitter(onEvent: ((event: UserSyncEvent) => void) | undefined) {
@@ -85,7 +83,11 @@ export type UserSyncOptions<TUsers extends UsersTable> = {
    * Clerk: reconciliation records its signing key id, the app's own Clerk instance.
    */
   onSessionKey?: (sessionToken: string | null) => Promise<void>;
-  /** Where configuration problems are logged, once per process each; default `console.error`. */
+  /**
+   * Where configuration problems (default `console.error`) and driver limitations (`console.warn`)
+   * are logged, once per process each. Every configuration problem sighted is also recorded in
+   * `user_sync_config_problems` for every instance's health view.
+   */
   log?: (entry: UserSyncLogEntry) => void;
 };
 
@@ -93,6 +95,9 @@ export type SyncResult<TUser> = { outcome: WriteOutcome; user: TUser | null };
 
 /** What the caller's verified session says about itself; `sessionToken` is `auth().getToken()`. */
 export type SyncCaller = { sessionToken: string | null };
+
+/** How often a process that knows of no problem looks for problems other instances recorded. */
+const recordedProblemsCheckMs = 30_000;
 
 export type UserSyncCounts = Record<WriteOutcome | "error", number> & {
   /** Calls to Clerk's Backend API for a user. */
@@ -107,13 +112,16 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   type HostUser = TUsers["$inferSelect"];
   const table = syncedTableOf(options.users);
   const usersTable: PgTable = options.users;
-  const { userSyncClerkFetches } = options.tables ?? defaultUserSyncTables;
+  const { userSyncClerkFetches, userSyncConfigProblems } = options.tables ?? defaultUserSyncTables;
+  const recordedProblems = createConfigProblemStore({ db: options.db, table: userSyncConfigProblems });
   const writeOptions = { namedStatements: options.preparedStatements === true };
   const cooldownMs = (options.cooldownSeconds ?? 10) * 1000;
-  const clerkApi = withClerkBudget(createClerkBackendApi({ ...options.clerk, timeoutMs: options.clerkTimeoutMs ?? 5000 }), options.budget, {
-    maxWaitMs: options.clerkBudgetWaitMs ?? 1000,
-  });
-  const instance = createInstanceCheck(clerkApi);
+  const unbudgetedApi = createClerkBackendApi(options.clerk, { timeoutMs: options.clerkTimeoutMs ?? 5000 });
+  const clerkApi = withClerkBudget(unbudgetedApi, options.budget, { maxWaitMs: options.clerkBudgetWaitMs ?? 1000 });
+  // Clerk does not rate-limit GET /v1/jwks: instance proofs take no grant of the shared budget.
+  const jwksKeyIds = () => unbudgetedApi.getJwksKeyIds();
+  // Not on a process's first syncs: one look per 30 s is enough, and a fresh process's first sync keeps its round trips.
+  let nextRecordedProblemsCheckAtMs = Date.now() + recordedProblemsCheckMs;
   const inFlight = new Map<string, Promise<SyncResult<HostUser>>>();
   const problems = new Map<ConfigProblemCode, ConfigProblem>();
   const loggedProblems = new Set<ConfigProblemCode>();
@@ -197,10 +205,12 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     }
   }
 
-  function noteProblem(error: unknown) {
-    if (!(error instanceof UserSyncError)) return;
-    if (error.code !== "CLERK_INSTANCE_MISMATCH" && error.code !== "CLERK_KEY_REJECTED") return;
+  /** A configuration problem: logged once per process, recorded in PostgreSQL at every sighting. */
+  async function noteProblem(error: unknown) {
+    if (!(error instanceof UserSyncError) || !isConfigProblemCode(error.code)) return;
     if (!problems.has(error.code)) problems.set(error.code, { code: error.code, message: error.message, firstSeenAt: new Date() });
+    // The record is for the health view; failing to write it must not change the answer.
+    await recordedProblems.record(error.code, error.message).catch(() => undefined);
     if (loggedProblems.has(error.code)) return;
     loggedProblems.add(error.code);
     try {
@@ -208,6 +218,34 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     } catch {
       // A broken logger must not change the answer.
     }
+  }
+
+  /**
+   * Clerk accepted the key and answered for the caller. Problems recorded by any instance are
+   * cleared by a fresh instance proof: made here at once when this process saw a problem itself,
+   * else at most every 30 s per process (the first 30 s after start), and only when some are
+   * recorded. So after a fix the health view turns healthy with the next syncs, not at the next
+   * deletion. A proof that fails here changes nothing.
+   */
+  async function afterClerkAnswered(caller: SyncCaller, proof: { startedAtMs: number } | null) {
+    const sawProblems = problems.size > 0;
+    problems.delete("CLERK_KEY_REJECTED");
+    if (!proof) {
+      const nowMs = Date.now();
+      if (!sawProblems && nowMs < nextRecordedProblemsCheckAtMs) return;
+      nextRecordedProblemsCheckAtMs = nowMs + recordedProblemsCheckMs;
+      const recorded = await recordedProblems.list().catch(() => []);
+      if (recorded.length === 0 && problems.size === 0) return;
+      const startedAtMs = Date.now();
+      try {
+        await proveInstance(jwksKeyIds, sessionKeyIdOf(caller.sessionToken));
+      } catch {
+        return;
+      }
+      proof = { startedAtMs };
+    }
+    problems.delete("CLERK_INSTANCE_MISMATCH");
+    await recordedProblems.clearSeenBefore(Date.now() - proof.startedAtMs).catch(() => undefined);
   }
 
   function record(outcome: WriteOutcome | "error", clerkFetched: boolean, startedAtMs: number, errorCode?: string) {
@@ -248,24 +286,25 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
       clerkFetched = true;
       const answer = await clerkApi.getUser(userId);
       let result: WriteResult;
+      let proof: { startedAtMs: number } | null = null;
       if (answer === userNotFound) {
-        // Only after proving the API is the session's instance: another instance's key says
-        // resource_not_found for every user of this one.
-        await instance.confirm(caller.sessionToken);
-        problems.delete("CLERK_INSTANCE_MISMATCH");
+        // Only after proving, with JWKS fetched for this decision, that the API is the session's
+        // instance: another instance's key says resource_not_found for every user of this one.
+        proof = { startedAtMs: Date.now() };
+        await proveInstance(jwksKeyIds, sessionKeyIdOf(caller.sessionToken));
         result = await withDatabase((db) => tombstoneClerkUser(db, table, userId, null, "client-sync", writeOptions));
       } else {
         const snapshot = fetchedSnapshot(answer, userId);
         result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
       }
-      problems.delete("CLERK_KEY_REJECTED");
+      await afterClerkAnswered(caller, proof);
       await options.onSessionKey?.(caller.sessionToken);
       record(result.outcome, true, startedAtMs);
       return { outcome: result.outcome, user: result.row as HostUser | null };
     } catch (error) {
       // Nothing was stored: the next sync, on any instance, may fetch again.
       if (claimedAt !== null) await releaseClaim(userId, claimedAt);
-      noteProblem(error);
+      await noteProblem(error);
       // A call the shared budget refused never reached Clerk.
       record("error", clerkFetched && !isClerkBudgetRefusal(error), startedAtMs, error instanceof UserSyncError ? error.code : "UNKNOWN");
       throw error;
@@ -280,7 +319,8 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
      * Fetches the user from Clerk and writes it through the write path. Concurrent calls for
      * one user in this process share one Clerk call; a user fetched by any instance within
      * the cooldown is answered from the database. A Clerk `resource_not_found` tombstones the
-     * row only after `caller.sessionToken`'s signing key is found in the Backend API's JWKS.
+     * row only after `caller.sessionToken`'s signing key is found in the Backend API's JWKS,
+     * fetched for that decision.
      */
     syncUser(userId: string, caller: SyncCaller): Promise<SyncResult<HostUser>> {
       const running = inFlight.get(userId);
@@ -302,8 +342,10 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
       const result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
       return { outcome: result.outcome };
     },
-    /** Misconfigurations seen since start (e.g. `CLERK_INSTANCE_MISMATCH`), for a health view. */
+    /** Misconfigurations this process saw since start and has not seen disproven (e.g. `CLERK_INSTANCE_MISMATCH`). */
     configProblems: (): ConfigProblem[] => [...problems.values()].map((problem) => ({ ...problem })),
+    /** Misconfigurations any instance recorded in PostgreSQL and no later proof cleared: what the health view shows. */
+    recordedConfigProblems: () => recordedProblems.list(),
     /** In-process counters since start: outcomes, Clerk fetches, cooldown hits, self-heals. */
     counts: (): Readonly<UserSyncCounts> => ({ ...counts }),
   };

@@ -6,7 +6,7 @@
 import { drizzle } from "drizzle-orm/postgres-js";
 import { setupServer } from "msw/node";
 import postgres from "postgres";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import * as schema from "~/server/db/schema";
 import { users } from "~/server/db/schema";
@@ -105,6 +105,40 @@ describe("createWriteTelemetry", () => {
       ["created", "500"],
       ["touched", "500"],
     ]);
+  });
+
+  it("with the host's scheduler, one scheduled flush writes the counts of every request made before it starts", async () => {
+    const tasks: (() => Promise<void>)[] = [];
+    const scheduled = telemetry({ schedule: (task) => tasks.push(task) });
+    scheduled.record(event());
+    scheduled.record(event({ outcome: "updated" }));
+    expect(tasks).toHaveLength(1);
+    expect(await statsRows()).toEqual([]);
+    // The platform runs it after the first request's response.
+    await tasks[0]!();
+    expect((await statsRows()).map((row) => [row.outcome, row.count])).toEqual([
+      ["created", "1"],
+      ["updated", "1"],
+    ]);
+    // A later request schedules a flush of its own.
+    scheduled.record(event());
+    expect(tasks).toHaveLength(2);
+    await tasks[1]!();
+    expect((await statsRows()).map((row) => [row.outcome, row.count])).toEqual([
+      ["created", "2"],
+      ["updated", "1"],
+    ]);
+  });
+
+  it("falls back to the flush interval's timer when the scheduler refuses (Next's after outside a request)", async () => {
+    const refusing = telemetry({
+      flushIntervalMs: 50,
+      schedule: () => {
+        throw new Error("`after` was called outside a request scope");
+      },
+    });
+    refusing.record(event());
+    await vi.waitFor(async () => expect((await statsRows()).map((row) => row.count)).toEqual(["1"]), { timeout: 5_000 });
   });
 
   it("flushes by itself within the flush interval", async () => {

@@ -4,13 +4,17 @@
  * the health view sees every instance's writes. No user data is stored.
  *
  * Cheap on the hot path: `record` only adds to an in-process map; one multi-row
- * `INSERT … ON CONFLICT DO UPDATE SET count = count + excluded.count` per flush interval (or
- * sooner when many distinct keys are buffered) writes them. A crash loses at most one flush
- * interval of counts. Old buckets are pruned in bounded batches by whichever instance holds the
- * prune advisory lock, after its flush.
+ * `INSERT … ON CONFLICT DO UPDATE SET count = count + excluded.count` writes them. When the host
+ * gives a `schedule` (Next's `after`, a platform's `waitUntil`), a flush is scheduled there for
+ * the request that counted, so a serverless function frozen once its response and scheduled
+ * work are done has written every count (concurrent requests share one flush); otherwise, and
+ * when the scheduler refuses (outside a request), the flush interval's timer writes them, and a
+ * crash loses at most one interval of counts (`close()` on shutdown writes the rest). Old buckets
+ * are pruned in bounded batches by whichever instance holds the prune advisory lock, after its flush.
  */
 import { sql } from "drizzle-orm";
 
+import { scheduleInBackground, type BackgroundScheduler } from "./background";
 import { rowsOf } from "./clerk-budget";
 import { databaseErrorCode } from "./database-errors";
 import { defaultUserSyncTables, type UserSyncTables } from "./schema";
@@ -33,6 +37,13 @@ export type WriteTelemetryOptions = {
   onFlushError?: (error: { code: string | null; bufferedKeys: number; droppedEvents: number }) => void;
   /** The counters' table (the host's `userSyncTables()`); default the plugin's own name. */
   table?: UserSyncTables["userSyncWriteStats"];
+  /**
+   * Where the flush (and the prune after it) runs: called during the request that counted, with
+   * a task the platform must let finish after the response (`(task) => after(task)` with Next,
+   * `(task) => waitUntil(task())` elsewhere). A scheduler that throws (called outside a request)
+   * leaves the counts to the flush interval's timer.
+   */
+  schedule?: BackgroundScheduler;
   /** Clock, for tests. */
   now?: () => number;
 };
@@ -77,6 +88,8 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
 
   let buffer = new Map<string, Counter>();
   let timer: NodeJS.Timeout | null = null;
+  // A flush handed to the host's scheduler that has not started yet: later counts ride on it.
+  let flushScheduled = false;
   let flushing: Promise<void> | null = null;
   let lastPruneAtMs = 0;
   let droppedEvents = 0;
@@ -119,7 +132,22 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
       durationMsMax: Math.min(durationMs, 2_147_483_647),
     });
     if (buffer.size >= maxBufferedKeys) void flush();
-    else schedule();
+    else {
+      scheduleWithHost();
+      schedule();
+    }
+  }
+
+  /** A flush through the host's scheduler, unless one is already waiting to start. */
+  function scheduleWithHost() {
+    if (!options.schedule || flushScheduled) return;
+    flushScheduled = true;
+    const handedOver = scheduleInBackground(options.schedule, async () => {
+      flushScheduled = false;
+      await flush();
+    });
+    // Refused (outside a request): the timer writes these counts.
+    if (!handedOver) flushScheduled = false;
   }
 
   /** Writes the buffered counts in one statement; concurrent calls share one flush. */
@@ -234,6 +262,26 @@ export type WriteStatsTotals = {
   errors: number;
 };
 
+/** Counts per source, outcome and whether Clerk was called, as `writeStatsTotals` takes them. */
+export type WriteStatsRow = { source: string; outcome: string; clerkFetched: boolean; count: number };
+
+/** Totals of grouped write counts: per source and outcome, self-heals, client syncs that called Clerk, errors. */
+export function writeStatsTotals(rows: readonly WriteStatsRow[]): WriteStatsTotals {
+  const totals: WriteStatsTotals = { outcomes: {}, selfHeals: 0, clientSyncClerkFetches: 0, errors: 0 };
+  for (const row of rows) {
+    const count = Number(row.count);
+    if (count === 0) continue;
+    const bySource = (totals.outcomes[row.source] ??= {});
+    bySource[row.outcome] = (bySource[row.outcome] ?? 0) + count;
+    if (row.outcome === "error") totals.errors += count;
+    if (row.source === ("client-sync" satisfies UserSyncSource)) {
+      if (row.clerkFetched) totals.clientSyncClerkFetches += count;
+      if (dataChangingOutcomes.has(row.outcome as WriteOutcome)) totals.selfHeals += count;
+    }
+  }
+  return totals;
+}
+
 export async function readWriteStats(
   db: UserSyncDatabase,
   since: Date,
@@ -249,16 +297,5 @@ export async function readWriteStats(
     .from(userSyncWriteStats)
     .where(sql`${userSyncWriteStats.bucketStart} >= ${since.toISOString()}::timestamptz`)
     .groupBy(userSyncWriteStats.source, userSyncWriteStats.outcome, userSyncWriteStats.clerkFetched);
-  const totals: WriteStatsTotals = { outcomes: {}, selfHeals: 0, clientSyncClerkFetches: 0, errors: 0 };
-  for (const row of rows) {
-    const count = Number(row.count);
-    const bySource = (totals.outcomes[row.source] ??= {});
-    bySource[row.outcome] = (bySource[row.outcome] ?? 0) + count;
-    if (row.outcome === "error") totals.errors += count;
-    if (row.source === ("client-sync" satisfies UserSyncSource)) {
-      if (row.clerkFetched) totals.clientSyncClerkFetches += count;
-      if (dataChangingOutcomes.has(row.outcome as WriteOutcome)) totals.selfHeals += count;
-    }
-  }
-  return totals;
+  return writeStatsTotals(rows);
 }

@@ -22,12 +22,14 @@
  *   does not move `updated_at` for every change): `refetch` asks Clerk for the user and the
  *   fetched answer settles it; if Clerk cannot answer, 503 and Svix retries. No other Clerk call.
  * - Bounded: processed inbox rows older than the retention window are pruned in batches, now
- *   and then after a delivery (off the response's path) or by a cron calling `pruneInbox()`.
+ *   and then after a delivery (through the host's `schedule`, so a serverless function finishes
+ *   it before it is frozen; off the response's path) or by a cron calling `pruneInbox()`.
  */
 import { sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
+import { scheduleInBackground, type BackgroundScheduler } from "./background";
 import { rowsOf } from "./clerk-budget";
 import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
 import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
@@ -71,6 +73,12 @@ export type ClerkWebhookOptions = {
    */
   refetch?: (userId: string) => Promise<{ outcome: WriteOutcome } | "not_found">;
   onEvent?: (event: UserSyncEvent) => void;
+  /**
+   * Where the inbox prune after a delivery runs (Next's `(task) => after(task)`): during the
+   * delivery's request, with a task the platform lets finish after the response. Without one (or
+   * outside a request) the prune starts off the response's path and nothing waits for it.
+   */
+  schedule?: BackgroundScheduler;
   /** Where the one line per delivery (and per prune that did something) goes; the default writes JSON to the console. */
   log?: (entry: ClerkWebhookLogEntry) => void;
 };
@@ -513,7 +521,10 @@ export function createClerkWebhookHandler(options: ClerkWebhookOptions) {
     const nowMs = Date.now();
     if (lastPruneStartedAtMs !== null && nowMs - lastPruneStartedAtMs < pruneIntervalMs) return;
     lastPruneStartedAtMs = nowMs;
-    void pruneInbox().catch(() => undefined);
+    const prune = async () => {
+      await pruneInbox().catch(() => undefined);
+    };
+    if (!scheduleInBackground(options.schedule, prune)) void prune();
   }
 
   /**

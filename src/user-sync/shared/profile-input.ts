@@ -27,8 +27,10 @@ export type ProfileLimits = { usernameMinLength: number; usernameMaxLength: numb
 /** One field's error, from this schema or from Clerk. `field` is null for the form as a whole. */
 export type ProfileFieldError = { field: string | null; code: string; message: string };
 
-// Control characters (tabs, newlines, NUL, bidi overrides) have no place in a display name.
-const controlCharacters = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+// Invisible controls have no place in a display name: control characters (tabs, newlines, NUL:
+// Cc), the line and paragraph separators (U+2028 Zl, U+2029 Zp) and every bidi control (marks
+// U+200E/U+200F/U+061C, embeddings, overrides, isolates).
+const controlCharacters = /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}]/u;
 
 function nameSchema(label: string) {
   return z

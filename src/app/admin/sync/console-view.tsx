@@ -15,7 +15,11 @@ function Figure({ label, value, hint, testId, tone = "plain" }: { label: string;
       <dd className={`mt-1 text-3xl font-semibold tabular-nums ${color}`} data-testid={testId}>
         {value}
       </dd>
-      {hint && <dd className="mt-1 text-xs text-slate-500">{hint}</dd>}
+      {hint && (
+        <dd className="mt-1 text-xs text-slate-500" data-testid={`${testId}-hint`}>
+          {hint}
+        </dd>
+      )}
     </div>
   );
 }
@@ -24,6 +28,15 @@ function duration(ms: number) {
   if (ms < 1000) return `${ms} ms`;
   if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
   return `${Math.round(ms / 60_000)} min`;
+}
+
+/** Clerk's count is read once for all instances and reused for a while: say when it was read. */
+function clerkCountHint(health: { clerkUsers: number | null; clerkUsersReadAt: string | null; problems: string[] }) {
+  const readAt = health.clerkUsersReadAt ? `as of ${new Date(health.clerkUsersReadAt).toLocaleTimeString("en")}` : null;
+  const unavailable = health.problems.some((problem) => problem.startsWith("clerk_count_unavailable"));
+  if (health.clerkUsers === null) return "Clerk could not be asked";
+  if (unavailable) return `Clerk could not be asked; last count ${readAt ?? ""}`.trim();
+  return `Clerk's own count, ${readAt ?? "just read"}`;
 }
 
 const statusLook = {
@@ -62,7 +75,7 @@ export function ConsoleView() {
         )}
       </section>
       <dl className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
-        <Figure label="Users in Clerk" value={health.clerkUsers === null ? "unknown" : String(health.clerkUsers)} hint={health.clerkUsers === null ? "Clerk could not be asked" : "Clerk's own count"} testId="clerk-users" />
+        <Figure label="Users in Clerk" value={health.clerkUsers === null ? "unknown" : String(health.clerkUsers)} hint={clerkCountHint(health)} testId="clerk-users" />
         <Figure label="Live rows" value={String(health.liveUsers)} hint={`${health.tombstones} deleted (tombstones)`} testId="live-users" />
         <Figure label="Discrepancy" value={drift === null ? "unknown" : String(drift)} hint="Clerk users − live rows" testId="discrepancy" tone={drift === null ? "plain" : drift === 0 ? "good" : "bad"} />
         <Figure label="Dead letters" value={String(health.deadLetters)} hint="Signed deliveries that could not apply" testId="dead-letters" tone={health.deadLetters > 0 ? "bad" : "good"} />

@@ -1,16 +1,19 @@
 import { auth } from "@clerk/nextjs/server";
 import { notFound } from "next/navigation";
 
-import { isConsoleAdmin } from "~/server/console";
+import { userSync } from "~/server/user-sync";
 
 import { ConsoleView } from "./console-view";
 
 export const metadata = { title: "Admin console · Clerk user sync" };
 
-/** The operators' console: Clerk admins only (`public_metadata.role` "admin"); a 404 for anyone else. */
+/**
+ * The operators' console: Clerk admins only (`public_metadata.role` "admin", the plugin's cached
+ * role check); a 404 for anyone else.
+ */
 export default async function AdminSyncPage() {
   const { userId } = await auth();
-  if (!userId || !(await isConsoleAdmin(userId))) notFound();
+  if (!userId || !(await userSync.isAdmin(userId))) notFound();
   return (
     <main className="page">
       <h1 className="page-title">User sync console</h1>

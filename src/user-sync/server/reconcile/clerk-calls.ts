@@ -37,7 +37,7 @@ export type ReconcileClerkOptions = {
 };
 
 export function createReconcileClerk(options: ReconcileClerkOptions) {
-  const api = createClerkBackendApi({ ...options.clerk, timeoutMs: options.timeoutMs ?? 30_000 });
+  const api = createClerkBackendApi(options.clerk, { timeoutMs: options.timeoutMs ?? 30_000 });
   const { budget, signal } = options;
   let requests = 0;
   let waitedMs = 0;

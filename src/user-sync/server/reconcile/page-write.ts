@@ -331,12 +331,16 @@ export async function commitTombstones(
     with
     ${batch.lease.renewCte()},
     sync_commit as (select set_config('synchronous_commit', 'off', true) as value),
-    batch as (
-      select s.${seen.userId} as id from ${tables.seen} as s
-      where s.${seen.runId} = ${batch.runId} and s.${seen.state} = 'gone' ${batch.cursor === null ? sql`` : sql`and s.${seen.userId} > ${batch.cursor}`}
-      order by s.${seen.userId}
+    -- The partial index of decided ids (state <> 'walked'), from a row comparison, for the same
+    -- reason as clearSeenBatch: a batch's rows at a time, statistics or none.
+    next_rows as (
+      select s.${seen.runId} as run_id, s.${seen.userId} as id, s.${seen.state} as state from ${tables.seen} as s
+      where s.${seen.state} <> 'walked' and (s.${seen.runId}, s.${seen.userId}) > (${batch.runId}::text, ${batch.cursor ?? ""}::text)
+      order by s.${seen.runId}, s.${seen.userId}
       limit ${batch.limit}
     ),
+    batch as (select id from next_rows where run_id = ${batch.runId} and state = 'gone'),
+    batch_end as (select max(id) filter (where run_id = ${batch.runId}) as id, count(*) filter (where run_id = ${batch.runId}) as taken from next_rows),
     gone as (
       insert into ${users} (${name("id")}, ${name("clerkUpdatedAt")}, ${name("deletedAt")}, ${name("deletedBy")}, ${name("lastSyncedAt")}, ${name("lastSyncOutcome")})
       select b.id, 0, now(), 'reconcile', now(), 'deleted' from batch b where ${held} order by b.id
@@ -346,8 +350,8 @@ export async function commitTombstones(
     ),
     listed as (select g.id as user_id, 'deleted' as kind, array['deletedAt'] as fields, true as applied from gone g),
     counted as (select count(*) as deleted, count(*) as changed from listed),
-    ${runUpdate(tables, batch.runId, held, batch.room, { deleted: sql`c.deleted` }, {}, sql`(select max(id) from batch)`)}
-    select (select row_to_json(run) from run) as run, (select count(*) from batch)::int as taken, (select max(id) from batch) as last_id,
+    ${runUpdate(tables, batch.runId, held, batch.room, { deleted: sql`c.deleted` }, {}, sql`(select id from batch_end)`)}
+    select (select row_to_json(run) from run) as run, (select taken from batch_end)::int as taken, (select id from batch_end) as last_id,
       (select count(*) from lease_held)::int as held, (select value from sync_commit) as sync_commit`);
   const [row] = rowsOf<{ run: RunReturning | string | null; taken: number; last_id: string | null; held: number }>(result);
   const run: ReconcileRunState = runStateOf(row, batch.lease);
@@ -387,64 +391,58 @@ export async function deletionCandidates(
 }
 
 /**
- * Empties a run's seen set while `lease` is held. When no other run has seen ids (two index
- * probes), by TRUNCATE: it touches no row, whatever the set's size. Otherwise `batch` ids per
- * statement; a set larger than one batch (`rows`: about how many it holds) is first ANALYZEd, a
- * sample of bounded size: a table that grew from empty during the walk has no statistics, and
- * the planner would then read the run's whole index range for every batch instead of the batch's.
- * (Only the table's owner may TRUNCATE or ANALYZE it; without that the batches are correct, only slower.)
+ * Empties a run's seen set while `lease` is held, `batch` ids per statement, in primary-key order
+ * from where the last batch stopped. Each batch reads the index from a row comparison,
+ * `(run_id, user_id) > ($run, $after)`, not from `run_id = $run`: a table that grew from empty
+ * during the walk has no statistics, and the planner would guess the run's rows few, read all of
+ * them and sort them for every batch; the row comparison keeps it on the index, a batch's rows at
+ * a time. (No TRUNCATE or ANALYZE: they take no parameters, and the plugin sends none such.)
  */
 export async function clearSeenSet(
   db: UserSyncDatabase,
   seenTable: UserSyncTables["userSyncReconcileSeen"],
-  options: { runId: string; rows: number; lease: ReconcileLease; batch: number; timed?: <T>(work: () => Promise<T>) => Promise<T> },
+  options: { runId: string; lease: ReconcileLease; batch: number; timed?: <T>(work: () => Promise<T>) => Promise<T> },
 ): Promise<void> {
   const timed = options.timed ?? (<T>(work: () => Promise<T>) => work());
-  const { runId: run } = seenColumns(seenTable);
-  const [alone] = rowsOf<{ held: number; others: boolean }>(
-    await timed(() =>
-      db.execute(sql`
-        with ${options.lease.renewCte()}
-        select (select count(*) from lease_held)::int as held,
-          exists (select 1 from ${seenTable} where ${run} < ${options.runId}) or exists (select 1 from ${seenTable} where ${run} > ${options.runId}) as others`),
-    ),
-  );
-  if (!alone?.held) options.lease.markLost();
-  if (alone.others === false || (alone.others as unknown) === "f") {
-    const truncated = await timed(() => db.execute(sql`truncate ${seenTable}`)).then(
-      () => true,
-      () => false,
-    );
-    if (truncated) return;
-  }
-  if (options.rows > options.batch) await timed(() => db.execute(sql`analyze ${seenTable}`)).catch(() => undefined);
-  while ((await timed(() => clearSeenBatch(db, seenTable, { runId: options.runId, lease: options.lease, limit: options.batch }))) === options.batch) {
+  let after = "";
+  for (;;) {
     options.lease.check();
+    const cleared = await timed(() => clearSeenBatch(db, seenTable, { runId: options.runId, lease: options.lease, after, limit: options.batch }));
+    if (cleared.taken < options.batch || cleared.lastId === null) return;
+    after = cleared.lastId;
   }
 }
 
 /**
- * Deletes up to `limit` ids of a run's seen set (one statement; the caller repeats until it
- * answers fewer), while `lease` is held.
+ * Deletes the next `limit` ids of a run's seen set after `after` (one statement), while `lease`
+ * is held; answers how many it took and the last id.
  */
 export async function clearSeenBatch(
   db: UserSyncDatabase,
   seenTable: UserSyncTables["userSyncReconcileSeen"],
-  batch: { runId: string; lease: ReconcileLease; limit: number },
-): Promise<number> {
+  batch: { runId: string; lease: ReconcileLease; after: string; limit: number },
+): Promise<{ taken: number; lastId: string | null }> {
   const seen = seenColumns(seenTable);
   const result = await db.execute(sql`
     with
     ${batch.lease.renewCte()},
+    -- The next rows in primary-key order; another run's rows past this run's end are not taken.
+    next_rows as (
+      select ctid as row_address, ${seen.runId} as run_id, ${seen.userId} as user_id from ${seenTable}
+      where (${seen.runId}, ${seen.userId}) > (${batch.runId}::text, ${batch.after}::text)
+      order by ${seen.runId}, ${seen.userId}
+      limit ${batch.limit}
+    ),
+    doomed as (select row_address, user_id from next_rows where run_id = ${batch.runId}),
     deleted as (
       -- By row address: a TID scan of exactly the batch the index range found.
       delete from ${seenTable}
-      where ctid = any(array(select ctid from ${seenTable} where ${seen.runId} = ${batch.runId} order by ${seen.userId} limit ${batch.limit}))
-        and ${batch.lease.held}
+      where ctid = any(array(select row_address from doomed)) and ${batch.lease.held}
       returning 1
     )
-    select (select count(*) from deleted)::int as deleted, (select count(*) from lease_held)::int as held`);
-  const [row] = rowsOf<{ deleted: number; held: number }>(result);
+    select (select count(*) from doomed)::int as taken, (select max(user_id) from doomed) as last_id,
+      (select count(*) from deleted)::int as deleted, (select count(*) from lease_held)::int as held`);
+  const [row] = rowsOf<{ taken: number; last_id: string | null; held: number }>(result);
   if (!row?.held) batch.lease.markLost();
-  return row.deleted;
+  return { taken: row.taken, lastId: row.last_id };
 }

@@ -240,8 +240,8 @@ async function reconcileHoldingLease(
   let changesStored = run.changes.length;
   let requestsCommitted = clerk.requests;
 
-  /** Clears a run's seen ids (about `rows`: its walked users and deletion candidates), a batch per statement. */
-  const clearSeen = (runId: string, rows: number) => clearSeenSet(db, seenTable, { runId, rows, lease, batch: seenClearBatchSize, timed });
+  /** Clears a run's seen ids, a batch per statement. */
+  const clearSeen = (runId: string) => clearSeenSet(db, seenTable, { runId, lease, batch: seenClearBatchSize, timed });
 
   async function startOrResume(): Promise<ReconcileRunRow> {
     const retentionMs = options.retentionMs ?? 30 * 24 * 3600_000;
@@ -267,7 +267,7 @@ async function reconcileHoldingLease(
     }
     for (const candidate of abandon) {
       await updateRun(candidate.id, sql`${r("status")} = 'abandoned', ${r("finishedAt")} = now()`);
-      await clearSeen(candidate.id, candidate.walked + candidate.wouldDelete + candidate.unconfirmed);
+      await clearSeen(candidate.id);
     }
     const allowance = options.force ? forcedAllowance : (options.allowDeletionsUpTo ?? null);
     if (resumable) {
@@ -392,7 +392,7 @@ async function reconcileHoldingLease(
 
   /** Ends the run with `status`; the seen set is cleared first (a batch per statement). */
   async function finish(status: "succeeded" | "refused", errorCode: string | null) {
-    await clearSeen(run.id, run.walked + run.wouldDelete + run.unconfirmed);
+    await clearSeen(run.id);
     const requests = takeRequests();
     await updateRun(
       run.id,
@@ -426,7 +426,7 @@ async function reconcileHoldingLease(
         sql`${r("status")} = ${resumable ? "failed" : "abandoned"}, ${r("errorCode")} = ${errorCode},
           ${r("clerkRequests")} = ${r("clerkRequests")} + ${takeRequests()}::int, ${r("finishedAt")} = now()`,
       );
-      if (!resumable) await clearSeen(run.id, run.walked + run.wouldDelete + run.unconfirmed);
+      if (!resumable) await clearSeen(run.id);
     } catch {
       // The run stays `running` without a lease: shown as interrupted, resumed or abandoned by the next run.
     }

@@ -155,14 +155,18 @@ describe("admin API authentication", () => {
     clerkUserCount = 3;
     await testDb.client`insert into users (id, email, clerk_updated_at) values ('user_a', 'a@example.com', 1), ('user_b', 'b@example.com', 1)`;
     await testDb.client`insert into users (id, clerk_updated_at, deleted_at) values ('user_c', 1, now())`;
-    // A fresh app instance: the others have Clerk's count (0) cached for a minute.
+    // Clerk's count is shared by every instance for a minute, in PostgreSQL (emptied before each test).
     vi.resetModules();
     const fresh = (await import("./health/route")).GET;
+    const beforeMs = Date.now();
     const response = await sendThroughApp(fresh, "/api/admin/user-sync/health", { headers: { authorization: `Bearer ${adminKey}` } });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({
+    const report = (await response.json()) as { clerkUsersReadAt: string };
+    expect(Date.parse(report.clerkUsersReadAt)).toBeGreaterThanOrEqual(beforeMs - 1_000);
+    expect(report).toEqual({
       status: "healthy",
       clerkUsers: 3,
+      clerkUsersReadAt: report.clerkUsersReadAt,
       liveUsers: 2,
       tombstones: 1,
       discrepancy: 1,
