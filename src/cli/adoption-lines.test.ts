@@ -3,6 +3,8 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
+import { userSyncTables } from "clerk-user-sync/schema";
+
 import { addedLines, adoptionLines, fixtureDir } from "./adoption-lines";
 
 const readme = fs.readFileSync(path.resolve(import.meta.dirname, "../../README.md"), "utf8");
@@ -24,8 +26,10 @@ describe("the lines a host adds to adopt the plugin", () => {
     }).toEqual({ total, files, schema, server, client });
   });
 
-  it("stay within the three steps and a budget of 30 lines (what prettier makes of them)", () => {
-    expect(lines.length).toBeLessThanOrEqual(30);
+  // drizzle-kit reads a schema file's top-level exports only, so each of the plugin's tables is a
+  // line of the host's schema: the budget is the steps' own lines plus one per plugin table.
+  it("stay within the three steps and a budget of 22 lines plus one per plugin table (what prettier makes of them)", () => {
+    expect(lines.length).toBeLessThanOrEqual(22 + Object.keys(userSyncTables()).length);
     expect([...new Set(lines.map((entry) => entry.step))].sort()).toEqual(["client", "schema", "server"]);
   });
 

@@ -8,6 +8,8 @@
 import { sql, type SQL } from "drizzle-orm";
 
 import { executeRows } from "./clerk-budget";
+
+const maxListedProblems = 20;
 import type { UserSyncErrorCode } from "./errors";
 import { defaultUserSyncTables, type UserSyncTables } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
@@ -42,10 +44,13 @@ export function createConfigProblemStore(options: { db: () => Promise<UserSyncDa
         delete from ${table} where last_seen_at < now() - (${Math.max(0, proofMs)}::float8 * interval '1 millisecond') returning code`);
       return rows.map((row) => row.code);
     },
-    /** Every recorded problem, oldest code first. */
+    /**
+     * Every recorded problem, in code order (a handful of codes exist; the bound keeps the
+     * statement parameterised, which postgres.js needs to send it on the extended protocol).
+     */
     async list(): Promise<Required<ConfigProblem>[]> {
       const rows = await execute<{ code: ConfigProblemCode; message: string; first_seen_at: Date | string; last_seen_at: Date | string }>(sql`
-        select code, message, first_seen_at, last_seen_at from ${table} order by code`);
+        select code, message, first_seen_at, last_seen_at from ${table} order by code limit ${maxListedProblems}::int`);
       return rows.map((row) => ({ code: row.code, message: row.message, firstSeenAt: new Date(row.first_seen_at), lastSeenAt: new Date(row.last_seen_at) }));
     },
   };
