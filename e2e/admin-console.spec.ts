@@ -1,4 +1,7 @@
+import type { Page } from "@playwright/test";
+
 import { expect, signIn, test } from "./support/fixtures";
+import { adminApiKey } from "./support/settings";
 
 /** tRPC's GET URL of a query with no input (superjson: `{ json: undefined }` is sent as nothing). */
 const overviewUrl = "/api/trpc/admin.overview";
@@ -121,7 +124,24 @@ test("l. the console is a 404 for a signed-out visitor and a non-admin, and its 
   expect((await db.userRow("user_demo_ada"))?.tier).toBe("FREE");
 });
 
-test("m. an admin reconciles from the console: a dry run's diff, an apply with live progress, the 409 while it runs, drift to 0; and sets a tier", async ({ page, emulator, db }, testInfo) => {
+/** Records every state the reconcile panel shows from now on (run id and status, or what it shows instead), frame by frame. */
+async function recordPanelStates(page: Page) {
+  await page.evaluate(() => {
+    const states: string[] = [];
+    (window as unknown as { panelStates: string[] }).panelStates = states;
+    const panel = document.querySelector('[data-testid="reconcile-panel"]')!;
+    const record = () => {
+      const run = panel.querySelector('[data-testid="reconcile-run"]');
+      const refusal = panel.querySelector('[data-testid="reconcile-refusal"]') ? " +409" : "";
+      const state = run ? `${run.getAttribute("data-run-id") ?? ""}:${run.getAttribute("data-status")}` : panel.querySelector('[data-testid="reconcile-loading"]') ? "loading" : "none";
+      if (states.at(-1) !== state + refusal) states.push(state + refusal);
+    };
+    new MutationObserver(record).observe(panel, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { panelStates: string[] }).panelStates);
+}
+
+test("m. an admin reconciles from the console: a dry run's diff, an apply whose state shows at once, live progress, a 409 that shows the run holding the lease, drift to 0; and sets a tier", async ({ page, emulator, db, request }, testInfo) => {
   // Drift: users imported into Clerk with no webhook (no rows), and a live row Clerk does not know.
   const { totalCount: clerkUsers } = await emulator.createUsersInBulk(3, "imported");
   await db.sql`insert into users (id, email, first_name, clerk_updated_at) values ('user_ghost', 'ghost@example.com', 'Ghost', 1000)`;
@@ -145,6 +165,7 @@ test("m. an admin reconciles from the console: a dry run's diff, an apply with l
   const run = panel.getByTestId("reconcile-run");
   await expect(run).toHaveAttribute("data-dry-run", "true");
   await expect(run).toHaveAttribute("data-status", "succeeded");
+  const dryRunId = (await run.getAttribute("data-run-id"))!;
   await expect(panel.getByTestId("reconcile-missing-count")).toHaveText(String(missingIds.length));
   await expect(panel.getByTestId("reconcile-deleted-count")).toHaveText("1");
   await expect(panel.getByTestId("reconcile-missing").locator("li[data-user-id]")).toHaveCount(missingIds.length);
@@ -156,23 +177,26 @@ test("m. an admin reconciles from the console: a dry run's diff, an apply with l
   expect(dryRow).toEqual({ status: "succeeded", missing: missingIds.length, deleted: 1 });
   await testInfo.attach("console-diff", { body: await page.screenshot({ path: testInfo.outputPath("console-diff.png"), fullPage: true }), contentType: "image/png" });
 
-  // Apply, with Clerk's list held unanswered: the run is visibly under way and holds the lock.
+  // Apply, with Clerk's list held unanswered: the click shows the new run's state at once (never
+  // the dry run again), and the run is visibly under way, holding the lease.
   await emulator.setFault({ endpoint: "getUserList", hang: true });
+  let states = await recordPanelStates(page);
   await panel.getByRole("button", { name: "Apply" }).click();
   await expect(run).toHaveAttribute("data-dry-run", "false");
   await expect(run).toHaveAttribute("data-status", "running");
+  const applyRunId = (await run.getAttribute("data-run-id"))!;
+  expect(applyRunId).not.toBe(dryRunId);
+  const afterApply = await states();
+  expect(afterApply[0], afterApply.join(" → ")).toBe(":starting");
+  expect(afterApply.filter((state) => state.startsWith(dryRunId)), afterApply.join(" → ")).toEqual([]);
   await expect(panel.getByTestId("reconcile-progress")).toHaveAttribute("aria-valuetext", "Reading Clerk's first page");
-  const applyRunId = await run.getAttribute("data-run-id");
-
-  // A second start while it runs: refused (409) with the running run named.
-  await panel.getByRole("button", { name: "Dry run" }).click();
-  await expect(panel.getByTestId("reconcile-refusal")).toContainText(`Refused (409): Another reconciliation run holds the lock: an apply run (full) ${applyRunId}`);
-  await testInfo.attach("console-refusal", { body: await page.screenshot({ path: testInfo.outputPath("console-refusal.png"), fullPage: true }), contentType: "image/png" });
+  // While it runs, the console offers no second start.
+  await expect(panel.getByRole("button", { name: "Dry run" })).toBeDisabled();
 
   // The run lives in the server, not the page: leave and come back, it is still the one running.
   await page.goto("/dashboard");
   await page.goto("/admin/sync");
-  await expect(run).toHaveAttribute("data-run-id", applyRunId!);
+  await expect(run).toHaveAttribute("data-run-id", applyRunId);
   await expect(run).toHaveAttribute("data-status", "running");
 
   // Clerk answers again (the held call fails once and is retried): the run completes.
@@ -195,6 +219,25 @@ test("m. an admin reconciles from the console: a dry run's diff, an apply with l
       `dry run: ${missingIds.length} missing, 0 stale, 1 deleted; after apply: ${after.live} live rows, discrepancy 0`,
   );
 
+  // Another source (a cron on the admin API) starts a run the console has not seen: a click is
+  // refused (409) at once, and the panel shows that run beside the refusal, never the finished one.
+  await emulator.setFault({ endpoint: "getUserList", hang: true });
+  const cron = request.post("/api/admin/user-sync/reconcile?dry_run=false", { headers: { authorization: `Bearer ${adminApiKey}` } });
+  await expect.poll(async () => (await db.sql`select id from user_sync_reconcile_runs where status = 'running'`).length).toBe(1);
+  const [{ id: cronRunId }] = await db.sql<[{ id: string }]>`select id from user_sync_reconcile_runs where status = 'running'`;
+  states = await recordPanelStates(page);
+  await panel.getByRole("button", { name: "Dry run" }).click();
+  await expect(panel.getByTestId("reconcile-refusal")).toContainText(`Refused (409): Another reconciliation run holds the lock: an apply run (full) ${cronRunId}`);
+  await expect(run).toHaveAttribute("data-run-id", cronRunId);
+  const afterRefusal = await states();
+  // Whenever the refusal was on screen, so was the run holding the lease (or the wait for it).
+  for (const state of afterRefusal.filter((s) => s.endsWith("+409"))) expect([`${cronRunId}:running +409`, "loading +409"], afterRefusal.join(" → ")).toContain(state);
+  await testInfo.attach("console-refusal", { body: await page.screenshot({ path: testInfo.outputPath("console-refusal.png"), fullPage: true }), contentType: "image/png" });
+  await emulator.clearFaults();
+  expect((await cron).status()).toBe(200);
+  await expect(run).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+  await expect(panel.getByTestId("reconcile-refusal")).toHaveCount(0);
+
   // Tier control: the newest user's tier, changed from the table, is in the database.
   const users = page.getByTestId("users-table");
   await expect(users).toContainText(`${clerkUsers} live users`);
@@ -208,4 +251,46 @@ test("m. an admin reconciles from the console: a dry run's diff, an apply with l
   await users.getByRole("button", { name: "Next" }).click();
   await expect(users).toContainText("Page 2 of 2");
   await expect(users.locator("tbody tr")).toHaveCount(clerkUsers - 10);
+});
+
+test("n. a mass deletion the guard refused waits for the admin's explicit confirmation; an interrupted run is shown as such and resumed", async ({ page, db }, testInfo) => {
+  // Fifteen live rows Clerk does not know: more than 10 and more than 2% of the live rows.
+  await db.sql`insert into users (id, email, clerk_updated_at) select 'user_ghost_' || g, 'ghost' || g || '@example.com', 1000 from generate_series(1, 15) as g`;
+  await signIn(page, "user_demo_margaret");
+  await expect(page.getByTestId("sync-status")).toHaveAttribute("data-status", "synced");
+  await page.goto("/admin/sync");
+  const panel = page.getByTestId("reconcile-panel");
+  const run = panel.getByTestId("reconcile-run");
+
+  await panel.getByRole("button", { name: "Apply" }).click();
+  await expect(run).toHaveAttribute("data-status", "refused");
+  await expect(run).toHaveAttribute("data-error-code", "MASS_DELETION_REFUSED");
+  await expect(panel.getByTestId("reconcile-refused")).toContainText("It would tombstone 15 users, more than the limit of 10");
+  const ghosts = async () => (await db.sql<[{ n: number }]>`select count(*)::int as n from users where id like 'user_ghost_%' and deleted_at is null`)[0].n;
+  expect(await ghosts()).toBe(15);
+  await testInfo.attach("console-mass-deletion", { body: await page.screenshot({ path: testInfo.outputPath("console-mass-deletion.png"), fullPage: true }), contentType: "image/png" });
+
+  // Two explicit steps; cancelling writes nothing.
+  await panel.getByRole("button", { name: "Review and apply the 15 deletions" }).click();
+  await panel.getByRole("button", { name: "Cancel" }).click();
+  expect(await ghosts()).toBe(15);
+  await panel.getByRole("button", { name: "Review and apply the 15 deletions" }).click();
+  await expect(panel.getByTestId("reconcile-confirm-deletions")).toContainText("tombstone up to 15 users");
+  await panel.getByRole("button", { name: "Tombstone up to 15 users" }).click();
+  await expect(run).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+  await expect(panel.getByTestId("reconcile-deleted-count")).toHaveText("15");
+  expect(await ghosts()).toBe(0);
+
+  // A run whose process stopped: still `running`, its lease expired. Shown as interrupted; Apply resumes it.
+  await db.sql`insert into user_sync_reconcile_runs (id, mode, dry_run, status, high_water_mark_ms, walked, clerk_total, started_at)
+    values ('run_stopped', 'full', false, 'running', 0, 3, 8, now() + interval '1 second')`;
+  await db.sql`insert into user_sync_reconcile_lease (name, holder, run_id, acquired_at, heartbeat_at, expires_at)
+    values ('reconcile', 'a-stopped-process', 'run_stopped', now() - interval '2 minutes', now() - interval '2 minutes', now() - interval '1 minute')`;
+  await page.reload();
+  await expect(run).toHaveAttribute("data-run-id", "run_stopped");
+  await expect(run).toHaveAttribute("data-status", "interrupted");
+  await expect(panel.getByTestId("reconcile-status")).toContainText("Interrupted: the process running it stopped");
+  await panel.getByRole("button", { name: "Apply" }).click();
+  await expect(run).toHaveAttribute("data-run-id", "run_stopped");
+  await expect(run).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
 });

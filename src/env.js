@@ -37,7 +37,7 @@ export const env = createEnv({
     CLERK_JWT_KEY: z.string().includes("BEGIN PUBLIC KEY").optional(),
     /** whsec_… secret of the Clerk webhook endpoint; unset disables /api/webhooks/clerk. */
     CLERK_WEBHOOK_SIGNING_SECRET: z.string().startsWith("whsec_").optional(),
-    /** When set, webhook events of any other Clerk instance are ignored. */
+    /** When set, webhook events of any other Clerk instance are ignored, and reconciliation proves the Backend API is this instance. */
     CLERK_INSTANCE_ID: z.string().min(1).optional(),
     /** Days a processed webhook's svix-id is kept in clerk_webhook_events (Svix retries for about 28 h). */
     USER_SYNC_WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(2).default(30),
@@ -55,6 +55,10 @@ export const env = createEnv({
     USER_SYNC_CLERK_REQUESTS_PER_10S: z.coerce.number().int().positive().optional(),
     /** The most of that budget reconciliation may take. */
     USER_SYNC_RECONCILE_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+    /** The most tombstones one reconciliation may write (default: more than 10 and more than 2% of live rows is refused). */
+    USER_SYNC_RECONCILE_MAX_DELETIONS: z.coerce.number().int().min(0).optional(),
+    /** A reconciliation run's lease lasts this long after its last renewal: a stopped run is taken over after it. */
+    USER_SYNC_RECONCILE_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     /** How long the health view (admin API, console) reuses Clerk's user count, shared by every instance (0: every check asks). */
     USER_SYNC_CLERK_COUNT_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
     /** How long a user's admin role read from Clerk is reused by every instance: the most a revoked role keeps working. */
@@ -86,6 +90,8 @@ export const env = createEnv({
     ADMIN_API_KEY_PREVIOUS: process.env.ADMIN_API_KEY_PREVIOUS,
     USER_SYNC_CLERK_REQUESTS_PER_10S: process.env.USER_SYNC_CLERK_REQUESTS_PER_10S,
     USER_SYNC_RECONCILE_BUDGET_SHARE: process.env.USER_SYNC_RECONCILE_BUDGET_SHARE,
+    USER_SYNC_RECONCILE_MAX_DELETIONS: process.env.USER_SYNC_RECONCILE_MAX_DELETIONS,
+    USER_SYNC_RECONCILE_LEASE_SECONDS: process.env.USER_SYNC_RECONCILE_LEASE_SECONDS,
     USER_SYNC_CLERK_COUNT_CACHE_SECONDS: process.env.USER_SYNC_CLERK_COUNT_CACHE_SECONDS,
     USER_SYNC_ADMIN_ROLE_CACHE_SECONDS: process.env.USER_SYNC_ADMIN_ROLE_CACHE_SECONDS,
     BENCH_FRAMEWORK_FLOOR: process.env.BENCH_FRAMEWORK_FLOOR,

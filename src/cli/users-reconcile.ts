@@ -1,5 +1,5 @@
 /**
- * `npm run users:reconcile -- --dry-run | --apply [--mode full|incremental] [--json]`
+ * `npm run users:reconcile -- --dry-run | --apply [--force] [--mode full|incremental] [--json]`
  *
  * Reconciles the users mirror with Clerk from a terminal or a job runner: the host's own
  * `userSync.reconcile` (what the admin API calls), with the app's database, Clerk key and the
@@ -8,8 +8,11 @@
  *
  * Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise), the
  * summary table (or the JSON report with `--json`) to stdout.
- * Exit codes: 0 done, 1 failed (the checkpoint is kept: run it again to resume),
- * 2 bad arguments, 3 refused because another run holds the lock.
+ * Exit codes: 0 done, 1 failed (the checkpoint is kept: run it again to resume), 2 bad
+ * arguments, 3 refused because another run holds the lease, 4 refused because the Backend API
+ * is not proven to be the app's Clerk instance (nothing written), 5 mass deletion refused
+ * (creates and updates applied, no tombstone: `--force` applies them), 6 incremental run past
+ * its depth (what it read was applied: run `--mode full`).
  */
 import { parseArgs } from "node:util";
 
@@ -17,13 +20,20 @@ import nextEnv from "@next/env";
 import { SingleBar } from "cli-progress";
 import Table from "cli-table3";
 
-import type { ReconcileProgress, ReconcileReport } from "clerk-user-sync/server";
+import type { ReconcileProgress, ReconcileRefusalCode, ReconcileReport } from "clerk-user-sync/server";
 
-const usage = "Usage: npm run users:reconcile -- --dry-run | --apply [--mode full|incremental] [--json]";
+const usage = "Usage: npm run users:reconcile -- --dry-run | --apply [--force] [--mode full|incremental] [--json]";
 
-const exitCodes = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
+const exitCodes = { ok: 0, failed: 1, usage: 2, locked: 3, instance: 4, massDeletion: 5, incrementalTooDeep: 6 } as const;
 
-type CliOptions = { dryRun: boolean; mode: "full" | "incremental"; json: boolean };
+const refusalExitCodes: Record<ReconcileRefusalCode, number> = {
+  CLERK_INSTANCE_MISMATCH: exitCodes.instance,
+  CLERK_INSTANCE_UNPROVEN: exitCodes.instance,
+  MASS_DELETION_REFUSED: exitCodes.massDeletion,
+  INCREMENTAL_TOO_DEEP: exitCodes.incrementalTooDeep,
+};
+
+type CliOptions = { dryRun: boolean; mode: "full" | "incremental"; force: boolean; json: boolean };
 
 function parseCommandLine(argv: string[]): CliOptions | { error: string } | "help" {
   let values;
@@ -34,6 +44,7 @@ function parseCommandLine(argv: string[]): CliOptions | { error: string } | "hel
         "dry-run": { type: "boolean" },
         apply: { type: "boolean" },
         mode: { type: "string" },
+        force: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -47,8 +58,11 @@ function parseCommandLine(argv: string[]): CliOptions | { error: string } | "hel
   if (!!values["dry-run"] === !!values.apply) return { error: "choose exactly one of --dry-run or --apply" };
   const mode = values.mode ?? "full";
   if (mode !== "full" && mode !== "incremental") return { error: "--mode must be full or incremental" };
-  return { dryRun: !!values["dry-run"], mode, json: !!values.json };
+  if (values.force && !values.apply) return { error: "--force applies tombstones: it needs --apply" };
+  return { dryRun: !!values["dry-run"], mode, force: !!values.force, json: !!values.json };
 }
+
+const phaseLabels: Record<ReconcileProgress["phase"], string> = { walk: "walking   ", confirm: "confirming", tombstone: "tombstones" };
 
 /** A bar on a terminal, a plain line every few seconds elsewhere (CI logs, job runners). */
 function createProgressReporter(stream: NodeJS.WriteStream) {
@@ -72,7 +86,7 @@ function createProgressReporter(stream: NodeJS.WriteStream) {
       update(progress: ReconcileProgress) {
         walkedAtStart ??= progress.walked;
         const total = Math.max(progress.clerkTotal ?? 0, progress.walked, 1);
-        const payload = { phase: progress.phase === "walk" ? "walking   " : "confirming", rate: rate(progress.walked), requests: progress.clerkRequests };
+        const payload = { phase: phaseLabels[progress.phase], rate: rate(progress.walked), requests: progress.clerkRequests };
         if (!started) {
           bar.start(total, progress.walked, payload);
           started = true;
@@ -95,7 +109,8 @@ function createProgressReporter(stream: NodeJS.WriteStream) {
       const users = rate(progress.walked);
       const remaining = typeof total === "number" ? Math.max(0, total - progress.walked) : null;
       const eta = remaining !== null && users > 0 ? `${Math.ceil(remaining / users)}s` : "?";
-      const confirm = progress.phase === "confirm" ? `, ${progress.confirmed} deletion candidates confirmed` : "";
+      const confirm =
+        progress.phase === "walk" ? "" : `, ${progress.liveRows} mirror rows checked, ${progress.wouldDelete} confirmed gone, ${progress.unconfirmed} unconfirmed`;
       stream.write(
         `users:reconcile ${progress.phase}: ${progress.walked}/${total} users, ${users} users/s, ETA ${eta}${confirm}, Clerk requests ${progress.clerkRequests}\n`,
       );
@@ -116,11 +131,13 @@ function summaryTable(report: ReconcileReport) {
     ["missing (created)", report.counts.missing],
     ["stale (updated)", report.counts.stale],
     ["deleted (tombstoned)", report.counts.deleted],
+    ["unconfirmed (left alone)", report.unconfirmed],
+    ["confirmed gone / deletion limit", `${report.wouldDelete} / ${report.deletionLimit ?? "-"}`],
     ["unchanged", report.counts.unchanged],
     ["malformed in Clerk (skipped)", report.malformed],
     ["Clerk requests", report.clerkRequests],
     ["duration", `${(report.durationMs / 1000).toFixed(1)} s`],
-    ["run", `${report.runId} (${report.mode}${report.resumed ? ", resumed" : ""})`],
+    ["run", `${report.runId} (${report.mode}${report.resumed ? ", resumed" : ""}${report.status === "refused" ? ", refused" : ""})`],
   );
   return table.toString();
 }
@@ -156,6 +173,7 @@ async function main(argv: string[]): Promise<number> {
     const report = await userSync.reconcile({
       dryRun: parsed.dryRun,
       mode: parsed.mode,
+      force: parsed.force,
       signal: controller.signal,
       onProgress: (p) => progress.update(p),
     });
@@ -171,9 +189,16 @@ async function main(argv: string[]): Promise<number> {
       return exitCodes.locked;
     }
     await userSync.telemetry?.close().catch(() => undefined);
+    if (error instanceof reconcile.ReconcileRefusedError) {
+      if (error.code === "MASS_DELETION_REFUSED" || error.code === "INCREMENTAL_TOO_DEEP") {
+        process.stdout.write(parsed.json ? `${JSON.stringify({ error: error.code, ...error.report }, null, 2)}\n` : `${summaryTable(error.report)}\n`);
+      }
+      process.stderr.write(`users:reconcile: refused (${error.code}): ${error.message}\n`);
+      return refusalExitCodes[error.code];
+    }
     // Names and codes only: a driver's message can quote row values (emails, names).
     const reason =
-      error instanceof reconcile.ReconcileClerkError
+      error instanceof reconcile.ReconcileClerkError || error instanceof reconcile.ReconcileLeaseLostError
         ? error.message
         : controller.signal.aborted
           ? "interrupted"

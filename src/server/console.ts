@@ -1,12 +1,12 @@
 import "server-only";
 
-import { asc, count, desc, eq, isNull, sql } from "drizzle-orm";
+import { asc, count, desc, isNull, sql } from "drizzle-orm";
 import { after } from "next/server";
 
 import { getDb } from "~/server/db";
-import { users, userSyncReconcileRuns, type User } from "~/server/db/schema";
+import { users, type User } from "~/server/db/schema";
 import { userSync } from "~/server/user-sync";
-import { ReconcileLockedError, reconcileLockHeld, type HealthReport, type ReconcileMode, type ReconcileReport } from "clerk-user-sync/server";
+import { ReconcileLockedError, type HealthReport, type ReconcileMode, type ReconcileReport, type ReconcileRunView } from "clerk-user-sync/server";
 
 /** One hour of webhook deliveries, by what they did (`created`, `updated`, …, `dead_letter`). */
 export type WebhookHour = { hourStart: string; counts: Record<string, number>; total: number };
@@ -89,7 +89,6 @@ export async function readConsoleOverview(nowMs = Date.now()): Promise<ConsoleOv
   return { health, webhookHours, writeHours, generatedAt: new Date(nowMs).toISOString() };
 }
 
-type ReconcileRunRow = typeof userSyncReconcileRuns.$inferSelect;
 type ReconcileCounts = ReconcileReport["counts"];
 type ReconcileChange = ReconcileReport["changes"][number];
 type ReconcileChangeKind = ReconcileChange["kind"];
@@ -102,13 +101,21 @@ export type ConsoleReconcileRun = {
   id: string;
   mode: ReconcileMode;
   dryRun: boolean;
-  status: ReconcileRunRow["status"];
-  phase: ReconcileRunRow["phase"];
-  /** Users of Clerk's list walked so far, and Clerk's count when the latest page was read (null before the first page). */
+  status: ReconcileRunView["status"];
+  phase: ReconcileRunView["phase"];
+  /** Users of Clerk's list walked so far, and Clerk's count when the walk started (null before it). */
   walked: number;
   clerkTotal: number | null;
   counts: ReconcileCounts;
+  /** Live rows Clerk conclusively said are gone, and the most tombstones the run may write (null before the deletion check). */
+  wouldDelete: number;
+  deletionLimit: number | null;
+  /** Live rows whose deletion Clerk did not confirm conclusively: left alone, checked again next run. */
+  unconfirmed: number;
+  /** Live mirror rows the deletion check went through. */
+  liveRows: number;
   clerkRequests: number;
+  /** Why it failed or was refused: a Clerk or guard code (e.g. `MASS_DELETION_REFUSED`, `CLERK_INSTANCE_MISMATCH`). */
   errorCode: string | null;
   startedAt: string;
   finishedAt: string | null;
@@ -116,58 +123,59 @@ export type ConsoleReconcileRun = {
   changes: Record<ReconcileChangeKind, ReconcileChange[]>;
   /** The run found more changes than `changes` lists. */
   truncated: boolean;
-  /** `running`, but no process holds the lock: the one running it stopped (the next apply of its mode resumes an apply run). */
+  /** `running`, but no live lease works on it: the process running it stopped (the next full apply resumes an apply run). */
   interrupted: boolean;
 };
 
-function consoleRunOf(row: ReconcileRunRow, interrupted: boolean): ConsoleReconcileRun {
+function consoleRunOf(run: ReconcileRunView): ConsoleReconcileRun {
   const changes = { missing: [], stale: [], deleted: [] } as Record<ReconcileChangeKind, ReconcileChange[]>;
   let dropped = false;
-  for (const change of row.changes) {
+  for (const change of run.changes) {
     const list = changes[change.kind];
     if (list.length < consoleChangesPerKind) list.push(change);
     else dropped = true;
   }
   return {
-    id: row.id,
-    mode: row.mode,
-    dryRun: row.dryRun,
-    status: row.status,
-    phase: row.phase,
-    walked: row.walked,
-    clerkTotal: row.clerkTotal,
-    counts: { missing: row.missing, stale: row.stale, deleted: row.deleted, unchanged: row.unchanged },
-    clerkRequests: row.clerkRequests,
-    errorCode: row.errorCode,
-    startedAt: row.startedAt.toISOString(),
-    finishedAt: row.finishedAt?.toISOString() ?? null,
+    id: run.id,
+    mode: run.mode,
+    dryRun: run.dryRun,
+    status: run.status,
+    phase: run.phase,
+    walked: run.walked,
+    clerkTotal: run.clerkTotal,
+    counts: { missing: run.missing, stale: run.stale, deleted: run.deleted, unchanged: run.unchanged },
+    wouldDelete: run.wouldDelete,
+    deletionLimit: run.deletionLimit,
+    unconfirmed: run.unconfirmed,
+    liveRows: run.liveRows,
+    clerkRequests: run.clerkRequests,
+    errorCode: run.errorCode,
+    startedAt: new Date(run.startedAt).toISOString(),
+    finishedAt: run.finishedAt ? new Date(run.finishedAt).toISOString() : null,
     changes,
-    truncated: row.truncated || dropped,
-    interrupted,
+    truncated: run.truncated || dropped,
+    interrupted: run.interrupted,
   };
 }
 
-/** The run with this id, else the one started last (any status); null when there is none. */
+/** The run with this id, else the one started last (any status, any source); null when there is none. */
 export async function readReconcileRun(runId?: string): Promise<ConsoleReconcileRun | null> {
-  const db = await getDb();
-  const runs = userSyncReconcileRuns;
-  const [row] = await db
-    .select()
-    .from(runs)
-    .where(runId ? eq(runs.id, runId) : undefined)
-    .orderBy(desc(runs.startedAt))
-    .limit(1);
-  if (!row) return null;
-  return consoleRunOf(row, row.status === "running" && !(await reconcileLockHeld(db)));
+  const run = await userSync.reconcileRun(runId);
+  return run ? consoleRunOf(run) : null;
 }
 
 /**
- * Starts a reconciliation with the plugin's reconciler and answers its run id as soon as the
- * run row exists; the run goes on in this server process (the console polls its row, so it
- * survives the admin leaving the page). Rejects with `ReconcileLockedError` when another run,
- * on any instance, holds the lock.
+ * Starts a reconciliation with the plugin's reconciler and answers its run as soon as its row
+ * exists (the lease taken, nothing else done yet); the run goes on in this server process (the
+ * console polls its row, so it survives the admin leaving the page). Rejects with
+ * `ReconcileLockedError` at once when another run, on any instance, holds the lease.
+ * `allowDeletionsUpTo`: the admin confirmed that many tombstones of a refused mass deletion.
  */
-export async function startConsoleReconcile(request: { dryRun: boolean; mode: ReconcileMode }): Promise<{ runId: string }> {
+export async function startConsoleReconcile(request: {
+  dryRun: boolean;
+  mode: ReconcileMode;
+  allowDeletionsUpTo?: number;
+}): Promise<{ runId: string; run: ConsoleReconcileRun | null }> {
   let started: (runId: string) => void = () => undefined;
   const runIdKnown = new Promise<string>((resolve) => (started = resolve));
   const run = userSync.reconcile({ ...request, onProgress: (progress) => started(progress.runId) });
@@ -178,7 +186,8 @@ export async function startConsoleReconcile(request: { dryRun: boolean; mode: Re
     console.warn(JSON.stringify({ at: "console-reconcile", error: typeof code === "string" ? code : error instanceof Error ? error.name : "unknown" }));
   });
   keepAliveAfterResponse(run);
-  return { runId: await Promise.race([runIdKnown, run.then((report) => report.runId)]) };
+  const runId = await Promise.race([runIdKnown, run.then((report) => report.runId)]);
+  return { runId, run: await readReconcileRun(runId) };
 }
 
 /**

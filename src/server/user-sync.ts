@@ -28,6 +28,13 @@ export const userSync = createUserSync({
   admin: { apiKey: env.ADMIN_API_KEY, previousApiKey: env.ADMIN_API_KEY_PREVIOUS },
   // Clerk's count and users' admin roles are read at most once per period by all instances together.
   health: { clerkCountCacheMs: env.USER_SYNC_CLERK_COUNT_CACHE_SECONDS * 1000 },
+  // Each run proves the Backend API is CLERK_INSTANCE_ID's instance before it writes (unset: the
+  // instance of the sessions user.sync verified); a larger deletion than the guard allows is refused.
+  reconcile: {
+    instanceId: env.CLERK_INSTANCE_ID,
+    maxDeletions: env.USER_SYNC_RECONCILE_MAX_DELETIONS,
+    leaseSeconds: env.USER_SYNC_RECONCILE_LEASE_SECONDS,
+  },
   adminRole: { cacheSeconds: env.USER_SYNC_ADMIN_ROLE_CACHE_SECONDS },
   // Telemetry flushes and the webhook inbox prune run after the response, where the platform
   // waits for them (serverless functions are frozen once their response and after() work end).

@@ -17,5 +17,7 @@ export {
   userSyncConfigProblems,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
+  userSyncReconcileLease,
+  userSyncClerkSessionKeys,
   userSyncWriteStats,
 } from "./server/schema";

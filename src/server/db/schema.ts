@@ -13,6 +13,8 @@ export {
   userSyncConfigProblems,
   userSyncReconcileRuns,
   userSyncReconcileSeen,
+  userSyncReconcileLease,
+  userSyncClerkSessionKeys,
   userSyncWriteStats,
 } from "clerk-user-sync/schema";
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { createUserSyncAdmin, parseReconcileQuery, type AdminLogEntry } from "./admin";
 import { UserSyncError } from "./errors";
 import type { HealthReport } from "./health";
-import type { ReconcileReport, ReconcileRequest } from "./reconcile";
+import { ReconcileRefusedError, type ReconcileReport, type ReconcileRequest } from "./reconcile";
 
 const key = "k".repeat(20) + "0123456789abcdef0123456789abcdef";
 const previousKey = "p".repeat(40);
@@ -37,14 +37,20 @@ function report(request: ReconcileRequest): ReconcileReport {
     runId: "run_1",
     dryRun: request.dryRun,
     mode: request.mode,
+    status: "succeeded",
     counts: { missing: 1, stale: 0, deleted: 0, unchanged: 3 },
     changes: [{ userId: "user_new", kind: "missing", fields: ["email", "firstName"] }],
     truncated: false,
+    wouldDelete: 0,
+    deletionLimit: 10,
+    unconfirmed: 0,
+    liveRows: 3,
+    instanceKeyId: "ins_test",
     clerkRequests: 2,
     durationMs: 12,
     malformed: 0,
     resumed: false,
-    timings: { databaseMs: 5, clerkMs: 7 },
+    timings: { databaseMs: 5, clerkMs: 7, longestDatabaseCallMs: 2 },
   };
 }
 
@@ -94,14 +100,26 @@ describe("POST reconcile", () => {
     ]);
   });
 
+  it("force=true (with dry_run=false only) asks the run to apply every confirmed deletion", async () => {
+    const { handler, calls } = admin();
+    expect((await handler.reconcile(post("?dry_run=false&force=true"))).status).toBe(200);
+    expect((await handler.reconcile(post("?dry_run=false&force=false"))).status).toBe(200);
+    expect(calls).toEqual([
+      { dryRun: false, mode: "full", force: true },
+      { dryRun: false, mode: "full" },
+    ]);
+  });
+
   it.each([
+    ["?force=true", "force=true applies tombstones: it needs dry_run=false"],
+    ["?dry_run=false&force=yes", "force must be true or false"],
     ["?dry_run=no", "dry_run must be true or false"],
     ["?dry_run=", "dry_run must be true or false"],
     ["?dry_run=FALSE", "dry_run must be true or false"],
     ["?mode=partial", "mode must be full or incremental"],
     ["?dry_run=false&dry_run=true", "dry_run is given more than once"],
-    ["?dryrun=false", "Unknown query parameter: only dry_run and mode are accepted"],
-    ["?dry_run=false&user=ada@example.com", "Unknown query parameter: only dry_run and mode are accepted"],
+    ["?dryrun=false", "Unknown query parameter: only dry_run, mode and force are accepted"],
+    ["?dry_run=false&user=ada@example.com", "Unknown query parameter: only dry_run, mode and force are accepted"],
   ])("400 for %s, and no run", async (query, message) => {
     const { handler, calls } = admin();
     const response = await handler.reconcile(post(query));
@@ -123,6 +141,26 @@ describe("POST reconcile", () => {
     const response = await handler.reconcile(post("?dry_run=false"));
     expect(response.status).toBe(409);
     expect(await response.json()).toEqual({ error: "reconcile_in_progress", message: "Another reconciliation run holds the lock" });
+  });
+
+  it("422 mass_deletion_refused with wouldDelete, limit and the run's report", async () => {
+    const refused = { ...report({ dryRun: false, mode: "full" }), status: "refused" as const, wouldDelete: 40, deletionLimit: 10 };
+    const { handler } = admin({ reconcile: () => Promise.reject(new ReconcileRefusedError("MASS_DELETION_REFUSED", "would tombstone 40 users", refused)) });
+    const response = await handler.reconcile(post("?dry_run=false"));
+    expect(response.status).toBe(422);
+    expect(await response.json()).toEqual({ ...refused, error: "mass_deletion_refused", message: "would tombstone 40 users", wouldDelete: 40, limit: 10 });
+  });
+
+  it.each([
+    ["CLERK_INSTANCE_MISMATCH", 502, "clerk_instance_mismatch"],
+    ["CLERK_INSTANCE_UNPROVEN", 503, "clerk_instance_unproven"],
+    ["INCREMENTAL_TOO_DEEP", 422, "incremental_too_deep"],
+  ] as const)("a run refused with %s → %i %s, with its message and run id", async (code, status, error) => {
+    const refused = { ...report({ dryRun: true, mode: "full" }), status: "refused" as const };
+    const { handler } = admin({ reconcile: () => Promise.reject(new ReconcileRefusedError(code, "why", refused)) });
+    const response = await handler.reconcile(post());
+    expect(response.status).toBe(status);
+    expect(await response.json()).toMatchObject({ error, message: "why", runId: "run_1" });
   });
 
   it.each([

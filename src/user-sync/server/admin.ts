@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { classifyDatabaseError, isDatabaseError } from "./database-errors";
 import { UserSyncError } from "./errors";
 import type { HealthReport } from "./health";
-import type { ReconcileReport, ReconcileRequest } from "./reconcile";
+import type { ReconcileRefusalCode, ReconcileReport, ReconcileRequest } from "./reconcile";
 
 /** One line per admin request. Never carries the key, a header or a query value. */
 export type AdminLogEntry = {
@@ -31,7 +31,7 @@ export type UserSyncAdminOptions = {
   health: { check(): Promise<HealthReport> };
   /** Runs one reconciliation with the host's database, Clerk client and budget. Unset: 503. */
   reconcile?: (request: ReconcileRequest) => Promise<ReconcileReport>;
-  /** Recognizes "another run holds the lock" (default: an error named `ReconcileLockedError`). */
+  /** Recognizes "another run holds the lease" (default: an error named `ReconcileLockedError`). */
   isReconcileLocked?: (error: unknown) => boolean;
   /** Where the one line per request goes; the default writes JSON to the console. */
   log?: (entry: AdminLogEntry) => void;
@@ -115,10 +115,13 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
     },
 
     /**
-     * `POST /api/admin/user-sync/reconcile?dry_run=true|false&mode=full|incremental` (defaults:
-     * dry run, full) → 200 `ReconcileReport`; 400 on other parameters; 409 while another run
-     * holds the lock; 501 when the host's database cannot run it (ReconcileUnsupportedError); 503
-     * when no reconciliation is wired.
+     * `POST /api/admin/user-sync/reconcile?dry_run=true|false&mode=full|incremental&force=true|false`
+     * (defaults: dry run, full, not forced) → 200 `ReconcileReport`; 400 on other parameters; 409
+     * while another run holds the lease; 422 `mass_deletion_refused` (`wouldDelete`, `limit` and
+     * the run's report: creates and updates applied, no tombstone; `force=true` applies them) or
+     * `incremental_too_deep` (run full mode); 502 `clerk_instance_mismatch` (the Backend API is
+     * another Clerk instance) and 503 `clerk_instance_unproven` (the app does not know its
+     * instance yet): nothing written; 503 when no reconciliation is wired.
      */
     async reconcile(request: Request): Promise<Response> {
       const refused = gate("reconcile", request);
@@ -134,9 +137,13 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
         if (isLocked(error)) {
           return answer("reconcile", 409, { error: "reconcile_in_progress", message: "Another reconciliation run holds the lock" }, { reason: "locked" });
         }
-        if ((error as { code?: unknown } | null)?.code === "RECONCILE_UNSUPPORTED") {
-          // The host's database cannot hold the run's lock (createUserSync logged why at start).
-          return answer("reconcile", 501, { error: "reconcile_unsupported", message: (error as Error).message }, { reason: "reconcile_unsupported" });
+        const refusal = refusalOf(error);
+        if (refusal) {
+          const { status, body } = refusalAnswer(refusal);
+          return answer("reconcile", status, body, { reason: refusal.code });
+        }
+        if (error instanceof Error && error.name === "ReconcileLeaseLostError") {
+          return answer("reconcile", 409, { error: "reconcile_lease_lost", message: error.message }, { reason: "lease_lost" });
         }
         return failure("reconcile", error);
       }
@@ -146,19 +153,45 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
 
 export type UserSyncAdmin = ReturnType<typeof createUserSyncAdmin>;
 
-const reconcileParameters = new Set(["dry_run", "mode"]);
+const reconcileParameters = new Set(["dry_run", "mode", "force"]);
 
-/** `dry_run` (default true) and `mode` (default full); anything else is refused, values never echoed. */
+/** `dry_run` (default true), `mode` (default full), `force` (default false); anything else is refused, values never echoed. */
 export function parseReconcileQuery(params: URLSearchParams): ReconcileRequest | { error: string } {
   for (const name of new Set(params.keys())) {
-    if (!reconcileParameters.has(name)) return { error: "Unknown query parameter: only dry_run and mode are accepted" };
+    if (!reconcileParameters.has(name)) return { error: "Unknown query parameter: only dry_run, mode and force are accepted" };
     if (params.getAll(name).length > 1) return { error: `${name} is given more than once` };
   }
   const dryRun = params.get("dry_run") ?? "true";
   if (dryRun !== "true" && dryRun !== "false") return { error: "dry_run must be true or false" };
   const mode = params.get("mode") ?? "full";
   if (mode !== "full" && mode !== "incremental") return { error: "mode must be full or incremental" };
-  return { dryRun: dryRun === "true", mode };
+  const force = params.get("force") ?? "false";
+  if (force !== "true" && force !== "false") return { error: "force must be true or false" };
+  if (force === "true" && dryRun === "true") return { error: "force=true applies tombstones: it needs dry_run=false" };
+  return force === "true" ? { dryRun: false, mode, force: true } : { dryRun: dryRun === "true", mode };
+}
+
+type Refusal = { code: ReconcileRefusalCode; message: string; report: ReconcileReport };
+
+/** A guard's refusal (`ReconcileRefusedError`), recognised by its shape. */
+function refusalOf(error: unknown): Refusal | null {
+  if (!(error instanceof Error) || error.name !== "ReconcileRefusedError") return null;
+  const { code, report } = error as Error & Partial<Refusal>;
+  return typeof code === "string" && report ? { code, message: error.message, report } : null;
+}
+
+/** The status and body of each refusal (the error code in lower case, as the API's other errors). */
+function refusalAnswer({ code, message, report }: Refusal): { status: number; body: Record<string, unknown> } {
+  switch (code) {
+    case "MASS_DELETION_REFUSED":
+      return { status: 422, body: { error: "mass_deletion_refused", message, limit: report.deletionLimit, ...report } };
+    case "INCREMENTAL_TOO_DEEP":
+      return { status: 422, body: { error: "incremental_too_deep", message, ...report } };
+    case "CLERK_INSTANCE_MISMATCH":
+      return { status: 502, body: { error: "clerk_instance_mismatch", message, runId: report.runId } };
+    case "CLERK_INSTANCE_UNPROVEN":
+      return { status: 503, body: { error: "clerk_instance_unproven", message, runId: report.runId } };
+  }
 }
 
 function writeToConsole(entry: AdminLogEntry) {

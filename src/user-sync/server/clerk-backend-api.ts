@@ -197,13 +197,27 @@ export function createClerkBackendApi(clerk: ClerkBackendApiOptions, options: { 
       if (answer.status === 404 && clerkErrorCodes(answer.json).includes("resource_not_found")) return userNotFound;
       throw failure(answer);
     },
-    /** How many users the instance has (`total_count`). */
-    async getUserCount(): Promise<number> {
-      const answer = await get("/users/count");
+    /** How many users the instance has (`total_count`), or how many match `filters` (the list's own filters). */
+    async getUserCount(filters: UserListQuery = {}): Promise<number> {
+      const answer = await get(`/users/count${queryString(filters)}`);
       if (answer.status !== 200) throw failure(answer);
       const parsed = countBody.safeParse(answer.json);
       if (!parsed.success) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a user count that is not a count");
       return parsed.data.total_count;
+    },
+    /**
+     * `GET /v1/users` with `query` (`limit`, `order_by`, `starting_after`, `offset`, `user_id`,
+     * …): the users' JSON as Clerk serves them. A parameter Clerk refuses (400/422 with its
+     * `errors[]`, e.g. a `starting_after` that names no user) is a `ClerkRefusedError`.
+     */
+    async listUsers(query: UserListQuery): Promise<unknown[]> {
+      const answer = await get(`/users${queryString(query)}`);
+      if (answer.status === 200) {
+        if (!Array.isArray(answer.json)) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a user list that is not a list");
+        return answer.json as unknown[];
+      }
+      if (answer.status === 400 || answer.status === 422) writtenUser(answer);
+      throw failure(answer);
     },
     /** The key ids (`kid`) of the instance's session-signing keys. */
     async getJwksKeyIds(): Promise<string[]> {
@@ -217,6 +231,19 @@ export function createClerkBackendApi(clerk: ClerkBackendApiOptions, options: { 
 }
 
 export type ClerkBackendApi = ReturnType<typeof createClerkBackendApi>;
+
+/** Query parameters of `GET /v1/users` and `/v1/users/count`; an array repeats the parameter (`user_id`). */
+export type UserListQuery = Record<string, string | number | readonly string[] | undefined>;
+
+function queryString(query: UserListQuery): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    for (const item of typeof value === "object" ? value : [value]) params.append(name, String(item));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
 
 function clerkErrorCodes(json: unknown): string[] {
   const parsed = clerkErrorBody.safeParse(json);

@@ -26,15 +26,14 @@ import { users } from "~/server/db/schema";
 import { signedRequest, userEvent } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { configureNeonClients, driverNames, openDriver, throughPgBouncer, type DriverCaseName, type DriverEnvironment, type OpenedDriver } from "~/test/drivers";
-import { clerkUserJson } from "~/test/mocks/clerk-backend";
+import { clerkUserJson, testSessionKeyId } from "~/test/mocks/clerk-backend";
 import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
 import { startNeonHttpStandIn, startNeonWebSocketProxy } from "~/test/neon-stand-ins";
 import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "~/test/pgbouncer";
 
 import { rowsOf } from "./clerk-budget";
-import { databaseTraits } from "./drivers";
 import { userSyncColumns, userSyncTables } from "./schema";
-import { createUserSync, ReconcileUnsupportedError, type UserSyncDatabase } from ".";
+import { createUserSync, type UserSyncDatabase } from ".";
 
 const paths = [
   "user.sync + cooldown claim",
@@ -42,7 +41,7 @@ const paths = [
   "webhook delivery",
   "telemetry flush + prune",
   "inbox prune",
-  "reconciliation (lock + checkpoint)",
+  "reconciliation (lease + checkpoint)",
   "health check",
   "profile write",
 ] as const;
@@ -161,7 +160,7 @@ async function single(db: UserSyncDatabase, query: ReturnType<typeof sql>): Prom
 /** Empties every table of the database the driver is on (PGlite is a database of its own). */
 async function truncate(db: UserSyncDatabase) {
   await db.execute(
-    sql`${ours}truncate users, clerk_webhook_events, user_sync_write_stats, user_sync_clerk_budget, user_sync_clerk_fetches, user_sync_reconcile_runs, user_sync_reconcile_seen`,
+    sql`${ours}truncate users, clerk_webhook_events, user_sync_write_stats, user_sync_clerk_budget, user_sync_clerk_fetches, user_sync_reconcile_runs, user_sync_reconcile_seen, user_sync_reconcile_lease, user_sync_clerk_session_keys`,
   );
 }
 
@@ -183,6 +182,8 @@ function plugin(db: UserSyncDatabase, overrides: Partial<Parameters<typeof creat
     telemetry: { flushIntervalMs: 60_000 },
     webhook: { signingSecret: process.env.CLERK_WEBHOOK_SIGNING_SECRET, log: () => undefined, pruneIntervalMs: 0 },
     admin: { apiKey: "matrix_admin_key_0123456789abcdef0123456789" },
+    // The instance whose key the directory's JWKS serve: each run proves it before it writes.
+    reconcile: { instanceId: testSessionKeyId },
     log: () => undefined,
     ...overrides,
   });
@@ -259,30 +260,20 @@ const checks: Record<PathName, (db: UserSyncDatabase, make: () => UserSync) => P
     expect(await single(db, sql`${ours}select count(*)::int as n from clerk_webhook_events`)).toBe(1);
   },
 
-  async "reconciliation (lock + checkpoint)"(db, make) {
-    const traits = databaseTraits(db);
+  async "reconciliation (lease + checkpoint)"(db, make) {
     const userSync = make();
     const [stale, missing, gone] = [person(20, 1_700_000_000_000), person(21), person(22)];
     directory.add({ ...stale, firstName: "Renamed", updatedAtMs: stale.updatedAtMs + 5_000 });
     directory.add(missing);
     await userSync.webhook.handle(signedRequest(userEvent("user.created", stale), { svixId: "msg_matrix_stale" }));
     await userSync.webhook.handle(signedRequest(userEvent("user.created", gone), { svixId: "msg_matrix_gone" }));
-    if (!traits.interactiveTransactions) {
-      // Refused with the reason, as createUserSync logged it at construction.
-      const refused = await userSync.reconcile({ dryRun: false, mode: "full" }).catch((error: unknown) => error);
-      expect(refused).toBeInstanceOf(ReconcileUnsupportedError);
-      expect((refused as Error).message).toMatch(/interactive transaction.*neon-http/);
-      const answer = await userSync.admin.reconcile(
-        new Request("http://app.test/api/admin/user-sync/reconcile?dry_run=false", { method: "POST", headers: { authorization: "Bearer matrix_admin_key_0123456789abcdef0123456789" } }),
-      );
-      expect(answer.status).toBe(501);
-      return "refused at construction: no interactive transaction (until the lease, issue 17)";
-    }
+    // Every driver, neon-http and a single connection included: the lease is a row, no transaction is held.
     const report = await userSync.reconcile({ dryRun: false, mode: "full" });
     expect(report.counts).toEqual({ missing: 1, stale: 1, deleted: 1, unchanged: 0 });
-    // The checkpoint: the run's row, finished, walked to the end.
+    // The checkpoint: the run's row, finished, walked to the end; the lease given back.
     const [run] = rowsOf<{ status: string; phase: string; walked: number }>(await db.execute(sql`${ours}select status, phase, walked from user_sync_reconcile_runs`));
     expect(run).toEqual({ status: "succeeded", phase: "done", walked: 2 });
+    expect(await single(db, sql`${ours}select count(*)::int as n from user_sync_reconcile_lease`)).toBe(0);
     const second = await userSync.reconcile({ dryRun: false, mode: "full" });
     expect(second.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 2 });
   },
@@ -435,46 +426,23 @@ describe(`driver: ${twoInstances}`, () => {
   });
 });
 
-describe("createUserSync says at construction what the database's driver cannot do", () => {
-  const logged = () => {
-    const entries: unknown[] = [];
-    return { entries, log: (entry: unknown) => entries.push(entry) };
-  };
-
-  it("neon-http: no reconciliation (no interactive transaction), logged once when constructed", async () => {
-    const driver = await openDriver("neon-http", environment);
-    const { entries, log } = logged();
-    const userSync = plugin(driver.db, { log });
-    expect(entries).toEqual([{ level: "warn", event: "driver_limitation", driver: "neon-http", message: expect.stringMatching(/^Reconciliation is not available: .*interactive transaction/) as unknown }]);
-    await expect(userSync.reconcile({ dryRun: true, mode: "full" })).rejects.toBeInstanceOf(ReconcileUnsupportedError);
-    expect(entries).toHaveLength(1);
-  });
-
-  it("a pool of one connection: no reconciliation by default (its lock transaction would wait for itself), a session lock when asked for", async () => {
+describe("reconciliation needs no transaction: the drivers where a held lock could not run reconcile", () => {
+  it("neon-http (no interactive transaction) and a pool of one connection reconcile, and nothing is logged at construction", async () => {
+    const neonHttp = await openDriver("neon-http", environment);
     const client = postgres(testDb.url, { max: 1, onnotice: () => undefined });
     try {
-      const db = drizzlePostgresJs({ client, schema });
-      const { entries, log } = logged();
-      plugin(db, { log });
-      expect(entries).toEqual([{ level: "warn", event: "driver_limitation", driver: "postgres-js", message: expect.stringMatching(/single connection/) as unknown }]);
-      const direct = logged();
-      plugin(db, { log: direct.log, reconcile: { lock: "session" } });
-      expect(direct.entries).toEqual([]);
+      for (const db of [neonHttp.db, drizzlePostgresJs({ client, schema })]) {
+        directory.reset();
+        await truncate(db);
+        directory.add(person(40));
+        const entries: unknown[] = [];
+        const userSync = plugin(db, { log: (entry) => entries.push(entry) });
+        expect((await userSync.reconcile({ dryRun: false, mode: "full" })).counts).toEqual({ missing: 1, stale: 0, deleted: 0, unchanged: 0 });
+        expect(entries).toEqual([]);
+      }
     } finally {
       await client.end({ timeout: 5 });
-    }
-  });
-
-  it("a lock the database cannot hold, asked for explicitly, is refused when constructed", () => {
-    const pool = new pg.Pool({ connectionString: testDb.url, max: 4 });
-    try {
-      const db = drizzleNodePg({ client: pool, schema });
-      expect(() => plugin(db, { reconcile: { lock: "session" } })).toThrow(/^createUserSync: reconcile\.lock "session" .* node-postgres pool/);
-      const { entries, log } = logged();
-      plugin(db, { log });
-      expect(entries).toEqual([]);
-    } finally {
-      void pool.end();
+      await neonHttp.close();
     }
   });
 });

@@ -8,7 +8,8 @@
  * - `neon-http` sends each statement on its own HTTP request: no interactive transaction
  *   (drizzle's `transaction()` throws), no session.
  * - PGlite, a `pg.Client`, or a pool of one connection: a transaction held open by one task
- *   blocks every other statement of the process.
+ *   blocks every other statement of the process (the plugin holds none: reconciliation's single
+ *   flight is a lease row).
  */
 import { entityKind } from "drizzle-orm";
 
@@ -57,43 +58,4 @@ export function databaseTraits(db: UserSyncDatabase): DatabaseTraits {
     interactiveTransactions: driver !== "neon-http",
     singleConnection: max === 1,
   };
-}
-
-/** How reconciliation holds its single-flight lock (see reconcile.ts). */
-export type ReconcileLockMode = "transaction" | "session";
-
-/**
- * The lock by default: a session lock on PGlite (one connection, one session); a transaction held
- * for the run anywhere else. A session lock on another single connection is for the host to ask
- * for: behind a transaction pooler its two statements may run on two server connections, and the
- * lock would outlive the run.
- */
-export function defaultReconcileLock(traits: DatabaseTraits): ReconcileLockMode {
-  return traits.driver === "pglite" ? "session" : "transaction";
-}
-
-/**
- * Why reconciliation cannot run on this database with this lock, or null. Its lock is an open
- * transaction beside the run's own statements (a lease in PostgreSQL replaces it: issue 17).
- */
-export function reconcileLimitation(traits: DatabaseTraits, lock: ReconcileLockMode): string | null {
-  if (lock === "transaction" && !traits.interactiveTransactions) {
-    return `reconciliation holds its lock in an interactive transaction, which drizzle's ${traits.driver} driver does not have; reconcile from a job whose database uses a connection pool (neon-serverless's Pool, node-postgres, postgres.js) on the same PostgreSQL`;
-  }
-  if (lock === "transaction" && traits.singleConnection) {
-    return `reconciliation holds its lock in a transaction on one connection while its statements need another, and this ${traits.driver} database has a single connection; give it a pool of at least 2 connections, or pass reconcile: { lock: "session" } if that connection goes straight to PostgreSQL (not through a transaction pooler)`;
-  }
-  if (lock === "session" && !traits.singleConnection) {
-    return `reconcile.lock "session" takes and releases a session lock with two statements, which a ${traits.driver} pool may run on two connections; use the default lock on a connection pool`;
-  }
-  return null;
-}
-
-/** Reconciliation cannot run on the host's database (see `reconcileLimitation`); the admin API answers 501. */
-export class ReconcileUnsupportedError extends Error {
-  readonly code = "RECONCILE_UNSUPPORTED";
-  constructor(limitation: string) {
-    super(`Reconciliation is not available: ${limitation}`);
-    this.name = "ReconcileUnsupportedError";
-  }
 }

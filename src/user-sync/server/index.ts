@@ -1,7 +1,5 @@
 import "server-only";
 
-import { createClerkClient } from "@clerk/backend";
-
 import { createProfileService } from "./profile";
 import { withProfileProcedures } from "./profile-router";
 import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
@@ -11,11 +9,10 @@ import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-back
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
 import { createClerkReadCache } from "./clerk-cache";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
-import { databaseTraits, defaultReconcileLock, reconcileLimitation, ReconcileUnsupportedError } from "./drivers";
 import { UserSyncError } from "./errors";
-import { createReconciler, type ReconcileOptions, type ReconcileReport, type ReconcileRequest } from "./reconcile";
+import { createReconciler, createSessionKeyRecorder, readReconcileRun, type ReconcileOptions, type ReconcileReport, type ReconcileRequest } from "./reconcile";
 import { createUserSyncRouter, routerMount } from "./router";
-import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncLogEntry, type UserSyncOptions } from "./sync";
+import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
 import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
 import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
 import { defaultUserSyncTables } from "./schema";
@@ -50,15 +47,23 @@ export type UserSyncOperationsOptions = {
    */
   adminRole?: AdminRoleOptions;
   /**
-   * Reconciliation (the admin API's and the CLI's). Its lock defaults to what the database
-   * supports: `"session"` on PGlite (one connection: a lock transaction would block the run's own
-   * queries), else `"transaction"` (held on one pooled connection for the run). What a database
-   * cannot run (neon-http: no interactive transaction; a pool of one connection) is logged when
-   * `createUserSync` is constructed (or when a lazily opened database first opens), and
-   * `reconcile()` refuses with `ReconcileUnsupportedError` (the admin API's 501); a `lock` the
-   * database cannot hold throws at construction.
+   * Reconciliation (the admin API's, the console's and the CLI's). `instanceId` is the app's
+   * Clerk instance (default `CLERK_INSTANCE_ID`, else `webhook.instanceId`; unset: the signing
+   * key of the sessions `user.sync` verified), which each run proves against the Backend API's
+   * JWKS before it writes; `maxDeletions` is `USER_SYNC_RECONCILE_MAX_DELETIONS`.
    */
-  reconcile?: Pick<ReconcileOptions, "lock" | "maxChanges" | "incrementalOverlapMs" | "resumeWithinMs" | "retentionMs" | "clerkTimeoutMs">;
+  reconcile?: Pick<
+    ReconcileOptions,
+    | "instanceId"
+    | "maxDeletions"
+    | "leaseSeconds"
+    | "maxChanges"
+    | "incrementalOverlapMs"
+    | "incrementalMaxDepth"
+    | "resumeWithinMs"
+    | "retentionMs"
+    | "clerkTimeoutMs"
+  >;
 };
 
 /**
@@ -71,9 +76,9 @@ export type UserSyncOperationsOptions = {
  * attempt is counted by `telemetry` in PostgreSQL and passed to `onEvent`. `service` exposes
  * `configProblems()` and `counts()`; `profile` the profile edits; `isAdmin(userId)` checks a
  * Clerk user's admin role at most once per user per `adminRole.cacheSeconds` across instances;
- * `webhook.pruneInbox()` and
- * `webhook.clearDeadLetters()` are for a cron and operators; `reconcile({ dryRun, mode })` repairs
- * the mirror from Clerk's user list (what the admin API and `npm run users:reconcile` run).
+ * `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators;
+ * `reconcile({ dryRun, mode, force })` repairs the mirror from Clerk's user list (what the admin
+ * API, the console and `npm run users:reconcile` run) and `reconcileRun(runId?)` reads a run.
  *
  * @example
  * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
@@ -142,7 +147,9 @@ export function createUserSync<TUsers extends UsersTable>(
     telemetry?.record(event);
     options.onEvent?.(event);
   };
-  const service = createUserSyncService({ ...options, budget, onEvent });
+  // user.sync records its sessions' signing key: reconciliation's proof of instance without CLERK_INSTANCE_ID.
+  const onSessionKey = createSessionKeyRecorder({ db: options.db, table: options.tables.userSyncClerkSessionKeys });
+  const service = createUserSyncService({ ...options, budget, onEvent, onSessionKey });
   const profile = createProfileService({ ...options, budget, onEvent });
   const webhook = createClerkWebhookHandler({
     db: options.db,
@@ -187,56 +194,27 @@ export function createUserSync<TUsers extends UsersTable>(
     clerkApi: withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: roleWaitMs }),
     claimMs: roleWaitMs + clerkTimeoutMs + 1000,
   });
-  // What the database cannot do is said now, not when a cron first runs a reconciliation.
-  let limitationLogged = false;
-  const warnOnce = (driver: string, limitation: string) => {
-    if (limitationLogged) return;
-    limitationLogged = true;
-    const entry: UserSyncLogEntry = { level: "warn", event: "driver_limitation", driver, message: `Reconciliation is not available: ${limitation}` };
-    try {
-      if (options.log) options.log(entry);
-      else console.warn("user-sync", JSON.stringify(entry));
-    } catch {
-      // A broken logger must not stop the plugin.
-    }
-  };
-  const reconcileRefusal = (db: UserSyncDatabase) => {
-    const traits = databaseTraits(db);
-    const lock = options.reconcile?.lock ?? defaultReconcileLock(traits);
-    return { lock, limitation: reconcileLimitation(traits, lock), driver: traits.driver };
-  };
-  if (typeof database !== "function") {
-    const { limitation, driver } = reconcileRefusal(database);
-    if (limitation && options.reconcile?.lock) throw new Error(`createUserSync: ${limitation}`);
-    if (limitation) warnOnce(driver, limitation);
-  }
-  // Reconciliation lists users with Clerk's own SDK (the list endpoint's paging and filters).
+  const reconciler = createReconciler({
+    db: options.db,
+    users: options.users,
+    tables: options.tables,
+    clerk,
+    budget,
+    onEvent,
+    ...options.reconcile,
+    instanceId: options.reconcile?.instanceId ?? envValue("CLERK_INSTANCE_ID") ?? options.webhook.instanceId,
+  });
+  // Reconciliation runs on every driver (a lease row, no transaction held); without a secret key it fails before it starts.
   const reconcile = async (request: ReconcileRequest): Promise<ReconcileReport> => {
-    const db = await options.db();
-    const { lock, limitation, driver } = reconcileRefusal(db);
-    if (limitation) {
-      warnOnce(driver, limitation);
-      throw new ReconcileUnsupportedError(limitation);
-    }
-    return createReconciler({
-      db: () => Promise.resolve(db),
-      users: options.users,
-      tables: options.tables,
-      clerk: () => {
-        const secretKey = clerk.secretKey;
-        if (!secretKey) return Promise.reject(new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"));
-        return Promise.resolve(createClerkClient({ secretKey, apiUrl: clerk.apiUrl }));
-      },
-      budget,
-      onEvent,
-      ...options.reconcile,
-      lock,
-    })(request);
+    if (!clerk.secretKey) throw new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)");
+    return reconciler(request);
   };
+  /** The reconciliation run with this id, else the one started last (any source), with `interrupted`. */
+  const reconcileRun = async (runId?: string) => readReconcileRun(await options.db(), { tables: options.tables, runId });
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
   // `user: userSync.router(createTRPCRouter)`: compiles only on a context carrying Clerk's `auth`.
   const router = routerMount(withProfileProcedures(createUserSyncRouter(service), profile));
-  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, isAdmin };
+  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, reconcileRun, isAdmin };
 }
 
 /** A variable set to the empty string counts as unset, as in Clerk's SDK. */
@@ -246,7 +224,7 @@ function envValue(name: string): string | undefined {
 }
 
 export { createClerkWebhookHandler };
-export { databaseTraits, ReconcileUnsupportedError } from "./drivers";
+export { databaseTraits } from "./drivers";
 export type { DatabaseTraits, DriverName } from "./drivers";
 export type { BackgroundScheduler } from "./background";
 export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
@@ -257,8 +235,25 @@ export type { ClerkUserCount, HealthReport, HealthStatus, HealthThresholds, Last
 export { createUserSyncAdmin } from "./admin";
 export type { AdminRoleOptions, ClerkRoleSubject } from "./admin-role";
 export type { UserSyncAdmin } from "./admin";
-export { lastReconcileRun, ReconcileClerkError, ReconcileLockedError, reconcileLockHeld, runReconcile } from "./reconcile";
-export type { ReconcileMode, ReconcileOptions, ReconcileProgress, ReconcileReport, ReconcileRequest } from "./reconcile";
+export {
+  defaultLeaseSeconds,
+  lastReconcileRun,
+  readReconcileRun,
+  ReconcileClerkError,
+  ReconcileLeaseLostError,
+  ReconcileLockedError,
+  ReconcileRefusedError,
+  runReconcile,
+} from "./reconcile";
+export type {
+  ReconcileMode,
+  ReconcileOptions,
+  ReconcileProgress,
+  ReconcileRefusalCode,
+  ReconcileReport,
+  ReconcileRequest,
+  ReconcileRunView,
+} from "./reconcile";
 export type {
   ClerkWebhookCounts,
   ClerkWebhookDeliveryLogEntry,

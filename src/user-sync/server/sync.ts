@@ -79,6 +79,11 @@ export type UserSyncOptions<TUsers extends UsersTable> = {
   preparedStatements?: boolean;
   onEvent?: (event: UserSyncEvent) => void;
   /**
+   * Called (awaited, never throwing) with the caller's session token after a sync that reached
+   * Clerk: reconciliation records its signing key id, the app's own Clerk instance.
+   */
+  onSessionKey?: (sessionToken: string | null) => Promise<void>;
+  /**
    * Where configuration problems (default `console.error`) and driver limitations (`console.warn`)
    * are logged, once per process each. Every configuration problem sighted is also recorded in
    * `user_sync_config_problems` for every instance's health view.
@@ -293,6 +298,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
         result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
       }
       await afterClerkAnswered(caller, proof);
+      await options.onSessionKey?.(caller.sessionToken);
       record(result.outcome, true, startedAtMs);
       return { outcome: result.outcome, user: result.row as HostUser | null };
     } catch (error) {

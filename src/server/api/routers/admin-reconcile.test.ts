@@ -31,6 +31,8 @@ beforeAll(async () => {
   server.listen({ onUnhandledRequest: "error" });
   testDb = await createTestDatabase("admin_reconcile");
   useDatabaseForApp(testDb.url);
+  // The app's Clerk instance: the key id msw's JWKS serve for this instance.
+  process.env.CLERK_INSTANCE_ID = "ins_test";
   route = await import("~/app/api/trpc/[trpc]/route");
 });
 beforeEach(async () => {
@@ -45,6 +47,7 @@ beforeEach(async () => {
 afterEach(() => server.resetHandlers());
 afterAll(async () => {
   server.close();
+  delete process.env.CLERK_INSTANCE_ID;
   await testDb.close();
 });
 
@@ -67,11 +70,15 @@ async function finished(runId: string) {
 }
 
 describe("admin.startReconcile and admin.lastReconcileRun", () => {
-  it("a dry run answers its run id at once, goes on in the server, and its row shows the diff per user; no user row is written", async () => {
+  it("a dry run answers its run id and row at once, goes on in the server, and its row shows the diff per user; no user row is written", async () => {
     expect(await lastRun()).toBeNull();
+    // Clerk holds its list: the answer cannot have waited for the walk.
+    const release = directory.hold();
     const started = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: true } });
     expect(started.status).toBe(200);
-    const { runId } = started.json.result?.data.json as { runId: string };
+    const { runId, run: startedRun } = started.json.result?.data.json as { runId: string; run: ConsoleReconcileRun };
+    expect(startedRun).toMatchObject({ id: runId, dryRun: true, status: "running", interrupted: false, walked: 0 });
+    release();
 
     const run = await finished(runId);
     expect(run).toMatchObject({ dryRun: true, mode: "full", walked: 3, clerkTotal: 3, counts: { missing: 2, stale: 1, deleted: 0, unchanged: 0 }, truncated: false });
@@ -82,7 +89,7 @@ describe("admin.startReconcile and admin.lastReconcileRun", () => {
     expect((await testDb.client<{ id: string }[]>`select id from users order by id`).map((r) => r.id)).toEqual(["user_alan"]);
   });
 
-  it("a second start while a run holds the lock is CONFLICT (409) naming that run; the first run then applies", async () => {
+  it("a second start while a run holds the lease is CONFLICT (409) at once, naming that run; the first run then applies", async () => {
     // The first run's list request waits here, so it holds the lock until released.
     const release = directory.hold();
     const first = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: false } });
@@ -106,7 +113,7 @@ describe("admin.startReconcile and admin.lastReconcileRun", () => {
     ]);
   });
 
-  it("a run left `running` by a process that stopped (no lock holder) is shown as interrupted; one holding the lock is not", async () => {
+  it("a run left `running` by a process that stopped (no live lease) is shown as interrupted; one holding the lease is not", async () => {
     await testDb.client`
       insert into user_sync_reconcile_runs (id, mode, dry_run, status, high_water_mark_ms, walked, clerk_total)
       values ('run_stopped', 'full', false, 'running', 0, 500, 1200)`;
@@ -115,15 +122,32 @@ describe("admin.startReconcile and admin.lastReconcileRun", () => {
     const release = directory.hold();
     const started = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: false } });
     // The new apply run resumes the stopped one (same mode) and holds the lock while Clerk's list is held.
-    expect(started.json.result?.data.json).toEqual({ runId: "run_stopped" });
+    expect(started.json.result?.data.json).toMatchObject({ runId: "run_stopped", run: { id: "run_stopped", status: "running", interrupted: false } });
     expect(await lastRun()).toMatchObject({ id: "run_stopped", status: "running", interrupted: false });
     release();
     await finished("run_stopped");
   });
 
+  it("a mass deletion the guard refused is shown with its count and limit; an admin's confirmation of that count applies it", async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `user_${String(i).padStart(2, "0")}`);
+    await testDb.client`insert into users (id, email, clerk_updated_at) select id, id || '@example.com', 1 from unnest(${ids}::text[]) as id`;
+    const first = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: false } });
+    const { runId } = first.json.result?.data.json as { runId: string };
+    await expect.poll(async () => (await lastRun())?.status, { timeout: 20_000 }).toBe("refused");
+    expect(await lastRun()).toMatchObject({ id: runId, errorCode: "MASS_DELETION_REFUSED", wouldDelete: 30, deletionLimit: 10, counts: { missing: 2, stale: 1, deleted: 0 } });
+    expect((await testDb.client`select count(*)::int as n from users where deleted_at is null`)[0]?.n).toBe(33);
+
+    const confirmed = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: false, allowDeletionsUpTo: 30 } });
+    const { runId: confirmedRunId } = confirmed.json.result?.data.json as { runId: string };
+    expect((await finished(confirmedRunId)).counts.deleted).toBe(30);
+    expect((await testDb.client`select count(*)::int as n from users where deleted_at is null`)[0]?.n).toBe(3);
+  });
+
   it("refuses bad input (400) and starts nothing", async () => {
     const bad = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: "yes" } });
     expect(bad.status).toBe(400);
+    const dryWithDeletions = await trpcMutation(route.POST, "admin.startReconcile", { token: adminToken(), input: { dryRun: true, allowDeletionsUpTo: 5 } });
+    expect(dryWithDeletions.status).toBe(400);
     expect(await lastRun()).toBeNull();
   });
 });

@@ -25,12 +25,20 @@ export const adminRouter = createTRPCRouter({
   /** The last reconciliation run (any status, from any instance, the CLI or the admin API): progress, counts and its diff. */
   lastReconcileRun: adminProcedure.query(() => readReconcileRun()),
   /**
-   * Starts a reconciliation (dry run or apply) and answers its run id once its row exists; the
-   * run continues in the server process and the console polls `lastReconcileRun`. CONFLICT (409)
-   * while another run holds the lock, with that run's kind, start and progress when known.
+   * Starts a reconciliation (dry run or apply) and answers its run id and row once the row
+   * exists; the run continues in the server process and the console polls `lastReconcileRun`.
+   * `allowDeletionsUpTo`: the admin confirmed that many tombstones of a mass deletion the guard
+   * refused. CONFLICT (409) at once while another run holds the lease, with that run's kind,
+   * start and progress when known.
    */
   startReconcile: adminProcedure
-    .input(z.strictObject({ dryRun: z.boolean(), mode: z.enum(["full", "incremental"]).default("full") }))
+    .input(
+      z.strictObject({
+        dryRun: z.boolean(),
+        mode: z.enum(["full", "incremental"]).default("full"),
+        allowDeletionsUpTo: z.number().int().min(1).max(10_000_000).optional(),
+      }).refine((input) => input.allowDeletionsUpTo === undefined || !input.dryRun, "allowDeletionsUpTo applies tombstones: it needs dryRun false"),
+    )
     .mutation(async ({ input }) => {
       try {
         return await startConsoleReconcile(input);

@@ -36,6 +36,8 @@ beforeAll(async () => {
   useDatabaseForApp(testDb.url);
   process.env.ADMIN_API_KEY = adminKey;
   process.env.ADMIN_API_KEY_PREVIOUS = previousKey;
+  // The app's Clerk instance: the key id msw's JWKS serve (reconciliation proves it before it writes).
+  process.env.CLERK_INSTANCE_ID = "ins_test";
   health = (await import("./health/route")).GET;
   reconcile = (await import("./reconcile/route")).POST;
 });
@@ -58,6 +60,7 @@ afterEach(() => {
 afterAll(async () => {
   server.close();
   delete process.env.ADMIN_API_KEY;
+  delete process.env.CLERK_INSTANCE_ID;
   delete process.env.ADMIN_API_KEY_PREVIOUS;
   await testDb.close();
 });
@@ -138,7 +141,8 @@ describe("admin API authentication", () => {
         counts: { missing: 0, stale: 0, deleted: 0, unchanged: 0 },
         changes: [],
         truncated: false,
-        clerkRequests: 2,
+        // JWKS (the proof of instance), Clerk's count, one empty page.
+        clerkRequests: 3,
       });
     }
     // Past authentication, bad parameters are the caller's error, not a server failure.

@@ -29,6 +29,8 @@ beforeAll(async () => {
   testDb = await createTestDatabase("reconcile_route");
   useDatabaseForApp(testDb.url);
   process.env.ADMIN_API_KEY = adminKey;
+  // The app's Clerk instance: the key id msw's JWKS serve for this instance.
+  process.env.CLERK_INSTANCE_ID = "ins_test";
   reconcileRoute = (await import("./route")).POST;
   healthRoute = (await import("../health/route")).GET;
 });
@@ -45,6 +47,7 @@ afterEach(() => {
 afterAll(async () => {
   server.close();
   delete process.env.ADMIN_API_KEY;
+  delete process.env.CLERK_INSTANCE_ID;
   await testDb.close();
 });
 
@@ -70,7 +73,8 @@ describe("POST /api/admin/user-sync/reconcile", () => {
     expect(applied.status).toBe(200);
     const report = (await applied.json()) as { runId: string; durationMs: number; clerkRequests: number };
     expect(report).toMatchObject({ dryRun: false, counts: { missing: 2, stale: 0, deleted: 1, unchanged: 0 } });
-    expect(report.clerkRequests).toBe(4);
+    // JWKS (the proof of instance), Clerk's count, one page, one confirmation (the filtered page and its count).
+    expect(report.clerkRequests).toBe(5);
     const live = await testDb.client`select id from users where deleted_at is null order by id`;
     expect(live).toEqual([{ id: "user_a" }, { id: "user_b" }]);
 
@@ -80,6 +84,42 @@ describe("POST /api/admin/user-sync/reconcile", () => {
       dryRun: false,
       counts: { missing: 2, stale: 0, deleted: 1, unchanged: 0 },
     });
+  });
+
+  it("a mass deletion over the guard's limit: 422 with wouldDelete, limit and the report (creates applied, no tombstone); force=true applies it", async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `user_${String(i).padStart(3, "0")}`);
+    for (const id of ids.slice(20)) directory.add(person(id));
+    directory.add(person("user_new"));
+    await testDb.client`insert into users (id, email, clerk_updated_at) select id, id || '@example.com', 1 from unnest(${ids}::text[]) as id`;
+
+    const refused = await post("?dry_run=false");
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({
+      error: "mass_deletion_refused",
+      wouldDelete: 20,
+      limit: 10,
+      runId: expect.any(String) as string,
+      status: "refused",
+      counts: { missing: 1, deleted: 0 },
+    });
+    expect((await testDb.client`select count(*)::int as n from users where deleted_at is null`)[0]?.n).toBe(101);
+
+    const forced = await post("?dry_run=false&force=true");
+    expect(forced.status).toBe(200);
+    expect(await forced.json()).toMatchObject({ status: "succeeded", counts: { deleted: 20 } });
+    expect((await testDb.client`select count(*)::int as n from users where deleted_at is null`)[0]?.n).toBe(81);
+  });
+
+  it("a Backend API of another Clerk instance: 502 clerk_instance_mismatch, nothing written", async () => {
+    directory.add(person("user_a"));
+    await testDb.client`insert into users (id, email, clerk_updated_at) values ('user_live', 'live@example.com', 1)`;
+    directory.setInstance("other");
+    for (const query of ["?dry_run=false", ""]) {
+      const response = await post(query);
+      expect(response.status).toBe(502);
+      expect(await response.json()).toMatchObject({ error: "clerk_instance_mismatch", message: expect.stringMatching(/another Clerk instance/) as string });
+    }
+    expect(await testDb.client`select id, deleted_at from users`).toEqual([{ id: "user_live", deleted_at: null }]);
   });
 
   it("answers 409 while another app process (the CLI) holds the run; the next call runs", async () => {

@@ -1,95 +1,29 @@
 /**
- * Reconciliation against the real PostgreSQL server and the real Clerk Backend API client,
- * with Clerk's user list served by msw (or over real HTTP for the CLI in another process).
+ * Reconciliation's guarantees against the real PostgreSQL server, with Clerk's Backend API
+ * served by msw (or over real HTTP for the CLI in another process): the dry-run diff, an
+ * idempotent apply, checkpoints, Clerk's limits shared with live syncs, single flight across
+ * processes, resume after a kill, PGlite.
  */
-import { spawn } from "node:child_process";
 import path from "node:path";
 
-import { createClerkClient } from "@clerk/backend";
 import { setupServer } from "msw/node";
 import { describe, expect, it } from "vitest";
 
 import { users } from "~/server/db/schema";
-import { createTestDatabase } from "~/test/database";
-import { integrationHarness } from "~/test/integration-harness";
 import { mintSessionToken } from "~/test/clerk-session";
+import { integrationHarness } from "~/test/integration-harness";
 import { clerkApiUrl } from "~/test/mocks/clerk-backend";
-import { createClerkUserDirectory, type DirectoryRequest, type DirectoryUser } from "~/test/mocks/clerk-users-list";
+import { createClerkUserDirectory, type DirectoryRequest } from "~/test/mocks/clerk-users-list";
+import { afterLeaseExpiry, holdListAfterPages, person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
 
-import { createPostgresClerkBudget, type ClerkBudget } from "./clerk-budget";
-import type { ClerkUserSnapshot } from "./clerk-user";
-import { ReconcileClerkError, ReconcileLockedError, reconcileLockHeld, runReconcile, type ReconcileChange, type ReconcileOptions } from "./reconcile";
-import { syncedTableOf } from "./schema";
-import { createUserSyncService, type UserSyncEvent } from "./sync";
-import { upsertClerkUser } from "./write-path";
+import { createPostgresClerkBudget, type ClerkBudget } from "../clerk-budget";
+import { createUserSyncService, type UserSyncEvent } from "../sync";
+import { ReconcileClerkError, ReconcileLockedError, type ReconcileChange } from "./index";
 
 const directory = createClerkUserDirectory();
 const server = setupServer(...directory.handlers());
-const table = syncedTableOf(users);
 const testDb = integrationHarness("reconcile", server, { reset: () => directory.reset() });
-
-const clerk = createClerkClient({ secretKey: "sk_live_vitest", apiUrl: clerkApiUrl() });
-
-/** For tests about other things than Clerk's limit (those use the PostgreSQL budget). */
-const unlimited: ClerkBudget = { acquire: async () => true, pause: async () => undefined };
-
-function reconcile(options: Partial<ReconcileOptions> = {}) {
-  return runReconcile({
-    db: testDb.db,
-    users,
-    clerk,
-    budget: unlimited,
-    ...options,
-  });
-}
-
-type Person = Omit<DirectoryUser, "createdAtMs">;
-
-const person = (id: string, updatedAtMs = 1_000, overrides: Partial<Person> = {}): Person => ({
-  id,
-  email: `${id}@example.com`,
-  firstName: `First ${id}`,
-  lastName: `Last ${id}`,
-  updatedAtMs,
-  ...overrides,
-});
-
-/** What the write path stores for a Clerk user (the mock's image URL, the primary email). */
-const snapshotOf = (p: Person): ClerkUserSnapshot => ({
-  id: p.id,
-  email: p.email ?? null,
-  phoneNumber: null,
-  firstName: p.firstName ?? null,
-  lastName: p.lastName ?? null,
-  username: p.username ?? null,
-  imageUrl: `https://img.clerk.test/${p.id}.png`,
-  banned: false,
-  locked: false,
-  clerkUpdatedAtMs: p.updatedAtMs,
-});
-
-async function mirror(p: Person) {
-  await upsertClerkUser(testDb.db, table, snapshotOf(p));
-}
-
-async function rowVersions() {
-  const rows = await testDb.client<{ id: string; xmin: string }[]>`select id, xmin::text from users order by id`;
-  return Object.fromEntries(rows.map((r) => [r.id, r.xmin]));
-}
-
-/** The mirror's state without bookkeeping times: what two runs must agree on. */
-async function mirrorState() {
-  return testDb.client<{ id: string; tier: string }[]>`
-    select id, email, first_name, last_name, username, image_url, deleted_at is not null as deleted, tier,
-      -- a tombstone's clock is the time Clerk confirmed the deletion: it differs between runs
-      case when deleted_at is null then clerk_updated_at::text end as clerk_updated_at
-    from users order by id`;
-}
-
-async function liveIds() {
-  const rows = await testDb.client<{ id: string }[]>`select id from users where deleted_at is null order by id`;
-  return rows.map((r) => r.id);
-}
+const { reconcile, mirror, rowVersions, mirrorState, liveIds, expectSameAsUninterrupted } = reconcileFixtures(testDb);
 
 const byUser = (changes: ReconcileChange[]) => [...changes].sort((a, b) => a.userId.localeCompare(b.userId));
 
@@ -153,8 +87,9 @@ describe("drift fixture: missing, stale, deleted, never in Clerk, unchanged", ()
     expect(report.counts).toEqual({ missing: 3, stale: 5, deleted: 4, unchanged: 5 });
     expect(byUser(report.changes)).toEqual(expectedChanges);
     expect(await rowVersions()).toEqual(before);
-    // One page (list + count) and one confirmation call for the 4 candidates (list + count).
-    expect(report.clerkRequests).toBe(4);
+    // JWKS (the instance proof), Clerk's count, one short page, and one confirmation of the 4
+    // candidates (the filtered page and its count).
+    expect(report.clerkRequests).toBe(5);
     expect(directory.requests.filter((r) => r.endpoint === "list" && r.userIds > 0)).toEqual([
       expect.objectContaining({ userIds: 4 }),
     ]);
@@ -259,20 +194,20 @@ describe("concurrent writers", () => {
 });
 
 describe("a walk while Clerk changes", () => {
-  it("never tombstones a live user when users are created and deleted between pages; the next run converges", async () => {
+  it("the cursor walk skips no one when users are deleted and created between pages; only a real deletion is tombstoned; the next run converges", async () => {
     for (let i = 0; i < 30; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
     await reconcile({ dryRun: false });
     expect(await liveIds()).toHaveLength(30);
 
-    const servedByOffset = new Set<string>();
+    const servedByWalk = new Set<string>();
     let pages = 0;
     directory.onListPage((page) => {
       if (page.userIds.length) return;
       pages += 1;
-      for (const id of page.served) servedByOffset.add(id);
+      for (const id of page.served) servedByWalk.add(id);
       if (pages === 1) {
-        // Between pages 1 and 2: three users already walked are deleted (shifting every later
-        // user back by three, so the offset walk skips three), and two sign up.
+        // Between pages 1 and 2: three users already walked are deleted (an offset walk would
+        // skip three), and two sign up.
         for (const id of page.served.slice(0, 3)) directory.remove(id);
         directory.add(person("user_new_a", 2_000));
         directory.add(person("user_new_b", 2_000));
@@ -285,16 +220,18 @@ describe("a walk while Clerk changes", () => {
     const report = await reconcile({ dryRun: false, pageSize: 5 });
 
     const inClerk = [...directory.users.keys()].sort();
-    const skipped = inClerk.filter((id) => !servedByOffset.has(id));
-    // The walk really skipped live users: only the confirmation saw them.
-    expect(skipped.length).toBeGreaterThanOrEqual(3);
+    // Every user in Clerk was on a page of the walk, the two new ones at its end.
+    expect(inClerk.filter((id) => !servedByWalk.has(id))).toEqual([]);
     const live = new Set(await liveIds());
     for (const id of inClerk) expect(live.has(id), `${id} is live in Clerk`).toBe(true);
     expect(live.has("user_29")).toBe(false);
     expect(report.counts.missing).toBe(2);
     expect(report.counts.deleted).toBe(1);
+    // Never an offset: the cursor, in created_at order.
+    expect(directory.requests.filter((r) => r.endpoint === "list" && r.offset > 0)).toEqual([]);
 
     directory.onListPage(null);
+    // The three deleted after the walk passed them were seen alive: the next run tombstones them.
     const next = await reconcile({ dryRun: false, pageSize: 5 });
     expect(next.counts.deleted).toBe(3);
     expect(await liveIds()).toEqual(inClerk);
@@ -315,8 +252,9 @@ describe("checkpoints", () => {
       },
     }).catch((error: unknown) => error);
     expect(interrupted).toBeInstanceOf(Error);
-    const [run] = await testDb.client<{ id: string }[]>`select id, status, error_code, walk_offset from user_sync_reconcile_runs`;
-    expect(run).toMatchObject({ status: "failed", error_code: "ABORTED", walk_offset: 10 });
+    const [run] = await testDb.client<{ id: string }[]>`select id, status, error_code, walk_cursor from user_sync_reconcile_runs`;
+    // The checkpoint is the cursor: the last user of the last committed page.
+    expect(run).toMatchObject({ status: "failed", error_code: "ABORTED", walk_cursor: "user_09" });
     expect(await liveIds()).toHaveLength(10);
 
     const dry = await reconcile({ dryRun: true, pageSize: 5 });
@@ -325,33 +263,37 @@ describe("checkpoints", () => {
     expect(incremental.resumed).toBe(false);
     expect(incremental.runId).not.toBe(run!.id);
 
+    directory.requests.length = 0;
     const resumed = await reconcile({ dryRun: false, pageSize: 5 });
     expect(resumed).toMatchObject({ runId: run!.id, resumed: true });
-    // Two pages committed and a third read ahead before the interruption, then only the pages
-    // after the checkpoint (offsets 10…25).
-    expect(resumed.clerkRequests).toBe(2 * 3 + 2 * 4);
+    // It went on from the cursor: the pages after user_09 only (four, an empty one and its check).
+    const pagesRead = directory.requests.filter((r) => r.endpoint === "list");
+    expect(pagesRead[0]?.startingAfter).toBe("user_09");
+    expect(pagesRead.filter((r) => r.startingAfter !== null && r.startingAfter < "user_09")).toEqual([]);
+    expect(pagesRead).toHaveLength(6);
     expect(await liveIds()).toHaveLength(30);
   });
 });
 
 describe("a Clerk that stops answering", () => {
-  it("fails the run after bounded retries, keeps its checkpoint and releases the lock; the next run resumes", async () => {
+  it("fails the run after bounded retries, keeps its checkpoint and releases the lease; the next run resumes", async () => {
     for (let i = 0; i < 12; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
     let pages = 0;
     let release = () => undefined as void;
     directory.onListPage(() => {
       if (++pages === 1) release = directory.hold();
     });
+    // Five attempts of the held page, each aborted after 100 ms, with backoff between them (0.5 s … 4 s).
     const failed = await reconcile({ dryRun: false, pageSize: 5, clerkTimeoutMs: 100 }).catch((error: unknown) => error);
     expect(failed).toBeInstanceOf(ReconcileClerkError);
-    const [run] = await testDb.client<{ id: string }[]>`select id, status, error_code, walk_offset from user_sync_reconcile_runs`;
-    expect(run).toMatchObject({ status: "failed", error_code: "CLERK_UNAVAILABLE", walk_offset: 5 });
+    const [run] = await testDb.client<{ id: string }[]>`select id, status, error_code, walk_cursor from user_sync_reconcile_runs`;
+    expect(run).toMatchObject({ status: "failed", error_code: "CLERK_TIMEOUT", walk_cursor: "user_04" });
 
     directory.onListPage(null);
     release();
     const resumed = await reconcile({ dryRun: false, pageSize: 5 });
     expect(resumed).toMatchObject({ runId: run!.id, resumed: true, counts: { missing: 12, stale: 0, deleted: 0, unchanged: 0 } });
-  });
+  }, 60_000);
 });
 
 describe("incremental mode", () => {
@@ -391,9 +333,11 @@ describe("one Clerk budget (in PostgreSQL)", () => {
     };
   }
 
-  /** The most requests Clerk received in any window (less the send jitter). */
-  const busiestWindow = (log: DirectoryRequest[], windowMs: number) =>
-    Math.max(...log.map((r) => log.filter((o) => o.atMs >= r.atMs && o.atMs < r.atMs + windowMs - 20).length));
+  /** The most rate-limited requests Clerk received in any window (less the send jitter): JWKS is not rate-limited. */
+  const busiestWindow = (all: DirectoryRequest[], windowMs: number) => {
+    const log = all.filter((r) => r.endpoint !== "jwks");
+    return Math.max(...log.map((r) => log.filter((o) => o.atMs >= r.atMs && o.atMs < r.atMs + windowMs - 20).length));
+  };
 
   it("completes when every 4th request is a 429, honours each Retry-After and stays within the limit", async () => {
     for (let i = 0; i < 30; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
@@ -452,70 +396,31 @@ describe("one Clerk budget (in PostgreSQL)", () => {
     // Together they never went over Clerk's limit; reconciliation alone kept to about its share.
     const log = directory.requests;
     expect(busiestWindow(log, limit.windowMs)).toBeLessThanOrEqual(limit.requestsPerWindow);
-    const listing = log.filter((r) => r.endpoint !== "get");
+    const listing = log.filter((r) => r.endpoint === "list" || r.endpoint === "count");
     expect(busiestWindow(listing, limit.windowMs)).toBeLessThanOrEqual(limit.requestsPerWindow / 2 + 1);
     expect(log.filter((r) => r.endpoint === "get" && r.status === 200)).toHaveLength(live.length);
   });
 });
 
 describe("single flight and resume, across processes", () => {
-  const cli = path.resolve("src/cli/users-reconcile.ts");
-
-  function spawnCli(args: string[], clerkUrl: string) {
-    const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", cli, ...args], {
-      env: { ...process.env, DATABASE_URL: testDb.url, CLERK_API_URL: clerkUrl, NODE_ENV: "production" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    return { child, exited, output: () => ({ stdout, stderr }) };
-  }
-
-  async function waitFor<T>(probe: () => Promise<T | null | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error("timed out waiting");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
   const runningRun = () =>
-    testDb.client<{ id: string; walk_offset: number }[]>`select id, walk_offset from user_sync_reconcile_runs where status = 'running'`.then(
-      (rows) => rows[0],
-    );
+    testDb.client<{ id: string; walk_cursor: string | null; walked: number }[]>`
+      select id, walk_cursor, walked from user_sync_reconcile_runs where status = 'running'`.then((rows) => rows[0]);
 
-  it("a run holding the lock on another database of the same server is not this database's run", async () => {
-    // Advisory locks are per database, but pg_locks lists every database's: another app (or test) on the server.
-    const other = await createTestDatabase("reconcile_other_database");
-    try {
-      const [held] = await other.client<{ locked: boolean }[]>`select pg_try_advisory_lock(${0x75_73_72_63}, ${1}) as locked`;
-      expect(held?.locked).toBe(true);
-      expect(await reconcileLockHeld(testDb.db)).toBe(false);
-      expect((await reconcile({ dryRun: true })).dryRun).toBe(true);
-    } finally {
-      await other.close();
-    }
-  });
-
-  it("refuses a second run while another process holds the lock: ReconcileLockedError in-process, exit 3 from the CLI", async () => {
+  it("refuses a second run while another process holds the lease: ReconcileLockedError in-process, exit 3 from the CLI", async () => {
     for (let i = 0; i < 1_200; i++) directory.add(person(`user_${String(i).padStart(4, "0")}`, 1_000));
-    // Clerk holds its answers: the first run is mid-walk, holding the lock, while the others try.
+    // Clerk holds its answers: the first run is mid-walk, holding the lease, while the others try.
     const release = directory.hold();
     const http = await directory.listen();
     try {
-      const first = spawnCli(["--apply"], http.url);
+      const first = spawnReconcileCli(["--apply"], { databaseUrl: testDb.url, clerkUrl: http.url });
       const running = await waitFor(runningRun);
 
       const refused = await reconcile({ dryRun: false }).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(ReconcileLockedError);
       expect((refused as ReconcileLockedError).runningRunId).toBe(running.id);
 
-      const second = spawnCli(["--dry-run"], http.url);
+      const second = spawnReconcileCli(["--dry-run"], { databaseUrl: testDb.url, clerkUrl: http.url });
       expect(await second.exited).toBe(3);
       expect(second.output().stderr).toMatch(/refused: Another reconciliation run \(.+\) is in progress/);
 
@@ -529,7 +434,7 @@ describe("single flight and resume, across processes", () => {
     }
   }, 60_000);
 
-  it("a run killed half-way resumes from its checkpoint and ends in the state of an uninterrupted run", async () => {
+  it("a run killed half-way is taken over once its lease expires, resumes from its cursor and ends in the state of an uninterrupted run", async () => {
     const seed = async () => {
       for (let i = 0; i < 2_000; i++) {
         const p = person(`user_${String(i).padStart(4, "0")}`, 2_000);
@@ -541,52 +446,39 @@ describe("single flight and resume, across processes", () => {
     };
     await seed();
     // After the second page Clerk stops answering: the run is killed with page 3 in flight.
-    let release = () => undefined as void;
-    let pages = 0;
-    directory.onListPage(() => {
-      if (++pages === 2) release = directory.hold();
-    });
+    const release = holdListAfterPages(directory, 2);
     const http = await directory.listen();
     let resumedReport;
     try {
-      const killed = spawnCli(["--apply"], http.url);
+      const killed = spawnReconcileCli(["--apply"], { databaseUrl: testDb.url, clerkUrl: http.url, USER_SYNC_RECONCILE_LEASE_SECONDS: "2" });
       const checkpoint = await waitFor(async () => {
         const run = await runningRun();
-        return run && run.walk_offset >= 1_000 ? run : null;
+        return run && run.walked >= 1_000 ? run : null;
       });
       killed.child.kill("SIGKILL");
       await killed.exited;
-      directory.onListPage(null);
       release();
-      const [orphan] = await testDb.client`select status, walk_offset, phase from user_sync_reconcile_runs where id = ${checkpoint.id}`;
-      expect(orphan).toMatchObject({ status: "running", phase: "walk" });
-      expect(orphan?.walk_offset).toBe(1_000);
+      const [orphan] = await testDb.client`select status, walk_cursor, phase from user_sync_reconcile_runs where id = ${checkpoint.id}`;
+      expect(orphan).toMatchObject({ status: "running", phase: "walk", walk_cursor: "user_0999" });
 
-      // PostgreSQL releases a killed client's lock when its backend notices the closed socket,
-      // which can be a moment after the process is gone (until then a new run gets 409).
-      await waitFor(async () => !(await reconcileLockHeld(testDb.db)));
+      // Its lease lives on for up to 2 s after its last renewal (until then a new run gets 409).
       directory.requests.length = 0;
-      resumedReport = await reconcile({ dryRun: false });
+      resumedReport = await afterLeaseExpiry(() => reconcile({ dryRun: false }));
       expect(resumedReport.runId).toBe(checkpoint.id);
       expect(resumedReport.resumed).toBe(true);
-      // It continued where the checkpoint was: it did not read the first pages again.
-      expect(directory.requests.filter((r) => r.endpoint === "list" && r.userIds === 0).every((r) => r.offset >= orphan!.walk_offset)).toBe(true);
+      // It continued from the cursor: it did not read the first pages again.
+      const pagesRead = directory.requests.filter((r) => r.endpoint === "list" && r.userIds === 0);
+      expect(pagesRead[0]?.startingAfter).toBe("user_0999");
     } finally {
       await http.close();
     }
-    const resumedState = await mirrorState();
-
-    await testDb.truncate();
-    await seed();
-    const uninterrupted = await reconcile({ dryRun: false });
-    expect(await mirrorState()).toEqual(resumedState);
-    expect(resumedReport.counts).toEqual(uninterrupted.counts);
+    const uninterrupted = await expectSameAsUninterrupted(seed, resumedReport);
     expect(uninterrupted.counts).toEqual({ missing: 1_000, stale: 200, deleted: 10, unchanged: 800 });
   }, 90_000);
 });
 
 describe("on embedded PGlite (one connection)", () => {
-  it("runs with a session lock and refuses a second run in the same process", async () => {
+  it("runs with the lease and refuses a second run in the same process", async () => {
     const { PGlite } = await import("@electric-sql/pglite");
     const { drizzle } = await import("drizzle-orm/pglite");
     const { migrate } = await import("drizzle-orm/pglite/migrator");
@@ -595,13 +487,14 @@ describe("on embedded PGlite (one connection)", () => {
     try {
       await migrate(db, { migrationsFolder: path.resolve("drizzle") });
       for (let i = 0; i < 12; i++) directory.add(person(`user_${String(i).padStart(2, "0")}`, 1_000));
+      await db.execute(`insert into users (id, email, clerk_updated_at) values ('user_gone', 'gone@example.com', 1)`);
       const release = directory.hold();
-      const first = reconcile({ db, dryRun: false, lock: "session", pageSize: 5 });
-      const second = await reconcile({ db, dryRun: false, lock: "session" }).catch((error: unknown) => error);
+      const first = reconcile({ db, dryRun: false, pageSize: 5 });
+      const second = await reconcile({ db, dryRun: false }).catch((error: unknown) => error);
       expect(second).toBeInstanceOf(ReconcileLockedError);
       release();
-      expect((await first).counts).toEqual({ missing: 12, stale: 0, deleted: 0, unchanged: 0 });
-      const again = await reconcile({ db, dryRun: false, lock: "session", pageSize: 5 });
+      expect((await first).counts).toEqual({ missing: 12, stale: 0, deleted: 1, unchanged: 0 });
+      const again = await reconcile({ db, dryRun: false, pageSize: 5 });
       expect(again.counts).toEqual({ missing: 0, stale: 0, deleted: 0, unchanged: 12 });
     } finally {
       await client.close();

@@ -1,0 +1,35 @@
+import type { UserSyncDatabase } from "../write-path";
+import type { ReconcileReport } from "./report";
+import { runReconcile, type ReconcileOptions } from "./run";
+
+export { ReconcileClerkError, ReconcileLeaseLostError, ReconcileLockedError, ReconcileRefusedError, type ReconcileRefusalCode } from "./errors";
+export { createSessionKeyRecorder, type ExpectedInstance } from "./instance-proof";
+export { defaultLeaseSeconds, readLease } from "./lease";
+export type { ReconcileCounts, ReconcileProgress, ReconcileReport } from "./report";
+export { defaultIncrementalMaxDepth, maxPageSize, runReconcile, type ReconcileMode, type ReconcileOptions } from "./run";
+export { lastReconcileRun, readReconcileRun, type LastReconcileRun, type ReconcileRunView } from "./runs";
+export type { ReconcileChange } from "../schema";
+
+/**
+ * What one request asks for: the admin API's `?dry_run=…&mode=…&force=…`, the CLI's flags, the
+ * console's buttons (which confirm a refused mass deletion with `allowDeletionsUpTo`).
+ */
+export type ReconcileRequest = { dryRun: boolean; mode: ReconcileMode; force?: boolean; allowDeletionsUpTo?: number } & Pick<
+  ReconcileOptions,
+  "signal" | "onProgress"
+>;
+
+type ReconcileMode = NonNullable<ReconcileOptions["mode"]>;
+
+/**
+ * `runReconcile` bound to the host's database, users table, Clerk key and budget: the function
+ * the admin API, the console and the CLI call per request. A second request while a run holds
+ * the lease rejects with `ReconcileLockedError` (409).
+ */
+export function createReconciler(
+  options: Omit<ReconcileOptions, "db" | "dryRun" | "mode" | "force" | "allowDeletionsUpTo" | "signal" | "onProgress"> & {
+    db: () => Promise<UserSyncDatabase>;
+  },
+) {
+  return async (request: ReconcileRequest): Promise<ReconcileReport> => runReconcile({ ...options, ...request, db: await options.db() });
+}

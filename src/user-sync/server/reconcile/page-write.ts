@@ -1,0 +1,448 @@
+import { sql, type getTableColumns, type SQL } from "drizzle-orm";
+
+import type { ClerkUserSnapshot } from "../clerk-user";
+import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, UserSyncTables } from "../schema";
+import {
+  assignments,
+  fetchedUpsertClauses,
+  mirroredValueColumns,
+  tombstoneClauses,
+  writeGuards,
+  type GuardColumn,
+  type RowReference,
+  type UserSyncDatabase,
+  type WriteOutcome,
+} from "../write-path";
+import type { ReconcileLease } from "./lease";
+import { parseJson, pgArray, rowsOf } from "./sql";
+
+export type ReconcileTables = {
+  users: SyncedUsersTable;
+  seen: UserSyncTables["userSyncReconcileSeen"];
+  runs: UserSyncTables["userSyncReconcileRuns"];
+};
+
+/** Where a batch leaves the run: each field set moves that part of the checkpoint. */
+export type ReconcileCheckpoint = {
+  walkOffset?: number;
+  walkCursor?: string;
+  walkCursorCreatedAtMs?: number;
+  confirmCursor?: string;
+  tombstoneCursor?: string;
+  phase?: ReconcilePhase;
+  clerkTotal?: number;
+  /** Live mirror rows the deletion check finished, added to the run's count. */
+  liveRowsAdded?: number;
+};
+
+export type ReconcilePage = {
+  runId: string;
+  lease: ReconcileLease;
+  /** False: a dry run, which writes no user row (only its seen ids and its run row). */
+  apply: boolean;
+  /** Users Clerk returned (a page of the walk, or the live ones of a confirmation). */
+  snapshots: ClerkUserSnapshot[];
+  /** Every id Clerk returned, malformed users' too (they exist in Clerk): recorded as walked. */
+  walkedIds: string[];
+  /** Live rows Clerk conclusively said are gone: recorded (and, in a dry run, listed as deleted). */
+  goneIds?: string[];
+  /** Live rows Clerk said nothing conclusive about: recorded as unconfirmed, never tombstoned. */
+  unconfirmedIds?: string[];
+  /** How many more changes the run's list may take. */
+  room: number;
+  malformed: number;
+  clerkRequests: number;
+  checkpoint: ReconcileCheckpoint;
+};
+
+/** One user of the page that drifted, and what became of it (`planned`: a dry run's). */
+export type ReconcilePageOutcome = {
+  userId: string;
+  kind: ReconcileChangeKind;
+  /** A write-path outcome; `stale` when a concurrent writer got there first and nothing applied. */
+  outcome: Extract<WriteOutcome, "created" | "updated" | "touched" | "restored" | "deleted" | "stale"> | "planned";
+};
+
+/** The run row's counters and checkpoint after a batch. */
+export type ReconcileRunState = {
+  walkOffset: number;
+  walkCursor: string | null;
+  walkCursorCreatedAtMs: number | null;
+  confirmCursor: string | null;
+  tombstoneCursor: string | null;
+  phase: ReconcilePhase;
+  clerkTotal: number | null;
+  walked: number;
+  missing: number;
+  stale: number;
+  deleted: number;
+  unchanged: number;
+  malformed: number;
+  liveRows: number;
+  wouldDelete: number;
+  unconfirmed: number;
+  clerkRequests: number;
+  truncated: boolean;
+};
+
+export type ReconcilePageResult = {
+  outcomes: ReconcilePageOutcome[];
+  /** Changes appended to the run's list (at most `room`). */
+  listed: number;
+  run: ReconcileRunState;
+};
+
+/**
+ * One batch of a reconciliation in ONE statement, so it is atomic and costs one round trip: a
+ * page of Clerk's list, or a batch of the deletion check. It renews the run's lease (and writes
+ * nothing when the lease is lost: fencing), records the walked ids (users seen before on this run
+ * are skipped: pages may repeat), compares the rest with their mirror rows, writes the ones that
+ * drifted through the write path's own guards and SET lists (write-path.ts: `writeGuards`,
+ * `fetchedUpsertClauses`), records what Clerk said of deletion candidates, and moves the run's
+ * counts and checkpoint.
+ *
+ * Drift, as the write path judges a fetched snapshot: missing (no row: every field listed);
+ * stale (Clerk's clock ahead: the mirrored values that differ plus `clerkUpdatedAt`; an equal
+ * clock with other values; a 404 tombstone Clerk lists with a newer clock: `deletedAt` too).
+ * A row ahead of Clerk, or Clerk's own deletion, is left alone. Only drifted rows are written:
+ * a second run writes nothing, not even `clerk_fetched_at`.
+ *
+ * A crash loses at most the last batches' commits, their checkpoint with them, so the statement
+ * does not wait for the WAL flush (`synchronous_commit` off, this transaction only): the
+ * resumed run redoes those batches.
+ */
+export async function commitReconcilePage(db: UserSyncDatabase, tables: ReconcileTables, page: ReconcilePage): Promise<ReconcilePageResult> {
+  const users = tables.users;
+  const name = (key: GuardColumn | "id") => sql.identifier(users[key].name);
+  const on = (alias: string): RowReference => (column) => sql`${sql.raw(alias)}.${name(column)}`;
+  const compare = writeGuards(on("m"), on("p"));
+  const seen = seenColumns(tables.seen);
+  const s = page.snapshots;
+  const ids = pgArray(s.map((x) => x.id));
+  const held = page.lease.held;
+  const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
+  const valueColumns = sql`${name("id")}, ${sql.join(mirroredValueColumns.map(name), sql`, `)}, ${name("clerkUpdatedAt")}`;
+  const upsert = fetchedUpsertClauses(users);
+  const record = (ids: readonly string[] | undefined, state: "gone" | "unconfirmed") => sql`
+      insert into ${tables.seen} (${seen.runId}, ${seen.userId}, ${seen.state})
+      select ${page.runId}::text, x.id, ${state} from unnest(${pgArray(ids ?? [])}::text[]) as x(id)
+      where ${held}
+      on conflict (${seen.runId}, ${seen.userId}) do nothing
+      returning ${seen.userId} as user_id`;
+
+  const writes: SQL = page.apply
+    ? sql`
+      written as (
+        insert into ${users} (${valueColumns}, ${sql.identifier(users.lastSyncedAt.name)}, ${sql.identifier(users.lastSyncOutcome.name)}, ${sql.identifier(users.clerkFetchedAt.name)})
+        select ${valueColumns}, now(), 'created', now() from planned where ${held} order by ${name("id")}
+        on conflict (${name("id")}) do update set ${assignments(users, upsert.set)}
+        where ${upsert.where}
+        returning ${name("id")} as id, ${sql.identifier(users.lastSyncOutcome.name)} as outcome
+      ),
+      -- An apply run lists its deletions when it writes the tombstones (commitTombstones).
+      gone as (select null::text as id where false),`
+    : sql`
+      written as (
+        select ${name("id")} as id,
+          case when missing then 'created' when restore then 'restored' when differs then 'updated' else 'touched' end as outcome
+        from planned
+      ),
+      gone as (
+        select u.${name("id")} as id from ${users} as u join confirmed_gone c on c.user_id = u.${name("id")}
+        where u.${name("deletedAt")} is null
+      ),`;
+
+  const result = await db.execute(sql`
+    with
+    ${page.lease.renewCte()},
+    sync_commit as (select set_config('synchronous_commit', 'off', true) as value),
+    page as (
+      select * from unnest(
+        ${ids}::text[],
+        ${sql.join(
+          mirroredValueColumns.map((key) =>
+            key === "banned" || key === "locked"
+              ? sql`${pgArray(s.map((x) => String(x[key])))}::boolean[]`
+              : sql`${pgArray(s.map((x) => x[key]))}::text[]`,
+          ),
+          sql`, `,
+        )},
+        ${pgArray(s.map((x) => x.clerkUpdatedAtMs))}::bigint[]
+      ) as p(${valueColumns})
+    ),
+    -- Both lookups are LATERAL subqueries with a LIMIT, which PostgreSQL cannot flatten into a
+    -- hash join: one primary-key probe per user of the page, whatever the statistics say. (On a
+    -- first backfill the tables grow from empty faster than ANALYZE runs, and a planner that
+    -- believes them small scans them whole for every page: quadratic in the number of users.)
+    -- Seen ids: an anti-join, not ON CONFLICT: the run holds the lease, nothing else writes them.
+    fresh as (
+      insert into ${tables.seen} (${seen.runId}, ${seen.userId})
+      select distinct ${page.runId}::text, walked.id
+      from unnest(${pgArray(page.walkedIds)}::text[]) as walked(id)
+      left join lateral (
+        select true as hit from ${tables.seen} as s
+        where s.${seen.runId} = ${page.runId} and s.${seen.userId} = walked.id
+        limit 1
+      ) as before on true
+      where before.hit is null and ${held}
+      returning ${seen.userId} as user_id
+    ),
+    confirmed_gone as (${record(page.goneIds, "gone")}),
+    not_confirmed as (${record(page.unconfirmedIds, "unconfirmed")}),
+    mirror as (
+      select m.* from unnest(${ids}::text[]) as wanted(id)
+      join lateral (
+        select ${valueColumns}, ${name("deletedAt")}, ${name("deletedBy")}
+        from ${users} where ${name("id")} = wanted.id
+        limit 1
+      ) as m on true
+    ),
+    compared as (
+      select p.*, m.${name("id")} is null as missing, coalesce(${compare.take}, false) as take,
+        coalesce(${compare.restore}, false) as restore, coalesce(${compare.differs}, true) as differs,
+        array_remove(array[
+          ${sql.join(mirroredValueColumns.map(differs), sql`, `)},
+          case when m.${name("id")} is null or ${compare.newer} then 'clerkUpdatedAt' end,
+          case when m.${name("deletedAt")} is not null then 'deletedAt' end
+        ], null) as fields
+      from page p join fresh f on f.user_id = p.${name("id")} left join mirror m on m.${name("id")} = p.${name("id")}
+    ),
+    planned as (select * from compared where missing or take),
+    ${writes}
+    listed as (
+      select p.${name("id")} as user_id, case when p.missing then 'missing' else 'stale' end as kind, p.fields, w.outcome, w.id is not null as applied
+      from planned p left join written w on w.id = p.${name("id")}
+      union all
+      select g.id, 'deleted', array['deletedAt'], 'deleted', true from gone g
+    ),
+    counted as (
+      select (select count(*) from fresh) as fresh, (select count(*) from compared) as compared,
+        (select count(*) from confirmed_gone) as gone, (select count(*) from not_confirmed) as unconfirmed,
+        count(*) filter (where applied and kind = 'missing') as missing,
+        count(*) filter (where applied and kind = 'stale') as stale,
+        count(*) filter (where applied and kind = 'deleted') as deleted,
+        count(*) filter (where applied and kind <> 'deleted') as written,
+        count(*) filter (where applied) as changed
+      from listed
+    ),
+    ${runUpdate(tables, page.runId, held, page.room, {
+      walked: sql`c.fresh`,
+      missing: sql`c.missing`,
+      stale: sql`c.stale`,
+      deleted: sql`c.deleted`,
+      unchanged: sql`c.compared - c.written`,
+      malformed: sql`${page.malformed}::int`,
+      clerkRequests: sql`${page.clerkRequests}::int`,
+      wouldDelete: sql`c.gone`,
+      unconfirmed: sql`c.unconfirmed`,
+      liveRows: sql`${page.checkpoint.liveRowsAdded ?? 0}::int`,
+    }, page.checkpoint)}
+    select (select row_to_json(run) from run) as run,
+      (select coalesce(json_agg(json_build_object('userId', user_id, 'kind', kind, 'outcome',
+        case when not applied then 'stale' when ${!page.apply} then 'planned' else outcome end)), '[]')
+        from listed) as outcomes,
+      (select count(*) from lease_held)::int as held,
+      (select value from sync_commit) as sync_commit`);
+  const [row] = rowsOf<{ run: RunReturning | string | null; outcomes: ReconcilePageOutcome[] | string; held: number }>(result);
+  const run = runStateOf(row, page.lease);
+  const { listed, ...counters } = run;
+  return { outcomes: parseJson(row!.outcomes), listed, run: counters };
+}
+
+type RunReturning = ReconcileRunState & { listed: number };
+type RunColumn = keyof ReturnType<typeof getTableColumns<UserSyncTables["userSyncReconcileRuns"]>>;
+type Counter = "walked" | "missing" | "stale" | "deleted" | "unchanged" | "malformed" | "clerkRequests" | "wouldDelete" | "unconfirmed" | "liveRows";
+
+/**
+ * The `run` CTE every batch ends with: adds to the run's counters, appends the batch's first
+ * changes (from a `listed` CTE: user_id, kind, fields, applied) to the capped list, moves the
+ * checkpoint, only while the lease is held (from a `counted` CTE aliased `c`).
+ */
+function runUpdate(
+  tables: ReconcileTables,
+  runId: string,
+  held: SQL,
+  room: number,
+  add: Partial<Record<Counter, SQL>>,
+  checkpoint: ReconcileCheckpoint,
+  tombstoneCursor?: SQL,
+): SQL {
+  const r = (key: RunColumn) => sql.identifier(tables.runs[key].name);
+  const counters = Object.entries(add).map(([key, value]) => sql`${r(key as Counter)} = t.${r(key as Counter)} + ${value}`);
+  const moved = (key: RunColumn, value: string | number | undefined, type: "int" | "bigint" | "text") =>
+    sql`${r(key)} = coalesce(${value ?? null}::${sql.raw(type)}, t.${r(key)})`;
+  const returned: RunColumn[] = [
+    "walkOffset", "walkCursor", "walkCursorCreatedAtMs", "confirmCursor", "tombstoneCursor", "phase", "clerkTotal", "walked", "missing",
+    "stale", "deleted", "unchanged", "malformed", "liveRows", "wouldDelete", "unconfirmed", "clerkRequests", "truncated",
+  ];
+  return sql`run as (
+      update ${tables.runs} as t set
+        ${sql.join(counters, sql`, `)},
+        ${r("changes")} = t.${r("changes")} || coalesce((
+          select jsonb_agg(jsonb_build_object('userId', user_id, 'kind', kind, 'fields', to_jsonb(fields)))
+          from (select * from listed where applied order by user_id limit ${room}::int) as first_changes), '[]'::jsonb),
+        ${r("truncated")} = t.${r("truncated")} or c.changed > ${room}::int,
+        ${moved("walkOffset", checkpoint.walkOffset, "int")},
+        ${moved("walkCursor", checkpoint.walkCursor, "text")},
+        ${moved("walkCursorCreatedAtMs", checkpoint.walkCursorCreatedAtMs, "bigint")},
+        ${moved("confirmCursor", checkpoint.confirmCursor, "text")},
+        ${tombstoneCursor ? sql`${r("tombstoneCursor")} = coalesce(${tombstoneCursor}, t.${r("tombstoneCursor")})` : moved("tombstoneCursor", checkpoint.tombstoneCursor, "text")},
+        ${moved("phase", checkpoint.phase, "text")},
+        ${moved("clerkTotal", checkpoint.clerkTotal, "int")},
+        ${r("updatedAt")} = now()
+      from counted c
+      where t.${r("id")} = ${runId} and ${held}
+      returning ${sql.join(
+        returned.map((key) => sql`t.${r(key)} as ${sql.identifier(key)}`),
+        sql`, `,
+      )}, least(c.changed, ${room}::int) as listed
+    )`;
+}
+
+function runStateOf(row: { run: RunReturning | string | null; held: number } | undefined, lease: ReconcileLease): RunReturning {
+  if (!row?.held) lease.markLost();
+  const run = row?.run ? parseJson(row.run) : null;
+  if (!run) throw new Error("The reconciliation run row is gone");
+  // bigint columns may come back as text.
+  return { ...run, walkCursorCreatedAtMs: run.walkCursorCreatedAtMs === null ? null : Number(run.walkCursorCreatedAtMs) };
+}
+
+function seenColumns(seen: UserSyncTables["userSyncReconcileSeen"]) {
+  return { runId: sql.identifier(seen.runId.name), userId: sql.identifier(seen.userId.name), state: sql.identifier(seen.state.name) };
+}
+
+/**
+ * Writes up to `limit` of the run's confirmed deletions after `cursor` (in id order) as
+ * tombstones (`deleted_by = 'reconcile'`, personal data cleared, the clock left at the newest
+ * Clerk gave, so a later fetch with a newer clock can lift it), in one statement with the run's
+ * counts and checkpoint. Answers how many it took and the last id.
+ */
+export async function commitTombstones(
+  db: UserSyncDatabase,
+  tables: ReconcileTables,
+  batch: { runId: string; lease: ReconcileLease; cursor: string | null; limit: number; room: number },
+): Promise<{ taken: number; lastId: string | null; run: ReconcileRunState }> {
+  const users = tables.users;
+  const name = (key: GuardColumn | "id" | "lastSyncedAt" | "lastSyncOutcome") => sql.identifier(users[key].name);
+  const seen = seenColumns(tables.seen);
+  const tombstone = tombstoneClauses(users);
+  const held = batch.lease.held;
+  const result = await db.execute(sql`
+    with
+    ${batch.lease.renewCte()},
+    sync_commit as (select set_config('synchronous_commit', 'off', true) as value),
+    -- The partial index of decided ids (state <> 'walked'), from a row comparison, for the same
+    -- reason as clearSeenBatch: a batch's rows at a time, statistics or none.
+    next_rows as (
+      select s.${seen.runId} as run_id, s.${seen.userId} as id, s.${seen.state} as state from ${tables.seen} as s
+      where s.${seen.state} <> 'walked' and (s.${seen.runId}, s.${seen.userId}) > (${batch.runId}::text, ${batch.cursor ?? ""}::text)
+      order by s.${seen.runId}, s.${seen.userId}
+      limit ${batch.limit}
+    ),
+    batch as (select id from next_rows where run_id = ${batch.runId} and state = 'gone'),
+    batch_end as (select max(id) filter (where run_id = ${batch.runId}) as id, count(*) filter (where run_id = ${batch.runId}) as taken from next_rows),
+    gone as (
+      insert into ${users} (${name("id")}, ${name("clerkUpdatedAt")}, ${name("deletedAt")}, ${name("deletedBy")}, ${name("lastSyncedAt")}, ${name("lastSyncOutcome")})
+      select b.id, 0, now(), 'reconcile', now(), 'deleted' from batch b where ${held} order by b.id
+      on conflict (${name("id")}) do update set ${assignments(users, tombstone.set)}
+      where ${tombstone.where}
+      returning ${name("id")} as id
+    ),
+    listed as (select g.id as user_id, 'deleted' as kind, array['deletedAt'] as fields, true as applied from gone g),
+    counted as (select count(*) as deleted, count(*) as changed from listed),
+    ${runUpdate(tables, batch.runId, held, batch.room, { deleted: sql`c.deleted` }, {}, sql`(select id from batch_end)`)}
+    select (select row_to_json(run) from run) as run, (select taken from batch_end)::int as taken, (select id from batch_end) as last_id,
+      (select count(*) from lease_held)::int as held, (select value from sync_commit) as sync_commit`);
+  const [row] = rowsOf<{ run: RunReturning | string | null; taken: number; last_id: string | null; held: number }>(result);
+  const run: ReconcileRunState = runStateOf(row, batch.lease);
+  return { taken: row!.taken, lastId: row!.last_id, run };
+}
+
+/**
+ * The next window of the mirror for the deletion check: up to `windowRows` rows after `cursor`
+ * in id order (a primary-key range, so each statement touches a bounded number of rows whatever
+ * the table's size), how many of them are live, and the live ones the run has not seen in
+ * Clerk's list: deletion candidates, to be confirmed with Clerk before anything is tombstoned.
+ */
+export async function deletionCandidates(
+  db: UserSyncDatabase,
+  tables: Pick<ReconcileTables, "users" | "seen">,
+  window: { runId: string; cursor: string | null; windowRows: number },
+): Promise<{ lastId: string | null; liveRows: number; candidates: string[] }> {
+  const u = (key: "id" | "deletedAt") => sql`u.${sql.identifier(tables.users[key].name)}`;
+  const seen = seenColumns(tables.seen);
+  const result = await db.execute(sql`
+    with win as (
+      select ${u("id")} as id, ${u("deletedAt")} is null as live from ${tables.users} as u
+      ${window.cursor === null ? sql`` : sql`where ${u("id")} > ${window.cursor}`}
+      order by ${u("id")}
+      limit ${window.windowRows}
+    )
+    select (select max(id) from win) as last_id, (select count(*) from win where live)::int as live_rows,
+      coalesce((
+        select json_agg(w.id order by w.id) from win as w
+        left join lateral (
+          select true as hit from ${tables.seen} as s where s.${seen.runId} = ${window.runId} and s.${seen.userId} = w.id limit 1
+        ) as walked on true
+        where w.live and walked.hit is null
+      ), '[]') as candidates`);
+  const [row] = rowsOf<{ last_id: string | null; live_rows: number; candidates: string[] | string }>(result);
+  return { lastId: row?.last_id ?? null, liveRows: row?.live_rows ?? 0, candidates: row ? parseJson(row.candidates) : [] };
+}
+
+/**
+ * Empties a run's seen set while `lease` is held, `batch` ids per statement, in primary-key order
+ * from where the last batch stopped. Each batch reads the index from a row comparison,
+ * `(run_id, user_id) > ($run, $after)`, not from `run_id = $run`: a table that grew from empty
+ * during the walk has no statistics, and the planner would guess the run's rows few, read all of
+ * them and sort them for every batch; the row comparison keeps it on the index, a batch's rows at
+ * a time. (No TRUNCATE or ANALYZE: they take no parameters, and the plugin sends none such.)
+ */
+export async function clearSeenSet(
+  db: UserSyncDatabase,
+  seenTable: UserSyncTables["userSyncReconcileSeen"],
+  options: { runId: string; lease: ReconcileLease; batch: number; timed?: <T>(work: () => Promise<T>) => Promise<T> },
+): Promise<void> {
+  const timed = options.timed ?? (<T>(work: () => Promise<T>) => work());
+  let after = "";
+  for (;;) {
+    options.lease.check();
+    const cleared = await timed(() => clearSeenBatch(db, seenTable, { runId: options.runId, lease: options.lease, after, limit: options.batch }));
+    if (cleared.taken < options.batch || cleared.lastId === null) return;
+    after = cleared.lastId;
+  }
+}
+
+/**
+ * Deletes the next `limit` ids of a run's seen set after `after` (one statement), while `lease`
+ * is held; answers how many it took and the last id.
+ */
+export async function clearSeenBatch(
+  db: UserSyncDatabase,
+  seenTable: UserSyncTables["userSyncReconcileSeen"],
+  batch: { runId: string; lease: ReconcileLease; after: string; limit: number },
+): Promise<{ taken: number; lastId: string | null }> {
+  const seen = seenColumns(seenTable);
+  const result = await db.execute(sql`
+    with
+    ${batch.lease.renewCte()},
+    -- The next rows in primary-key order; another run's rows past this run's end are not taken.
+    next_rows as (
+      select ctid as row_address, ${seen.runId} as run_id, ${seen.userId} as user_id from ${seenTable}
+      where (${seen.runId}, ${seen.userId}) > (${batch.runId}::text, ${batch.after}::text)
+      order by ${seen.runId}, ${seen.userId}
+      limit ${batch.limit}
+    ),
+    doomed as (select row_address, user_id from next_rows where run_id = ${batch.runId}),
+    deleted as (
+      -- By row address: a TID scan of exactly the batch the index range found.
+      delete from ${seenTable}
+      where ctid = any(array(select row_address from doomed)) and ${batch.lease.held}
+      returning 1
+    )
+    select (select count(*) from doomed)::int as taken, (select max(user_id) from doomed) as last_id,
+      (select count(*) from deleted)::int as deleted, (select count(*) from lease_held)::int as held`);
+  const [row] = rowsOf<{ taken: number; last_id: string | null; held: number }>(result);
+  if (!row?.held) batch.lease.markLost();
+  return { taken: row.taken, lastId: row.last_id };
+}
