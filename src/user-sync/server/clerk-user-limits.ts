@@ -71,7 +71,7 @@ export function createClerkUserLimits(options: ClerkUserLimitsOptions) {
     async take(userId: string): Promise<ClerkUserSlot> {
       let [row] = await execute<DecisionRow>(decision(userId));
       if (!row) {
-        await execute(sql`insert into ${table} (user_id) values (${userId}) on conflict (user_id) do nothing`);
+        await execute(sql`insert into ${table} (user_id, granted_at_ms) values (${userId}, '{}'::float8[]) on conflict (user_id) do nothing`);
         [row] = await execute<DecisionRow>(decision(userId));
       }
       if (!row) throw new Error("The per-user Clerk limit row could not be created");

@@ -316,7 +316,8 @@ export function userSyncTables<TSchema extends string | undefined = undefined>(t
      */
     userSyncClerkUserLimits: table("user_sync_clerk_user_limits", {
       userId: text("user_id").primaryKey(),
-      grantedAtMs: doublePrecision("granted_at_ms").array().notNull().default(sql`'{}'::float8[]`),
+      // No column default: drizzle-kit's push sees an array default as changed on every run.
+      grantedAtMs: doublePrecision("granted_at_ms").array().notNull(),
       /** Clerk answered 429 for this user: none of their edits goes out before this. */
       pausedUntilMs: doublePrecision("paused_until_ms").notNull().default(0),
       /** The decision of the last statement, read back with RETURNING. */

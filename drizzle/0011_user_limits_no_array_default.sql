@@ -1,0 +1,1 @@
+ALTER TABLE "user_sync_clerk_user_limits" ALTER COLUMN "granted_at_ms" DROP DEFAULT;
