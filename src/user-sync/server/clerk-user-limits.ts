@@ -89,7 +89,7 @@ export function createClerkUserLimits(options: ClerkUserLimitsOptions) {
       const seconds = Number.isFinite(retryAfterSeconds) && retryAfterSeconds > 0 ? retryAfterSeconds : 1;
       const pauseMs = Math.min(seconds * 1000, maxPauseMs);
       await execute(sql`
-        insert into ${table} as l (user_id, paused_until_ms) values (${userId}, ${clockMs} + ${pauseMs}::float8)
+        insert into ${table} as l (user_id, granted_at_ms, paused_until_ms) values (${userId}, '{}'::float8[], ${clockMs} + ${pauseMs}::float8)
         on conflict (user_id) do update set paused_until_ms = greatest(l.paused_until_ms, excluded.paused_until_ms)`);
     },
   };
