@@ -53,7 +53,12 @@ function installer() {
 
 /** @param {Prerequisite[]} list */
 function describe(list) {
-  return `${list.map((item) => `${item.name} (${item.neededBy}; ${item.path})`).join(" and ")} ${list.length > 1 ? "are" : "is"}`;
+  return list.map((item) => `${item.name} (${item.neededBy}; ${item.path})`).join(" and ");
+}
+
+/** @param {Prerequisite[]} list */
+function are(list) {
+  return list.length > 1 ? "are" : "is";
 }
 
 /** @param {string} message @returns {never} */
@@ -68,17 +73,17 @@ if (missing.length === 0) process.exit(0);
 const packages = missing.map((item) => item.debianPackage).join(" ");
 const elsewhere = `(Installed elsewhere? Set ${missing.map((item) => item.pathVariable).join(" / ")} to its path.)`;
 if (!fs.existsSync("/etc/debian_version")) {
-  stop(`${describe(missing)} not installed. Install ${missing.map((item) => item.name).join(" and ")} with your system's package manager, set ${missing.map((item) => item.pathVariable).join(" / ")} to the binary, then run npm run check again.`);
+  stop(`${describe(missing)} ${are(missing)} not installed. Install ${missing.map((item) => item.name).join(" and ")} with your system's package manager, set ${missing.map((item) => item.pathVariable).join(" / ")} to the binary, then run npm run check again.`);
 }
 
 const prefix = installer();
 if (prefix === null) {
   stop(
-    `${describe(missing)} not installed, and this user cannot install Debian packages (not root, no passwordless sudo). Run:\n\n    sudo apt-get update && sudo apt-get install -y ${packages}\n\nthen npm run check again. ${elsewhere}`,
+    `${describe(missing)} ${are(missing)} not installed, and this user cannot install Debian packages (not root, no passwordless sudo). Run:\n\n    sudo apt-get update && sudo apt-get install -y ${packages}\n\nthen npm run check again. ${elsewhere}`,
   );
 }
 
-console.log(`npm run check: installing the Debian package${missing.length > 1 ? "s" : ""} ${packages} for ${describe(missing)}: ${[...prefix, "apt-get"].join(" ")} install -y ${packages}`);
+console.log(`npm run check: ${describe(missing)} ${are(missing)} missing; installing the Debian package${missing.length > 1 ? "s" : ""} ${packages}: ${[...prefix, "apt-get"].join(" ")} install -y ${packages}`);
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
 /** @param {string[]} sudo @param {string[]} args */
 function aptGet(sudo, args) {
@@ -90,5 +95,5 @@ aptGet(prefix, ["update", "-qq"]);
 aptGet(prefix, ["install", "-y", "-qq", "--no-install-recommends", ...missing.map((item) => item.debianPackage)]);
 
 const stillMissing = missing.filter((item) => !isExecutable(item.path));
-if (stillMissing.length > 0) stop(`apt-get installed ${packages}, but ${describe(stillMissing)} is still not there. ${elsewhere}`);
+if (stillMissing.length > 0) stop(`apt-get installed ${packages}, but ${describe(stillMissing)} ${are(stillMissing)} still not there. ${elsewhere}`);
 console.log(`npm run check: installed ${packages}.`);

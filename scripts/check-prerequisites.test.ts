@@ -81,7 +81,9 @@ describe("check-prerequisites", () => {
     const result = runScript({ E2E_CHROMIUM_PATH: path.join(installed, "chromium"), PGBOUNCER_PATH: path.join(installed, "pgbouncer") });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain("npm run check: installing the Debian packages chromium pgbouncer for Chromium (the e2e suite;");
+    expect(result.stdout).toContain("npm run check: Chromium (the e2e suite;");
+    expect(result.stdout).toContain("(the driver matrix;");
+    expect(result.stdout).toContain(") are missing; installing the Debian packages chromium pgbouncer: ");
     expect(result.stdout).toContain("apt-get install -y chromium pgbouncer");
     expect(result.stdout).toContain("npm run check: installed chromium pgbouncer.");
     expect(fs.readFileSync(path.join(dir, "apt-get.log"), "utf8").split("\n")).toEqual([
