@@ -68,6 +68,8 @@ function plugin(db: UserSyncDatabase) {
     clerkBudget: { requestsPer10s: 1000 },
     schedule: (task) => scheduled.push(task),
     webhook: { signingSecret: emulator.identity.webhookSigningSecret, log: () => undefined },
+    // Reconciliation proves the Backend API is this instance before it writes.
+    reconcile: { instanceId: emulator.identity.instanceId },
     log: () => undefined,
   });
   const afterResponse = async () => {
