@@ -127,8 +127,17 @@ test("the reconcile CLI beside a running demo works through it; the demo keeps s
     expect(await again.exited, again.output()).toBe(0);
     expect(again.output()).toMatch(/missing \(created\)\s*│\s*0\s/);
 
-    // The demo keeps syncing.
-    await signInAndSync(page, "user_demo_ada");
+    // The demo keeps syncing; and every page the admin reaches was compiled before "Open".
+    await signInAndSync(page, "user_demo_margaret");
+    await page.goto(`${demoUrl}/dashboard/settings`);
+    await expect(page.getByRole("heading", { level: 1 })).toBeVisible({ timeout: 120_000 });
+    await page.goto(`${demoUrl}/profile`);
+    await expect(page.getByRole("heading", { level: 1 })).toBeVisible({ timeout: 120_000 });
+    await page.getByRole("link", { name: "Admin console" }).click();
+    await expect(page.getByRole("heading", { name: "User sync console" })).toBeVisible({ timeout: 120_000 });
+    await expect(page.locator('[data-testid="reconcile-panel"]')).toBeVisible({ timeout: 120_000 });
+    const afterOpen = demo.output().slice(demo.output().indexOf("[demo] Open http"));
+    expect(afterOpen, "a route compiled after the demo printed Open").not.toContain("Compiling");
     expect(demo.output()).not.toMatch(/database did not open/);
   } finally {
     await stop(demo);

@@ -98,6 +98,8 @@ async function warmUp() {
     ["/dashboard/settings"],
     ["/profile"],
     ["/admin/sync"],
+    // Every page asks for it; without an icon it is the not-found page, compiled once.
+    ["/favicon.ico"],
     ["/api/trpc/user.me"],
     ["/api/trpc/user.updateAvatar", { method: "POST" }],
     // Unsigned: 400 after compiling. The emulator delivers its webhooks here.
