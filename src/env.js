@@ -19,6 +19,8 @@ export const env = createEnv({
     /** Allows the embedded PGlite database when NODE_ENV=production (demos only: one process, local disk). */
     ALLOW_EMBEDDED_DATABASE: z.stringbool().default(false),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
+    /** Internal: `npm run demo` holds the PGlite folder's lock for the app it starts and passes its token here. */
+    PGLITE_LOCK_TOKEN: z.string().optional(),
     /**
      * How DATABASE_URL reaches PostgreSQL: "session" (the server itself, or a session pooler) or
      * "transaction" (a transaction pooler: PgBouncer pool_mode=transaction, Supabase's pooler on
@@ -74,6 +76,7 @@ export const env = createEnv({
     DATABASE_URL: process.env.DATABASE_URL,
     ALLOW_EMBEDDED_DATABASE: process.env.ALLOW_EMBEDDED_DATABASE,
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
+    PGLITE_LOCK_TOKEN: process.env.PGLITE_LOCK_TOKEN,
     DATABASE_POOL_MODE: process.env.DATABASE_POOL_MODE,
     DATABASE_CONNECT_TIMEOUT_SECONDS: process.env.DATABASE_CONNECT_TIMEOUT_SECONDS,
     DATABASE_STATEMENT_TIMEOUT_MS: process.env.DATABASE_STATEMENT_TIMEOUT_MS,

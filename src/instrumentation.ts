@@ -16,6 +16,8 @@ export async function register() {
     console.log(`[user-sync] database ready in ${Date.now() - startedAtMs} ms`);
   } catch (error) {
     // The server still starts: getDb() does not cache a failed open, so the first request tries again.
-    console.error("[user-sync] the database did not open at start:", error instanceof Error ? error.name : "unknown error");
+    // Names only: a driver's message can quote row values. The embedded database's own messages say what to do.
+    const { embeddedDatabaseProblem } = await import("./server/db/embedded-problem");
+    console.error(`[user-sync] the database did not open at start: ${embeddedDatabaseProblem(error) ?? (error instanceof Error ? error.name : "unknown error")}`);
   }
 }

@@ -15,7 +15,9 @@ export const metadata: Metadata = {
 
 export default function RootLayout({ children }: { children: React.ReactNode }) {
   return (
-    <ClerkProvider>
+    // `dynamic`: the request's auth state is rendered into the page, so `useAuth()` is loaded at
+    // hydration and the first sync starts then, not after clerk-js has downloaded and booted.
+    <ClerkProvider dynamic>
       <html lang="en">
         <body className="min-h-screen font-sans">
           <TRPCReactProvider>

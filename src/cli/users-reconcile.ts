@@ -12,7 +12,13 @@
  * arguments, 3 refused because another run holds the lease, 4 refused because the Backend API
  * is not proven to be the app's Clerk instance (nothing written), 5 mass deletion refused
  * (creates and updates applied, no tombstone: `--force` applies them), 6 incremental run past
- * its depth (what it read was applied: run `--mode full`).
+ * its depth (what it read was applied: run `--mode full`), 7 refused because another process has
+ * the embedded PGlite database open.
+ *
+ * On the embedded database (no DATABASE_URL) the CLI never opens a folder another process holds
+ * (src/server/db/embedded-lock.ts): while `npm run demo` runs, it reconciles through the demo's
+ * admin API with the URL and key the demo wrote into the lock (so it needs none of the emulator's
+ * env); while anything else holds it, it refuses (exit 7).
  */
 import { parseArgs } from "node:util";
 
@@ -22,9 +28,11 @@ import Table from "cli-table3";
 
 import type { ReconcileProgress, ReconcileRefusalCode, ReconcileReport } from "clerk-user-sync/server";
 
+import { EmbeddedDatabaseInUseError, readEmbeddedLock, type EmbeddedLockHolder } from "~/server/db/embedded-lock";
+
 const usage = "Usage: npm run users:reconcile -- --dry-run | --apply [--force] [--mode full|incremental] [--json]";
 
-const exitCodes = { ok: 0, failed: 1, usage: 2, locked: 3, instance: 4, massDeletion: 5, incrementalTooDeep: 6 } as const;
+const exitCodes = { ok: 0, failed: 1, usage: 2, locked: 3, instance: 4, massDeletion: 5, incrementalTooDeep: 6, databaseInUse: 7 } as const;
 
 const refusalExitCodes: Record<ReconcileRefusalCode, number> = {
   CLERK_INSTANCE_MISMATCH: exitCodes.instance,
@@ -154,6 +162,13 @@ async function main(argv: string[]): Promise<number> {
   }
   // As Next does for the app: .env, .env.local, .env.production… (quietly: no file names in job logs).
   nextEnv.loadEnvConfig(process.cwd(), process.env.NODE_ENV === "development", { info: () => undefined, error: () => undefined });
+  if (!process.env.DATABASE_URL) {
+    // Before the app's modules load: going through the demo needs none of its env.
+    const dataDir = process.env.PGLITE_DATA_DIR ?? ".data/pglite";
+    const holder = readEmbeddedLock(dataDir);
+    if (holder?.appUrl && holder.adminApiKey) return reconcileThroughApp(parsed, holder);
+    if (holder) return refuseInUse(new EmbeddedDatabaseInUseError(dataDir, holder));
+  }
   // After the env files: these modules read and validate the environment when they load.
   const [{ userSync }, reconcile] = await Promise.all([import("~/server/user-sync"), import("clerk-user-sync/server")]);
   const { databaseErrorCode } = reconcile;
@@ -184,6 +199,8 @@ async function main(argv: string[]): Promise<number> {
     return exitCodes.ok;
   } catch (error) {
     progress.stop();
+    const inUse = embeddedInUse(error);
+    if (inUse) return refuseInUse(inUse);
     if (error instanceof reconcile.ReconcileLockedError) {
       process.stderr.write(`users:reconcile: refused: ${error.message} (on this or another app instance). Try again when it has finished.\n`);
       return exitCodes.locked;
@@ -206,6 +223,66 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`users:reconcile: failed: ${reason}. The checkpoint is kept: run the same command again to resume.\n`);
     return exitCodes.failed;
   }
+}
+
+/** The embedded database's lock refusal, also when the user sync wrapped it as a cause. */
+function embeddedInUse(error: unknown): EmbeddedDatabaseInUseError | null {
+  for (let current = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    if (current instanceof EmbeddedDatabaseInUseError) return current;
+  }
+  return null;
+}
+
+function refuseInUse(error: EmbeddedDatabaseInUseError): number {
+  process.stderr.write(
+    `users:reconcile: refused: ${error.message}, or reconcile from that app (its console, or POST /api/admin/user-sync/reconcile). Nothing was opened.\n`,
+  );
+  return exitCodes.databaseInUse;
+}
+
+/**
+ * The run, by the running demo: `POST /api/admin/user-sync/reconcile` with the demo's key. The
+ * same report and exit codes; no progress (the answer comes when the run has finished).
+ */
+async function reconcileThroughApp(options: CliOptions, holder: EmbeddedLockHolder): Promise<number> {
+  const query = new URLSearchParams({ dry_run: String(options.dryRun), mode: options.mode, ...(options.force ? { force: "true" } : {}) });
+  const endpoint = `${holder.appUrl}/api/admin/user-sync/reconcile`;
+  process.stderr.write(`users:reconcile: the demo (pid ${holder.pid}) has the embedded database open: reconciling through its admin API (${endpoint})…\n`);
+  const controller = new AbortController();
+  process.on("SIGINT", () => controller.abort());
+  process.on("SIGTERM", () => controller.abort());
+  let response: Response;
+  try {
+    response = await fetch(`${endpoint}?${query}`, { method: "POST", headers: { authorization: `Bearer ${holder.adminApiKey}` }, signal: controller.signal });
+  } catch {
+    process.stderr.write(
+      `users:reconcile: failed: ${controller.signal.aborted ? "interrupted (the demo may still finish the run)" : `the demo did not answer at ${holder.appUrl}`}.\n`,
+    );
+    return exitCodes.failed;
+  }
+  const body = (await response.json().catch(() => ({}))) as ReconcileReport & { error?: string; message?: string };
+  if (response.ok) {
+    process.stdout.write(options.json ? `${JSON.stringify(body, null, 2)}\n` : `${summaryTable(body)}\n`);
+    return exitCodes.ok;
+  }
+  const code = body.error?.toUpperCase();
+  if (response.status === 409 && body.error === "reconcile_in_progress") {
+    process.stderr.write(`users:reconcile: refused: ${body.message ?? "another run holds the lock"} (in the demo). Try again when it has finished.\n`);
+    return exitCodes.locked;
+  }
+  if (code && code in refusalExitCodes) {
+    const refusal = code as ReconcileRefusalCode;
+    if (refusal === "MASS_DELETION_REFUSED" || refusal === "INCREMENTAL_TOO_DEEP") {
+      const report: ReconcileReport & { error?: string; message?: string } = { ...body };
+      delete report.error;
+      delete report.message;
+      process.stdout.write(options.json ? `${JSON.stringify({ error: refusal, ...report }, null, 2)}\n` : `${summaryTable(report)}\n`);
+    }
+    process.stderr.write(`users:reconcile: refused (${refusal}): ${body.message ?? ""}\n`);
+    return refusalExitCodes[refusal];
+  }
+  process.stderr.write(`users:reconcile: failed: the demo answered ${response.status}${body.error ? ` ${body.error}` : ""}.\n`);
+  return exitCodes.failed;
 }
 
 main(process.argv.slice(2)).then(

@@ -30,8 +30,9 @@ function useNowMs() {
 export function DashboardView() {
   const { isLoaded, userId } = useAuth();
   const { status, user, error, nextRetryAtMs, lastSync, resync } = useUserSync<User>();
-  // Any host component may read the row from the query cache the sync fills.
-  const me = api.user.me.useQuery(undefined, { enabled: !!userId });
+  // Any host component may read the row from the query cache the sync fills: enabled once the
+  // sync has answered, it reads that row instead of racing the first sync to the server.
+  const me = api.user.me.useQuery(undefined, { enabled: !!userId && (status === "synced" || status === "error") });
   const nowMs = useNowMs();
   const name = [user?.firstName, user?.lastName].filter(Boolean).join(" ");
   const deleted = status === "synced" && lastSync?.outcome === "deleted";

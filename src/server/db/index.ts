@@ -11,6 +11,7 @@ import postgres from "postgres";
 
 import { env } from "~/env";
 
+import { acquireEmbeddedLock } from "./embedded-lock";
 import { withPoolerTimeouts } from "./pooler-timeouts";
 
 import * as schema from "./schema";
@@ -45,10 +46,16 @@ function connect() {
   return openEmbedded(env.PGLITE_DATA_DIR);
 }
 
-/** The embedded default: PGlite in a local folder, migrated from `drizzle/` on first use. */
+/**
+ * The embedded default: PGlite in a local folder, migrated from `drizzle/` on first use. One
+ * process per folder (./embedded-lock.ts): while another process holds it, this throws
+ * `EmbeddedDatabaseInUseError` instead of opening it (a second process corrupts it).
+ */
 async function openEmbedded(dataDir: string) {
   // PGlite creates its own folder but not the folders above it.
   fs.mkdirSync(path.dirname(path.resolve(dataDir)), { recursive: true });
+  const script = process.env.npm_lifecycle_event;
+  acquireEmbeddedLock(dataDir, { command: script ? `npm run ${script}` : "the app", sharedToken: env.PGLITE_LOCK_TOKEN });
   const client = new PGlite(path.resolve(dataDir));
   const db = drizzlePglite({ client, schema });
   await migratePglite(db, { migrationsFolder: path.join(process.cwd(), "drizzle") });
