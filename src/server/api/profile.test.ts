@@ -92,6 +92,14 @@ async function row(id = ada.id) {
 
 const clerkCalls = () => clerk.calls.length + clerkWrites.calls.length;
 
+/** The profile edits' write telemetry, flushed first (the health check flushes this instance's counts). */
+async function profileWriteStats() {
+  const { userSync } = await import("~/server/user-sync");
+  await userSync.telemetry?.flush();
+  return testDb.client<{ outcome: string; error_code: string; n: number }[]>`
+    select outcome, error_code, sum(count)::int as n from user_sync_write_stats where source = 'profile-update' group by 1, 2 order by 1, 2`;
+}
+
 function deliver(user: ClerkUserInput, svixId: string) {
   return webhookRoute.POST(signedRequest(userEvent("user.updated", user), { svixId }));
 }
@@ -147,6 +155,9 @@ describe("user.updateProfile", () => {
     expect(clerkWrites.patchCalls()).toBe(1);
     expect(await row()).toEqual(before);
     expect(clerk.users.get(ada.id)).toMatchObject({ firstName: "Ada", username: "ada_l", updatedAtMs: ada.updatedAtMs });
+    // Counted as Clerk's refusal, not as a failed write: the console's "Write errors" stays at 0.
+    expect(await profileWriteStats()).toEqual([{ outcome: "refused", error_code: "CLERK_REJECTED", n: 1 }]);
+    expect((await (await import("~/server/user-sync")).userSync.health.check()).errorsLastHour).toBe(0);
   });
 
   it("rejects invalid input before any Clerk call, with an error on the field concerned", async () => {
@@ -352,6 +363,9 @@ describe("user.updateProfile", () => {
     expect(errorOf(response)).toMatchObject({ code: "GATEWAY_TIMEOUT", message: expect.stringContaining("may still have been saved") as string });
     expect(clerkWrites.abortedRequests()).toBe(1);
     expect(await row()).toEqual(before);
+    // Clerk failing to answer is a write error (unlike its refusals).
+    expect(await profileWriteStats()).toEqual([{ outcome: "error", error_code: "CLERK_TIMEOUT", n: 1 }]);
+    expect((await (await import("~/server/user-sync")).userSync.health.check()).errorsLastHour).toBe(1);
     // Clerk did apply it (the answer was only late): a sync brings the mirror up to date.
     await trpcMutation(route.POST, "user.sync", { token: adaToken() });
     expect((await row())?.first_name).toBe("Slow");
