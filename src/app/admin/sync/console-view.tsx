@@ -7,9 +7,11 @@ import { UsersTable } from "./users-table";
 import { WebhookChart } from "./webhook-chart";
 import { SelfHealChart, WriteOutcomesChart } from "./write-charts";
 
-/** A time of day in the admin's own clock, to the second: figures minutes apart must look apart. */
+/** A time in the admin's own clock, to the second (figures minutes apart must look apart), with its day when not today. */
 function clockTime(iso: string) {
-  return new Date(iso).toLocaleTimeString("en", { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const date = new Date(iso);
+  const time = date.toLocaleTimeString("en", { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  return date.toDateString() === new Date().toDateString() ? time : `${date.toLocaleDateString("en", { month: "short", day: "numeric" })}, ${time}`;
 }
 
 function Figure({
@@ -140,7 +142,7 @@ export function ConsoleView() {
           }
           hint={
             health.lastReconcile
-              ? `${health.lastReconcile.dryRun ? "Dry run" : "Applied"} ${new Date(health.lastReconcile.finishedAt).toLocaleString("en")}: ${health.lastReconcile.counts.missing} missing, ${health.lastReconcile.counts.stale} stale, ${health.lastReconcile.counts.deleted} deleted`
+              ? `${health.lastReconcile.dryRun ? "Dry run" : "Applied"}: ${health.lastReconcile.counts.missing} missing, ${health.lastReconcile.counts.stale} stale, ${health.lastReconcile.counts.deleted} deleted`
               : "No reconciliation has run"
           }
           asOf={health.lastReconcile ? `finished ${clockTime(health.lastReconcile.finishedAt)}` : asOf}
