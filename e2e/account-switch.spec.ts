@@ -183,3 +183,70 @@ test("h. switching to an account whose sync is pending, then fails, shows nothin
   expect(foreignFrames(frames)).toEqual([]);
   expect(errors).toEqual([]);
 });
+
+test("i. the active account deleted in Clerk while another is signed in: a notice says the other account took over; a switch the user makes says nothing", async ({ page, emulator }, testInfo) => {
+  const errors = pageErrors(page);
+  const notice = page.getByTestId("account-change-notice");
+  await signIn(page, "user_demo_ada");
+  await expectShows(page, "user_demo_ada");
+  await addAccount(page, "user_demo_grace");
+  await expectShows(page, "user_demo_grace");
+  // Switches the user makes, either way: no notice.
+  await switchTo(page, "user_demo_ada");
+  await expectShows(page, "user_demo_ada");
+  await page.reload();
+  await expectShows(page, "user_demo_ada");
+  await expect(notice).toHaveCount(0);
+
+  // Ada is deleted in Clerk (from its dashboard, another tab, the emulator's page): her session is
+  // revoked and Clerk makes Grace's the active one, here on the next page load.
+  await emulator.deleteUser("user_demo_ada");
+  await page.reload();
+  await expectShows(page, "user_demo_grace");
+  await expect(notice).toHaveAttribute("data-user-id", "user_demo_grace");
+  await expect(notice).toContainText("The account you were using is no longer signed in here");
+  await expect(notice).toContainText("grace@example.com");
+  await testInfo.attach("account-change-notice", { body: await page.screenshot({ fullPage: true }), contentType: "image/png" });
+  // It stays on other pages until dismissed; dismissed, it is gone, and does not come back on a reload.
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await page.waitForURL("**/profile");
+  await expect(notice).toBeVisible();
+  await notice.getByRole("button", { name: "Dismiss" }).click();
+  await expect(notice).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByTestId("profile-card-name")).toHaveText("Grace Hopper");
+  await expect(notice).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test("j. signed out under an open dashboard (from another tab), the page never offers \"Add account\"", async ({ page, context, emulator: _emulator, db: _db }) => {
+  // Every DOM state of the first tab: does it show the signed-out card, and "Add account" beside it?
+  const states: { signedOut: boolean; addAccount: boolean }[] = [];
+  await page.exposeFunction("e2eRecordSignedOut", (state: { signedOut: boolean; addAccount: boolean }) => void states.push(state));
+  await page.addInitScript(() => {
+    const record = (window as unknown as { e2eRecordSignedOut: (state: unknown) => Promise<void> }).e2eRecordSignedOut;
+    let last = "";
+    new MutationObserver(() => {
+      const state = {
+        signedOut: !!document.querySelector('[data-testid="signed-out"]'),
+        addAccount: [...document.querySelectorAll("button")].some((button) => button.textContent?.trim() === "Add account"),
+      };
+      const key = JSON.stringify(state);
+      if (key !== last) void record(state);
+      last = key;
+    }).observe(document, { subtree: true, childList: true });
+  });
+  await signIn(page, "user_demo_ada");
+  await expectShows(page, "user_demo_ada");
+  await expect(page.getByRole("button", { name: "Add account" })).toBeVisible();
+  const otherTab = await context.newPage();
+  await otherTab.goto("/dashboard");
+  await expect(syncStatus(otherTab)).toHaveAttribute("data-status", "synced");
+  await otherTab.getByRole("button", { name: "Sign out" }).click();
+  await otherTab.waitForURL((url) => url.pathname === "/");
+  await otherTab.close();
+  // Clerk tells the first tab: its dashboard says the session ended, then the page goes to sign in.
+  await page.waitForURL(/\/sign-in/, { timeout: 30_000 });
+  expect(states.some((state) => state.signedOut)).toBe(true);
+  expect(states.filter((state) => state.signedOut && state.addAccount)).toEqual([]);
+});

@@ -40,7 +40,7 @@ test("k. an admin sees Clerk vs the mirror, dead letters and a webhook chart who
   expect(dead).toBe(1);
   await expect(page.getByTestId("clerk-users")).toHaveText(String(clerkUsers));
   // Clerk's count is read once for all instances and reused: the tile says when it was read.
-  await expect(page.getByTestId("clerk-users-hint")).toHaveText(/^Clerk's own count, as of \d{1,2}:\d{2}:\d{2}\s?[AP]M$/);
+  await expect(page.getByTestId("clerk-users-as-of")).toHaveText(/^Clerk's own count, as of \d{2}:\d{2}:\d{2}$/);
   await expect(page.getByTestId("live-users")).toHaveText(String(live));
   await expect(page.getByTestId("discrepancy")).toHaveText(String(Math.abs(clerkUsers - live)));
   await expect(page.getByTestId("dead-letters")).toHaveText("1");
@@ -293,4 +293,55 @@ test("n. a mass deletion the guard refused waits for the admin's explicit confir
   await panel.getByRole("button", { name: "Apply" }).click();
   await expect(run).toHaveAttribute("data-run-id", "run_stopped");
   await expect(run).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+});
+
+test("n. right after a bulk import and a dry run the tiles agree with \"Last reconcile\", each says when it was taken, and a username Clerk refused is no write error", async ({ page, emulator, db }, testInfo) => {
+  await signIn(page, "user_demo_margaret");
+  await expect(page.getByTestId("sync-status")).toHaveAttribute("data-status", "synced");
+  // Margaret tries a username Grace holds: Clerk refuses it (422), and the form says so.
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await page.waitForURL("**/profile");
+  await page.getByLabel("Username").fill("grace");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("error-username")).toHaveText("That username is taken. Please try another.");
+
+  await page.getByRole("link", { name: "Admin console" }).click();
+  await expect(page.getByRole("heading", { name: "User sync console" })).toBeVisible();
+  await expect(page.getByTestId("health-status")).toHaveAttribute("data-status", "healthy");
+  const clerkBefore = Number(await page.getByTestId("clerk-users").textContent());
+
+  // A bulk import in Clerk (no webhooks), then a dry run from the console.
+  const { totalCount: clerkUsers } = await emulator.createUsersInBulk(1_000, "bulk");
+  expect(clerkUsers).toBe(clerkBefore + 1_000);
+  const panel = page.getByTestId("reconcile-panel");
+  await panel.getByRole("button", { name: "Dry run" }).click();
+  const run = panel.getByTestId("reconcile-run");
+  await expect(run).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+  const [found] = await db.sql<[{ missing: number; stale: number; deleted: number; finished_at: Date }]>`
+    select missing, stale, deleted, finished_at from user_sync_reconcile_runs where dry_run and status = 'succeeded'`;
+  const [{ live }] = await db.sql<[{ live: number }]>`select count(*)::int as live from users where deleted_at is null`;
+  expect(found.missing).toBe(clerkUsers - live);
+
+  // Right away, no reload: every tile tells the same story as the run.
+  await expect(page.getByTestId("last-reconcile")).toHaveText(`${found.missing + found.stale + found.deleted} found`);
+  await expect(page.getByTestId("clerk-users")).toHaveText(String(clerkUsers));
+  await expect(page.getByTestId("live-users")).toHaveText(String(live));
+  await expect(page.getByTestId("discrepancy")).toHaveText(String(clerkUsers - live));
+  await expect(page.getByTestId("health-status")).toHaveAttribute("data-status", "warning");
+  await expect(page.getByTestId("health-problems")).toContainText(`discrepancy: Clerk has ${clerkUsers} users`);
+  // Each figure says when it was taken; Clerk's count was read after the run finished.
+  await expect(page.getByTestId("figures-as-of")).toContainText(/as of \d{2}:\d{2}:\d{2}/);
+  for (const tile of ["clerk-users", "live-users", "discrepancy", "dead-letters", "self-heal-last-hour", "errors-last-hour", "webhook-lag", "last-reconcile"]) {
+    await expect(page.getByTestId(`${tile}-as-of`)).toHaveText(/\d{2}:\d{2}:\d{2}/);
+  }
+  const [{ count_read_at }] = await db.sql<[{ count_read_at: Date }]>`select read_at as count_read_at from user_sync_clerk_cache where key = 'user_count'`;
+  expect(count_read_at.getTime()).toBeGreaterThanOrEqual(found.finished_at.getTime());
+
+  // The refusal is counted as Clerk's answer, not as a failed write.
+  await expect(page.getByTestId("errors-last-hour")).toHaveText("0");
+  expect(await db.sql`select outcome, error_code, sum(count)::int as n from user_sync_write_stats where source = 'profile-update' group by 1, 2`).toEqual([
+    { outcome: "refused", error_code: "CLERK_REJECTED", n: 1 },
+  ]);
+  await expect(page.locator('[data-testid="write-hours"] tr[data-source="profile-update"][data-outcome="refused"]')).toHaveCount(1);
+  await testInfo.attach("console-after-bulk-dry-run", { body: await page.screenshot({ path: testInfo.outputPath("console-after-bulk-dry-run.png"), fullPage: true }), contentType: "image/png" });
 });

@@ -17,10 +17,10 @@ test("b. reloads, a second tab and client-side navigation in one session call Cl
   await expect(secondTab.getByTestId("user-name")).toHaveText("Grace Hopper");
   await secondTab.close();
 
-  await page.getByRole("link", { name: "Settings" }).click();
-  await expect(page).toHaveURL(/\/dashboard\/settings$/);
-  await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
-  await expect(page.getByTestId("user-name")).toHaveText("Grace Hopper");
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole("heading", { name: "Profile" })).toBeVisible();
+  await expect(page.getByTestId("profile-card-name")).toHaveText("Grace Hopper");
   await page.getByRole("link", { name: "Dashboard" }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();

@@ -1,3 +1,5 @@
+import type { Page } from "@playwright/test";
+
 import { expect, signIn, syncStatus, test } from "./support/fixtures";
 
 // A 1×1 PNG, so the browser really decodes what Clerk (the emulator) serves back.
@@ -159,4 +161,104 @@ test("profile: Clerk's per-user limit (10 updates per 10 s) is kept before Clerk
   expect(outcomes).toHaveLength(11);
   expect(outcomes.filter((o) => o.outcome !== "unchanged" && o.outcome !== "stale")).toEqual([]);
   expect(await db.sql`select xmin::text from users where id = 'user_demo_grace'`).toEqual(versionBefore);
+});
+
+/** Every console entry of type error the page's documents get (Chromium's own included), and uncaught exceptions. */
+function consoleErrors(page: Page) {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(`${message.text()} (${message.location().url})`);
+  });
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error.message}`));
+  return errors;
+}
+
+test("profile: handled form errors (a taken username, files that are not usable images) log no console error; an unexpected failure still does", async ({ page, emulator }) => {
+  const errors = consoleErrors(page);
+  await signIn(page, "user_demo_alan");
+  await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await page.waitForURL("**/profile");
+
+  // Clerk's 422: shown on the field, and nothing in the console (Next's dev overlay counts console errors as issues).
+  await page.getByLabel("Username").fill("grace");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("error-username")).toHaveText("That username is taken. Please try another.");
+  // A text file named like a PNG, and a PNG over 2 MiB.
+  await page.getByLabel("Avatar").setInputFiles({ name: "notes.png", mimeType: "image/png", buffer: Buffer.from("not an image at all") });
+  await expect(page.getByTestId("error-avatar")).toContainText("not a PNG, JPEG, WebP or GIF image");
+  await page.getByLabel("Avatar").setInputFiles({ name: "huge.png", mimeType: "image/png", buffer: Buffer.concat([onePixelPng, Buffer.alloc(2 * 1024 * 1024)]) });
+  await expect(page.getByTestId("error-avatar")).toHaveText("Choose an image of at most 2 MiB.");
+  await page.getByLabel("Username").fill("");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("error-avatar")).toHaveText("Choose an image of at most 2 MiB.");
+  // Settled: a late log line would have arrived by now.
+  await page.waitForTimeout(500);
+  // Chromium itself logs every 4xx answer ("Failed to load resource"), outside the page's
+  // JavaScript: Next's overlay never sees it. The 422's own line is the one entry allowed; any
+  // console.error of the app's code (tRPC's logger included) fails the test.
+  const refusedRequestLine = /^Failed to load resource: the server responded with a status of 422 \(Unprocessable (Entity|Content)\) \(http:\/\/localhost:\d+\/api\/trpc\/user\.updateProfile\?batch=1\)$/;
+  expect(errors.filter((line) => !refusedRequestLine.test(line))).toEqual([]);
+  expect(errors.filter((line) => refusedRequestLine.test(line))).toHaveLength(1);
+
+  // Clerk failing (a 500, not a refusal) is unexpected: still logged, with the procedure's name.
+  await emulator.setFault({ endpoint: "updateUser", status: 500, remaining: 1 });
+  await page.getByLabel("First name").fill("Alan M.");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("profile-error")).toBeVisible();
+  await expect.poll(() => errors.some((line) => line.includes("user.updateProfile"))).toBe(true);
+});
+
+test("profile: the avatar picker never shows a broken preview, never an error beside \"Nothing to save.\", and a valid file clears the notice", async ({ page }, testInfo) => {
+  await signIn(page, "user_demo_ada");
+  await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await page.waitForURL("**/profile");
+  const notice = page.getByTestId("profile-notice");
+  const avatarError = page.getByTestId("error-avatar");
+  const preview = page.getByTestId("avatar-preview");
+
+  // "Nothing to save.", then a file is picked: the notice goes.
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(notice).toHaveText("Nothing to save.");
+  await page.getByLabel("Avatar").setInputFiles({ name: "ada.png", mimeType: "image/png", buffer: onePixelPng });
+  await expect(notice).toHaveCount(0);
+  await expect(preview).toHaveAttribute("data-drawn", "true");
+  await expect(preview).toBeVisible();
+
+  // A text file named like a PNG: refused, and no preview at any moment (the image shows only once drawn).
+  await page.evaluate(() => {
+    const state = window as unknown as { brokenPreviewSeen: boolean };
+    state.brokenPreviewSeen = false;
+    new MutationObserver(() => {
+      const img = document.querySelector<HTMLImageElement>('[data-testid="avatar-preview"]');
+      if (img && img.dataset.drawn !== "true" && getComputedStyle(img).visibility !== "hidden") state.brokenPreviewSeen = true;
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  await page.getByLabel("Avatar").setInputFiles({ name: "notes.png", mimeType: "image/png", buffer: Buffer.from("not an image at all") });
+  await expect(avatarError).toHaveText("This file is not a PNG, JPEG, WebP or GIF image the browser can read. Choose another.");
+  await expect(preview).toHaveCount(0);
+  expect(await page.evaluate(() => (window as unknown as { brokenPreviewSeen: boolean }).brokenPreviewSeen)).toBe(false);
+  await testInfo.attach("avatar-not-an-image", { body: await page.screenshot({ fullPage: true }), contentType: "image/png" });
+
+  // Save with nothing else changed: the error stays, alone.
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(avatarError).toBeVisible();
+  await expect(notice).toHaveCount(0);
+
+  // Too large: the same.
+  await page.getByLabel("Avatar").setInputFiles({ name: "huge.png", mimeType: "image/png", buffer: Buffer.concat([onePixelPng, Buffer.alloc(2 * 1024 * 1024)]) });
+  await expect(avatarError).toHaveText("Choose an image of at most 2 MiB.");
+  await expect(preview).toHaveCount(0);
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(avatarError).toHaveText("Choose an image of at most 2 MiB.");
+  await expect(notice).toHaveCount(0);
+
+  // A valid file clears the error and shows its preview; saving it says so.
+  await page.getByLabel("Avatar").setInputFiles({ name: "ada.png", mimeType: "image/png", buffer: onePixelPng });
+  await expect(avatarError).toHaveCount(0);
+  await expect(preview).toHaveAttribute("data-drawn", "true");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(notice).toHaveText("Saved.");
+  await expect(avatarError).toHaveCount(0);
 });

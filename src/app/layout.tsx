@@ -5,6 +5,7 @@ import { UserSyncProvider } from "clerk-user-sync/client";
 
 import { api, TRPCReactProvider } from "~/trpc/react";
 
+import { AccountChangeNotice } from "./_components/account-change-notice";
 import { SiteHeader } from "./_components/site-header";
 import "./globals.css";
 
@@ -23,6 +24,7 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
           <TRPCReactProvider>
             <UserSyncProvider trpc={api}>
               <SiteHeader />
+              <AccountChangeNotice />
               {children}
             </UserSyncProvider>
           </TRPCReactProvider>

@@ -205,7 +205,7 @@ function keepAliveAfterResponse(work: Promise<unknown>) {
 
 /** One page of the console's users table. */
 export type ConsoleUsersPage = {
-  users: { id: string; email: string | null; name: string | null; tier: User["tier"]; createdAt: string }[];
+  users: { id: string; email: string | null; phoneNumber: string | null; name: string | null; tier: User["tier"]; createdAt: string }[];
   total: number;
   page: number;
   pageSize: number;
@@ -217,7 +217,7 @@ export async function readConsoleUsers(page: number, pageSize: number): Promise<
   const live = isNull(users.deletedAt);
   const [rows, [counted]] = await Promise.all([
     db
-      .select({ id: users.id, email: users.email, firstName: users.firstName, lastName: users.lastName, tier: users.tier, createdAt: users.createdAt })
+      .select({ id: users.id, email: users.email, phoneNumber: users.phoneNumber, firstName: users.firstName, lastName: users.lastName, tier: users.tier, createdAt: users.createdAt })
       .from(users)
       .where(live)
       .orderBy(desc(users.createdAt), asc(users.id))
@@ -229,6 +229,7 @@ export async function readConsoleUsers(page: number, pageSize: number): Promise<
     users: rows.map((row) => ({
       id: row.id,
       email: row.email,
+      phoneNumber: row.phoneNumber,
       name: [row.firstName, row.lastName].filter(Boolean).join(" ") || null,
       tier: row.tier,
       createdAt: row.createdAt.toISOString(),

@@ -8,6 +8,7 @@ import superjson from "superjson";
 
 import type { AppRouter } from "~/server/api/root";
 
+import { isHandledError } from "./handled-errors";
 import { createQueryClient } from "./query-client";
 
 export const api = createTRPCReact<AppRouter>();
@@ -31,8 +32,10 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
     api.createClient({
       links: [
         loggerLink({
+          // Unexpected errors always; in development every call too, but never an error the page
+          // shows itself (a taken username, a bad file): the dev overlay would flag it as an issue.
           enabled: (op) =>
-            process.env.NODE_ENV === "development" || (op.direction === "down" && op.result instanceof Error),
+            op.direction === "down" && op.result instanceof Error ? !isHandledError(op.result) : process.env.NODE_ENV === "development",
         }),
         // Files and bytes (the avatar upload) cannot be batched as JSON: they go alone, raw.
         splitLink({

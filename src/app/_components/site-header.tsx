@@ -17,7 +17,6 @@ export function SiteHeader() {
     { href: "/", label: "Home", show: true },
     { href: "/dashboard", label: "Dashboard", show: !!isSignedIn },
     { href: "/profile", label: "Profile", show: !!isSignedIn },
-    { href: "/dashboard/settings", label: "Settings", show: !!isSignedIn },
     { href: "/admin/sync", label: "Admin console", show: isAdmin },
   ];
   return (

@@ -131,12 +131,13 @@ export function DashboardView() {
           <dt className="font-medium">Clerk user id</dt>
           <dd className="font-mono">{userId ?? "—"}</dd>
           <dt className="font-medium">
-            Email read by <code>user.me</code>
+            Email (or phone) read by <code>user.me</code>
           </dt>
-          <dd data-testid="me-email">{me.data?.email ?? "—"}</dd>
+          <dd data-testid="me-email">{me.data?.email ?? me.data?.phoneNumber ?? "—"}</dd>
         </dl>
       </details>
-      <AccountSwitcher />
+      {/* Switching and adding accounts are for a signed-in visitor; signed out, "Sign in" is on the home page. */}
+      {userId && <AccountSwitcher />}
     </section>
   );
 }

@@ -79,23 +79,30 @@ function ProfileEditor({ user }: { user: User }) {
 
   const previewUrl = useMemo(() => (avatarFile ? URL.createObjectURL(avatarFile) : null), [avatarFile]);
   useEffect(() => () => void (previewUrl && URL.revokeObjectURL(previewUrl)), [previewUrl]);
+  // The preview shows once the browser has drawn it, so a file it cannot read never shows as a broken image.
+  const [drawnPreviewUrl, setDrawnPreviewUrl] = useState<string | null>(null);
 
+  // A "Saved." or "Nothing to save." speaks of the form as it was: any change makes it untrue.
   function edit(field: keyof FormValues, value: string) {
     setValues((v) => ({ ...v, [field]: value }));
     setErrors((e) => ({ ...e, [field]: undefined }));
+    setNotice(null);
+  }
+
+  function refuseAvatar(message: string) {
+    setAvatarFile(null);
+    // A fresh input: the refused file is not left selected beside the error.
+    setFileInputKey((k) => k + 1);
+    setErrors((e) => ({ ...e, avatar: message }));
   }
 
   function pickAvatar(file: File | undefined) {
     setErrors((e) => ({ ...e, avatar: undefined }));
+    setNotice(null);
+    setFormError(null);
     if (!file) return setAvatarFile(null);
-    if (!(avatarImageTypes as readonly string[]).includes(file.type)) {
-      setAvatarFile(null);
-      return setErrors((e) => ({ ...e, avatar: "Choose a PNG, JPEG, WebP or GIF image." }));
-    }
-    if (file.size > profileLimits.avatarMaxBytes) {
-      setAvatarFile(null);
-      return setErrors((e) => ({ ...e, avatar: "Choose an image of at most 2 MiB." }));
-    }
+    if (!(avatarImageTypes as readonly string[]).includes(file.type)) return refuseAvatar("Choose a PNG, JPEG, WebP or GIF image.");
+    if (file.size > profileLimits.avatarMaxBytes) return refuseAvatar("Choose an image of at most 2 MiB.");
     setAvatarFile(file);
   }
 
@@ -123,7 +130,8 @@ function ProfileEditor({ user }: { user: User }) {
     const interests = parsedInterests.data ?? confirmed.interests;
     const interestsChanged = !sameList(interests, confirmed.interests);
     if (!hasNameChanges && !interestsChanged && !avatarFile) {
-      setNotice("Nothing to save.");
+      // A refused file still shows its error: that, not "Nothing to save.", is what the form says.
+      if (!errors.avatar) setNotice("Nothing to save.");
       return;
     }
 
@@ -302,7 +310,18 @@ function ProfileEditor({ user }: { user: User }) {
           {previewUrl && (
             // A local object URL of the picked file.
             // eslint-disable-next-line @next/next/no-img-element
-            <img src={previewUrl} alt="New avatar preview" width={64} height={64} className="size-16 rounded-full object-cover shadow" data-testid="avatar-preview" />
+            <img
+              src={previewUrl}
+              alt="New avatar preview"
+              width={64}
+              height={64}
+              className={`size-16 rounded-full object-cover shadow ${drawnPreviewUrl === previewUrl ? "" : "invisible"}`}
+              data-testid="avatar-preview"
+              data-drawn={drawnPreviewUrl === previewUrl ? "true" : "false"}
+              onLoad={() => setDrawnPreviewUrl(previewUrl)}
+              // Named like an image but not one the browser can draw (a renamed text file): refused here, no broken preview.
+              onError={() => refuseAvatar("This file is not a PNG, JPEG, WebP or GIF image the browser can read. Choose another.")}
+            />
           )}
         </div>
         <p className={hint} id="avatar-hint">

@@ -85,8 +85,8 @@ export async function benchSessions(stack: Stack): Promise<PartResult> {
       await tab.close();
     });
     await step("same session: remount (client-side navigation away and back)", 0, 0, async () => {
-      await page.getByRole("link", { name: "Settings" }).click();
-      await page.waitForURL(/\/dashboard\/settings$/);
+      await page.getByRole("link", { name: "Profile", exact: true }).click();
+      await page.waitForURL(/\/profile$/);
       await page.getByRole("link", { name: "Dashboard" }).click();
       await page.waitForURL(/\/dashboard$/);
       await waitForSynced(page);

@@ -92,6 +92,18 @@ async function row(id = ada.id) {
 
 const clerkCalls = () => clerk.calls.length + clerkWrites.calls.length;
 
+/**
+ * The profile edits' write telemetry with this error code, flushed first. Earlier tests' counts may
+ * still be landing (a flush their requests scheduled), so tests look at their own error code only.
+ */
+async function profileWriteStats(errorCode: string) {
+  const { userSync } = await import("~/server/user-sync");
+  await userSync.telemetry?.flush();
+  return testDb.client<{ outcome: string; n: number }[]>`
+    select outcome, sum(count)::int as n from user_sync_write_stats
+    where source = 'profile-update' and error_code = ${errorCode} group by 1 order by 1`;
+}
+
 function deliver(user: ClerkUserInput, svixId: string) {
   return webhookRoute.POST(signedRequest(userEvent("user.updated", user), { svixId }));
 }
@@ -147,6 +159,10 @@ describe("user.updateProfile", () => {
     expect(clerkWrites.patchCalls()).toBe(1);
     expect(await row()).toEqual(before);
     expect(clerk.users.get(ada.id)).toMatchObject({ firstName: "Ada", username: "ada_l", updatedAtMs: ada.updatedAtMs });
+    // Counted as Clerk's refusal, not as a failed write: the console's "Write errors" stays at 0.
+    // Polled: a flush the request scheduled may be writing the count while this one finds nothing buffered.
+    await expect.poll(() => profileWriteStats("CLERK_REJECTED"), { timeout: 10_000 }).toEqual([{ outcome: "refused", n: 1 }]);
+    expect((await (await import("~/server/user-sync")).userSync.health.check()).errorsLastHour).toBe(0);
   });
 
   it("rejects invalid input before any Clerk call, with an error on the field concerned", async () => {
@@ -352,6 +368,8 @@ describe("user.updateProfile", () => {
     expect(errorOf(response)).toMatchObject({ code: "GATEWAY_TIMEOUT", message: expect.stringContaining("may still have been saved") as string });
     expect(clerkWrites.abortedRequests()).toBe(1);
     expect(await row()).toEqual(before);
+    // Clerk failing to answer is a write error (unlike its refusals).
+    await expect.poll(() => profileWriteStats("CLERK_TIMEOUT"), { timeout: 10_000 }).toEqual([{ outcome: "error", n: 1 }]);
     // Clerk did apply it (the answer was only late): a sync brings the mirror up to date.
     await trpcMutation(route.POST, "user.sync", { token: adaToken() });
     expect((await row())?.first_name).toBe("Slow");

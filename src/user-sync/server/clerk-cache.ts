@@ -31,6 +31,8 @@ export type ClerkCacheRead = {
   periodMs: number;
   /** The longest one read may take (its budget wait and timeout): a claim older than this is taken over. */
   claimMs: number;
+  /** A value read before this (database clock) is stale whatever its age, e.g. Clerk's count read before a reconciliation finished. */
+  readAfter?: Date | null;
 };
 
 type LookRow = { claimed: boolean; value: unknown; read_at: Date | string | null; fresh: boolean | null; claim_left_ms: number | null };
@@ -46,7 +48,9 @@ export function createClerkReadCache(options: ClerkReadCacheOptions) {
 
   /** The entry as it stands, and whether this caller now holds the claim to read it from Clerk. */
   async function lookOrClaim(key: string, read: ClerkCacheRead): Promise<LookRow> {
-    const fresh = sql`e.read_at > now() - ${milliseconds(read.periodMs)}`;
+    // greatest() skips a null readAfter.
+    const freshSince = sql`greatest(now() - ${milliseconds(read.periodMs)}, ${read.readAfter?.toISOString() ?? null}::timestamptz)`;
+    const fresh = sql`e.read_at > ${freshSince}`;
     const [row] = await execute<LookRow>(sql`
       with e as (select value, read_at, claimed_until from ${table} where key = ${key}),
       claim as (
@@ -54,7 +58,7 @@ export function createClerkReadCache(options: ClerkReadCacheOptions) {
         select ${key}, now() + ${milliseconds(read.claimMs)}
         where not exists (select 1 from e where ${fresh})
         on conflict (key) do update set claimed_until = excluded.claimed_until
-        where (c.read_at is null or c.read_at <= now() - ${milliseconds(read.periodMs)})
+        where (c.read_at is null or c.read_at <= ${freshSince})
           and (c.claimed_until is null or c.claimed_until <= now())
         returning 1
       )

@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
 import { createClerkBackendApi } from "./clerk-backend-api";
+import { createClerkReadCache } from "./clerk-cache";
 import { createPostgresClerkBudget, withClerkBudget } from "./clerk-budget";
 import { createUserSyncHealth, problemCode, type HealthReport, type UserSyncHealthOptions } from "./health";
 import { createWriteTelemetry } from "./telemetry";
@@ -401,6 +402,44 @@ describe("health", () => {
     fail = true;
     const report = await view.check();
     expect(report).toMatchObject({ clerkUsers: 5, clerkUsersReadAt: readAt.toISOString(), problems: ["clerk_count_unavailable: UNKNOWN"] });
+  });
+
+  it("reads Clerk's count again once a reconciliation finished after it was read: the figures never contradict the run's", async () => {
+    await seedHealthyApp();
+    // The app's composition: Clerk's count shared by every instance for 60 s (user_sync_clerk_cache).
+    const cache = createClerkReadCache({ db: () => Promise.resolve(testDb.db) });
+    const view = health({
+      countClerkUsers: async (options) => {
+        const entry = await cache.read("user_count", { periodMs: 60_000, claimMs: 5_000, readAfter: options?.readAfter }, () => clerkApi.getUserCount());
+        return { count: entry.value, readAt: entry.readAt };
+      },
+    });
+    expect(await view.check()).toMatchObject({ clerkUsers: 5, discrepancy: 0 });
+    // A bulk import in Clerk: within the period the count is not asked again…
+    clerkUserCount = 5_000;
+    expect(await view.check()).toMatchObject({ clerkUsers: 5, discrepancy: 0 });
+    expect(countCalls).toBe(1);
+    // …until a reconciliation that saw them finishes.
+    await testDb.client`
+      insert into user_sync_reconcile_runs (id, mode, dry_run, status, high_water_mark_ms, missing, stale, deleted, unchanged, finished_at)
+      values ('run_dry', 'full', true, 'succeeded', 1, 4995, 0, 0, 5, now())`;
+    const report = await view.check();
+    expect(report).toMatchObject({ clerkUsers: 5_000, discrepancy: 4_995, lastReconcile: { runId: "run_dry", counts: { missing: 4_995 } } });
+    expect(Date.parse(report.clerkUsersReadAt!)).toBeGreaterThan(Date.parse(report.lastReconcile!.finishedAt));
+    expect(countCalls).toBe(2);
+    await view.check();
+    expect(countCalls).toBe(2);
+
+    // The same with an instance's own cache period.
+    clerkUserCount = 5_001;
+    const ownCache = health({ clerkCountCacheMs: 60_000 });
+    expect((await ownCache.check()).clerkUsers).toBe(5_001);
+    clerkUserCount = 5_002;
+    expect((await ownCache.check()).clerkUsers).toBe(5_001);
+    await testDb.client`
+      insert into user_sync_reconcile_runs (id, mode, dry_run, status, high_water_mark_ms, missing, stale, deleted, unchanged, finished_at)
+      values ('run_later', 'full', true, 'succeeded', 1, 4997, 0, 0, 5, now())`;
+    expect((await ownCache.check()).clerkUsers).toBe(5_002);
   });
 
   it("counts this instance's not-yet-flushed writes", async () => {

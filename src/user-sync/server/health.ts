@@ -93,7 +93,10 @@ export type UserSyncHealthOptions = {
    * Clerk's user count (`GET /v1/users/count`), drawn from the shared Clerk budget; with the time
    * it was read when it comes from a cache (a bare number was read just now).
    */
-  countClerkUsers: () => Promise<number | ClerkUserCount>;
+  countClerkUsers: (options?: {
+    /** A count read before this is stale whatever its age: the last reconciliation finished then, and the tiles must not contradict it. */
+    readAfter?: Date | null;
+  }) => Promise<number | ClerkUserCount>;
   /** This instance's buffered write counts are flushed before reading. */
   telemetry?: { flush(): Promise<void> };
   /**
@@ -137,10 +140,11 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
   const now = options.now ?? Date.now;
   let cachedCount: { value: number; atMs: number; readAt: string } | null = null;
 
-  async function clerkUserCount(): Promise<{ value: number | null; readAt: string | null; problem: string | null }> {
-    if (cachedCount && now() - cachedCount.atMs < cacheMs) return { value: cachedCount.value, readAt: cachedCount.readAt, problem: null };
+  async function clerkUserCount(readAfter: Date | null): Promise<{ value: number | null; readAt: string | null; problem: string | null }> {
+    const readSinceLastReconcile = !readAfter || (cachedCount !== null && Date.parse(cachedCount.readAt) > readAfter.getTime());
+    if (cachedCount && now() - cachedCount.atMs < cacheMs && readSinceLastReconcile) return { value: cachedCount.value, readAt: cachedCount.readAt, problem: null };
     try {
-      const answer = await options.countClerkUsers();
+      const answer = await options.countClerkUsers({ readAfter });
       const value = typeof answer === "number" ? answer : answer.count;
       if (!Number.isInteger(value) || value < 0) throw new UserSyncError("CLERK_MALFORMED", "Clerk's count is not a count");
       const readAt = (typeof answer === "number" ? new Date(now()) : new Date(answer.readAt)).toISOString();
@@ -224,7 +228,8 @@ export function createUserSyncHealth(options: UserSyncHealthOptions) {
   async function check(): Promise<HealthReport> {
     const nowMs = now();
     const { row, lastReconcile, configProblems } = await withTimeout(readDatabase(nowMs), timeoutMs);
-    const clerkCount = await clerkUserCount();
+    // A count read before the last reconciliation finished would contradict its "N found".
+    const clerkCount = await clerkUserCount(lastReconcile ? (toDate(lastReconcile.finishedAt) ?? null) : null);
 
     const writeRows = parseJson(row.write_stats);
     const lastHour = writeStatsTotals(writeRows.map((r) => ({ ...r, count: Number(r.lastHour) })));

@@ -166,8 +166,8 @@ export function createUserSync<TUsers extends UsersTable>(
   const countWaitMs = 2_000;
   const countApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: countWaitMs });
   const { clerkCountCacheMs = 60_000, ...healthOptions } = options.health ?? {};
-  const countClerkUsers = async () => {
-    const read = { periodMs: clerkCountCacheMs, claimMs: countWaitMs + clerkTimeoutMs + 1000 };
+  const countClerkUsers = async (options?: { readAfter?: Date | null }) => {
+    const read = { periodMs: clerkCountCacheMs, claimMs: countWaitMs + clerkTimeoutMs + 1000, readAfter: options?.readAfter };
     const { value, readAt } = await clerkCache.read("user_count", read, () => countApi.getUserCount());
     return { count: value, readAt };
   };

@@ -111,8 +111,8 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
     write: (api: ClerkBackendApi) => Promise<unknown>,
   ): Promise<ProfileUpdateResult<HostUser>> {
     const startedAtMs = Date.now();
-    const fail = (errorCode: string, clerkFetched = true) =>
-      emit({ source: "profile-update", outcome: "error", clerkFetched, durationMs: Date.now() - startedAtMs, errorCode });
+    const fail = (errorCode: string, clerkFetched = true, outcome: "error" | "refused" = "error") =>
+      emit({ source: "profile-update", outcome, clerkFetched, durationMs: Date.now() - startedAtMs, errorCode });
     let slot: ClerkUserSlot;
     try {
       slot = await userLimits.take(userId);
@@ -123,7 +123,7 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
     }
     if (!slot.granted) {
       const retryAfterSeconds = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
-      fail("CLERK_RATE_LIMITED", false);
+      fail("CLERK_RATE_LIMITED", false, "refused");
       throw new UserSyncError("CLERK_RATE_LIMITED", `Too many profile changes in a short time; try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
     }
     let snapshot: ClerkUserSnapshot;
@@ -138,7 +138,10 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
         await userLimits.pause(userId, error.retryAfterSeconds ?? 1).catch(() => undefined);
       }
       const failure = classifyClerkFailure(error, field, clerkTimeoutMs);
-      fail(failure.code, !refusedByBudget);
+      // Clerk turned this edit down (a taken username, its per-user limit): the user's answer, not
+      // a failed write. The shared budget refusing, Clerk failing or timing out are errors.
+      const refusedByClerk = failure instanceof ProfileUpdateError || (failure.code === "CLERK_RATE_LIMITED" && !refusedByBudget);
+      fail(failure.code, !refusedByBudget, refusedByClerk ? "refused" : "error");
       throw failure;
     }
     const profile: ClerkProfile = {

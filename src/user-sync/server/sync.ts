@@ -26,7 +26,12 @@ export type UserSyncSource = "client-sync" | "webhook" | "reconcile" | "profile-
 /** Emitted after every write attempt. Carries no user data. */
 export type UserSyncEvent = {
   source: UserSyncSource;
-  outcome: WriteOutcome | "error";
+  /**
+   * `error`: the write failed (Clerk down or slow, the database). `refused`: a profile edit Clerk
+   * or the user's own edit allowance turned down (a taken username, too many edits): an answer
+   * to the user, not a failure of the sync, so never counted among errors.
+   */
+  outcome: WriteOutcome | "error" | "refused";
   /** False when `user.sync` answered from its cooldown without calling Clerk. */
   clerkFetched: boolean;
   /** The self-heal figure: true when the write created or changed mirrored data (`created`, `updated`, `restored`). */
@@ -44,7 +49,7 @@ export type UserSyncLogEntry =
 export function guardedEmitter(onEvent: ((event: UserSyncEvent) => void) | undefined) {
   return (event: Omit<UserSyncEvent, "changedData"> & { changedData?: boolean }) => {
     try {
-      onEvent?.({ ...event, changedData: event.changedData ?? (event.outcome !== "error" && dataChangingOutcomes.has(event.outcome)) });
+      onEvent?.({ ...event, changedData: event.changedData ?? (event.outcome !== "error" && event.outcome !== "refused" && dataChangingOutcomes.has(event.outcome)) });
     } catch {
       // Ignored on purpose.
     }

@@ -7,7 +7,29 @@ import { UsersTable } from "./users-table";
 import { WebhookChart } from "./webhook-chart";
 import { SelfHealChart, WriteOutcomesChart } from "./write-charts";
 
-function Figure({ label, value, hint, testId, tone = "plain" }: { label: string; value: string; hint?: string; testId: string; tone?: "plain" | "bad" | "good" }) {
+/** A time in the admin's own clock, to the second (figures minutes apart must look apart), with its day when not today. */
+function clockTime(iso: string) {
+  const date = new Date(iso);
+  const time = date.toLocaleTimeString("en", { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  return date.toDateString() === new Date().toDateString() ? time : `${date.toLocaleDateString("en", { month: "short", day: "numeric" })}, ${time}`;
+}
+
+function Figure({
+  label,
+  value,
+  hint,
+  asOf,
+  testId,
+  tone = "plain",
+}: {
+  label: string;
+  value: string;
+  hint?: string;
+  /** When the figure was taken: every tile says it, so two figures read at different times never pass for one moment. */
+  asOf: string;
+  testId: string;
+  tone?: "plain" | "bad" | "good";
+}) {
   const color = tone === "bad" ? "text-red-700" : tone === "good" ? "text-emerald-700" : "text-slate-900";
   return (
     <div className="card p-5">
@@ -20,6 +42,9 @@ function Figure({ label, value, hint, testId, tone = "plain" }: { label: string;
           {hint}
         </dd>
       )}
+      <dd className="mt-1 text-xs text-slate-400" data-testid={`${testId}-as-of`}>
+        {asOf}
+      </dd>
     </div>
   );
 }
@@ -30,13 +55,13 @@ function duration(ms: number) {
   return `${Math.round(ms / 60_000)} min`;
 }
 
-/** Clerk's count is read once for all instances and reused for a while: say when it was read. */
-function clerkCountHint(health: { clerkUsers: number | null; clerkUsersReadAt: string | null; problems: string[] }) {
-  const readAt = health.clerkUsersReadAt ? `as of ${new Date(health.clerkUsersReadAt).toLocaleTimeString("en")}` : null;
+/** Clerk's count is read once for all instances and reused for a while (and again after each reconciliation): say when it was read. */
+function clerkCountAsOf(health: { clerkUsers: number | null; clerkUsersReadAt: string | null; problems: string[] }, generatedAt: string) {
+  const readAt = health.clerkUsersReadAt ? `as of ${clockTime(health.clerkUsersReadAt)}` : null;
   const unavailable = health.problems.some((problem) => problem.startsWith("clerk_count_unavailable"));
-  if (health.clerkUsers === null) return "Clerk could not be asked";
+  if (health.clerkUsers === null) return `Clerk could not be asked at ${clockTime(generatedAt)}`;
   if (unavailable) return `Clerk could not be asked; last count ${readAt ?? ""}`.trim();
-  return `Clerk's own count, ${readAt ?? "just read"}`;
+  return `Clerk's own count, ${readAt ?? `as of ${clockTime(generatedAt)}`}`;
 }
 
 const statusLook = {
@@ -55,15 +80,21 @@ export function ConsoleView() {
       </p>
     );
   }
-  const { health, webhookHours, writeHours } = overview.data;
+  const { health, webhookHours, writeHours, generatedAt } = overview.data;
   const drift = health.discrepancy;
   const look = statusLook[health.status];
+  // The figures PostgreSQL holds are read at `generatedAt`; Clerk's count has its own time.
+  const asOf = `as of ${clockTime(generatedAt)}`;
+  const lastHourAsOf = `the hour to ${clockTime(generatedAt)}`;
   return (
     <div className="space-y-6" data-testid="console">
       <section className={`card ${look.className}`} aria-labelledby="status-title" data-testid="health-status" data-status={health.status}>
         <h2 id="status-title" className="text-lg font-semibold">
           Status: {look.label}
         </h2>
+        <p className="mt-1 text-xs opacity-80" data-testid="figures-as-of">
+          Figures {asOf}, read again every 15 s; Clerk&apos;s count is shared by every instance for a while and read again after each reconciliation.
+        </p>
         {health.problems.length === 0 ? (
           <p className="mt-1 text-sm">No problem found.</p>
         ) : (
@@ -75,16 +106,31 @@ export function ConsoleView() {
         )}
       </section>
       <dl className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
-        <Figure label="Users in Clerk" value={health.clerkUsers === null ? "unknown" : String(health.clerkUsers)} hint={clerkCountHint(health)} testId="clerk-users" />
-        <Figure label="Live rows" value={String(health.liveUsers)} hint={`${health.tombstones} deleted (tombstones)`} testId="live-users" />
-        <Figure label="Discrepancy" value={drift === null ? "unknown" : String(drift)} hint="Clerk users − live rows" testId="discrepancy" tone={drift === null ? "plain" : drift === 0 ? "good" : "bad"} />
-        <Figure label="Dead letters" value={String(health.deadLetters)} hint="Signed deliveries that could not apply" testId="dead-letters" tone={health.deadLetters > 0 ? "bad" : "good"} />
-        <Figure label="Self-heals, last hour" value={String(health.selfHealLastHour)} hint={`${health.selfHealLastDay} in the last 24 h`} testId="self-heal-last-hour" />
-        <Figure label="Write errors, last hour" value={String(health.errorsLastHour)} testId="errors-last-hour" tone={health.errorsLastHour > 0 ? "bad" : "good"} />
+        <Figure label="Users in Clerk" value={health.clerkUsers === null ? "unknown" : String(health.clerkUsers)} asOf={clerkCountAsOf(health, generatedAt)} testId="clerk-users" />
+        <Figure label="Live rows" value={String(health.liveUsers)} hint={`${health.tombstones} deleted (tombstones)`} asOf={asOf} testId="live-users" />
+        <Figure
+          label="Discrepancy"
+          value={drift === null ? "unknown" : String(drift)}
+          hint="Clerk users − live rows"
+          asOf={health.clerkUsersReadAt ? `Clerk's count as of ${clockTime(health.clerkUsersReadAt)}, rows ${asOf}` : asOf}
+          testId="discrepancy"
+          tone={drift === null ? "plain" : drift === 0 ? "good" : "bad"}
+        />
+        <Figure label="Dead letters" value={String(health.deadLetters)} hint="Signed deliveries that could not apply" asOf={asOf} testId="dead-letters" tone={health.deadLetters > 0 ? "bad" : "good"} />
+        <Figure label="Self-heals, last hour" value={String(health.selfHealLastHour)} hint={`${health.selfHealLastDay} in the last 24 h`} asOf={lastHourAsOf} testId="self-heal-last-hour" />
+        <Figure
+          label="Write errors, last hour"
+          value={String(health.errorsLastHour)}
+          hint="Failed writes; edits Clerk refused (a taken username) are not errors"
+          asOf={lastHourAsOf}
+          testId="errors-last-hour"
+          tone={health.errorsLastHour > 0 ? "bad" : "good"}
+        />
         <Figure
           label="Webhook lag (p95)"
           value={health.webhookLagMs === null ? "none" : duration(health.webhookLagMs)}
           hint="Clerk's change → processed here"
+          asOf={`last 100 deliveries to ${clockTime(generatedAt)}`}
           testId="webhook-lag"
         />
         <Figure
@@ -96,9 +142,10 @@ export function ConsoleView() {
           }
           hint={
             health.lastReconcile
-              ? `${health.lastReconcile.dryRun ? "Dry run" : "Applied"} ${new Date(health.lastReconcile.finishedAt).toLocaleString("en")}: ${health.lastReconcile.counts.missing} missing, ${health.lastReconcile.counts.stale} stale, ${health.lastReconcile.counts.deleted} deleted`
+              ? `${health.lastReconcile.dryRun ? "Dry run" : "Applied"}: ${health.lastReconcile.counts.missing} missing, ${health.lastReconcile.counts.stale} stale, ${health.lastReconcile.counts.deleted} deleted`
               : "No reconciliation has run"
           }
+          asOf={health.lastReconcile ? `finished ${clockTime(health.lastReconcile.finishedAt)}` : asOf}
           testId="last-reconcile"
         />
       </dl>

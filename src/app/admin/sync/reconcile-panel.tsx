@@ -175,15 +175,21 @@ export function ReconcilePanel() {
   const staleAfterRefusal = conflict && lastRun.dataUpdatedAt <= start.submittedAt;
 
 
-  // When a run ends, the health figures (live rows, discrepancy, last reconcile) and the users table change with it.
+  // When a run ends (started here, by the CLI or the admin API), the health figures (Clerk's count,
+  // live rows, discrepancy, last reconcile) and the users table change with it.
+  const finishedKey = run?.finishedAt ? `${run.id}@${run.finishedAt}` : null;
+  const previousFinishedKey = useRef(finishedKey);
   const previousStatus = useRef(run?.status);
   useEffect(() => {
-    if (previousStatus.current === "running" && run?.status !== "running") {
+    const ended = previousStatus.current === "running" && run?.status !== "running";
+    const newlyFinished = finishedKey !== null && previousFinishedKey.current !== finishedKey && lastRun.isFetched;
+    if (ended || newlyFinished) {
       void utils.admin.overview.invalidate();
       void utils.admin.users.invalidate();
     }
     previousStatus.current = run?.status;
-  }, [run?.status, utils]);
+    previousFinishedKey.current = finishedKey;
+  }, [run?.status, finishedKey, lastRun.isFetched, utils]);
 
   // A refusal names a run in progress: shown while that run is (or may still be) running, not beside a finished one.
   const refusal = conflict && (staleAfterRefusal || running) ? start.error?.message : null;

@@ -13,14 +13,14 @@ const tiers: Tier[] = ["FREE", "PRO", "MAXX"];
 function UserRow({ user }: { user: ConsoleUser }) {
   const utils = api.useUtils();
   const setTier = api.admin.setUserTier.useMutation({ onSuccess: () => utils.admin.users.invalidate() });
-  const label = user.name ?? user.email ?? user.id;
+  const label = user.name ?? user.email ?? user.phoneNumber ?? user.id;
   return (
     <tr data-user-id={user.id} className="border-t border-slate-200">
       <td className="max-w-0 py-2 pr-3">
         <div className="truncate font-medium text-slate-900">{label}</div>
         <code className="block truncate font-mono text-xs text-slate-500">{user.id}</code>
       </td>
-      <td className="hidden max-w-0 truncate py-2 pr-3 text-slate-700 sm:table-cell">{user.email ?? "no email"}</td>
+      <td className="hidden max-w-0 truncate py-2 pr-3 text-slate-700 sm:table-cell">{user.email ?? user.phoneNumber ?? "no email or phone"}</td>
       <td className="py-2 pr-3">
         <select
           aria-label={`Tier of ${label}`}
@@ -78,7 +78,7 @@ export function UsersTable() {
                   User
                 </th>
                 <th scope="col" className="hidden w-[30%] py-2 pr-3 font-medium sm:table-cell">
-                  Email
+                  Email or phone
                 </th>
                 <th scope="col" className="w-28 py-2 pr-3 font-medium">
                   Tier

@@ -12,6 +12,8 @@ const outcomeLightness: Record<string, number> = { created: 38, updated: 48, res
 
 function seriesColor(source: string, outcome: string) {
   if (outcome === "error") return "#dc2626";
+  // Clerk turned an edit down (a taken username): amber, apart from the errors.
+  if (outcome === "refused") return "#f59e0b";
   const hue = sourceHues[source];
   const lightness = outcomeLightness[outcome] ?? 56;
   return hue === undefined ? `hsl(215 16% ${lightness}%)` : `hsl(${hue} 70% ${lightness}%)`;
