@@ -30,9 +30,9 @@ import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 
 import * as schema from "~/server/db/schema";
-import { createClerkBackendApi } from "~/user-sync/server/clerk-backend-api";
-import type { ClerkBudget } from "~/user-sync/server/clerk-budget";
-import { snapshotFromUserJson } from "~/user-sync/server/clerk-user";
+import { createClerkBackendApi } from "~/user-sync/server/clerk/backend-api";
+import type { ClerkBudget } from "~/user-sync/server/clerk/budget";
+import { snapshotFromUserJson } from "~/user-sync/server/clerk/user-json";
 import { runReconcile, type ReconcileReport } from "~/user-sync/server/reconcile";
 import { syncedTableOf } from "~/user-sync/server/schema";
 import { upsertClerkUser } from "~/user-sync/server/write-path";

@@ -21,7 +21,7 @@ import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 
 import * as schema from "~/server/db/schema";
-import { snapshotFromUserJson } from "~/user-sync/server/clerk-user";
+import { snapshotFromUserJson } from "~/user-sync/server/clerk/user-json";
 import { clerkWebhookEvents, syncedTableOf } from "~/user-sync/server/schema";
 import { upsertClerkUser } from "~/user-sync/server/write-path";
 

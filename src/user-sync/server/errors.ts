@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 
-import { classifyDatabaseError, databaseErrorCode } from "./database-errors";
+import { classifyDatabaseError, databaseErrorCode } from "./database";
 
 /** The plugin's fixed error vocabulary. Every failure of a sync is one of these. */
 export type UserSyncErrorCode =

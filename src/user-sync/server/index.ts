@@ -1,20 +1,20 @@
 import "server-only";
 
-import { createProfileService } from "./profile";
-import { withProfileProcedures } from "./profile-router";
-import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
+import { createProfileService } from "./profile/service";
+import { withProfileProcedures } from "./profile/router";
+import { createUserSyncAdmin, type UserSyncAdminOptions } from "./operations/admin";
 import type { BackgroundScheduler } from "./background";
-import { createAdminRoleCheck, type AdminRoleOptions } from "./admin-role";
-import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
-import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
-import { createClerkReadCache } from "./clerk-cache";
-import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
+import { createAdminRoleCheck, type AdminRoleOptions } from "./operations/admin-role";
+import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk/backend-api";
+import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk/budget";
+import { createClerkReadCache } from "./clerk/cache";
+import { createUserSyncHealth, type UserSyncHealthOptions } from "./operations/health";
 import { UserSyncError } from "./errors";
 import { createReconciler, createSessionKeyRecorder, readReconcileRun, type ReconcileOptions, type ReconcileReport, type ReconcileRequest } from "./reconcile";
 import { createUserSyncRouter, routerMount } from "./router";
 import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
-import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
-import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
+import { createWriteTelemetry, type WriteTelemetryOptions } from "./operations/telemetry";
+import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook/handler";
 import { defaultUserSyncTables } from "./schema";
 import type { UserSyncDatabase } from "./write-path";
 
@@ -227,14 +227,14 @@ export { createClerkWebhookHandler };
 export { databaseTraits } from "./drivers";
 export type { DatabaseTraits, DriverName } from "./drivers";
 export type { BackgroundScheduler } from "./background";
-export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
-export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
-export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./telemetry";
-export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./health";
-export type { ClerkUserCount, HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
-export { createUserSyncAdmin } from "./admin";
-export type { AdminRoleOptions, ClerkRoleSubject } from "./admin-role";
-export type { UserSyncAdmin } from "./admin";
+export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk/budget";
+export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk/budget";
+export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./operations/telemetry";
+export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./operations/health";
+export type { ClerkUserCount, HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./operations/health";
+export { createUserSyncAdmin } from "./operations/admin";
+export type { AdminRoleOptions, ClerkRoleSubject } from "./operations/admin-role";
+export type { UserSyncAdmin } from "./operations/admin";
 export {
   defaultLeaseSeconds,
   lastReconcileRun,
@@ -262,10 +262,10 @@ export type {
   ClerkWebhookLogEntry,
   ClerkWebhookOptions,
   DeliveryOutcome,
-} from "./webhook";
-export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
+} from "./webhook/handler";
+export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook/inbox";
 export type { MissingClerkAuth, TRPCRouterFactory, UserSyncContext, UserSyncRouterMount } from "./router";
-export type { ClerkBackendApiOptions } from "./clerk-backend-api";
+export type { ClerkBackendApiOptions } from "./clerk/backend-api";
 export type {
   ConfigProblem,
   ConfigProblemCode,
@@ -279,9 +279,9 @@ export type {
 } from "./sync";
 export type { UsersTable, UserSyncTables } from "./schema";
 export type { TombstoneOrigin, UserSyncDatabase, WriteAuthority, WriteOutcome } from "./write-path";
-export { classifyDatabaseError, databaseErrorCode } from "./database-errors";
-export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile";
-export { ProfileUpdateError } from "./profile";
-export { fieldErrorsOf, type ProfileContext } from "./profile-router";
+export { classifyDatabaseError, databaseErrorCode } from "./database";
+export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile/service";
+export { ProfileUpdateError } from "./profile/service";
+export { fieldErrorsOf, type ProfileContext } from "./profile/router";
 export { profileInputSchema, profileLimits, type ProfileFieldError, type ProfileInput } from "../shared/profile-input";
 export { retryAfterSecondsOf, toTRPCError, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";

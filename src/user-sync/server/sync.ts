@@ -1,11 +1,11 @@
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 
-import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk-backend-api";
-import { asynchronousCommit, isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk-budget";
-import { proveInstance, sessionKeyIdOf } from "./clerk-instance";
-import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
-import { createConfigProblemStore, isConfigProblemCode, type ConfigProblem, type ConfigProblemCode } from "./config-problems";
+import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk/backend-api";
+import { asynchronousCommit, isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk/budget";
+import { proveInstance, sessionKeyIdOf } from "./clerk/instance";
+import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk/user-json";
+import { createConfigProblemStore, isConfigProblemCode, type ConfigProblem, type ConfigProblemCode } from "./operations/config-problems";
 import { fromDatabaseFailure, UserSyncError } from "./errors";
 import { reusableQuery } from "./reusable-query";
 import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "./schema";

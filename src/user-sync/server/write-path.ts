@@ -40,7 +40,7 @@
 import { eq, getTableColumns, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { PgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 
-import type { ClerkUserSnapshot } from "./clerk-user";
+import type { ClerkUserSnapshot } from "./clerk/user-json";
 import { reusableQuery, type ReusableQuery } from "./reusable-query";
 import type { SyncedUserRow, SyncedUsersTable } from "./schema";
 

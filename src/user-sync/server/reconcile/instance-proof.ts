@@ -14,7 +14,7 @@
  */
 import { desc, sql } from "drizzle-orm";
 
-import { sessionKeyIdOf } from "../clerk-instance";
+import { sessionKeyIdOf } from "../clerk/instance";
 import type { UserSyncTables } from "../schema";
 import type { UserSyncDatabase } from "../write-path";
 

@@ -1,6 +1,6 @@
 import { sql, type getTableColumns, type SQL } from "drizzle-orm";
 
-import type { ClerkUserSnapshot } from "../clerk-user";
+import type { ClerkUserSnapshot } from "../clerk/user-json";
 import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, UserSyncTables } from "../schema";
 import {
   assignments,

@@ -33,10 +33,10 @@ import { randomUUID } from "node:crypto";
 
 import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 
-import type { ClerkBackendApiOptions } from "../clerk-backend-api";
-import { ClerkRefusedError } from "../clerk-backend-api";
-import type { ClerkBudget } from "../clerk-budget";
-import { snapshotFromUserJson, type ClerkUserSnapshot } from "../clerk-user";
+import type { ClerkBackendApiOptions } from "../clerk/backend-api";
+import { ClerkRefusedError } from "../clerk/backend-api";
+import type { ClerkBudget } from "../clerk/budget";
+import { snapshotFromUserJson, type ClerkUserSnapshot } from "../clerk/user-json";
 import { defaultUserSyncTables, syncedTableOf, type ReconcileMode, type ReconcilePhase, type ReconcileRunRow, type UserSyncTables } from "../schema";
 import { guardedEmitter, type UsersTable, type UserSyncEvent } from "../sync";
 import type { UserSyncDatabase } from "../write-path";

@@ -8,8 +8,8 @@ import type { TestDatabase } from "~/test/database";
 import { clerkApiUrl, testSessionKeyId } from "~/test/mocks/clerk-backend";
 import type { ClerkUserDirectory, DirectoryUser } from "~/test/mocks/clerk-users-list";
 
-import type { ClerkBudget } from "../clerk-budget";
-import type { ClerkUserSnapshot } from "../clerk-user";
+import type { ClerkBudget } from "../clerk/budget";
+import type { ClerkUserSnapshot } from "../clerk/user-json";
 import { syncedTableOf } from "../schema";
 import { upsertClerkUser } from "../write-path";
 import { ReconcileLockedError } from "./errors";

@@ -14,9 +14,9 @@ import { mintSessionToken } from "~/test/clerk-session";
 import { integrationHarness } from "~/test/integration-harness";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
-import { createPostgresClerkBudget, type PostgresClerkBudgetOptions } from "./clerk-budget";
-import { UserSyncError } from "./errors";
-import { createUserSyncService, type UserSyncEvent } from "./sync";
+import { createPostgresClerkBudget, type PostgresClerkBudgetOptions } from "./budget";
+import { UserSyncError } from "../errors";
+import { createUserSyncService, type UserSyncEvent } from "../sync";
 
 const clerk = createClerkBackend();
 const server = setupServer(...clerk.handlers);

@@ -10,10 +10,10 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 
-import { classifyDatabaseError, isDatabaseError } from "./database-errors";
-import { UserSyncError } from "./errors";
+import { classifyDatabaseError, isDatabaseError } from "../database";
+import { UserSyncError } from "../errors";
 import type { HealthReport } from "./health";
-import type { ReconcileRefusalCode, ReconcileReport, ReconcileRequest } from "./reconcile";
+import type { ReconcileRefusalCode, ReconcileReport, ReconcileRequest } from "../reconcile";
 
 /** One line per admin request. Never carries the key, a header or a query value. */
 export type AdminLogEntry = {

@@ -7,12 +7,12 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 
-import { executeRows } from "./clerk-budget";
+import { executeRows } from "../clerk/budget";
 
 const maxListedProblems = 20;
-import type { UserSyncErrorCode } from "./errors";
-import { defaultUserSyncTables, type UserSyncTables } from "./schema";
-import type { UserSyncDatabase } from "./write-path";
+import type { UserSyncErrorCode } from "../errors";
+import { defaultUserSyncTables, type UserSyncTables } from "../schema";
+import type { UserSyncDatabase } from "../write-path";
 
 export type ConfigProblemCode = Extract<UserSyncErrorCode, "CLERK_INSTANCE_MISMATCH" | "CLERK_KEY_REJECTED">;
 

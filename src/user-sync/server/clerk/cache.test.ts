@@ -9,8 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import { createClerkReadCache } from "./clerk-cache";
-import { UserSyncError } from "./errors";
+import { createClerkReadCache } from "./cache";
+import { UserSyncError } from "../errors";
 
 let testDb: TestDatabase;
 const clients: postgres.Sql[] = [];

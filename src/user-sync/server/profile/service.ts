@@ -18,16 +18,16 @@
  *   the next `user.sync` or the echo webhook converges the row. The mirror never holds a value
  *   Clerk did not confirm.
  */
-import { isClerkBudgetRefusal, withClerkBudget } from "./clerk-budget";
-import { createClerkUserLimits, type ClerkUserSlot } from "./clerk-user-limits";
-import { profileLimits, type ProfileChanges, type ProfileFieldError } from "../shared/profile-input";
+import { isClerkBudgetRefusal, withClerkBudget } from "../clerk/budget";
+import { createClerkUserLimits, type ClerkUserSlot } from "../clerk/user-limits";
+import { profileLimits, type ProfileChanges, type ProfileFieldError } from "../../shared/profile-input";
 import { BodyTooLargeError, detectImageType, imageExtensions, readWithCap } from "./avatar-image";
-import { ClerkRefusedError, createClerkBackendApi, type ClerkBackendApi } from "./clerk-backend-api";
-import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
-import { UserSyncError } from "./errors";
-import { defaultUserSyncTables, syncedTableOf, type UsersTable } from "./schema";
-import { guardedEmitter, type UserSyncOptions } from "./sync";
-import { upsertClerkUser, type WriteOutcome } from "./write-path";
+import { ClerkRefusedError, createClerkBackendApi, type ClerkBackendApi } from "../clerk/backend-api";
+import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "../clerk/user-json";
+import { UserSyncError } from "../errors";
+import { defaultUserSyncTables, syncedTableOf, type UsersTable } from "../schema";
+import { guardedEmitter, type UserSyncOptions } from "../sync";
+import { upsertClerkUser, type WriteOutcome } from "../write-path";
 
 export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<
   UserSyncOptions<TUsers>,

@@ -5,9 +5,9 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 
-import { fromDatabaseFailure, UserSyncError } from "./errors";
-import { defaultUserSyncTables, type UserSyncTables } from "./schema";
-import type { UserSyncDatabase } from "./write-path";
+import { fromDatabaseFailure, UserSyncError } from "../errors";
+import { defaultUserSyncTables, type UserSyncTables } from "../schema";
+import type { UserSyncDatabase } from "../write-path";
 
 export type ClerkCallKind = "live" | "reconcile";
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as schema from "~/server/db/schema";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import { createPostgresClerkBudget, tryAcquireClerkBudget, type ClerkBudget, type PostgresClerkBudgetOptions } from "./clerk-budget";
+import { createPostgresClerkBudget, tryAcquireClerkBudget, type ClerkBudget, type PostgresClerkBudgetOptions } from "./budget";
 
 type PostgresClerkBudget = ReturnType<typeof createPostgresClerkBudget>;
 

@@ -1,4 +1,4 @@
-import { UserSyncError } from "./errors";
+import { UserSyncError } from "../errors";
 
 /** The `kid` of a session token's header (the token was verified by clerkMiddleware). */
 export function sessionKeyIdOf(sessionToken: string | null): string | null {

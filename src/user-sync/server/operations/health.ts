@@ -13,11 +13,11 @@
  */
 import { sql } from "drizzle-orm";
 
-import { rowsOf } from "./clerk-budget";
-import { UserSyncError } from "./errors";
-import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "./schema";
+import { rowsOf } from "../clerk/budget";
+import { UserSyncError } from "../errors";
+import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "../schema";
 import { writeStatsTotals, type WriteStatsRow } from "./telemetry";
-import type { UserSyncDatabase } from "./write-path";
+import type { UserSyncDatabase } from "../write-path";
 
 export type HealthStatus = "healthy" | "warning" | "failing";
 

@@ -10,7 +10,7 @@ import { deletedEvent, signedRequest, userEvent, type ClerkEventEnvelope } from 
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import type { ClerkUserInput } from "~/test/mocks/clerk-backend";
 
-import { createClerkWebhookHandler } from "./webhook";
+import { createClerkWebhookHandler } from "./handler";
 
 let testDb: TestDatabase;
 let webhook: ReturnType<typeof createClerkWebhookHandler>;

@@ -9,9 +9,9 @@
  */
 import { and, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 
-import { rowsOf } from "./clerk-budget";
-import { defaultUserSyncTables, type UserSyncTables } from "./schema";
-import type { UserSyncDatabase } from "./write-path";
+import { rowsOf } from "../clerk/budget";
+import { defaultUserSyncTables, type UserSyncTables } from "../schema";
+import type { UserSyncDatabase } from "../write-path";
 
 type Inbox = UserSyncTables["clerkWebhookEvents"];
 

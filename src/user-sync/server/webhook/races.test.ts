@@ -14,7 +14,7 @@ import { deletedEvent, signedRequest, userEvent } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, clerkUserJson, createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
 
-import { createUserSync } from "./index";
+import { createUserSync } from "../index";
 
 const clerk = createClerkBackend();
 // Holds Clerk's answer for a user until the test releases it: "fetched before the delete".

@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 
-import { UserSyncError } from "./errors";
+import { UserSyncError } from "../errors";
 
 export type ClerkBackendApiOptions = {
   /**

@@ -13,8 +13,8 @@ import { users } from "~/server/db/schema";
 import { deletedEvent, signedHeaders, signedRequest, testInstanceId, testSigningSecret, userEvent, webhookUrl } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import type { UserSyncEvent } from "./sync";
-import { createClerkWebhookHandler, type ClerkWebhookLogEntry, type ClerkWebhookOptions } from "./webhook";
+import type { UserSyncEvent } from "../sync";
+import { createClerkWebhookHandler, type ClerkWebhookLogEntry, type ClerkWebhookOptions } from "./handler";
 
 let testDb: TestDatabase;
 let countingClient: postgres.Sql;
@@ -48,7 +48,7 @@ function handler(overrides: Partial<ClerkWebhookOptions> = {}) {
     users,
     signingSecret: testSigningSecret(),
     log: quiet,
-    // No background inbox pruning here (webhook-inbox.test.ts covers it): query counts stay exact.
+    // No background inbox pruning here (inbox.test.ts covers it): query counts stay exact.
     pruneIntervalMs: 0,
     ...overrides,
   });

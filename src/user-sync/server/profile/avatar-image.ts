@@ -1,4 +1,4 @@
-import { type AvatarImageType } from "../shared/profile-input";
+import { type AvatarImageType } from "../../shared/profile-input";
 
 /** The image type by its first bytes (magic numbers), whatever the upload claimed; null when none fits. */
 export function detectImageType(bytes: Uint8Array): AvatarImageType | null {

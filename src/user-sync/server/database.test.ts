@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
+import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database";
 import { fromDatabaseFailure } from "./errors";
 
 let testDb: TestDatabase;

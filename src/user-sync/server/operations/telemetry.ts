@@ -14,12 +14,12 @@
  */
 import { sql } from "drizzle-orm";
 
-import { scheduleInBackground, type BackgroundScheduler } from "./background";
-import { rowsOf } from "./clerk-budget";
-import { databaseErrorCode } from "./database-errors";
-import { defaultUserSyncTables, type UserSyncTables } from "./schema";
-import type { UserSyncEvent, UserSyncSource } from "./sync";
-import { dataChangingOutcomes, type UserSyncDatabase, type WriteOutcome } from "./write-path";
+import { scheduleInBackground, type BackgroundScheduler } from "../background";
+import { rowsOf } from "../clerk/budget";
+import { databaseErrorCode } from "../database";
+import { defaultUserSyncTables, type UserSyncTables } from "../schema";
+import type { UserSyncEvent, UserSyncSource } from "../sync";
+import { dataChangingOutcomes, type UserSyncDatabase, type WriteOutcome } from "../write-path";
 
 export type WriteTelemetryOptions = {
   /** The host's database (postgres.js or PGlite drizzle instance). */

@@ -2,10 +2,10 @@ import { initTRPC, TRPCError, type AnyRouter } from "@trpc/server";
 import { octetInputParser } from "@trpc/server/http";
 import { ZodError } from "zod";
 
-import { fieldErrorsFromZod, profileInputSchema, type ProfileFieldError } from "../shared/profile-input";
-import { toTRPCError } from "./errors";
-import { ProfileUpdateError, type ProfileService, type ProfileUpdateResult } from "./profile";
-import { contextWithoutAuth } from "./router";
+import { fieldErrorsFromZod, profileInputSchema, type ProfileFieldError } from "../../shared/profile-input";
+import { toTRPCError } from "../errors";
+import { ProfileUpdateError, type ProfileService, type ProfileUpdateResult } from "./service";
+import { contextWithoutAuth } from "../router";
 
 /** The host context profile edits read: Clerk's verified `auth()` and, when given, the request headers. */
 export type ProfileContext = { auth: { userId: string | null }; headers?: Headers };

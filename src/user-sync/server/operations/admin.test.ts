@@ -6,9 +6,9 @@
 import { describe, expect, it } from "vitest";
 
 import { createUserSyncAdmin, parseReconcileQuery, type AdminLogEntry } from "./admin";
-import { UserSyncError } from "./errors";
+import { UserSyncError } from "../errors";
 import type { HealthReport } from "./health";
-import { ReconcileRefusedError, type ReconcileReport, type ReconcileRequest } from "./reconcile";
+import { ReconcileRefusedError, type ReconcileReport, type ReconcileRequest } from "../reconcile";
 
 const key = "k".repeat(20) + "0123456789abcdef0123456789abcdef";
 const previousKey = "p".repeat(40);

@@ -14,7 +14,7 @@
  *   goes for a database error no retry can get past (a data exception `22…`, a constraint
  *   violation `23…`, a host trigger raising): the effect is rolled back, the dead letter is
  *   recorded in a statement of its own, then acknowledged. Transient database errors (see
- *   database-errors.ts) answer 503 so Svix retries; so does a dead letter that cannot be recorded.
+ *   database.ts) answer 503 so Svix retries; so does a dead letter that cannot be recorded.
  * - Quiet: logs, responses, dead-letter reasons and `onEvent` carry the event type, the
  *   svix-id, the outcome and codes (SQLSTATE, schema issue paths), never payload values or
  *   database messages (they quote row values).
@@ -29,13 +29,13 @@ import { sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
-import { scheduleInBackground, type BackgroundScheduler } from "./background";
-import { rowsOf } from "./clerk-budget";
-import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "./clerk-user";
-import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database-errors";
-import { UserSyncError } from "./errors";
-import { defaultUserSyncTables, syncedTableOf, type UserSyncTables } from "./schema";
-import { guardedEmitter, type UsersTable, type UserSyncEvent } from "./sync";
+import { scheduleInBackground, type BackgroundScheduler } from "../background";
+import { rowsOf } from "../clerk/budget";
+import { describeIssues, MalformedClerkUserError, snapshotFromUserJson } from "../clerk/user-json";
+import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "../database";
+import { UserSyncError } from "../errors";
+import { defaultUserSyncTables, syncedTableOf, type UserSyncTables } from "../schema";
+import { guardedEmitter, type UsersTable, type UserSyncEvent } from "../sync";
 import {
   clearWebhookDeadLetters,
   defaultInboxRetentionDays,
@@ -43,8 +43,8 @@ import {
   type DeadLetterSelection,
   type InboxPruneOptions,
   type InboxPruneResult,
-} from "./webhook-inbox";
-import { pushedWriteStatement, type PushedWrite, type UserSyncDatabase, type WriteOutcome } from "./write-path";
+} from "./inbox";
+import { pushedWriteStatement, type PushedWrite, type UserSyncDatabase, type WriteOutcome } from "../write-path";
 
 export type ClerkWebhookOptions = {
   /** The host's database (postgres.js or PGlite drizzle instance). */

@@ -16,7 +16,7 @@ import { clerkApiUrl } from "~/test/mocks/clerk-backend";
 import { createClerkUserDirectory, type DirectoryRequest } from "~/test/mocks/clerk-users-list";
 import { afterLeaseExpiry, holdListAfterPages, person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
 
-import { createPostgresClerkBudget, type ClerkBudget } from "../clerk-budget";
+import { createPostgresClerkBudget, type ClerkBudget } from "../clerk/budget";
 import { createUserSyncService, type UserSyncEvent } from "../sync";
 import { ReconcileClerkError, ReconcileLockedError, type ReconcileChange } from "./index";
 

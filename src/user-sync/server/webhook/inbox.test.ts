@@ -18,8 +18,8 @@ import { users } from "~/server/db/schema";
 import { signedRequest, testSigningSecret, userEvent } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import { createClerkWebhookHandler, type ClerkWebhookLogEntry, type ClerkWebhookOptions } from "./webhook";
-import { inboxPruneLockKey } from "./webhook-inbox";
+import { createClerkWebhookHandler, type ClerkWebhookLogEntry, type ClerkWebhookOptions } from "./handler";
+import { inboxPruneLockKey } from "./inbox";
 
 let testDb: TestDatabase;
 
@@ -204,7 +204,7 @@ describe("on the embedded database (PGlite, the demo's default)", () => {
     const client = new PGlite();
     try {
       const db = drizzlePglite({ client, schema });
-      await migratePglite(db, { migrationsFolder: path.resolve(import.meta.dirname, "../../../drizzle") });
+      await migratePglite(db, { migrationsFolder: path.resolve(import.meta.dirname, "../../../../drizzle") });
       await client.exec(`
         insert into clerk_webhook_events (svix_id, outcome, received_at) values
           ('old', 'created', now() - interval '31 days'), ('new', 'created', now());

@@ -15,7 +15,7 @@ import { signedRequest, userEvent } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
-import { createUserSync, type UserSyncEvent } from ".";
+import { createUserSync, type UserSyncEvent } from "..";
 import { createWriteTelemetry, readWriteStats, telemetryPruneLockKey, type WriteTelemetryOptions } from "./telemetry";
 
 const clerk = createClerkBackend();

@@ -14,8 +14,8 @@ import { users } from "~/server/db/schema";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
-import { createClerkBackendApi } from "./clerk-backend-api";
-import { createPostgresClerkBudget, withClerkBudget } from "./clerk-budget";
+import { createClerkBackendApi } from "../clerk/backend-api";
+import { createPostgresClerkBudget, withClerkBudget } from "../clerk/budget";
 import { createUserSyncHealth, problemCode, type HealthReport, type UserSyncHealthOptions } from "./health";
 import { createWriteTelemetry } from "./telemetry";
 

@@ -6,9 +6,9 @@
  * procedures in a loop costs Clerk one call per period, and a revoked role stops working within
  * the period. A user Clerk no longer knows is not an admin.
  */
-import { userNotFound, type ClerkBackendApi } from "./clerk-backend-api";
-import type { ClerkReadCache } from "./clerk-cache";
-import { UserSyncError } from "./errors";
+import { userNotFound, type ClerkBackendApi } from "../clerk/backend-api";
+import type { ClerkReadCache } from "../clerk/cache";
+import { UserSyncError } from "../errors";
 
 /** What an admin predicate sees of a Clerk user: its metadata, as Clerk's Backend API serves it. */
 export type ClerkRoleSubject = { id: string; publicMetadata: Record<string, unknown>; privateMetadata: Record<string, unknown> };
