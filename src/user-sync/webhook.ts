@@ -9,5 +9,5 @@ import "server-only";
  * // src/app/api/webhooks/clerk/route.ts
  * export const { POST } = createClerkWebhookHandler({ db, users, signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET });
  */
-export { createClerkWebhookHandler } from "./server/webhook/handler";
-export type { ClerkWebhookHandler, ClerkWebhookOptions, DeliveryOutcome } from "./server/webhook/handler";
+export { createClerkWebhookHandler, type ClerkWebhookHandler } from "./server/webhook/handler";
+export type { ClerkWebhookOptions, DeliveryOutcome } from "./server/webhook/types";

@@ -16,8 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import { classifyDatabaseError, databaseErrorCode, isDatabaseError } from "./database";
-import { fromDatabaseFailure } from "./errors";
+import { classifyDatabaseError, databaseErrorCode, fromDatabaseFailure, isDatabaseError } from "./database";
 
 let testDb: TestDatabase;
 const cleanups: (() => Promise<unknown>)[] = [];

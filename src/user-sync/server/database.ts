@@ -1,4 +1,49 @@
 /**
+ * The host's database as the plugin sees it: its drizzle type, the rows of a raw statement on
+ * any driver, and what a failure means (transient or permanent), converted to `UserSyncError`.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+
+import { UserSyncError } from "./errors";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any host schema
+export type UserSyncDatabase = PgDatabase<PgQueryResultHKT, any>;
+
+/**
+ * A FROM item that turns `synchronous_commit` off for the statement's own transaction: for
+ * single-statement writes whose loss in a database crash costs a few extra Clerk calls, never a
+ * wrong row (the budget's decisions, `user.sync`'s cooldown claim).
+ */
+export const asynchronousCommit = sql`(select set_config('synchronous_commit', 'off', true)) as user_sync_asynchronous_commit`;
+
+/** Runs one statement on the host's database: its rows, or the failure as a `UserSyncError` (its class and SQLSTATE only). */
+export async function executeRows<T>(db: () => Promise<UserSyncDatabase>, statement: SQL): Promise<T[]> {
+  try {
+    return rowsOf<T>(await (await db()).execute(statement));
+  } catch (error) {
+    throw fromDatabaseFailure(error);
+  }
+}
+
+/** Rows of `db.execute`: postgres.js returns an array, PGlite an object with `rows`. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  const rows = (result as { rows?: unknown } | null)?.rows;
+  return Array.isArray(rows) ? (rows as T[]) : [];
+}
+
+/** A database failure as a sync error: its class and SQLSTATE (or socket code) only. */
+export function fromDatabaseFailure(error: unknown): UserSyncError {
+  if (error instanceof UserSyncError) return error;
+  const code = databaseErrorCode(error);
+  const detail = code ? ` (${/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code})` : "";
+  return classifyDatabaseError(error) === "transient"
+    ? new UserSyncError("DATABASE_UNAVAILABLE", `The database is unavailable${detail}`)
+    : new UserSyncError("DATABASE_REJECTED", `The database rejected the user sync's statement${detail}`);
+}
+
+/**
  * What a database failure means for the caller: retry later (transient) or never (permanent).
  * Errors carry a string `code`: SQLSTATE (postgres.js, node-postgres, PGlite, neon's
  * `NeonDbError`) or a driver's network code (ECONNREFUSED, postgres.js's CONNECTION_CLOSED),

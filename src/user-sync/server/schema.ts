@@ -1,7 +1,7 @@
 import { getTableColumns, getTableName, sql } from "drizzle-orm";
 import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, type PgColumn, type PgTable, type PgTableFn } from "drizzle-orm/pg-core";
 
-import type { TombstoneOrigin, WriteOutcome } from "./write-path";
+import type { TombstoneOrigin, WriteOutcome } from "./outcomes";
 
 /**
  * The columns user sync owns. The host spreads them into its own `users` table and adds

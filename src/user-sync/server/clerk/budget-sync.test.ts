@@ -16,7 +16,8 @@ import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
 import { createPostgresClerkBudget, type PostgresClerkBudgetOptions } from "./budget";
 import { UserSyncError } from "../errors";
-import { createUserSyncService, type UserSyncEvent } from "../sync";
+import { createUserSyncService } from "../sync";
+import { type UserSyncEvent } from "../events";
 
 const clerk = createClerkBackend();
 const server = setupServer(...clerk.handlers);

@@ -5,9 +5,9 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 
-import { fromDatabaseFailure, UserSyncError } from "../errors";
+import { UserSyncError } from "../errors";
+import { asynchronousCommit, fromDatabaseFailure, rowsOf, type UserSyncDatabase } from "../database";
 import { defaultUserSyncTables, type UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
 
 export type ClerkCallKind = "live" | "reconcile";
 
@@ -115,13 +115,6 @@ export type PostgresClerkBudgetOptions = {
   /** The budget table (the host's `userSyncTables()`); default the plugin's own name. */
   table?: UserSyncTables["userSyncClerkBudget"];
 };
-
-/**
- * A FROM item that turns `synchronous_commit` off for the statement's own transaction: for
- * single-statement writes whose loss in a database crash costs a few extra Clerk calls, never a
- * wrong row (the budget's decisions, `user.sync`'s cooldown claim).
- */
-export const asynchronousCommit = sql`(select set_config('synchronous_commit', 'off', true)) as user_sync_asynchronous_commit`;
 
 /**
  * The budget in one PostgreSQL row, shared by every app instance: a GCRA (a token bucket kept
@@ -258,22 +251,6 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
         set paused_until_ms = greatest(b.paused_until_ms, ${clockMs} + ${pauseMs}::float8)`);
     },
   };
-}
-
-/** Runs one statement on the host's database: its rows, or the failure as a `UserSyncError` (its class and SQLSTATE only). */
-export async function executeRows<T>(db: () => Promise<UserSyncDatabase>, statement: SQL): Promise<T[]> {
-  try {
-    return rowsOf<T>(await (await db()).execute(statement));
-  } catch (error) {
-    throw fromDatabaseFailure(error);
-  }
-}
-
-/** Rows of `db.execute`: postgres.js returns an array, PGlite an object with `rows`. */
-export function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  const rows = (result as { rows?: unknown } | null)?.rows;
-  return Array.isArray(rows) ? (rows as T[]) : [];
 }
 
 /** Resolves true after `ms`, false at once when the signal aborts. */

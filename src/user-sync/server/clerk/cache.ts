@@ -8,10 +8,9 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 
-import { asynchronousCommit, executeRows } from "./budget";
+import { asynchronousCommit, executeRows, type UserSyncDatabase } from "../database";
 import { UserSyncError } from "../errors";
 import { defaultUserSyncTables, type UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
 
 /** A value and when it was read from Clerk (database clock). */
 export type ClerkCacheEntry<T> = { value: T; readAt: Date };

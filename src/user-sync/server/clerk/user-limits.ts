@@ -7,9 +7,8 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 
-import { asynchronousCommit, executeRows } from "./budget";
+import { asynchronousCommit, executeRows, type UserSyncDatabase } from "../database";
 import { defaultUserSyncTables, type UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
 
 /** Clerk's documented per-user limit on user updates. */
 export const clerkUserUpdateLimit = { requests: 10, windowMs: 10_000 } as const;

@@ -7,12 +7,11 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 
-import { executeRows } from "../clerk/budget";
+import { executeRows, type UserSyncDatabase } from "../database";
 
 const maxListedProblems = 20;
 import type { UserSyncErrorCode } from "../errors";
 import { defaultUserSyncTables, type UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
 
 export type ConfigProblemCode = Extract<UserSyncErrorCode, "CLERK_INSTANCE_MISMATCH" | "CLERK_KEY_REJECTED">;
 

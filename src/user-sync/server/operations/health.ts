@@ -13,11 +13,10 @@
  */
 import { sql } from "drizzle-orm";
 
-import { rowsOf } from "../clerk/budget";
+import { rowsOf, type UserSyncDatabase } from "../database";
 import { UserSyncError } from "../errors";
 import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "../schema";
-import { writeStatsTotals, type WriteStatsRow } from "./telemetry";
-import type { UserSyncDatabase } from "../write-path";
+import { type WriteStatsRow, writeStatsTotals } from "./telemetry";
 
 export type HealthStatus = "healthy" | "warning" | "failing";
 

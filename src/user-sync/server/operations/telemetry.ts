@@ -14,12 +14,11 @@
  */
 import { sql } from "drizzle-orm";
 
-import { scheduleInBackground, type BackgroundScheduler } from "../background";
-import { rowsOf } from "../clerk/budget";
-import { databaseErrorCode } from "../database";
+import { type BackgroundScheduler, scheduleInBackground } from "../background";
+import { databaseErrorCode, rowsOf, type UserSyncDatabase } from "../database";
 import { defaultUserSyncTables, type UserSyncTables } from "../schema";
-import type { UserSyncEvent, UserSyncSource } from "../sync";
-import { dataChangingOutcomes, type UserSyncDatabase, type WriteOutcome } from "../write-path";
+import type { UserSyncEvent, UserSyncSource } from "../events";
+import { dataChangingOutcomes, type WriteOutcome } from "../outcomes";
 
 export type WriteTelemetryOptions = {
   /** The host's database (postgres.js or PGlite drizzle instance). */

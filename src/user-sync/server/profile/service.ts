@@ -21,16 +21,19 @@
 import { isClerkBudgetRefusal, withClerkBudget } from "../clerk/budget";
 import { createClerkUserLimits, type ClerkUserSlot } from "../clerk/user-limits";
 import { profileLimits, type ProfileChanges, type ProfileFieldError } from "../../shared/profile-input";
-import { BodyTooLargeError, detectImageType, imageExtensions, readWithCap } from "./avatar-image";
+import { detectImageType, imageExtensions } from "./avatar-image";
+import { BodyTooLargeError, readWithCap } from "../request-body";
 import { ClerkRefusedError, createClerkBackendApi, type ClerkBackendApi } from "../clerk/backend-api";
 import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "../clerk/user-json";
 import { UserSyncError } from "../errors";
 import { defaultUserSyncTables, syncedTableOf, type UsersTable } from "../schema";
-import { guardedEmitter, type UserSyncOptions } from "../sync";
-import { upsertClerkUser, type WriteOutcome } from "../write-path";
+import { type UserSyncServiceOptions } from "../sync";
+import { guardedEmitter } from "../events";
+import { upsertClerkUser } from "../write-path";
+import { type WriteOutcome } from "../outcomes";
 
 export type ProfileServiceOptions<TUsers extends UsersTable> = Pick<
-  UserSyncOptions<TUsers>,
+  UserSyncServiceOptions<TUsers>,
   "db" | "users" | "tables" | "clerk" | "clerkTimeoutMs" | "onEvent" | "budget" | "preparedStatements"
 >;
 

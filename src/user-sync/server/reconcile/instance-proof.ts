@@ -16,7 +16,7 @@ import { desc, sql } from "drizzle-orm";
 
 import { sessionKeyIdOf } from "../clerk/instance";
 import type { UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
+import type { UserSyncDatabase } from "../database";
 
 type SessionKeysTable = UserSyncTables["userSyncClerkSessionKeys"];
 

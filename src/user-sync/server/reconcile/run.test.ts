@@ -17,7 +17,8 @@ import { createClerkUserDirectory, type DirectoryRequest } from "~/test/mocks/cl
 import { afterLeaseExpiry, holdListAfterPages, person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
 
 import { createPostgresClerkBudget, type ClerkBudget } from "../clerk/budget";
-import { createUserSyncService, type UserSyncEvent } from "../sync";
+import { createUserSyncService } from "../sync";
+import { type UserSyncEvent } from "../events";
 import { ReconcileClerkError, ReconcileLockedError, type ReconcileChange } from "./index";
 
 const directory = createClerkUserDirectory();

@@ -14,7 +14,8 @@ import { syncedTableOf } from "../schema";
 import { upsertClerkUser } from "../write-path";
 import { ReconcileLockedError } from "./errors";
 import type { ReconcileReport } from "./report";
-import { runReconcile, type ReconcileOptions } from "./run";
+import type { ReconcileOptions } from "./options";
+import { runReconcile } from "./run";
 
 /**
  * Test support (imported by tests only): what reconciliation tests share: people in Clerk and in the mirror, the mirror's state, a run

@@ -13,8 +13,9 @@ import { users } from "~/server/db/schema";
 import { deletedEvent, signedHeaders, signedRequest, testInstanceId, testSigningSecret, userEvent, webhookUrl } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import type { UserSyncEvent } from "../sync";
-import { createClerkWebhookHandler, type ClerkWebhookLogEntry, type ClerkWebhookOptions } from "./handler";
+import type { UserSyncEvent } from "../events";
+import { createClerkWebhookHandler } from "./handler";
+import type { ClerkWebhookLogEntry, ClerkWebhookOptions } from "./types";
 
 let testDb: TestDatabase;
 let countingClient: postgres.Sql;

@@ -18,7 +18,8 @@ import { users } from "~/server/db/schema";
 import { signedRequest, testSigningSecret, userEvent } from "~/test/clerk-webhook";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import { createClerkWebhookHandler, type ClerkWebhookLogEntry, type ClerkWebhookOptions } from "./handler";
+import { createClerkWebhookHandler } from "./handler";
+import type { ClerkWebhookLogEntry, ClerkWebhookOptions } from "./types";
 import { inboxPruneLockKey } from "./inbox";
 
 let testDb: TestDatabase;

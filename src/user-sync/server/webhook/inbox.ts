@@ -1,6 +1,7 @@
 /**
- * Upkeep of `clerk_webhook_events`, the webhook inbox: retention for processed rows, and the
- * operator's way to clear dead letters.
+ * `clerk_webhook_events`, the webhook inbox: each delivery applied once (its effect and its
+ * inbox row in one statement), dead letters recorded, retention for processed rows (pruned now
+ * and then after a delivery, or by a cron), and the operator's way to clear dead letters.
  *
  * The inbox only has to remember a `svix-id` for as long as Svix may redeliver it (its retries
  * span about 28 h; a replay from the dashboard can come later, and the write path makes a
@@ -9,11 +10,14 @@
  */
 import { and, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 
-import { rowsOf } from "../clerk/budget";
-import { defaultUserSyncTables, type UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
+import { scheduleInBackground, type BackgroundScheduler } from "../background";
+import { rowsOf, type UserSyncDatabase } from "../database";
+import type { WriteOutcome } from "../outcomes";
+import { defaultUserSyncTables, type SyncedUsersTable, type UserSyncTables } from "../schema";
+import { pushedWriteStatement, type PushedWrite } from "../write-path";
+import type { Delivery } from "./types";
 
-type Inbox = UserSyncTables["clerkWebhookEvents"];
+export type Inbox = UserSyncTables["clerkWebhookEvents"];
 
 /** What one call of `pruneInbox` did. */
 export type InboxPruneResult = {
@@ -118,4 +122,128 @@ export async function clearWebhookDeadLetters(
     .where(and(eq(clerkWebhookEvents.outcome, "dead_letter"), filter))
     .returning({ svixId: clerkWebhookEvents.svixId });
   return deleted.length;
+}
+
+/**
+ * The effect and its inbox row in ONE statement (atomic, one round trip): the write applies
+ * only if the `svix-id` is not in the inbox yet, and the inbox row records its outcome. A
+ * concurrent delivery of the same message waits on the inbox key and, once the first commits,
+ * records nothing: it is a duplicate, and its write was a no-op (the write path is idempotent:
+ * equal clocks write nothing, a tombstone is not written again). A `diverged` payload (the
+ * row's clock with other values) records nothing when a refetch can settle it (`refetchable`).
+ */
+export async function applyOnce(
+  db: UserSyncDatabase,
+  { table, inbox, refetchable }: { table: SyncedUsersTable; inbox: Inbox; refetchable: boolean },
+  delivery: Delivery,
+  write: PushedWrite,
+): Promise<{ outcome: WriteOutcome | "diverged"; refetched: boolean } | "duplicate" | "diverged"> {
+  const userId = write.kind === "upsert" ? write.user.id : write.userId;
+  const known = sql`exists (select 1 from ${inbox} where ${inbox.svixId} = ${delivery.svixId}::text)`;
+  const effect = pushedWriteStatement(table, write, sql`not ${known}`);
+  const column = (key: keyof typeof inbox._.columns) => sql.identifier(inbox[key].name);
+  const [row] = rowsOf<{ recorded: WriteOutcome | "diverged" | null; outcome: WriteOutcome | "diverged"; known: boolean }>(
+    await db.execute(sql`
+      with user_sync_known as (select ${known} as known),
+      user_sync_write as (${effect.insert}),
+      user_sync_outcome as (select coalesce((select outcome from user_sync_write), ${effect.outcomeIfNotWritten}) as outcome),
+      user_sync_recorded as (
+        insert into ${inbox} (${column("svixId")}, ${column("eventType")}, ${column("clerkUserId")}, ${column("eventTimestampMs")}, ${column("outcome")},
+          ${column("receivedAt")}, ${column("processedAt")})
+        select ${delivery.svixId}::text, ${delivery.eventType}::text, ${userId}::text, ${delivery.eventTimestampMs}::bigint,
+          o.outcome, ${delivery.receivedAt.toISOString()}::timestamptz, clock_timestamp()
+        from user_sync_outcome as o
+        where ${refetchable ? sql`o.outcome <> 'diverged'` : sql`true`}
+        on conflict (${column("svixId")}) do nothing
+        returning ${column("outcome")} as outcome
+      )
+      select (select outcome from user_sync_recorded) as recorded, (select outcome from user_sync_outcome) as outcome,
+        (select known from user_sync_known) as known`),
+  );
+  if (row?.recorded) return { outcome: row.recorded, refetched: false };
+  if (row && !row.known && row.outcome === "diverged") return "diverged";
+  return "duplicate";
+}
+
+/** Records a refetched delivery with its write's outcome; false when another copy was recorded first (a duplicate). */
+export async function recordRefetched(
+  db: UserSyncDatabase,
+  inbox: Inbox,
+  delivery: Delivery,
+  userId: string,
+  outcome: WriteOutcome | "diverged",
+): Promise<boolean> {
+  const recorded = await db
+    .insert(inbox)
+    .values({
+      svixId: delivery.svixId,
+      eventType: delivery.eventType,
+      clerkUserId: userId,
+      eventTimestampMs: delivery.eventTimestampMs,
+      outcome,
+      receivedAt: delivery.receivedAt,
+      processedAt: sql`clock_timestamp()`,
+    })
+    .onConflictDoNothing({ target: inbox.svixId })
+    .returning({ outcome: inbox.outcome });
+  return recorded.length > 0;
+}
+
+/** Records a delivery that can never apply, with its (bounded, value-free) reason. */
+export async function recordDeadLetter(db: UserSyncDatabase, inbox: Inbox, delivery: Delivery, reason: string): Promise<void> {
+  await db
+    .insert(inbox)
+    .values({
+      svixId: delivery.svixId,
+      eventType: delivery.eventType,
+      clerkUserId: delivery.clerkUserId,
+      eventTimestampMs: delivery.eventTimestampMs,
+      outcome: "dead_letter",
+      deadLetterReason: reason,
+      receivedAt: delivery.receivedAt,
+    })
+    .onConflictDoNothing({ target: inbox.svixId });
+}
+
+/**
+ * The inbox's retention as the handler runs it: `pruneInbox` (for a cron, logging a line when it
+ * deleted rows or failed) and `pruneInBackground`, at most once per `pruneIntervalMs` in this
+ * process after a delivery that used the database, through the host's `schedule`.
+ */
+export function createInboxPruner(options: {
+  db: () => Promise<UserSyncDatabase>;
+  inbox: Inbox;
+  retentionDays: number;
+  pruneIntervalMs: number;
+  schedule?: BackgroundScheduler;
+  log: (entry: { level: "info" | "warn"; task: "prune_inbox"; deletedRows: number; reason?: string }) => void;
+  reasonOf: (error: unknown) => string;
+}) {
+  let lastPruneStartedAtMs: number | null = null;
+
+  async function pruneInbox(overrides: Partial<InboxPruneOptions> = {}): Promise<InboxPruneResult> {
+    try {
+      const result = await pruneWebhookInbox(await options.db(), { retentionDays: options.retentionDays, ...overrides, table: options.inbox });
+      if (result.deletedRows > 0) options.log({ level: "info", task: "prune_inbox", deletedRows: result.deletedRows });
+      return result;
+    } catch (error) {
+      // Nothing is lost when a prune fails: the rows wait for the next one.
+      options.log({ level: "warn", task: "prune_inbox", deletedRows: 0, reason: options.reasonOf(error) });
+      throw error;
+    }
+  }
+
+  /** Starts a prune at most once per `pruneIntervalMs` in this process, without awaiting it. */
+  function pruneInBackground() {
+    if (options.pruneIntervalMs <= 0) return;
+    const nowMs = Date.now();
+    if (lastPruneStartedAtMs !== null && nowMs - lastPruneStartedAtMs < options.pruneIntervalMs) return;
+    lastPruneStartedAtMs = nowMs;
+    const prune = async () => {
+      await pruneInbox().catch(() => undefined);
+    };
+    if (!scheduleInBackground(options.schedule, prune)) void prune();
+  }
+
+  return { pruneInbox, pruneInBackground };
 }
