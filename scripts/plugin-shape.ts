@@ -18,7 +18,7 @@ const argValue = (name: string, fallback: number) => {
 const maxFileLines = argValue("--max-file-lines", 300);
 const maxFunctionLines = argValue("--max-function-lines", 100);
 
-const packageJson = JSON.parse(fs.readFileSync(path.join(plugin, "package.json"), "utf8")) as { exports: Record<string, unknown> };
+const packageJson = JSON.parse(fs.readFileSync(path.join(plugin, "package.json"), "utf8")) as { exports: Record<string, { default?: string } | string> };
 const tsupConfig = fs.readFileSync(path.join(plugin, "tsup.config.ts"), "utf8");
 /** Entry name → source file, from tsup's `entry: { name: "file.ts" }` maps. */
 const entrySources = new Map([...tsupConfig.matchAll(/"?([\w/-]+)"?: "([\w/.-]+\.tsx?)"/g)].map((match) => [match[1]!, path.join(plugin, match[2]!)]));
@@ -44,10 +44,12 @@ const program = ts.createProgram([...entrySources.values(), ...files], {
 const checker = program.getTypeChecker();
 
 console.log("Exports per entry (values + types):");
-for (const subpath of Object.keys(packageJson.exports)) {
-  const name = subpath.replace(/^\.\//, "");
-  const source = entrySources.get(name);
+for (const [subpath, target] of Object.entries(packageJson.exports)) {
+  // `./server/advanced` → `./dist/advanced.js` → tsup's entry `advanced`.
+  const built = typeof target === "string" ? target : target.default;
+  const source = built && entrySources.get(path.basename(built, ".js"));
   if (!source) continue;
+  const name = subpath.replace(/^\.\//, "");
   const file = program.getSourceFile(source);
   const symbol = file && checker.getSymbolAtLocation(file);
   if (!symbol) continue;

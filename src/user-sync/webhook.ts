@@ -10,4 +10,12 @@ import "server-only";
  * export const { POST } = createClerkWebhookHandler({ db, users, signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET });
  */
 export { createClerkWebhookHandler, type ClerkWebhookHandler } from "./server/webhook/handler";
-export type { ClerkWebhookOptions, DeliveryOutcome } from "./server/webhook/types";
+export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./server/webhook/inbox";
+export type {
+  ClerkWebhookCounts,
+  ClerkWebhookDeliveryLogEntry,
+  ClerkWebhookInboxLogEntry,
+  ClerkWebhookLogEntry,
+  ClerkWebhookOptions,
+  DeliveryOutcome,
+} from "./server/webhook/types";

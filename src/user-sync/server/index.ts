@@ -1,59 +1,42 @@
 import "server-only";
 
-/** Public server entry of the user sync plugin: `createUserSync` (user-sync.ts) and its parts. */
-export { createUserSync, type UserSyncOperationsOptions, type UserSyncWebhookOptions } from "./user-sync";
-export { createClerkWebhookHandler } from "./webhook/handler";
-export { databaseTraits } from "./drivers";
-export type { DatabaseTraits, DriverName } from "./drivers";
-export type { BackgroundScheduler } from "./background";
-export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk/budget";
-export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk/budget";
-export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./operations/telemetry";
-export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./operations/health";
-export type { ClerkUserCount, HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./operations/health";
-export { createUserSyncAdmin } from "./operations/admin";
-export type { AdminRoleOptions, ClerkRoleSubject } from "./operations/admin-role";
-export type { UserSyncAdmin } from "./operations/admin";
+/**
+ * `clerk-user-sync/server`: what a host needs. `createUserSync` (its options and the `UserSync`
+ * it returns), the error vocabulary and its tRPC conversion, reconciliation's reports and
+ * refusals, the health report and the profile schema. The webhook-only handler is
+ * `clerk-user-sync/webhook`; the plugin's building blocks (for benchmarks, tests and custom
+ * assemblies) are `clerk-user-sync/server/advanced`.
+ *
+ * @example
+ * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
+ * // environment unless `clerk` / `webhook` say otherwise.
+ * export const userSync = createUserSync({ db, users });
+ * // The host's tRPC context must carry Clerk's `auth: await auth()`, or this does not compile.
+ * export const appRouter = createTRPCRouter({ user: userSync.router(createTRPCRouter) });
+ * // src/app/api/webhooks/clerk/route.ts
+ * export const { POST } = userSync.webhook;
+ * // src/app/api/admin/user-sync/health/route.ts
+ * export const GET = (request: Request) => userSync.admin.health(request);
+ */
+export { createUserSync, type UserSync, type UserSyncOptions } from "./user-sync";
+export { defaultClerkRequestsPer10s } from "./clerk/budget";
+export { retryAfterSecondsOf, toTRPCError, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";
+export { databaseErrorCode, type UserSyncDatabase } from "./database";
+export type { UserSyncEvent } from "./events";
+export type { UsersTable } from "./schema";
+export type { MissingClerkAuth } from "./router";
 export {
-  defaultLeaseSeconds,
-  lastReconcileRun,
-  readReconcileRun,
   ReconcileClerkError,
   ReconcileLeaseLostError,
   ReconcileLockedError,
   ReconcileRefusedError,
-  runReconcile,
+  type ReconcileMode,
+  type ReconcileProgress,
+  type ReconcileRefusalCode,
+  type ReconcileReport,
+  type ReconcileRequest,
+  type ReconcileRunView,
 } from "./reconcile";
-export type {
-  ReconcileMode,
-  ReconcileOptions,
-  ReconcileProgress,
-  ReconcileRefusalCode,
-  ReconcileReport,
-  ReconcileRequest,
-  ReconcileRunView,
-} from "./reconcile";
-export type { ClerkWebhookHandler } from "./webhook/handler";
-export type {
-  ClerkWebhookCounts,
-  ClerkWebhookDeliveryLogEntry,
-  ClerkWebhookInboxLogEntry,
-  ClerkWebhookLogEntry,
-  ClerkWebhookOptions,
-  DeliveryOutcome,
-} from "./webhook/types";
-export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook/inbox";
-export type { MissingClerkAuth, TRPCRouterFactory, UserSyncContext, UserSyncRouterMount } from "./router";
-export type { ClerkBackendApiOptions } from "./clerk/backend-api";
-export type { SyncCaller, SyncResult, UserSyncCounts, UserSyncServiceOptions as UserSyncOptions } from "./sync";
-export type { ConfigProblem, ConfigProblemCode } from "./operations/config-problems";
-export type { UserSyncEvent, UserSyncLogEntry, UserSyncSource } from "./events";
-export type { UsersTable, UserSyncTables } from "./schema";
-export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./outcomes";
-export type { UserSyncDatabase } from "./database";
-export { classifyDatabaseError, databaseErrorCode } from "./database";
-export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile/service";
-export { ProfileUpdateError } from "./profile/service";
-export { fieldErrorsOf, type ProfileContext } from "./profile/router";
-export { profileInputSchema, profileLimits, type ProfileFieldError, type ProfileInput } from "../shared/profile-input";
-export { retryAfterSecondsOf, toTRPCError, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";
+export type { HealthReport } from "./operations/health";
+export { fieldErrorsOf } from "./profile/router";
+export { profileInputSchema, type ProfileInput } from "../shared/profile-input";

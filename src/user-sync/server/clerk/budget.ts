@@ -3,7 +3,7 @@
  * (1000 requests / 10 s in production, 100 in development), so live `user.sync` calls and
  * reconciliation draw from one budget held in PostgreSQL; a 429 pauses all of them.
  */
-import { sql, type SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 
 import { UserSyncError } from "../errors";
 import { asynchronousCommit, fromDatabaseFailure, rowsOf, type UserSyncDatabase } from "../database";
