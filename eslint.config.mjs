@@ -21,13 +21,14 @@ export default tseslint.config(
     },
   },
   {
-    // The host app uses the plugin as any host does: by package name, through its exports.
+    // The host app (and the benchmarks) use the plugin as any host does: by package name, through
+    // its exports (the benchmarks' building blocks through clerk-user-sync/server/advanced).
     files: ["src/**/*.ts", "src/**/*.tsx"],
-    ignores: ["src/user-sync/**", "src/bench/**"],
+    ignores: ["src/user-sync/**"],
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["~/user-sync", "~/user-sync/*", "**/user-sync/server/*", "**/user-sync/client/*", "**/user-sync/schema"], message: "Import clerk-user-sync/{schema,server,client,webhook} instead." }] },
+        { patterns: [{ group: ["~/user-sync", "~/user-sync/*", "**/user-sync/server/*", "**/user-sync/client/*", "**/user-sync/schema"], message: "Import clerk-user-sync/{schema,server,server/advanced,client,webhook} instead." }] },
       ],
     },
   },

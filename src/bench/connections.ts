@@ -22,7 +22,7 @@ import { Webhook } from "standardwebhooks";
 
 import { ClerkEmulatorControl, startClerkEmulator } from "clerk-user-sync-emulator";
 import * as schema from "~/server/db/schema";
-import { createUserSync, type UserSyncDatabase } from "~/user-sync/server";
+import { createUserSync, type UserSyncDatabase } from "clerk-user-sync/server";
 
 import { recreateDatabase } from "../../e2e/support/database";
 

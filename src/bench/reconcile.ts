@@ -30,12 +30,8 @@ import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 
 import * as schema from "~/server/db/schema";
-import { createClerkBackendApi } from "~/user-sync/server/clerk-backend-api";
-import type { ClerkBudget } from "~/user-sync/server/clerk-budget";
-import { snapshotFromUserJson } from "~/user-sync/server/clerk-user";
-import { runReconcile, type ReconcileReport } from "~/user-sync/server/reconcile";
-import { syncedTableOf } from "~/user-sync/server/schema";
-import { upsertClerkUser } from "~/user-sync/server/write-path";
+import type { ReconcileReport } from "clerk-user-sync/server";
+import { createClerkBackendApi, runReconcile, snapshotFromUserJson, syncedTableOf, upsertClerkUser, type ClerkBudget } from "clerk-user-sync/server/advanced";
 
 const { values: args } = parseArgs({
   options: {

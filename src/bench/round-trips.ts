@@ -18,7 +18,7 @@ import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 
 import * as schema from "~/server/db/schema";
-import { createUserSync } from "~/user-sync/server";
+import { createUserSync } from "clerk-user-sync/server";
 
 import { recreateDatabase } from "../../e2e/support/database";
 

@@ -9,5 +9,13 @@ import "server-only";
  * // src/app/api/webhooks/clerk/route.ts
  * export const { POST } = createClerkWebhookHandler({ db, users, signingSecret: env.CLERK_WEBHOOK_SIGNING_SECRET });
  */
-export { createClerkWebhookHandler } from "./server/webhook";
-export type { ClerkWebhookHandler, ClerkWebhookOptions, DeliveryOutcome } from "./server/webhook";
+export { createClerkWebhookHandler, type ClerkWebhookHandler } from "./server/webhook/handler";
+export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./server/webhook/inbox";
+export type {
+  ClerkWebhookCounts,
+  ClerkWebhookDeliveryLogEntry,
+  ClerkWebhookInboxLogEntry,
+  ClerkWebhookLogEntry,
+  ClerkWebhookOptions,
+  DeliveryOutcome,
+} from "./server/webhook/types";

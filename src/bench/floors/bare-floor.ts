@@ -21,9 +21,8 @@ import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 
 import * as schema from "~/server/db/schema";
-import { snapshotFromUserJson } from "~/user-sync/server/clerk-user";
-import { clerkWebhookEvents, syncedTableOf } from "~/user-sync/server/schema";
-import { upsertClerkUser } from "~/user-sync/server/write-path";
+import { clerkWebhookEvents } from "clerk-user-sync/schema";
+import { snapshotFromUserJson, syncedTableOf, upsertClerkUser } from "clerk-user-sync/server/advanced";
 
 function required(name: string): string {
   const value = process.env[name];

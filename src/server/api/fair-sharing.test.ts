@@ -8,7 +8,7 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
-import { createPostgresClerkBudget } from "clerk-user-sync/server";
+import { createPostgresClerkBudget } from "clerk-user-sync/server/advanced";
 import { mintSessionToken } from "~/test/clerk-session";
 import { integrationHarness } from "~/test/integration-harness";
 import { createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";

@@ -31,7 +31,7 @@ import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
 import { startNeonHttpStandIn, startNeonWebSocketProxy } from "~/test/neon-stand-ins";
 import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "~/test/pgbouncer";
 
-import { rowsOf } from "./clerk-budget";
+import { rowsOf } from "./database";
 import { userSyncColumns, userSyncTables } from "./schema";
 import { createUserSync, type UserSyncDatabase } from ".";
 

@@ -13,7 +13,7 @@
  */
 import { entityKind } from "drizzle-orm";
 
-import type { UserSyncDatabase } from "./write-path";
+import type { UserSyncDatabase } from "./database";
 
 export type DriverName = "postgres-js" | "node-postgres" | "neon-http" | "neon-serverless" | "vercel-postgres" | "pglite" | "unknown";
 

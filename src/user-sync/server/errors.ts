@@ -1,7 +1,5 @@
 import { TRPCError } from "@trpc/server";
 
-import { classifyDatabaseError, databaseErrorCode } from "./database-errors";
-
 /** The plugin's fixed error vocabulary. Every failure of a sync is one of these. */
 export type UserSyncErrorCode =
   /** Clerk's Backend API answered 429 (its `Retry-After` is kept). */
@@ -39,16 +37,6 @@ export class UserSyncError extends Error {
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
-}
-
-/** A database failure as a sync error: its class and SQLSTATE (or socket code) only. */
-export function fromDatabaseFailure(error: unknown): UserSyncError {
-  if (error instanceof UserSyncError) return error;
-  const code = databaseErrorCode(error);
-  const detail = code ? ` (${/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code})` : "";
-  return classifyDatabaseError(error) === "transient"
-    ? new UserSyncError("DATABASE_UNAVAILABLE", `The database is unavailable${detail}`)
-    : new UserSyncError("DATABASE_REJECTED", `The database rejected the user sync's statement${detail}`);
 }
 
 const trpcCodes = {

@@ -1,84 +1,11 @@
 import "server-only";
 
-import { createProfileService } from "./profile";
-import { withProfileProcedures } from "./profile-router";
-import { createUserSyncAdmin, type UserSyncAdminOptions } from "./admin";
-import type { BackgroundScheduler } from "./background";
-import { createAdminRoleCheck, type AdminRoleOptions } from "./admin-role";
-import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk-backend-api";
-import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk-budget";
-import { createClerkReadCache } from "./clerk-cache";
-import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
-import { UserSyncError } from "./errors";
-import { createReconciler, createSessionKeyRecorder, readReconcileRun, type ReconcileOptions, type ReconcileReport, type ReconcileRequest } from "./reconcile";
-import { createUserSyncRouter, routerMount } from "./router";
-import { createUserSyncService, type UsersTable, type UserSyncEvent, type UserSyncOptions } from "./sync";
-import { createWriteTelemetry, type WriteTelemetryOptions } from "./telemetry";
-import { createClerkWebhookHandler, type ClerkWebhookOptions } from "./webhook";
-import { defaultUserSyncTables } from "./schema";
-import type { UserSyncDatabase } from "./write-path";
-
-/** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
-export type UserSyncWebhookOptions = Pick<
-  ClerkWebhookOptions,
-  "signingSecret" | "instanceId" | "maxBodyBytes" | "retentionDays" | "pruneIntervalMs" | "log"
->;
-
-/** How the plugin is operated: the shared Clerk budget, persisted telemetry, health and the admin API. */
-export type UserSyncOperationsOptions = {
-  /**
-   * The one Clerk Backend API budget of every instance: a `ClerkBudget`, or the PostgreSQL one's
-   * settings (default 100 requests / 10 s, Clerk's development limit; reconciliation share 0.5).
-   */
-  clerkBudget?: ClerkBudget | { requestsPer10s: number; reconcileShare?: number };
-  /** Write attempts counted in PostgreSQL (default on, flushed every 5 s); `false` turns it off. */
-  telemetry?: false | Omit<WriteTelemetryOptions, "db">;
-  /** The admin API's keys and the reconciliation it runs. */
-  admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
-  /**
-   * The health view. `clerkCountCacheMs`: how long Clerk's user count, once read by any instance,
-   * is reused by every instance (kept in `user_sync_clerk_cache`; the report's `clerkUsersReadAt`
-   * says when it was read). @default 60000
-   */
-  health?: Pick<UserSyncHealthOptions, "thresholds" | "clerkCountCacheMs" | "timeoutMs">;
-  /**
-   * `isAdmin(userId)`: who the admin predicate accepts (default Clerk `public_metadata.role`
-   * "admin") and how long a role read from Clerk is reused by every instance (default 60 s).
-   */
-  adminRole?: AdminRoleOptions;
-  /**
-   * Reconciliation (the admin API's, the console's and the CLI's). `instanceId` is the app's
-   * Clerk instance (default `CLERK_INSTANCE_ID`, else `webhook.instanceId`; unset: the signing
-   * key of the sessions `user.sync` verified), which each run proves against the Backend API's
-   * JWKS before it writes; `maxDeletions` is `USER_SYNC_RECONCILE_MAX_DELETIONS`.
-   */
-  reconcile?: Pick<
-    ReconcileOptions,
-    | "instanceId"
-    | "maxDeletions"
-    | "leaseSeconds"
-    | "maxChanges"
-    | "incrementalOverlapMs"
-    | "incrementalMaxDepth"
-    | "resumeWithinMs"
-    | "retentionMs"
-    | "clerkTimeoutMs"
-  >;
-};
-
 /**
- * Public server entry of the user sync plugin. The host passes in what it owns (database,
- * users table object, Clerk Backend API key, webhook secret, admin keys), mounts
- * `router(createTRPCRouter)` as `user` in its tRPC app router (`user.sync`, `user.me`, `user.updateProfile`,
- * `user.updateAvatar`), serves `webhook.handle` at its public Clerk webhook route (outside
- * `clerkMiddleware`'s matcher) and `admin.health` / `admin.reconcile` at its admin routes. Every
- * Backend API call draws from `budget`, shared by all instances through PostgreSQL; every write
- * attempt is counted by `telemetry` in PostgreSQL and passed to `onEvent`. `service` exposes
- * `configProblems()` and `counts()`; `profile` the profile edits; `isAdmin(userId)` checks a
- * Clerk user's admin role at most once per user per `adminRole.cacheSeconds` across instances;
- * `webhook.pruneInbox()` and `webhook.clearDeadLetters()` are for a cron and operators;
- * `reconcile({ dryRun, mode, force })` repairs the mirror from Clerk's user list (what the admin
- * API, the console and `npm run users:reconcile` run) and `reconcileRun(runId?)` reads a run.
+ * `clerk-user-sync/server`: what a host needs. `createUserSync` (its options and the `UserSync`
+ * it returns), the error vocabulary and its tRPC conversion, reconciliation's reports and
+ * refusals, the health report and the profile schema. The webhook-only handler is
+ * `clerk-user-sync/webhook`; the plugin's building blocks (for benchmarks, tests and custom
+ * assemblies) are `clerk-user-sync/server/advanced`.
  *
  * @example
  * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
@@ -91,197 +18,25 @@ export type UserSyncOperationsOptions = {
  * // src/app/api/admin/user-sync/health/route.ts
  * export const GET = (request: Request) => userSync.admin.health(request);
  */
-export function createUserSync<TUsers extends UsersTable>(
-  hostOptions: Omit<UserSyncOptions<TUsers>, "budget" | "db" | "clerk"> & {
-    /** The host's drizzle database, or a function that resolves to it (opened lazily). */
-    db: UserSyncDatabase | (() => Promise<UserSyncDatabase>);
-    /** Clerk's Backend API; default `CLERK_SECRET_KEY` and `CLERK_API_URL`, as Clerk's SDK reads them. */
-    clerk?: Partial<ClerkBackendApiOptions>;
-    /** Clerk webhook settings; the signing secret defaults to `CLERK_WEBHOOK_SIGNING_SECRET`. */
-    webhook?: Partial<UserSyncWebhookOptions>;
-    /**
-     * Where background work runs: the telemetry flush (and its prune) after a request that
-     * counted a write, the webhook inbox prune after a delivery. Give your platform's "finish this
-     * after the response" hook, so a serverless function is not frozen before it is done: with
-     * Next, `(task) => after(task)` (`next/server`); elsewhere `(task) => waitUntil(task())`.
-     * Called during the request; where it throws (outside a request), the work falls back to the
-     * flush interval's timer and to starting the prune off the response's path, which is also
-     * the default without it (fine for a long-lived server that flushes on shutdown: `telemetry.close()`).
-     */
-    schedule?: BackgroundScheduler;
-  } & UserSyncOperationsOptions,
-) {
-  const database = hostOptions.db;
-  // Read when a request first needs them, never at module load: `next build` loads this module
-  // without Clerk's keys; a missing key is CLERK_NOT_CONFIGURED at the first call and in health.
-  const clerk: ClerkBackendApiOptions = {
-    get secretKey() {
-      return hostOptions.clerk?.secretKey ?? envValue("CLERK_SECRET_KEY");
-    },
-    get apiUrl() {
-      return hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL");
-    },
-  };
-  const options = {
-    ...hostOptions,
-    tables: hostOptions.tables ?? defaultUserSyncTables,
-    db: typeof database === "function" ? database : () => Promise.resolve(database),
-    clerk,
-    webhook: { ...hostOptions.webhook, signingSecret: hostOptions.webhook?.signingSecret ?? envValue("CLERK_WEBHOOK_SIGNING_SECRET") },
-  };
-  const budget =
-    options.clerkBudget && "acquire" in options.clerkBudget
-      ? options.clerkBudget
-      : createPostgresClerkBudget({
-          db: options.db,
-          table: options.tables.userSyncClerkBudget,
-          requestsPerWindow: options.clerkBudget?.requestsPer10s ?? 100,
-          reconcileShare: options.clerkBudget?.reconcileShare,
-        });
-  const telemetry =
-    options.telemetry === false
-      ? null
-      : createWriteTelemetry({ db: options.db, table: options.tables.userSyncWriteStats, schedule: options.schedule, ...options.telemetry });
-  // Both receive every event: the persisted counters and the host's own metrics hook.
-  const onEvent = (event: UserSyncEvent) => {
-    telemetry?.record(event);
-    options.onEvent?.(event);
-  };
-  // user.sync records its sessions' signing key: reconciliation's proof of instance without CLERK_INSTANCE_ID.
-  const onSessionKey = createSessionKeyRecorder({ db: options.db, table: options.tables.userSyncClerkSessionKeys });
-  const service = createUserSyncService({ ...options, budget, onEvent, onSessionKey });
-  const profile = createProfileService({ ...options, budget, onEvent });
-  const webhook = createClerkWebhookHandler({
-    db: options.db,
-    users: options.users,
-    tables: options.tables,
-    refetch: (userId) => service.refetchUser(userId),
-    onEvent,
-    schedule: options.schedule,
-    ...options.webhook,
-  });
-  const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
-  // Reads shared by every instance for a short period: Clerk's user count, users' admin roles.
-  const clerkCache = createClerkReadCache({ db: options.db, table: options.tables.userSyncClerkCache });
-  const countWaitMs = 2_000;
-  const countApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: countWaitMs });
-  const { clerkCountCacheMs = 60_000, ...healthOptions } = options.health ?? {};
-  const countClerkUsers = async (options?: { readAfter?: Date | null }) => {
-    const read = { periodMs: clerkCountCacheMs, claimMs: countWaitMs + clerkTimeoutMs + 1000, readAfter: options?.readAfter };
-    const { value, readAt } = await clerkCache.read("user_count", read, () => countApi.getUserCount());
-    return { count: value, readAt };
-  };
-  const health = createUserSyncHealth({
-    db: options.db,
-    users: options.users,
-    tables: options.tables,
-    countClerkUsers,
-    telemetry: telemetry ?? undefined,
-    // Recorded by any instance, so every instance's health view shows them.
-    configProblems: async () => [
-      ...(clerk.secretKey ? [] : ["CLERK_NOT_CONFIGURED: CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"]),
-      ...(await service.recordedConfigProblems()).map((problem) => `${problem.code}: ${problem.message} (last seen ${problem.lastSeenAt.toISOString()})`),
-    ],
-    webhooksConfigured: !!options.webhook.signingSecret,
-    ...healthOptions,
-    // The count's period is kept in PostgreSQL (above), not per instance.
-    clerkCountCacheMs: 0,
-  });
-  const roleWaitMs = 1_000;
-  const isAdmin = createAdminRoleCheck({
-    ...options.adminRole,
-    cache: clerkCache,
-    clerkApi: withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: roleWaitMs }),
-    claimMs: roleWaitMs + clerkTimeoutMs + 1000,
-  });
-  const reconciler = createReconciler({
-    db: options.db,
-    users: options.users,
-    tables: options.tables,
-    clerk,
-    budget,
-    onEvent,
-    ...options.reconcile,
-    instanceId: options.reconcile?.instanceId ?? envValue("CLERK_INSTANCE_ID") ?? options.webhook.instanceId,
-  });
-  // Reconciliation runs on every driver (a lease row, no transaction held); without a secret key it fails before it starts.
-  const reconcile = async (request: ReconcileRequest): Promise<ReconcileReport> => {
-    if (!clerk.secretKey) throw new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)");
-    return reconciler(request);
-  };
-  /** The reconciliation run with this id, else the one started last (any source), with `interrupted`. */
-  const reconcileRun = async (runId?: string) => readReconcileRun(await options.db(), { tables: options.tables, runId });
-  const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
-  // `user: userSync.router(createTRPCRouter)`: compiles only on a context carrying Clerk's `auth`.
-  const router = routerMount(withProfileProcedures(createUserSyncRouter(service), profile));
-  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, reconcileRun, isAdmin };
-}
-
-/** A variable set to the empty string counts as unset, as in Clerk's SDK. */
-function envValue(name: string): string | undefined {
-  const value = process.env[name];
-  return value === "" ? undefined : value;
-}
-
-export { createClerkWebhookHandler };
-export { databaseTraits } from "./drivers";
-export type { DatabaseTraits, DriverName } from "./drivers";
-export type { BackgroundScheduler } from "./background";
-export { createPostgresClerkBudget, defaultClerkRequestsPer10s, withClerkBudget } from "./clerk-budget";
-export type { ClerkBudget, ClerkBudgetDecision, ClerkCallKind } from "./clerk-budget";
-export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./telemetry";
-export { createUserSyncHealth, defaultHealthThresholds, evaluateHealth } from "./health";
-export type { ClerkUserCount, HealthReport, HealthStatus, HealthThresholds, LastReconcileRun } from "./health";
-export { createUserSyncAdmin } from "./admin";
-export type { AdminRoleOptions, ClerkRoleSubject } from "./admin-role";
-export type { UserSyncAdmin } from "./admin";
+export { createUserSync, type UserSync, type UserSyncOptions } from "./user-sync";
+export { defaultClerkRequestsPer10s } from "./clerk/budget";
+export { retryAfterSecondsOf, toTRPCError, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";
+export { databaseErrorCode, type UserSyncDatabase } from "./database";
+export type { UserSyncEvent } from "./events";
+export type { UsersTable } from "./schema";
+export type { MissingClerkAuth } from "./router";
 export {
-  defaultLeaseSeconds,
-  lastReconcileRun,
-  readReconcileRun,
   ReconcileClerkError,
   ReconcileLeaseLostError,
   ReconcileLockedError,
   ReconcileRefusedError,
-  runReconcile,
+  type ReconcileMode,
+  type ReconcileProgress,
+  type ReconcileRefusalCode,
+  type ReconcileReport,
+  type ReconcileRequest,
+  type ReconcileRunView,
 } from "./reconcile";
-export type {
-  ReconcileMode,
-  ReconcileOptions,
-  ReconcileProgress,
-  ReconcileRefusalCode,
-  ReconcileReport,
-  ReconcileRequest,
-  ReconcileRunView,
-} from "./reconcile";
-export type {
-  ClerkWebhookCounts,
-  ClerkWebhookDeliveryLogEntry,
-  ClerkWebhookHandler,
-  ClerkWebhookInboxLogEntry,
-  ClerkWebhookLogEntry,
-  ClerkWebhookOptions,
-  DeliveryOutcome,
-} from "./webhook";
-export type { DeadLetterSelection, InboxPruneOptions, InboxPruneResult } from "./webhook-inbox";
-export type { MissingClerkAuth, TRPCRouterFactory, UserSyncContext, UserSyncRouterMount } from "./router";
-export type { ClerkBackendApiOptions } from "./clerk-backend-api";
-export type {
-  ConfigProblem,
-  ConfigProblemCode,
-  SyncCaller,
-  SyncResult,
-  UserSyncCounts,
-  UserSyncEvent,
-  UserSyncLogEntry,
-  UserSyncOptions,
-  UserSyncSource,
-} from "./sync";
-export type { UsersTable, UserSyncTables } from "./schema";
-export type { TombstoneOrigin, UserSyncDatabase, WriteAuthority, WriteOutcome } from "./write-path";
-export { classifyDatabaseError, databaseErrorCode } from "./database-errors";
-export type { ClerkProfile, ProfileErrorCode, ProfileUpdateResult } from "./profile";
-export { ProfileUpdateError } from "./profile";
-export { fieldErrorsOf, type ProfileContext } from "./profile-router";
-export { profileInputSchema, profileLimits, type ProfileFieldError, type ProfileInput } from "../shared/profile-input";
-export { retryAfterSecondsOf, toTRPCError, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";
+export type { HealthReport } from "./operations/health";
+export { fieldErrorsOf } from "./profile/router";
+export { profileInputSchema, type ProfileInput } from "../shared/profile-input";

@@ -2,7 +2,8 @@ import { initTRPC, TRPCError, type AnyTRPCRouter, type inferRouterContext, type 
 import { z } from "zod";
 
 import { toTRPCError } from "./errors";
-import type { UsersTable, UserSyncService } from "./sync";
+import type { UserSyncService } from "./sync";
+import type { UsersTable } from "./schema";
 
 /**
  * What the plugin needs from the host's tRPC context: Clerk's verified `auth()`. `getToken()`

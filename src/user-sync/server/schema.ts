@@ -1,7 +1,7 @@
 import { getTableColumns, getTableName, sql } from "drizzle-orm";
 import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, type PgColumn, type PgTable, type PgTableFn } from "drizzle-orm/pg-core";
 
-import type { TombstoneOrigin, WriteOutcome } from "./write-path";
+import type { TombstoneOrigin, WriteOutcome } from "./outcomes";
 
 /**
  * The columns user sync owns. The host spreads them into its own `users` table and adds
@@ -264,7 +264,7 @@ export function userSyncTables<TSchema extends string | undefined = undefined>(t
     }),
 
     /**
-     * The one Clerk Backend API budget every app instance draws from (see clerk-budget.ts): one
+     * The one Clerk Backend API budget every app instance draws from (see clerk/budget.ts): one
      * row per budget, updated by a single atomic statement per decision. Times are milliseconds
      * on the database's clock, so instances with skewed clocks agree.
      */
@@ -295,7 +295,7 @@ export function userSyncTables<TSchema extends string | undefined = undefined>(t
 
     /**
      * What the plugin read from Clerk's Backend API and shares between app instances for a short
-     * period (see clerk-cache.ts): a user's admin role (`admin:<user id>`), Clerk's user count
+     * period (see clerk/cache.ts): a user's admin role (`admin:<user id>`), Clerk's user count
      * (`user_count`). `claimed_until` marks a read in flight on some instance, so concurrent misses
      * everywhere make one Clerk call. Times are the database's clock.
      */

@@ -11,8 +11,10 @@ import { integrationHarness } from "~/test/integration-harness";
 import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 
 import { UserSyncError } from "./errors";
-import { createUserSyncService, type UserSyncEvent } from "./sync";
-import { upsertClerkUser, type UserSyncDatabase } from "./write-path";
+import { createUserSyncService } from "./sync";
+import { type UserSyncEvent } from "./events";
+import { upsertClerkUser } from "./write-path";
+import { type UserSyncDatabase } from "./database";
 
 const clerk = createClerkBackend();
 const server = setupServer(...clerk.handlers);

@@ -1,62 +1,20 @@
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 
-import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk-backend-api";
-import { asynchronousCommit, isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk-budget";
-import { proveInstance, sessionKeyIdOf } from "./clerk-instance";
-import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk-user";
-import { createConfigProblemStore, isConfigProblemCode, type ConfigProblem, type ConfigProblemCode } from "./config-problems";
-import { fromDatabaseFailure, UserSyncError } from "./errors";
+import { type ClerkBackendApiOptions, createClerkBackendApi, userNotFound } from "./clerk/backend-api";
+import { type ClerkBudget, isClerkBudgetRefusal, withClerkBudget } from "./clerk/budget";
+import { asynchronousCommit, fromDatabaseFailure, type UserSyncDatabase } from "./database";
+import { proveInstance, sessionKeyIdOf } from "./clerk/instance";
+import { type ClerkUserSnapshot, MalformedClerkUserError, snapshotFromUserJson } from "./clerk/user-json";
+import { type ConfigProblem, type ConfigProblemCode, createConfigProblemStore, isConfigProblemCode } from "./operations/config-problems";
+import { UserSyncError } from "./errors";
+import { guardedEmitter, type UserSyncEvent, type UserSyncLogEntry } from "./events";
 import { reusableQuery } from "./reusable-query";
 import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "./schema";
-import {
-  dataChangingOutcomes,
-  tombstoneClerkUser,
-  upsertClerkUser,
-  type UserSyncDatabase,
-  type WriteOutcome,
-  type WriteResult,
-} from "./write-path";
+import { tombstoneClerkUser, upsertClerkUser, type WriteResult } from "./write-path";
+import { dataChangingOutcomes, type WriteOutcome } from "./outcomes";
 
-export type { ConfigProblem, ConfigProblemCode, UsersTable };
-
-/** Which writer produced a write: telemetry tells how often the self-heal path fires. */
-export type UserSyncSource = "client-sync" | "webhook" | "reconcile" | "profile-update";
-
-/** Emitted after every write attempt. Carries no user data. */
-export type UserSyncEvent = {
-  source: UserSyncSource;
-  /**
-   * `error`: the write failed (Clerk down or slow, the database). `refused`: a profile edit Clerk
-   * or the user's own edit allowance turned down (a taken username, too many edits): an answer
-   * to the user, not a failure of the sync, so never counted among errors.
-   */
-  outcome: WriteOutcome | "error" | "refused";
-  /** False when `user.sync` answered from its cooldown without calling Clerk. */
-  clerkFetched: boolean;
-  /** The self-heal figure: true when the write created or changed mirrored data (`created`, `updated`, `restored`). */
-  changedData: boolean;
-  durationMs: number;
-  errorCode?: string;
-};
-
-/** The plugin's own log lines: configuration problems, what the database's driver cannot do. No user data, no secrets. */
-export type UserSyncLogEntry =
-  | { level: "error"; event: "config_problem"; code: ConfigProblemCode; message: string }
-  | { level: "warn"; event: "driver_limitation"; driver: string; message: string };
-
-/** Calls `onEvent`, swallowing its failures: telemetry must never break a write. */
-export function guardedEmitter(onEvent: ((event: UserSyncEvent) => void) | undefined) {
-  return (event: Omit<UserSyncEvent, "changedData"> & { changedData?: boolean }) => {
-    try {
-      onEvent?.({ ...event, changedData: event.changedData ?? (event.outcome !== "error" && event.outcome !== "refused" && dataChangingOutcomes.has(event.outcome)) });
-    } catch {
-      // Ignored on purpose.
-    }
-  };
-}
-
-export type UserSyncOptions<TUsers extends UsersTable> = {
+export type UserSyncServiceOptions<TUsers extends UsersTable> = {
   /** The host's database (postgres.js or PGlite drizzle instance). */
   db: () => Promise<UserSyncDatabase>;
   /** The host's users table object, built with `userSyncColumns()` (any `pgSchema`). */
@@ -113,7 +71,7 @@ export type UserSyncCounts = Record<WriteOutcome | "error", number> & {
   selfHeals: number;
 };
 
-export function createUserSyncService<TUsers extends UsersTable>(options: UserSyncOptions<TUsers>) {
+export function createUserSyncService<TUsers extends UsersTable>(options: UserSyncServiceOptions<TUsers>) {
   type HostUser = TUsers["$inferSelect"];
   const table = syncedTableOf(options.users);
   const usersTable: PgTable = options.users;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { users } from "~/server/db/schema";
 import { createTestDatabase, type TestDatabase } from "~/test/database";
 
-import type { ClerkUserSnapshot } from "./clerk-user";
+import type { ClerkUserSnapshot } from "./clerk/user-json";
 import { syncedTableOf } from "./schema";
 import { tombstoneClerkUser, upsertClerkUser } from "./write-path";
 

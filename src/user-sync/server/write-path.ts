@@ -38,28 +38,13 @@
  *    refused, the row as it stands.
  */
 import { eq, getTableColumns, sql, type Placeholder, type SQL } from "drizzle-orm";
-import type { PgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { PgColumn } from "drizzle-orm/pg-core";
 
-import type { ClerkUserSnapshot } from "./clerk-user";
+import type { ClerkUserSnapshot } from "./clerk/user-json";
+import type { UserSyncDatabase } from "./database";
+import type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./outcomes";
 import { reusableQuery, type ReusableQuery } from "./reusable-query";
 import type { SyncedUserRow, SyncedUsersTable } from "./schema";
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any host schema
-export type UserSyncDatabase = PgDatabase<PgQueryResultHKT, any>;
-
-export type WriteOutcome = "created" | "updated" | "touched" | "unchanged" | "stale" | "deleted" | "restored";
-
-/** Outcomes that created or changed mirrored data: what telemetry counts as a self-heal. */
-export const dataChangingOutcomes: ReadonlySet<WriteOutcome> = new Set(["created", "updated", "restored"]);
-
-/**
- * Where a snapshot came from. `fetched`: read from the Backend API by this process just now
- * (authoritative, wins an equal clock). `pushed`: a webhook payload (may be a replay).
- */
-export type WriteAuthority = "fetched" | "pushed";
-
-/** Who wrote a tombstone; only `webhook` (Clerk's own `user.deleted`) is final. */
-export type TombstoneOrigin = "webhook" | "client-sync" | "reconcile";
 
 /** The row is the host's full row (every column of the host's table), or null when none exists. */
 export type WriteResult = { outcome: WriteOutcome; row: SyncedUserRow | null };

@@ -10,14 +10,13 @@ import { sql, type SQL } from "drizzle-orm";
 import { setupServer } from "msw/node";
 import { describe, expect, it } from "vitest";
 
-import { users, userSyncReconcileSeen } from "~/server/db/schema";
+import { users, userSyncReconcileRuns, userSyncReconcileSeen } from "~/server/db/schema";
 import { integrationHarness } from "~/test/integration-harness";
 import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
 import { person, reconcileFixtures } from "./test-fixtures";
 
 import { syncedTableOf } from "../schema";
-import { userSyncReconcileRuns } from "~/server/db/schema";
-import type { UserSyncDatabase } from "../write-path";
+import type { UserSyncDatabase } from "../database";
 import type { ReconcileLease } from "./lease";
 import { clearSeenSet, commitTombstones, deletionCandidates } from "./page-write";
 

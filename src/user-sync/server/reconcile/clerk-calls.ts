@@ -15,8 +15,8 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { ClerkRefusedError, createClerkBackendApi, userNotFound, type ClerkBackendApiOptions, type UserListQuery } from "../clerk-backend-api";
-import type { ClerkBudget } from "../clerk-budget";
+import { ClerkRefusedError, createClerkBackendApi, userNotFound, type ClerkBackendApiOptions, type UserListQuery } from "../clerk/backend-api";
+import type { ClerkBudget } from "../clerk/budget";
 import { UserSyncError } from "../errors";
 import { ReconcileClerkError } from "./errors";
 

@@ -1,12 +1,15 @@
-import type { UserSyncDatabase } from "../write-path";
+import type { UserSyncDatabase } from "../database";
 import type { ReconcileReport } from "./report";
-import { runReconcile, type ReconcileOptions } from "./run";
+import type { ReconcileOptions } from "./options";
+import { runReconcile } from "./run";
 
 export { ReconcileClerkError, ReconcileLeaseLostError, ReconcileLockedError, ReconcileRefusedError, type ReconcileRefusalCode } from "./errors";
 export { createSessionKeyRecorder, type ExpectedInstance } from "./instance-proof";
 export { defaultLeaseSeconds, readLease } from "./lease";
 export type { ReconcileCounts, ReconcileProgress, ReconcileReport } from "./report";
-export { defaultIncrementalMaxDepth, maxPageSize, runReconcile, type ReconcileMode, type ReconcileOptions } from "./run";
+export type { ReconcileOptions } from "./options";
+export { runReconcile, type ReconcileMode } from "./run";
+export { defaultIncrementalMaxDepth, maxPageSize } from "./walk";
 export { lastReconcileRun, readReconcileRun, type LastReconcileRun, type ReconcileRunView } from "./runs";
 export type { ReconcileChange } from "../schema";
 

@@ -14,9 +14,9 @@
  */
 import { desc, sql } from "drizzle-orm";
 
-import { sessionKeyIdOf } from "../clerk-instance";
+import { sessionKeyIdOf } from "../clerk/instance";
 import type { UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
+import type { UserSyncDatabase } from "../database";
 
 type SessionKeysTable = UserSyncTables["userSyncClerkSessionKeys"];
 

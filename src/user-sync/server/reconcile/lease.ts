@@ -17,9 +17,8 @@ import { randomUUID } from "node:crypto";
 import { sql, type SQL } from "drizzle-orm";
 
 import type { UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
+import { rowsOf, type UserSyncDatabase } from "../database";
 import { ReconcileLeaseLostError, ReconcileLockedError } from "./errors";
-import { rowsOf } from "./sql";
 
 /** The lease's one row. */
 const leaseName = "reconcile";

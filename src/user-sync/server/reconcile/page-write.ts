@@ -1,20 +1,12 @@
-import { sql, type getTableColumns, type SQL } from "drizzle-orm";
+import { type getTableColumns, sql, type SQL } from "drizzle-orm";
 
-import type { ClerkUserSnapshot } from "../clerk-user";
+import type { ClerkUserSnapshot } from "../clerk/user-json";
 import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, UserSyncTables } from "../schema";
-import {
-  assignments,
-  fetchedUpsertClauses,
-  mirroredValueColumns,
-  tombstoneClauses,
-  writeGuards,
-  type GuardColumn,
-  type RowReference,
-  type UserSyncDatabase,
-  type WriteOutcome,
-} from "../write-path";
+import { assignments, fetchedUpsertClauses, type GuardColumn, mirroredValueColumns, type RowReference, tombstoneClauses, writeGuards } from "../write-path";
+import { rowsOf, type UserSyncDatabase } from "../database";
+import type { WriteOutcome } from "../outcomes";
 import type { ReconcileLease } from "./lease";
-import { parseJson, pgArray, rowsOf } from "./sql";
+import { parseJson, pgArray } from "./sql";
 
 export type ReconcileTables = {
   users: SyncedUsersTable;

@@ -1,7 +1,7 @@
 import { desc, eq, sql } from "drizzle-orm";
 
 import { defaultUserSyncTables, type ReconcileMode, type ReconcileRunRow, type UserSyncTables } from "../schema";
-import type { UserSyncDatabase } from "../write-path";
+import type { UserSyncDatabase } from "../database";
 import { runHasLiveLease } from "./lease";
 import { countsOf, type ReconcileCounts } from "./report";
 

@@ -9,11 +9,6 @@ export function pgArray(values: readonly (string | number | null)[]): string {
     .join(",")}}`;
 }
 
-/** The rows of `db.execute()`: postgres.js answers an array, PGlite and node-postgres `{ rows }`. */
-export function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
-
 /** A json column: postgres.js parses it, PGlite may hand it over as text. */
 export function parseJson<T>(value: T | string): T {
   return typeof value === "string" ? (JSON.parse(value) as T) : value;

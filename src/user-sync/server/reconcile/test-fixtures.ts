@@ -8,13 +8,14 @@ import type { TestDatabase } from "~/test/database";
 import { clerkApiUrl, testSessionKeyId } from "~/test/mocks/clerk-backend";
 import type { ClerkUserDirectory, DirectoryUser } from "~/test/mocks/clerk-users-list";
 
-import type { ClerkBudget } from "../clerk-budget";
-import type { ClerkUserSnapshot } from "../clerk-user";
+import type { ClerkBudget } from "../clerk/budget";
+import type { ClerkUserSnapshot } from "../clerk/user-json";
 import { syncedTableOf } from "../schema";
 import { upsertClerkUser } from "../write-path";
 import { ReconcileLockedError } from "./errors";
 import type { ReconcileReport } from "./report";
-import { runReconcile, type ReconcileOptions } from "./run";
+import type { ReconcileOptions } from "./options";
+import { runReconcile } from "./run";
 
 /**
  * Test support (imported by tests only): what reconciliation tests share: people in Clerk and in the mirror, the mirror's state, a run

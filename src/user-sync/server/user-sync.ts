@@ -1,0 +1,268 @@
+/** `createUserSync`: the plugin assembled from the host's parts, and the interface it returns. */
+import type { BackgroundScheduler } from "./background";
+import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk/backend-api";
+import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk/budget";
+import { createClerkReadCache } from "./clerk/cache";
+import type { UserSyncDatabase } from "./database";
+import { UserSyncError } from "./errors";
+import type { UserSyncEvent } from "./events";
+import { createUserSyncAdmin, type UserSyncAdmin, type UserSyncAdminOptions } from "./operations/admin";
+import { createAdminRoleCheck, type AdminRoleOptions } from "./operations/admin-role";
+import { createUserSyncHealth, type UserSyncHealth, type UserSyncHealthOptions } from "./operations/health";
+import { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryOptions } from "./operations/telemetry";
+import { withProfileProcedures } from "./profile/router";
+import { createProfileService, type ProfileService } from "./profile/service";
+import {
+  createReconciler,
+  createSessionKeyRecorder,
+  readReconcileRun,
+  type ReconcileOptions,
+  type ReconcileReport,
+  type ReconcileRequest,
+  type ReconcileRunView,
+} from "./reconcile";
+import { createUserSyncRouter, routerMount, type UserSyncRouterMount } from "./router";
+import { defaultUserSyncTables, type UsersTable } from "./schema";
+import { createUserSyncService, type UserSyncService, type UserSyncServiceOptions } from "./sync";
+import { createClerkWebhookHandler, type ClerkWebhookHandler } from "./webhook/handler";
+import type { ClerkWebhookOptions } from "./webhook/types";
+
+/** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
+export type UserSyncWebhookOptions = Pick<
+  ClerkWebhookOptions,
+  "signingSecret" | "instanceId" | "maxBodyBytes" | "retentionDays" | "pruneIntervalMs" | "log"
+>;
+
+/** How the plugin is operated: the shared Clerk budget, persisted telemetry, health and the admin API. */
+export type UserSyncOperationsOptions = {
+  /**
+   * The one Clerk Backend API budget of every instance: a `ClerkBudget`, or the PostgreSQL one's
+   * settings (default 100 requests / 10 s, Clerk's development limit; reconciliation share 0.5).
+   */
+  clerkBudget?: ClerkBudget | { requestsPer10s: number; reconcileShare?: number };
+  /** Write attempts counted in PostgreSQL (default on, flushed every 5 s); `false` turns it off. */
+  telemetry?: false | Omit<WriteTelemetryOptions, "db">;
+  /** The admin API's keys and the reconciliation it runs. */
+  admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
+  /**
+   * The health view. `clerkCountCacheMs`: how long Clerk's user count, once read by any instance,
+   * is reused by every instance (kept in `user_sync_clerk_cache`; the report's `clerkUsersReadAt`
+   * says when it was read). @default 60000
+   */
+  health?: Pick<UserSyncHealthOptions, "thresholds" | "clerkCountCacheMs" | "timeoutMs">;
+  /**
+   * `isAdmin(userId)`: who the admin predicate accepts (default Clerk `public_metadata.role`
+   * "admin") and how long a role read from Clerk is reused by every instance (default 60 s).
+   */
+  adminRole?: AdminRoleOptions;
+  /**
+   * Reconciliation (the admin API's, the console's and the CLI's). `instanceId` is the app's
+   * Clerk instance (default `CLERK_INSTANCE_ID`, else `webhook.instanceId`; unset: the signing
+   * key of the sessions `user.sync` verified), which each run proves against the Backend API's
+   * JWKS before it writes; `maxDeletions` is `USER_SYNC_RECONCILE_MAX_DELETIONS`.
+   */
+  reconcile?: Pick<
+    ReconcileOptions,
+    | "instanceId"
+    | "maxDeletions"
+    | "leaseSeconds"
+    | "maxChanges"
+    | "incrementalOverlapMs"
+    | "incrementalMaxDepth"
+    | "resumeWithinMs"
+    | "retentionMs"
+    | "clerkTimeoutMs"
+  >;
+};
+
+/** What `createUserSync` takes: what the host owns (database, users table, Clerk's keys, admin keys) and how the plugin runs. */
+export type UserSyncOptions<TUsers extends UsersTable> = Omit<UserSyncServiceOptions<TUsers>, "budget" | "db" | "clerk"> & {
+    /** The host's drizzle database, or a function that resolves to it (opened lazily). */
+    db: UserSyncDatabase | (() => Promise<UserSyncDatabase>);
+    /** Clerk's Backend API; default `CLERK_SECRET_KEY` and `CLERK_API_URL`, as Clerk's SDK reads them. */
+    clerk?: Partial<ClerkBackendApiOptions>;
+    /** Clerk webhook settings; the signing secret defaults to `CLERK_WEBHOOK_SIGNING_SECRET`. */
+    webhook?: Partial<UserSyncWebhookOptions>;
+    /**
+     * Where background work runs: the telemetry flush (and its prune) after a request that
+     * counted a write, the webhook inbox prune after a delivery. Give your platform's "finish this
+     * after the response" hook, so a serverless function is not frozen before it is done: with
+     * Next, `(task) => after(task)` (`next/server`); elsewhere `(task) => waitUntil(task())`.
+     * Called during the request; where it throws (outside a request), the work falls back to the
+     * flush interval's timer and to starting the prune off the response's path, which is also
+     * the default without it (fine for a long-lived server that flushes on shutdown: `telemetry.close()`).
+     */
+    schedule?: BackgroundScheduler;
+  } & UserSyncOperationsOptions;
+
+/** The router `userSync.router(createTRPCRouter)` mounts: `sync`, `me`, `updateProfile`, `updateAvatar`. */
+function buildUserSyncRouter<TUsers extends UsersTable>(service: UserSyncService<TUsers>, profile: ProfileService<TUsers>) {
+  return withProfileProcedures(createUserSyncRouter(service), profile);
+}
+
+export type UserSyncRouter<TUsers extends UsersTable> = ReturnType<typeof buildUserSyncRouter<TUsers>>;
+
+/** What `createUserSync` returns: the parts a host mounts (router, webhook, admin routes) and the operations it may call. */
+export interface UserSync<TUsers extends UsersTable> {
+  /** `user.sync`'s service: `syncUser`, `readLiveUser`, `refetchUser`, `counts()` and `configProblems()`. */
+  service: UserSyncService<TUsers>;
+  /** Profile edits: Clerk first, then the write path (`user.updateProfile`, `user.updateAvatar`). */
+  profile: ProfileService<TUsers>;
+  /**
+   * Mount as `user: userSync.router(createTRPCRouter)` in the host's app router. Compiles only on
+   * a tRPC context that carries Clerk's `auth: await auth()` (else the type names what is missing).
+   */
+  router: UserSyncRouterMount<UserSyncRouter<TUsers>>;
+  /**
+   * The Clerk webhook handler: `export const { POST } = userSync.webhook` at a public route
+   * (outside `clerkMiddleware`'s matcher); `pruneInbox()` for a cron, `clearDeadLetters()` for operators.
+   */
+  webhook: ClerkWebhookHandler;
+  /** The one Clerk Backend API budget, shared by every instance through PostgreSQL. */
+  budget: ClerkBudget;
+  /** Write attempts counted in PostgreSQL; null when `telemetry: false`. `close()` flushes on shutdown. */
+  telemetry: WriteTelemetry | null;
+  /** The operators' health view (`report()`), also behind `admin.health`. */
+  health: UserSyncHealth;
+  /** The admin API's route handlers: `admin.health(request)`, `admin.reconcile(request)` (Bearer admin key). */
+  admin: UserSyncAdmin;
+  /**
+   * Repairs the mirror from Clerk's user list (what the admin API, the console and
+   * `npm run users:reconcile` run). Rejects with `ReconcileLockedError` while another run holds
+   * the lease, `ReconcileRefusedError` when a guard refuses it.
+   */
+  reconcile(request: ReconcileRequest): Promise<ReconcileReport>;
+  /** The reconciliation run with this id, else the one started last (any source), with `interrupted`. */
+  reconcileRun(runId?: string): Promise<ReconcileRunView | null>;
+  /** Whether a Clerk user has the admin role, read at most once per user per `adminRole.cacheSeconds` across instances. */
+  isAdmin(userId: string): Promise<boolean>;
+}
+
+/**
+ * The user sync plugin for one host: its database, users table object, Clerk Backend API key,
+ * webhook secret and admin keys go in; the `UserSync` parts the host mounts come out. Every
+ * Backend API call draws from one budget shared by all instances through PostgreSQL; every write
+ * attempt is counted in PostgreSQL and passed to `onEvent`.
+ *
+ * @example
+ * // CLERK_SECRET_KEY, CLERK_API_URL and CLERK_WEBHOOK_SIGNING_SECRET are read from the
+ * // environment unless `clerk` / `webhook` say otherwise.
+ * export const userSync = createUserSync({ db, users });
+ * // The host's tRPC context must carry Clerk's `auth: await auth()`, or this does not compile.
+ * export const appRouter = createTRPCRouter({ user: userSync.router(createTRPCRouter) });
+ * // src/app/api/webhooks/clerk/route.ts
+ * export const { POST } = userSync.webhook;
+ * // src/app/api/admin/user-sync/health/route.ts
+ * export const GET = (request: Request) => userSync.admin.health(request);
+ */
+export function createUserSync<TUsers extends UsersTable>(hostOptions: UserSyncOptions<TUsers>): UserSync<TUsers> {
+  const database = hostOptions.db;
+  // Read when a request first needs them, never at module load: `next build` loads this module
+  // without Clerk's keys; a missing key is CLERK_NOT_CONFIGURED at the first call and in health.
+  const clerk: ClerkBackendApiOptions = {
+    get secretKey() {
+      return hostOptions.clerk?.secretKey ?? envValue("CLERK_SECRET_KEY");
+    },
+    get apiUrl() {
+      return hostOptions.clerk?.apiUrl ?? envValue("CLERK_API_URL");
+    },
+  };
+  const options = {
+    ...hostOptions,
+    tables: hostOptions.tables ?? defaultUserSyncTables,
+    db: typeof database === "function" ? database : () => Promise.resolve(database),
+    clerk,
+    webhook: { ...hostOptions.webhook, signingSecret: hostOptions.webhook?.signingSecret ?? envValue("CLERK_WEBHOOK_SIGNING_SECRET") },
+  };
+  const budget =
+    options.clerkBudget && "acquire" in options.clerkBudget
+      ? options.clerkBudget
+      : createPostgresClerkBudget({
+          db: options.db,
+          table: options.tables.userSyncClerkBudget,
+          requestsPerWindow: options.clerkBudget?.requestsPer10s ?? 100,
+          reconcileShare: options.clerkBudget?.reconcileShare,
+        });
+  const telemetry =
+    options.telemetry === false
+      ? null
+      : createWriteTelemetry({ db: options.db, table: options.tables.userSyncWriteStats, schedule: options.schedule, ...options.telemetry });
+  // Both receive every event: the persisted counters and the host's own metrics hook.
+  const onEvent = (event: UserSyncEvent) => {
+    telemetry?.record(event);
+    options.onEvent?.(event);
+  };
+  // user.sync records its sessions' signing key: reconciliation's proof of instance without CLERK_INSTANCE_ID.
+  const onSessionKey = createSessionKeyRecorder({ db: options.db, table: options.tables.userSyncClerkSessionKeys });
+  const service = createUserSyncService({ ...options, budget, onEvent, onSessionKey });
+  const profile = createProfileService({ ...options, budget, onEvent });
+  const webhook = createClerkWebhookHandler({
+    db: options.db,
+    users: options.users,
+    tables: options.tables,
+    refetch: (userId) => service.refetchUser(userId),
+    onEvent,
+    schedule: options.schedule,
+    ...options.webhook,
+  });
+  const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
+  // Reads shared by every instance for a short period: Clerk's user count, users' admin roles.
+  const clerkCache = createClerkReadCache({ db: options.db, table: options.tables.userSyncClerkCache });
+  const countWaitMs = 2_000;
+  const countApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: countWaitMs });
+  const { clerkCountCacheMs = 60_000, ...healthOptions } = options.health ?? {};
+  const countClerkUsers = async (options?: { readAfter?: Date | null }) => {
+    const read = { periodMs: clerkCountCacheMs, claimMs: countWaitMs + clerkTimeoutMs + 1000, readAfter: options?.readAfter };
+    const { value, readAt } = await clerkCache.read("user_count", read, () => countApi.getUserCount());
+    return { count: value, readAt };
+  };
+  const health = createUserSyncHealth({
+    db: options.db,
+    users: options.users,
+    tables: options.tables,
+    countClerkUsers,
+    telemetry: telemetry ?? undefined,
+    // Recorded by any instance, so every instance's health view shows them.
+    configProblems: async () => [
+      ...(clerk.secretKey ? [] : ["CLERK_NOT_CONFIGURED: CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"]),
+      ...(await service.recordedConfigProblems()).map((problem) => `${problem.code}: ${problem.message} (last seen ${problem.lastSeenAt.toISOString()})`),
+    ],
+    webhooksConfigured: !!options.webhook.signingSecret,
+    ...healthOptions,
+    // The count's period is kept in PostgreSQL (above), not per instance.
+    clerkCountCacheMs: 0,
+  });
+  const roleWaitMs = 1_000;
+  const isAdmin = createAdminRoleCheck({
+    ...options.adminRole,
+    cache: clerkCache,
+    clerkApi: withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: roleWaitMs }),
+    claimMs: roleWaitMs + clerkTimeoutMs + 1000,
+  });
+  const reconciler = createReconciler({
+    db: options.db,
+    users: options.users,
+    tables: options.tables,
+    clerk,
+    budget,
+    onEvent,
+    ...options.reconcile,
+    instanceId: options.reconcile?.instanceId ?? envValue("CLERK_INSTANCE_ID") ?? options.webhook.instanceId,
+  });
+  // Reconciliation runs on every driver (a lease row, no transaction held); without a secret key it fails before it starts.
+  const reconcile = async (request: ReconcileRequest): Promise<ReconcileReport> => {
+    if (!clerk.secretKey) throw new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)");
+    return reconciler(request);
+  };
+  const reconcileRun = async (runId?: string) => readReconcileRun(await options.db(), { tables: options.tables, runId });
+  const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
+  // `user: userSync.router(createTRPCRouter)`: compiles only on a context carrying Clerk's `auth`.
+  const router = routerMount(buildUserSyncRouter(service, profile));
+  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, reconcileRun, isAdmin };
+}
+
+/** A variable set to the empty string counts as unset, as in Clerk's SDK. */
+function envValue(name: string): string | undefined {
+  const value = process.env[name];
+  return value === "" ? undefined : value;
+}
