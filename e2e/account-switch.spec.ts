@@ -184,7 +184,7 @@ test("h. switching to an account whose sync is pending, then fails, shows nothin
   expect(errors).toEqual([]);
 });
 
-test("i. the active account deleted in Clerk while another is signed in: a notice says the other account took over; a switch the user makes says nothing", async ({ page, emulator }, testInfo) => {
+test("i. the active account deleted in Clerk while another is signed in: a notice says the other account took over; a switch the user makes says nothing", async ({ page, emulator, db: _db }, testInfo) => {
   const errors = pageErrors(page);
   const notice = page.getByTestId("account-change-notice");
   await signIn(page, "user_demo_ada");
@@ -216,6 +216,29 @@ test("i. the active account deleted in Clerk while another is signed in: a notic
   await page.reload();
   await expect(page.getByTestId("profile-card-name")).toHaveText("Grace Hopper");
   await expect(notice).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test("i2. the same without a reload: once clerk-js finds the session revoked, the tab is signed out and sent to sign in, never silently switched", async ({ page, emulator, db: _db }) => {
+  // clerk-js refreshes the session token before it expires (the emulator's last 60 s).
+  test.setTimeout(150_000);
+  const frames = await recordFrames(page);
+  const errors = pageErrors(page);
+  await signIn(page, "user_demo_ada");
+  await expectShows(page, "user_demo_ada");
+  await addAccount(page, "user_demo_grace");
+  await switchTo(page, "user_demo_ada");
+  await expectShows(page, "user_demo_ada");
+  const deletedAtFrame = frames.length;
+
+  await emulator.deleteUser("user_demo_ada");
+  await page.waitForURL(`${emulatorUrl}/sign-in**`, { timeout: 90_000 });
+  // Never Grace's account on the page without the user choosing it.
+  expect(frames.slice(deletedAtFrame).filter((frame) => frame.clerkUserId === "user_demo_grace")).toEqual([]);
+  await page.locator('button[data-user-id="user_demo_grace"]').click();
+  await page.waitForURL("**/dashboard");
+  await expectShows(page, "user_demo_grace");
+  expect(foreignFrames(frames)).toEqual([]);
   expect(errors).toEqual([]);
 });
 

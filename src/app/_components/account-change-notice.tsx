@@ -28,10 +28,11 @@ function writeShown(shown: ShownSession | null) {
 
 /**
  * With several accounts signed in (Clerk multi-session), the active one can end without the
- * user switching: deleted or banned in Clerk, signed out elsewhere. Clerk then makes another
- * signed-in account active, on the next token refresh or reload. This says so, instead of a
- * silent switch: shown when the account changed and the one shown before is no longer among
- * this browser's sessions (a switch the user made keeps it there).
+ * user switching: deleted or banned in Clerk, signed out elsewhere. A page load before clerk-js
+ * notices makes another signed-in account active (Clerk's handshake); once clerk-js notices (its
+ * token refresh), it signs the tab out and the page sends the user to sign in. The first is the
+ * silent switch: this says so, when the account changed and the one shown before is no longer
+ * among this browser's sessions (a switch the user made keeps it there).
  */
 export function AccountChangeNotice() {
   const { isLoaded, userId, sessionId } = useAuth();
