@@ -11,7 +11,7 @@ import type { ReconcileAttempt } from "./attempt";
 import { userNotFound } from "./clerk-calls";
 import { ReconcileLeaseLostError } from "./errors";
 import { commitTombstones, deletionCandidates } from "./page-write";
-import { idOf, parseUsers } from "./walk";
+import { idOf, parseUsers } from "./users";
 
 /** Rows of the mirror one statement of the deletion check goes through. */
 const defaultDeletionCheckWindowRows = 10_000;
