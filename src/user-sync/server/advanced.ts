@@ -16,15 +16,8 @@ export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./outcomes";
 export { createUserSyncAdmin, type UserSyncAdmin } from "./operations/admin";
 export type { AdminRoleOptions, ClerkRoleSubject } from "./operations/admin-role";
 export type { ConfigProblem, ConfigProblemCode } from "./events";
-export {
-  createUserSyncHealth,
-  defaultHealthThresholds,
-  evaluateHealth,
-  type ClerkUserCount,
-  type HealthStatus,
-  type HealthThresholds,
-  type LastReconcileRun,
-} from "./operations/health";
+export { createUserSyncHealth, type ClerkUserCount } from "./operations/health";
+export { defaultHealthThresholds, evaluateHealth, type HealthStatus, type HealthThresholds, type LastReconcileRun } from "./operations/health-rules";
 export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./operations/telemetry";
 export type { ProfileContext } from "./profile/router";
 export { ProfileUpdateError, type ClerkProfile, type ProfileErrorCode, type ProfileUpdateResult } from "./profile/service";

@@ -38,6 +38,6 @@ export {
   type ReconcileRequest,
   type ReconcileRunView,
 } from "./reconcile";
-export type { HealthReport } from "./operations/health";
+export type { HealthReport } from "./operations/health-rules";
 export { fieldErrorsOf } from "./profile/router";
 export { profileInputSchema, type ProfileInput } from "../shared/profile-input";

@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 
 import { classifyDatabaseError, isDatabaseError } from "../database";
 import { UserSyncError } from "../errors";
-import type { HealthReport } from "./health";
+import type { HealthReport } from "./health-rules";
 import type { ReconcileRefusalCode } from "../reconcile/errors";
 import type { ReconcileRequest } from "../reconcile/options";
 import type { ReconcileReport } from "../reconcile/report";

@@ -10,7 +10,8 @@ import { sql } from "drizzle-orm";
 import type { ReconcileAttempt } from "./attempt";
 import { userNotFound } from "./clerk-calls";
 import { ReconcileLeaseLostError } from "./errors";
-import { commitTombstones, deletionCandidates } from "./page-write";
+import { deletionCandidates } from "./seen-set";
+import { commitTombstones } from "./tombstones";
 import { idOf, parseUsers } from "./users";
 
 /** Rows of the mirror one statement of the deletion check goes through. */
