@@ -15,16 +15,9 @@ export type { UserSyncLogEntry, UserSyncSource } from "./events";
 export type { TombstoneOrigin, WriteAuthority, WriteOutcome } from "./outcomes";
 export { createUserSyncAdmin, type UserSyncAdmin } from "./operations/admin";
 export type { AdminRoleOptions, ClerkRoleSubject } from "./operations/admin-role";
-export type { ConfigProblem, ConfigProblemCode } from "./operations/config-problems";
-export {
-  createUserSyncHealth,
-  defaultHealthThresholds,
-  evaluateHealth,
-  type ClerkUserCount,
-  type HealthStatus,
-  type HealthThresholds,
-  type LastReconcileRun,
-} from "./operations/health";
+export type { ConfigProblem, ConfigProblemCode } from "./events";
+export { createUserSyncHealth, type ClerkUserCount } from "./operations/health";
+export { defaultHealthThresholds, evaluateHealth, type HealthStatus, type HealthThresholds, type LastReconcileRun } from "./operations/health-rules";
 export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./operations/telemetry";
 export type { ProfileContext } from "./profile/router";
 export { ProfileUpdateError, type ClerkProfile, type ProfileErrorCode, type ProfileUpdateResult } from "./profile/service";
@@ -32,6 +25,7 @@ export { defaultLeaseSeconds, lastReconcileRun, readReconcileRun, runReconcile, 
 export type { TRPCRouterFactory, UserSyncContext, UserSyncRouterMount } from "./router";
 export { syncedTableOf, type UserSyncTables } from "./schema";
 export type { SyncCaller, SyncResult, UserSyncCounts, UserSyncServiceOptions } from "./sync";
-export type { UserSyncOperationsOptions, UserSyncRouter, UserSyncWebhookOptions } from "./user-sync";
+export type { UserSyncOperationsOptions, UserSyncWebhookOptions } from "./options";
+export type { UserSyncRouter } from "./user-sync";
 export { upsertClerkUser } from "./write-path";
 export { profileLimits, type ProfileFieldError } from "../shared/profile-input";

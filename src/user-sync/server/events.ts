@@ -1,5 +1,5 @@
 /** What the plugin tells the host about each write attempt, and its own log lines. */
-import type { ConfigProblemCode } from "./operations/config-problems";
+import type { UserSyncErrorCode } from "./errors";
 import { dataChangingOutcomes, type WriteOutcome } from "./outcomes";
 
 /** Which writer produced a write: telemetry tells how often the self-heal path fires. */
@@ -37,3 +37,8 @@ export function guardedEmitter(onEvent: ((event: UserSyncEvent) => void) | undef
     }
   };
 }
+
+export type ConfigProblemCode = Extract<UserSyncErrorCode, "CLERK_INSTANCE_MISMATCH" | "CLERK_KEY_REJECTED">;
+
+/** A misconfiguration seen at run time, for a health view. */
+export type ConfigProblem = { code: ConfigProblemCode; message: string; firstSeenAt: Date; lastSeenAt?: Date };

@@ -18,7 +18,8 @@ import "server-only";
  * // src/app/api/admin/user-sync/health/route.ts
  * export const GET = (request: Request) => userSync.admin.health(request);
  */
-export { createUserSync, type UserSync, type UserSyncOptions } from "./user-sync";
+export { createUserSync, type UserSync } from "./user-sync";
+export type { UserSyncOptions } from "./options";
 export { defaultClerkRequestsPer10s } from "./clerk/budget";
 export { retryAfterSecondsOf, toTRPCError, userSyncErrorCodeOf, UserSyncError, type UserSyncErrorCode } from "./errors";
 export { databaseErrorCode, type UserSyncDatabase } from "./database";
@@ -37,6 +38,6 @@ export {
   type ReconcileRequest,
   type ReconcileRunView,
 } from "./reconcile";
-export type { HealthReport } from "./operations/health";
+export type { HealthReport } from "./operations/health-rules";
 export { fieldErrorsOf } from "./profile/router";
 export { profileInputSchema, type ProfileInput } from "../shared/profile-input";

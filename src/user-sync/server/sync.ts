@@ -1,57 +1,36 @@
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 
-import { type ClerkBackendApiOptions, createClerkBackendApi, userNotFound } from "./clerk/backend-api";
-import { type ClerkBudget, isClerkBudgetRefusal, withClerkBudget } from "./clerk/budget";
-import { asynchronousCommit, fromDatabaseFailure, type UserSyncDatabase } from "./database";
+import { createClerkBackendApi, userNotFound, type ClerkBackendApiOptions } from "./clerk/backend-api";
+import { isClerkBudgetRefusal, withClerkBudget, type ClerkBudget } from "./clerk/budget";
 import { proveInstance, sessionKeyIdOf } from "./clerk/instance";
-import { type ClerkUserSnapshot, MalformedClerkUserError, snapshotFromUserJson } from "./clerk/user-json";
-import { type ConfigProblem, type ConfigProblemCode, createConfigProblemStore, isConfigProblemCode } from "./operations/config-problems";
+import { MalformedClerkUserError, snapshotFromUserJson, type ClerkUserSnapshot } from "./clerk/user-json";
+import { asynchronousCommit, fromDatabaseFailure, type UserSyncDatabase } from "./database";
 import { UserSyncError } from "./errors";
-import { guardedEmitter, type UserSyncEvent, type UserSyncLogEntry } from "./events";
-import { reusableQuery } from "./reusable-query";
-import { defaultUserSyncTables, syncedTableOf, type UsersTable, type UserSyncTables } from "./schema";
-import { tombstoneClerkUser, upsertClerkUser, type WriteResult } from "./write-path";
+import { guardedEmitter, type ConfigProblem, type ConfigProblemCode, type UserSyncLogEntry } from "./events";
+import { createConfigProblemStore, isConfigProblemCode } from "./operations/config-problems";
+import type { UserSyncOptions } from "./options";
 import { dataChangingOutcomes, type WriteOutcome } from "./outcomes";
+import { reusableQuery } from "./reusable-query";
+import { defaultUserSyncTables, syncedTableOf, type UsersTable } from "./schema";
+import { tombstoneClerkUser, upsertClerkUser, type WriteResult } from "./write-path";
 
-export type UserSyncServiceOptions<TUsers extends UsersTable> = {
-  /** The host's database (postgres.js or PGlite drizzle instance). */
+/** The sync service's options: `UserSyncOptions`' (documented there), with the database resolved and the parts `createUserSync` makes. */
+export type UserSyncServiceOptions<TUsers extends UsersTable> = Pick<
+  UserSyncOptions<TUsers>,
+  "users" | "tables" | "cooldownSeconds" | "clerkTimeoutMs" | "clerkBudgetWaitMs" | "preparedStatements" | "onEvent" | "log"
+> & {
+  /** The host's database, opened at first use. */
   db: () => Promise<UserSyncDatabase>;
-  /** The host's users table object, built with `userSyncColumns()` (any `pgSchema`). */
-  users: TUsers;
-  /** The plugin's own tables (`userSyncTables()` with the host's table function); default their own names. */
-  tables?: UserSyncTables;
-  /** Clerk's Backend API: the instance's secret key, and its URL when not Clerk's default. */
+  /** Clerk's Backend API, each key read at call time. */
   clerk: ClerkBackendApiOptions;
-  /**
-   * A user fetched from Clerk less than this long ago (by any app instance: the time is kept
-   * in `user_sync_clerk_fetches`, by the database's clock) is answered from the database. Default 10.
-   */
-  cooldownSeconds?: number;
-  /** Bound on one Backend API call; the request is aborted when it passes. Default 5000. */
-  clerkTimeoutMs?: number;
   /** The Backend API budget shared by every instance: each call takes a permission first, a 429 pauses it. */
   budget?: ClerkBudget;
-  /** How long a sync may wait for a budget slot before failing with `CLERK_RATE_LIMITED` (default 1000). */
-  clerkBudgetWaitMs?: number;
-  /**
-   * Run the hot statements (the write path, the cooldown claim) as named server-side prepared
-   * statements. Only for a direct connection to PostgreSQL: a transaction pooler (PgBouncer,
-   * Supabase's, Neon's) sends each statement to any server connection. Default false.
-   */
-  preparedStatements?: boolean;
-  onEvent?: (event: UserSyncEvent) => void;
   /**
    * Called (awaited, never throwing) with the caller's session token after a sync that reached
    * Clerk: reconciliation records its signing key id, the app's own Clerk instance.
    */
   onSessionKey?: (sessionToken: string | null) => Promise<void>;
-  /**
-   * Where configuration problems (default `console.error`) and driver limitations (`console.warn`)
-   * are logged, once per process each. Every configuration problem sighted is also recorded in
-   * `user_sync_config_problems` for every instance's health view.
-   */
-  log?: (entry: UserSyncLogEntry) => void;
 };
 
 export type SyncResult<TUser> = { outcome: WriteOutcome; user: TUser | null };

@@ -1,99 +1,28 @@
 /** `createUserSync`: the plugin assembled from the host's parts, and the interface it returns. */
-import type { BackgroundScheduler } from "./background";
 import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk/backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk/budget";
 import { createClerkReadCache } from "./clerk/cache";
-import type { UserSyncDatabase } from "./database";
 import { UserSyncError } from "./errors";
 import type { UserSyncEvent } from "./events";
-import { createUserSyncAdmin, type UserSyncAdmin, type UserSyncAdminOptions } from "./operations/admin";
-import { createAdminRoleCheck, type AdminRoleOptions } from "./operations/admin-role";
-import { createUserSyncHealth, type UserSyncHealth, type UserSyncHealthOptions } from "./operations/health";
-import { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryOptions } from "./operations/telemetry";
+import { createUserSyncAdmin, type UserSyncAdmin } from "./operations/admin";
+import { createAdminRoleCheck } from "./operations/admin-role";
+import { createUserSyncHealth, type UserSyncHealth } from "./operations/health";
+import { createWriteTelemetry, type WriteTelemetry } from "./operations/telemetry";
 import { withProfileProcedures } from "./profile/router";
 import { createProfileService, type ProfileService } from "./profile/service";
 import {
   createReconciler,
   createSessionKeyRecorder,
   readReconcileRun,
-  type ReconcileOptions,
   type ReconcileReport,
   type ReconcileRequest,
   type ReconcileRunView,
 } from "./reconcile";
+import type { UserSyncOptions } from "./options";
 import { createUserSyncRouter, routerMount, type UserSyncRouterMount } from "./router";
 import { defaultUserSyncTables, type UsersTable } from "./schema";
-import { createUserSyncService, type UserSyncService, type UserSyncServiceOptions } from "./sync";
+import { createUserSyncService, type UserSyncService } from "./sync";
 import { createClerkWebhookHandler, type ClerkWebhookHandler } from "./webhook/handler";
-import type { ClerkWebhookOptions } from "./webhook/types";
-
-/** Clerk webhook settings; the handler shares the sync's database, users table and telemetry. */
-export type UserSyncWebhookOptions = Pick<
-  ClerkWebhookOptions,
-  "signingSecret" | "instanceId" | "maxBodyBytes" | "retentionDays" | "pruneIntervalMs" | "log"
->;
-
-/** How the plugin is operated: the shared Clerk budget, persisted telemetry, health and the admin API. */
-export type UserSyncOperationsOptions = {
-  /**
-   * The one Clerk Backend API budget of every instance: a `ClerkBudget`, or the PostgreSQL one's
-   * settings (default 100 requests / 10 s, Clerk's development limit; reconciliation share 0.5).
-   */
-  clerkBudget?: ClerkBudget | { requestsPer10s: number; reconcileShare?: number };
-  /** Write attempts counted in PostgreSQL (default on, flushed every 5 s); `false` turns it off. */
-  telemetry?: false | Omit<WriteTelemetryOptions, "db">;
-  /** The admin API's keys and the reconciliation it runs. */
-  admin?: Omit<UserSyncAdminOptions, "health" | "apiKey"> & { apiKey?: string };
-  /**
-   * The health view. `clerkCountCacheMs`: how long Clerk's user count, once read by any instance,
-   * is reused by every instance (kept in `user_sync_clerk_cache`; the report's `clerkUsersReadAt`
-   * says when it was read). @default 60000
-   */
-  health?: Pick<UserSyncHealthOptions, "thresholds" | "clerkCountCacheMs" | "timeoutMs">;
-  /**
-   * `isAdmin(userId)`: who the admin predicate accepts (default Clerk `public_metadata.role`
-   * "admin") and how long a role read from Clerk is reused by every instance (default 60 s).
-   */
-  adminRole?: AdminRoleOptions;
-  /**
-   * Reconciliation (the admin API's, the console's and the CLI's). `instanceId` is the app's
-   * Clerk instance (default `CLERK_INSTANCE_ID`, else `webhook.instanceId`; unset: the signing
-   * key of the sessions `user.sync` verified), which each run proves against the Backend API's
-   * JWKS before it writes; `maxDeletions` is `USER_SYNC_RECONCILE_MAX_DELETIONS`.
-   */
-  reconcile?: Pick<
-    ReconcileOptions,
-    | "instanceId"
-    | "maxDeletions"
-    | "leaseSeconds"
-    | "maxChanges"
-    | "incrementalOverlapMs"
-    | "incrementalMaxDepth"
-    | "resumeWithinMs"
-    | "retentionMs"
-    | "clerkTimeoutMs"
-  >;
-};
-
-/** What `createUserSync` takes: what the host owns (database, users table, Clerk's keys, admin keys) and how the plugin runs. */
-export type UserSyncOptions<TUsers extends UsersTable> = Omit<UserSyncServiceOptions<TUsers>, "budget" | "db" | "clerk"> & {
-    /** The host's drizzle database, or a function that resolves to it (opened lazily). */
-    db: UserSyncDatabase | (() => Promise<UserSyncDatabase>);
-    /** Clerk's Backend API; default `CLERK_SECRET_KEY` and `CLERK_API_URL`, as Clerk's SDK reads them. */
-    clerk?: Partial<ClerkBackendApiOptions>;
-    /** Clerk webhook settings; the signing secret defaults to `CLERK_WEBHOOK_SIGNING_SECRET`. */
-    webhook?: Partial<UserSyncWebhookOptions>;
-    /**
-     * Where background work runs: the telemetry flush (and its prune) after a request that
-     * counted a write, the webhook inbox prune after a delivery. Give your platform's "finish this
-     * after the response" hook, so a serverless function is not frozen before it is done: with
-     * Next, `(task) => after(task)` (`next/server`); elsewhere `(task) => waitUntil(task())`.
-     * Called during the request; where it throws (outside a request), the work falls back to the
-     * flush interval's timer and to starting the prune off the response's path, which is also
-     * the default without it (fine for a long-lived server that flushes on shutdown: `telemetry.close()`).
-     */
-    schedule?: BackgroundScheduler;
-  } & UserSyncOperationsOptions;
 
 /** The router `userSync.router(createTRPCRouter)` mounts: `sync`, `me`, `updateProfile`, `updateAvatar`. */
 function buildUserSyncRouter<TUsers extends UsersTable>(service: UserSyncService<TUsers>, profile: ProfileService<TUsers>) {

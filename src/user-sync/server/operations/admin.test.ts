@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 
 import { createUserSyncAdmin, parseReconcileQuery, type AdminLogEntry } from "./admin";
 import { UserSyncError } from "../errors";
-import type { HealthReport } from "./health";
+import type { HealthReport } from "./health-rules";
 import { ReconcileRefusedError, type ReconcileReport, type ReconcileRequest } from "../reconcile";
 
 const key = "k".repeat(20) + "0123456789abcdef0123456789abcdef";

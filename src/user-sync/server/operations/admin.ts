@@ -12,8 +12,10 @@ import { createHash, timingSafeEqual } from "node:crypto";
 
 import { classifyDatabaseError, isDatabaseError } from "../database";
 import { UserSyncError } from "../errors";
-import type { HealthReport } from "./health";
-import type { ReconcileRefusalCode, ReconcileReport, ReconcileRequest } from "../reconcile";
+import type { HealthReport } from "./health-rules";
+import type { ReconcileRefusalCode } from "../reconcile/errors";
+import type { ReconcileRequest } from "../reconcile/options";
+import type { ReconcileReport } from "../reconcile/report";
 
 /** One line per admin request. Never carries the key, a header or a query value. */
 export type AdminLogEntry = {

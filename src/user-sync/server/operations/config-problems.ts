@@ -8,15 +8,10 @@
 import { sql, type SQL } from "drizzle-orm";
 
 import { executeRows, type UserSyncDatabase } from "../database";
-
-const maxListedProblems = 20;
-import type { UserSyncErrorCode } from "../errors";
+import type { ConfigProblem, ConfigProblemCode } from "../events";
 import { defaultUserSyncTables, type UserSyncTables } from "../schema";
 
-export type ConfigProblemCode = Extract<UserSyncErrorCode, "CLERK_INSTANCE_MISMATCH" | "CLERK_KEY_REJECTED">;
-
-/** A misconfiguration seen at run time, for a health view. */
-export type ConfigProblem = { code: ConfigProblemCode; message: string; firstSeenAt: Date; lastSeenAt?: Date };
+const maxListedProblems = 20;
 
 export function isConfigProblemCode(code: string): code is ConfigProblemCode {
   return code === "CLERK_INSTANCE_MISMATCH" || code === "CLERK_KEY_REJECTED";

@@ -17,7 +17,8 @@ import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
 import { createClerkBackendApi } from "../clerk/backend-api";
 import { createPostgresClerkBudget, withClerkBudget } from "../clerk/budget";
 import { createClerkReadCache } from "../clerk/cache";
-import { createUserSyncHealth, problemCode, type HealthReport, type UserSyncHealthOptions } from "./health";
+import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
+import { problemCode, type HealthReport } from "./health-rules";
 import { createWriteTelemetry } from "./telemetry";
 
 const clerk = createClerkBackend();

@@ -7,7 +7,6 @@ import { randomUUID } from "node:crypto";
 
 import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 
-import type { ClerkUserSnapshot } from "../clerk/user-json";
 import { rowsOf, type UserSyncDatabase } from "../database";
 import { guardedEmitter } from "../events";
 import { syncedTableOf, type ReconcileRunRow, type UserSyncTables } from "../schema";
@@ -15,34 +14,16 @@ import type { ReconcileClerk } from "./clerk-calls";
 import { ReconcileRefusedError, type ReconcileRefusalCode } from "./errors";
 import { expectedInstance, instanceRefusal } from "./instance-proof";
 import type { ReconcileLease } from "./lease";
-import { clearSeenSet, commitReconcilePage, type ReconcileCheckpoint, type ReconcileRunState, type ReconcileTables } from "./page-write";
+import { commitReconcilePage, type ReconcileCheckpoint, type ReconcileRunState, type ReconcileTables } from "./page-write";
+import { clearSeenSet } from "./seen-set";
 import { countsOf, type ReconcileProgress, type ReconcileReport } from "./report";
 import type { ReconcileOptions } from "./options";
+import type { DatabaseTimer } from "./timer";
+import type { ParsedUsers } from "./users";
 
 const seenClearBatchSize = 10_000;
 /** `max_deletions` of a forced run: every confirmed deletion allowed. */
 const forcedAllowance = 2_147_483_647;
-
-/** Time in the database, and the longest single call (each call is one statement). */
-export function databaseTimer() {
-  const totals = { databaseMs: 0, longestMs: 0 };
-  const timed = async <T>(work: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await work();
-    } finally {
-      const elapsed = performance.now() - started;
-      totals.databaseMs += elapsed;
-      totals.longestMs = Math.max(totals.longestMs, elapsed);
-    }
-  };
-  return { totals, timed };
-}
-
-export type DatabaseTimer = ReturnType<typeof databaseTimer>;
-
-/** Users of one page as parsed for a batch: snapshots to compare, every id walked, malformed ones counted. */
-export type ParsedUsers = { snapshots: ClerkUserSnapshot[]; walkedIds: string[]; malformed: number };
 
 export class ReconcileAttempt {
   readonly db: UserSyncDatabase;

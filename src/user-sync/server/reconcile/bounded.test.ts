@@ -18,7 +18,8 @@ import { person, reconcileFixtures } from "./test-fixtures";
 import { syncedTableOf } from "../schema";
 import type { UserSyncDatabase } from "../database";
 import type { ReconcileLease } from "./lease";
-import { clearSeenSet, commitTombstones, deletionCandidates } from "./page-write";
+import { clearSeenSet, deletionCandidates } from "./seen-set";
+import { commitTombstones } from "./tombstones";
 
 const directory = createClerkUserDirectory();
 const server = setupServer(...directory.handlers());

@@ -10,8 +10,9 @@ import { sql } from "drizzle-orm";
 import type { ReconcileAttempt } from "./attempt";
 import { userNotFound } from "./clerk-calls";
 import { ReconcileLeaseLostError } from "./errors";
-import { commitTombstones, deletionCandidates } from "./page-write";
-import { idOf, parseUsers } from "./walk";
+import { deletionCandidates } from "./seen-set";
+import { commitTombstones } from "./tombstones";
+import { idOf, parseUsers } from "./users";
 
 /** Rows of the mirror one statement of the deletion check goes through. */
 const defaultDeletionCheckWindowRows = 10_000;

@@ -1,28 +1,17 @@
 import type { UserSyncDatabase } from "../database";
 import type { ReconcileReport } from "./report";
-import type { ReconcileOptions } from "./options";
+import type { ReconcileOptions, ReconcileRequest } from "./options";
 import { runReconcile } from "./run";
 
 export { ReconcileClerkError, ReconcileLeaseLostError, ReconcileLockedError, ReconcileRefusedError, type ReconcileRefusalCode } from "./errors";
 export { createSessionKeyRecorder, type ExpectedInstance } from "./instance-proof";
 export { defaultLeaseSeconds, readLease } from "./lease";
 export type { ReconcileCounts, ReconcileProgress, ReconcileReport } from "./report";
-export type { ReconcileOptions } from "./options";
+export type { ReconcileOptions, ReconcileRequest } from "./options";
 export { runReconcile, type ReconcileMode } from "./run";
 export { defaultIncrementalMaxDepth, maxPageSize } from "./walk";
 export { lastReconcileRun, readReconcileRun, type LastReconcileRun, type ReconcileRunView } from "./runs";
 export type { ReconcileChange } from "../schema";
-
-/**
- * What one request asks for: the admin API's `?dry_run=…&mode=…&force=…`, the CLI's flags, the
- * console's buttons (which confirm a refused mass deletion with `allowDeletionsUpTo`).
- */
-export type ReconcileRequest = { dryRun: boolean; mode: ReconcileMode; force?: boolean; allowDeletionsUpTo?: number } & Pick<
-  ReconcileOptions,
-  "signal" | "onProgress"
->;
-
-type ReconcileMode = NonNullable<ReconcileOptions["mode"]>;
 
 /**
  * `runReconcile` bound to the host's database, users table, Clerk key and budget: the function

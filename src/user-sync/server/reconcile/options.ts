@@ -61,3 +61,12 @@ export type ReconcileOptions = {
   /** Clock, for tests. */
   now?: () => number;
 };
+
+/**
+ * What one request asks for: the admin API's `?dry_run=…&mode=…&force=…`, the CLI's flags, the
+ * console's buttons (which confirm a refused mass deletion with `allowDeletionsUpTo`).
+ */
+export type ReconcileRequest = { dryRun: boolean; mode: ReconcileMode; force?: boolean; allowDeletionsUpTo?: number } & Pick<
+  ReconcileOptions,
+  "signal" | "onProgress"
+>;

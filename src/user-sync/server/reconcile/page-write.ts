@@ -2,10 +2,11 @@ import { type getTableColumns, sql, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "../clerk/user-json";
 import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, UserSyncTables } from "../schema";
-import { assignments, fetchedUpsertClauses, type GuardColumn, mirroredValueColumns, type RowReference, tombstoneClauses, writeGuards } from "../write-path";
+import { assignments, fetchedUpsertClauses, type GuardColumn, mirroredValueColumns, type RowReference, writeGuards } from "../write-path";
 import { rowsOf, type UserSyncDatabase } from "../database";
 import type { WriteOutcome } from "../outcomes";
 import type { ReconcileLease } from "./lease";
+import { seenColumns } from "./seen-set";
 import { parseJson, pgArray } from "./sql";
 
 export type ReconcileTables = {
@@ -241,7 +242,7 @@ export async function commitReconcilePage(db: UserSyncDatabase, tables: Reconcil
   return { outcomes: parseJson(row!.outcomes), listed, run: counters };
 }
 
-type RunReturning = ReconcileRunState & { listed: number };
+export type RunReturning = ReconcileRunState & { listed: number };
 type RunColumn = keyof ReturnType<typeof getTableColumns<UserSyncTables["userSyncReconcileRuns"]>>;
 type Counter = "walked" | "missing" | "stale" | "deleted" | "unchanged" | "malformed" | "clerkRequests" | "wouldDelete" | "unconfirmed" | "liveRows";
 
@@ -250,7 +251,7 @@ type Counter = "walked" | "missing" | "stale" | "deleted" | "unchanged" | "malfo
  * changes (from a `listed` CTE: user_id, kind, fields, applied) to the capped list, moves the
  * checkpoint, only while the lease is held (from a `counted` CTE aliased `c`).
  */
-function runUpdate(
+export function runUpdate(
   tables: ReconcileTables,
   runId: string,
   held: SQL,
@@ -291,150 +292,10 @@ function runUpdate(
     )`;
 }
 
-function runStateOf(row: { run: RunReturning | string | null; held: number } | undefined, lease: ReconcileLease): RunReturning {
+export function runStateOf(row: { run: RunReturning | string | null; held: number } | undefined, lease: ReconcileLease): RunReturning {
   if (!row?.held) lease.markLost();
   const run = row?.run ? parseJson(row.run) : null;
   if (!run) throw new Error("The reconciliation run row is gone");
   // bigint columns may come back as text.
   return { ...run, walkCursorCreatedAtMs: run.walkCursorCreatedAtMs === null ? null : Number(run.walkCursorCreatedAtMs) };
-}
-
-function seenColumns(seen: UserSyncTables["userSyncReconcileSeen"]) {
-  return { runId: sql.identifier(seen.runId.name), userId: sql.identifier(seen.userId.name), state: sql.identifier(seen.state.name) };
-}
-
-/**
- * Writes up to `limit` of the run's confirmed deletions after `cursor` (in id order) as
- * tombstones (`deleted_by = 'reconcile'`, personal data cleared, the clock left at the newest
- * Clerk gave, so a later fetch with a newer clock can lift it), in one statement with the run's
- * counts and checkpoint. Answers how many it took and the last id.
- */
-export async function commitTombstones(
-  db: UserSyncDatabase,
-  tables: ReconcileTables,
-  batch: { runId: string; lease: ReconcileLease; cursor: string | null; limit: number; room: number },
-): Promise<{ taken: number; lastId: string | null; run: ReconcileRunState }> {
-  const users = tables.users;
-  const name = (key: GuardColumn | "id" | "lastSyncedAt" | "lastSyncOutcome") => sql.identifier(users[key].name);
-  const seen = seenColumns(tables.seen);
-  const tombstone = tombstoneClauses(users);
-  const held = batch.lease.held;
-  const result = await db.execute(sql`
-    with
-    ${batch.lease.renewCte()},
-    sync_commit as (select set_config('synchronous_commit', 'off', true) as value),
-    -- The partial index of decided ids (state <> 'walked'), from a row comparison, for the same
-    -- reason as clearSeenBatch: a batch's rows at a time, statistics or none.
-    next_rows as (
-      select s.${seen.runId} as run_id, s.${seen.userId} as id, s.${seen.state} as state from ${tables.seen} as s
-      where s.${seen.state} <> 'walked' and (s.${seen.runId}, s.${seen.userId}) > (${batch.runId}::text, ${batch.cursor ?? ""}::text)
-      order by s.${seen.runId}, s.${seen.userId}
-      limit ${batch.limit}
-    ),
-    batch as (select id from next_rows where run_id = ${batch.runId} and state = 'gone'),
-    batch_end as (select max(id) filter (where run_id = ${batch.runId}) as id, count(*) filter (where run_id = ${batch.runId}) as taken from next_rows),
-    gone as (
-      insert into ${users} (${name("id")}, ${name("clerkUpdatedAt")}, ${name("deletedAt")}, ${name("deletedBy")}, ${name("lastSyncedAt")}, ${name("lastSyncOutcome")})
-      select b.id, 0, now(), 'reconcile', now(), 'deleted' from batch b where ${held} order by b.id
-      on conflict (${name("id")}) do update set ${assignments(users, tombstone.set)}
-      where ${tombstone.where}
-      returning ${name("id")} as id
-    ),
-    listed as (select g.id as user_id, 'deleted' as kind, array['deletedAt'] as fields, true as applied from gone g),
-    counted as (select count(*) as deleted, count(*) as changed from listed),
-    ${runUpdate(tables, batch.runId, held, batch.room, { deleted: sql`c.deleted` }, {}, sql`(select id from batch_end)`)}
-    select (select row_to_json(run) from run) as run, (select taken from batch_end)::int as taken, (select id from batch_end) as last_id,
-      (select count(*) from lease_held)::int as held, (select value from sync_commit) as sync_commit`);
-  const [row] = rowsOf<{ run: RunReturning | string | null; taken: number; last_id: string | null; held: number }>(result);
-  const run: ReconcileRunState = runStateOf(row, batch.lease);
-  return { taken: row!.taken, lastId: row!.last_id, run };
-}
-
-/**
- * The next window of the mirror for the deletion check: up to `windowRows` rows after `cursor`
- * in id order (a primary-key range, so each statement touches a bounded number of rows whatever
- * the table's size), how many of them are live, and the live ones the run has not seen in
- * Clerk's list: deletion candidates, to be confirmed with Clerk before anything is tombstoned.
- */
-export async function deletionCandidates(
-  db: UserSyncDatabase,
-  tables: Pick<ReconcileTables, "users" | "seen">,
-  window: { runId: string; cursor: string | null; windowRows: number },
-): Promise<{ lastId: string | null; liveRows: number; candidates: string[] }> {
-  const u = (key: "id" | "deletedAt") => sql`u.${sql.identifier(tables.users[key].name)}`;
-  const seen = seenColumns(tables.seen);
-  const result = await db.execute(sql`
-    with win as (
-      select ${u("id")} as id, ${u("deletedAt")} is null as live from ${tables.users} as u
-      ${window.cursor === null ? sql`` : sql`where ${u("id")} > ${window.cursor}`}
-      order by ${u("id")}
-      limit ${window.windowRows}
-    )
-    select (select max(id) from win) as last_id, (select count(*) from win where live)::int as live_rows,
-      coalesce((
-        select json_agg(w.id order by w.id) from win as w
-        left join lateral (
-          select true as hit from ${tables.seen} as s where s.${seen.runId} = ${window.runId} and s.${seen.userId} = w.id limit 1
-        ) as walked on true
-        where w.live and walked.hit is null
-      ), '[]') as candidates`);
-  const [row] = rowsOf<{ last_id: string | null; live_rows: number; candidates: string[] | string }>(result);
-  return { lastId: row?.last_id ?? null, liveRows: row?.live_rows ?? 0, candidates: row ? parseJson(row.candidates) : [] };
-}
-
-/**
- * Empties a run's seen set while `lease` is held, `batch` ids per statement, in primary-key order
- * from where the last batch stopped. Each batch reads the index from a row comparison,
- * `(run_id, user_id) > ($run, $after)`, not from `run_id = $run`: a table that grew from empty
- * during the walk has no statistics, and the planner would guess the run's rows few, read all of
- * them and sort them for every batch; the row comparison keeps it on the index, a batch's rows at
- * a time. (No TRUNCATE or ANALYZE: they take no parameters, and the plugin sends none such.)
- */
-export async function clearSeenSet(
-  db: UserSyncDatabase,
-  seenTable: UserSyncTables["userSyncReconcileSeen"],
-  options: { runId: string; lease: ReconcileLease; batch: number; timed?: <T>(work: () => Promise<T>) => Promise<T> },
-): Promise<void> {
-  const timed = options.timed ?? (<T>(work: () => Promise<T>) => work());
-  let after = "";
-  for (;;) {
-    options.lease.check();
-    const cleared = await timed(() => clearSeenBatch(db, seenTable, { runId: options.runId, lease: options.lease, after, limit: options.batch }));
-    if (cleared.taken < options.batch || cleared.lastId === null) return;
-    after = cleared.lastId;
-  }
-}
-
-/**
- * Deletes the next `limit` ids of a run's seen set after `after` (one statement), while `lease`
- * is held; answers how many it took and the last id.
- */
-export async function clearSeenBatch(
-  db: UserSyncDatabase,
-  seenTable: UserSyncTables["userSyncReconcileSeen"],
-  batch: { runId: string; lease: ReconcileLease; after: string; limit: number },
-): Promise<{ taken: number; lastId: string | null }> {
-  const seen = seenColumns(seenTable);
-  const result = await db.execute(sql`
-    with
-    ${batch.lease.renewCte()},
-    -- The next rows in primary-key order; another run's rows past this run's end are not taken.
-    next_rows as (
-      select ctid as row_address, ${seen.runId} as run_id, ${seen.userId} as user_id from ${seenTable}
-      where (${seen.runId}, ${seen.userId}) > (${batch.runId}::text, ${batch.after}::text)
-      order by ${seen.runId}, ${seen.userId}
-      limit ${batch.limit}
-    ),
-    doomed as (select row_address, user_id from next_rows where run_id = ${batch.runId}),
-    deleted as (
-      -- By row address: a TID scan of exactly the batch the index range found.
-      delete from ${seenTable}
-      where ctid = any(array(select row_address from doomed)) and ${batch.lease.held}
-      returning 1
-    )
-    select (select count(*) from doomed)::int as taken, (select max(user_id) from doomed) as last_id,
-      (select count(*) from deleted)::int as deleted, (select count(*) from lease_held)::int as held`);
-  const [row] = rowsOf<{ taken: number; last_id: string | null; held: number }>(result);
-  if (!row?.held) batch.lease.markLost();
-  return { taken: row.taken, lastId: row.last_id };
 }

@@ -30,7 +30,8 @@
  *    the seen set in PostgreSQL, the diff list capped); every Clerk call draws from the budget.
  */
 import { defaultUserSyncTables, type ReconcileMode, type ReconcilePhase, type UserSyncTables } from "../schema";
-import { databaseTimer, ReconcileAttempt, type DatabaseTimer } from "./attempt";
+import { ReconcileAttempt } from "./attempt";
+import { databaseTimer, type DatabaseTimer } from "./timer";
 import { createReconcileClerk } from "./clerk-calls";
 import { confirmDeletions, writeTombstones } from "./confirm-deletions";
 import { ReconcileClerkError, ReconcileLeaseLostError, ReconcileRefusedError } from "./errors";

@@ -7,8 +7,8 @@
  * checked, never deeper than its depth.
  */
 import { ClerkRefusedError } from "../clerk/backend-api";
-import { snapshotFromUserJson, type ClerkUserSnapshot } from "../clerk/user-json";
-import type { ParsedUsers, ReconcileAttempt } from "./attempt";
+import type { ReconcileAttempt } from "./attempt";
+import { idOf, parseUsers, updatedAtOf } from "./users";
 
 /** Clerk's largest page: `limit` over 500 is not refused, it silently answers 10 users. */
 export const maxPageSize = 500;
@@ -22,23 +22,6 @@ export function pageSizeOf(attempt: ReconcileAttempt) {
   return Math.min(maxPageSize, Math.max(1, Math.floor(attempt.options.pageSize ?? maxPageSize)));
 }
 
-/** Clerk's users of one page, parsed as webhooks and `user.sync` parse them; malformed ones are kept apart (they exist in Clerk). */
-export function parseUsers(users: readonly unknown[]): ParsedUsers {
-  const snapshots: ClerkUserSnapshot[] = [];
-  const walkedIds: string[] = [];
-  for (const user of users) {
-    const id = (user as { id?: unknown } | null)?.id;
-    try {
-      const snapshot = snapshotFromUserJson(user);
-      snapshots.push(snapshot);
-      walkedIds.push(snapshot.id);
-    } catch {
-      if (typeof id === "string" && id) walkedIds.push(id);
-    }
-  }
-  return { snapshots, walkedIds, malformed: users.length - snapshots.length };
-}
-
 /** A user's place in `+created_at` order: what a `starting_after` cursor stands on. */
 type Cursor = { id: string; createdAtMs: number };
 
@@ -48,14 +31,6 @@ function cursorOf(users: readonly unknown[], previous: Cursor | null): Cursor | 
   return { id: last.id, createdAtMs: typeof last.created_at === "number" ? last.created_at : (previous?.createdAtMs ?? 0) };
 }
 
-const updatedAtOf = (user: unknown): number | null => {
-  const value = (user as { updated_at?: unknown } | null)?.updated_at;
-  return typeof value === "number" ? value : null;
-};
-export const idOf = (user: unknown): string | null => {
-  const value = (user as { id?: unknown } | null)?.id;
-  return typeof value === "string" ? value : null;
-};
 
 export async function walkFull(attempt: ReconcileAttempt) {
   const { clerk, run } = attempt;
