@@ -1,10 +1,7 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
-
 import type { Page } from "@playwright/test";
 
-import { e2eAppEnv } from "./support/app-env";
 import { expect, syncStatus, test } from "./support/fixtures";
+import { startNextDev } from "./support/next-dev";
 import { appPort, appUrl, emulatorUrl } from "./support/settings";
 
 /**
@@ -48,26 +45,11 @@ test("Clerk components (next start): <SignInButton/> reaches the emulator's sign
 test("Clerk components (next dev): the same journey against the development server", async ({ page, emulator: _emulator, db: _db }) => {
   // `next dev` compiles each route on its first request.
   test.setTimeout(300_000);
-  const devPort = appPort + 30;
-  // `next dev` writes to `<distDir>/dev`, beside the production build the other journeys use.
-  const dev = spawn(path.resolve("node_modules/.bin/next"), ["dev", "-p", String(devPort)], {
-    env: { ...process.env, ...e2eAppEnv({ PORT: String(devPort) }) },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const output: string[] = [];
-  dev.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  dev.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  // As `npm run demo` does: the routes of a first sign-in compile before it, not during it.
+  const { url: devUrl, stop } = await startNextDev(appPort + 30, ["/dashboard", "/api/trpc/user.me"]);
   try {
-    const devUrl = `http://localhost:${devPort}`;
-    await expect
-      .poll(async () => (await fetch(devUrl, { signal: AbortSignal.timeout(60_000) }).catch(() => null))?.status, { timeout: 150_000, message: output.join("").slice(-2000) })
-      .toBe(200);
-    // As `npm run demo` does: the routes of a first sign-in compile before it, not during it
-    // (signed out, the dashboard redirects and user.me answers 401, both after compiling).
-    for (const route of ["/dashboard", "/api/trpc/user.me"]) await fetch(`${devUrl}${route}`, { redirect: "manual", signal: AbortSignal.timeout(120_000) });
     await componentsJourney(page, devUrl, 60_000);
   } finally {
-    if (dev.pid !== undefined && dev.exitCode === null) process.kill(-dev.pid, "SIGTERM");
+    stop();
   }
 });

@@ -3,13 +3,10 @@
  * ("1 Issue" in red). Errors the form shows itself (a taken username) must not raise one; an
  * unexpected failure (Clerk answering 500) still does, so the check below can fail.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-
 import type { Page } from "@playwright/test";
 
-import { e2eAppEnv } from "./support/app-env";
 import { expect, signIn, syncStatus, test } from "./support/fixtures";
+import { startNextDev } from "./support/next-dev";
 import { appPort } from "./support/settings";
 
 /** The overlay's issue badge ("1 Issue", "2 Issues"), inside its shadow root (Playwright's CSS pierces it). */
@@ -20,23 +17,8 @@ function issueBadge(page: Page) {
 test("next dev: a taken username raises no dev-overlay issue; a Clerk 500 does", async ({ page, emulator }) => {
   // `next dev` compiles each route on its first request.
   test.setTimeout(420_000);
-  const devPort = Number(process.env.E2E_DEV_OVERLAY_PORT ?? appPort + 33);
-  const dev = spawn(path.resolve("node_modules/.bin/next"), ["dev", "-p", String(devPort)], {
-    env: { ...process.env, ...e2eAppEnv({ PORT: String(devPort) }) },
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group, so the finally below ends exactly what it started.
-    detached: true,
-  });
-  const output: string[] = [];
-  dev.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  dev.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  const { url: devUrl, stop } = await startNextDev(Number(process.env.E2E_DEV_OVERLAY_PORT ?? appPort + 33), ["/dashboard", "/profile", "/api/trpc/user.me"]);
   try {
-    const devUrl = `http://localhost:${devPort}`;
-    await expect
-      .poll(async () => (await fetch(devUrl, { signal: AbortSignal.timeout(60_000) }).catch(() => null))?.status, { timeout: 150_000, message: output.join("").slice(-2000) })
-      .toBe(200);
-    for (const route of ["/dashboard", "/profile", "/api/trpc/user.me"]) await fetch(`${devUrl}${route}`, { redirect: "manual", signal: AbortSignal.timeout(120_000) });
-
     await page.goto(devUrl);
     await signIn(page, "user_demo_alan");
     await expect(syncStatus(page)).toHaveAttribute("data-status", "synced", { timeout: 60_000 });
@@ -56,6 +38,6 @@ test("next dev: a taken username raises no dev-overlay issue; a Clerk 500 does",
     await expect(page.getByTestId("profile-error")).toBeVisible({ timeout: 30_000 });
     await expect(issueBadge(page)).toHaveCount(1, { timeout: 30_000 });
   } finally {
-    if (dev.pid !== undefined && dev.exitCode === null) process.kill(-dev.pid, "SIGTERM");
+    stop();
   }
 });
