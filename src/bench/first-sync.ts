@@ -2,7 +2,9 @@
  * `npm run bench:first-sync`: the demo's first sync as a new user meets it. Starts `npm run demo`
  * from nothing (a new PGlite folder and a new `next dev` build folder, on ports of its own),
  * signs a demo user in with Chromium and prints the time from the dashboard's first render to
- * "synced". Settings: BENCH_APP_PORT (3190), BENCH_CLERK_EMULATOR_PORT (4191), BENCH_USER_ID.
+ * "synced", then an admin's first open of the console (`/admin/sync`: navigation to its data on
+ * screen). Settings: BENCH_APP_PORT (3190), BENCH_CLERK_EMULATOR_PORT (4191), BENCH_USER_ID,
+ * BENCH_ADMIN_USER_ID.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -15,6 +17,7 @@ import { chromiumArgs, chromiumPath } from "../../e2e/support/settings";
 const appPort = Number(process.env.BENCH_APP_PORT ?? 3190);
 const emulatorPort = Number(process.env.BENCH_CLERK_EMULATOR_PORT ?? 4191);
 const userId = process.env.BENCH_USER_ID ?? "user_demo_ada";
+const adminUserId = process.env.BENCH_ADMIN_USER_ID ?? "user_demo_margaret";
 const dataDir = path.resolve(".data/bench-first-sync/pglite");
 const distDir = ".next-bench";
 
@@ -77,6 +80,20 @@ async function main() {
         `  of which: rendered -> user.sync sent ${sync.sentAtMs - renderedAtMs} ms, user.sync answered in ${sync.answeredAtMs - sync.sentAtMs} ms, answered -> "synced" shown ${renderedAtMs + firstSyncMs - sync.answeredAtMs} ms`,
       );
     }
+
+    // The console's first open, by an admin in a browser of their own: the demo compiled it before "Open".
+    const admin = await (await browser.newContext()).newPage();
+    await admin.goto(`http://localhost:${appPort}/`);
+    await admin.getByRole("button", { name: "Sign in" }).click();
+    await admin.waitForURL(`http://localhost:${emulatorPort}/sign-in**`);
+    await admin.locator(`button[data-user-id="${adminUserId}"]`).click();
+    await admin.locator('[data-testid="sync-status"][data-status="synced"]').waitFor({ timeout: 120_000 });
+    const consoleStartedAtMs = Date.now();
+    await admin.goto(`http://localhost:${appPort}/admin/sync`);
+    await admin.getByRole("heading", { name: "User sync console" }).waitFor({ timeout: 120_000 });
+    const headingMs = Date.now() - consoleStartedAtMs;
+    await admin.getByRole("button", { name: "Dry run" }).waitFor({ timeout: 120_000 });
+    console.log(`first console open (/admin/sync), navigation -> heading ${headingMs} ms, -> its reconcile panel ${Date.now() - consoleStartedAtMs} ms`);
   } finally {
     await browser.close();
     // The demo and the next dev it started share a process group.
