@@ -14,8 +14,9 @@ function issueBadge(page: Page) {
   return page.locator("nextjs-portal").getByText(/^\d+ Issues?$/);
 }
 
-test("next dev: a taken username raises no dev-overlay issue; a Clerk 500 does", async ({ page, emulator }) => {
-  // `next dev` compiles each route on its first request.
+test("next dev: a taken username raises no dev-overlay issue; a Clerk 500 does", async ({ page, emulator, db: _db }) => {
+  // `next dev` compiles each route on its first request. `db` empties the tables: a tombstone an
+  // earlier journey left for this user would (rightly) keep the account deleted.
   test.setTimeout(420_000);
   const { url: devUrl, stop } = await startNextDev(Number(process.env.E2E_DEV_OVERLAY_PORT ?? appPort + 33), ["/dashboard", "/profile", "/api/trpc/user.me"]);
   try {
