@@ -173,7 +173,7 @@ function consoleErrors(page: Page) {
   return errors;
 }
 
-test("profile: handled form errors (a taken username, files that are not usable images) log no console error; an unexpected failure still does", async ({ page, emulator }) => {
+test("profile: handled form errors (a taken username, files that are not usable images) log no console error; an unexpected failure still does", async ({ page, emulator, db: _db }) => {
   const errors = consoleErrors(page);
   await signIn(page, "user_demo_alan");
   await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
@@ -209,7 +209,7 @@ test("profile: handled form errors (a taken username, files that are not usable 
   await expect.poll(() => errors.some((line) => line.includes("user.updateProfile"))).toBe(true);
 });
 
-test("profile: the avatar picker never shows a broken preview, never an error beside \"Nothing to save.\", and a valid file clears the notice", async ({ page }, testInfo) => {
+test("profile: the avatar picker never shows a broken preview, never an error beside \"Nothing to save.\", and a valid file clears the notice", async ({ page, emulator: _emulator, db: _db }, testInfo) => {
   await signIn(page, "user_demo_ada");
   await expect(syncStatus(page)).toHaveAttribute("data-status", "synced");
   await page.getByRole("link", { name: "Profile", exact: true }).click();

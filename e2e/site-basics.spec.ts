@@ -1,7 +1,7 @@
 import { expect, signIn, syncStatus, test } from "./support/fixtures";
 import { appUrl } from "./support/settings";
 
-test("every page has an icon that loads (no favicon 404), and no console error on the way in", async ({ page, request, emulator: _emulator }) => {
+test("every page has an icon that loads (no favicon 404), and no console error on the way in", async ({ page, request, emulator: _emulator, db: _db }) => {
   const errors: string[] = [];
   page.on("console", (message) => {
     if (message.type() === "error") errors.push(`${message.text()} (${message.location().url})`);
@@ -18,7 +18,7 @@ test("every page has an icon that loads (no favicon 404), and no console error o
   expect(errors.filter((line) => line.includes(appUrl))).toEqual([]);
 });
 
-test("the nav has no \"Settings\" (it had none); its old address leads to the profile, where the settings are", async ({ page, emulator: _emulator }) => {
+test("the nav has no \"Settings\" (it had none); its old address leads to the profile, where the settings are", async ({ page, emulator: _emulator, db: _db }) => {
   await signIn(page, "user_demo_grace");
   await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link")).toHaveText(["Home", "Dashboard", "Profile"]);
   await page.goto("/dashboard/settings");
