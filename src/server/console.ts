@@ -1,91 +1,33 @@
 import "server-only";
 
-import { asc, count, desc, isNull, sql } from "drizzle-orm";
-import { after } from "next/server";
+import { asc, count, desc, isNull } from "drizzle-orm";
 
 import { getDb } from "~/server/db";
 import { users, type User } from "~/server/db/schema";
 import { userSync } from "~/server/user-sync";
-import { ReconcileLockedError, type HealthReport, type ReconcileMode, type ReconcileReport, type ReconcileRunView } from "clerk-user-sync/server";
+import type { HealthReport, HourlySeries, ReconcileMode, ReconcileReport, ReconcileRunView } from "clerk-user-sync/server";
 
 /** One hour of webhook deliveries, by what they did (`created`, `updated`, …, `dead_letter`). */
-export type WebhookHour = { hourStart: string; counts: Record<string, number>; total: number };
+export type WebhookHour = HourlySeries["webhookHours"][number];
 
-/** One hour of write attempts from `user_sync_write_stats`: `counts[source][outcome]`. */
-export type WriteHour = {
-  hourStart: string;
-  counts: Record<string, Record<string, number>>;
-  /** `client-sync` writes that changed the mirror (created, updated, restored): the self-heal path. */
-  selfHeals: number;
-  /** Write attempts of the `webhook` source. */
-  webhookWrites: number;
-};
+/** One hour of write attempts by source and outcome, with its self-heals and webhook writes. */
+export type WriteHour = HourlySeries["writeHours"][number];
 
 /** The console's figures: the plugin's health report plus hourly series for the charts. */
-export type ConsoleOverview = {
+export type ConsoleOverview = HourlySeries & {
   health: HealthReport;
-  /** The last 24 hours, oldest first, one entry per hour (zeros included). */
-  webhookHours: WebhookHour[];
-  /** The same 24 hours of write attempts by source and outcome. */
-  writeHours: WriteHour[];
   generatedAt: string;
 };
 
-// postgres.js answers an array of rows, PGlite `{ rows }`.
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as T[];
-}
-
-const hourMs = 3_600_000;
-const selfHealOutcomes = new Set(["created", "updated", "restored"]);
-
-function emptyHours<T>(firstHourMs: number, make: (hourStart: string) => T): T[] {
-  return Array.from({ length: 24 }, (_, i) => make(new Date(firstHourMs + i * hourMs).toISOString()));
-}
-
 /**
  * The console's figures. Status, problems and the headline figures are the plugin's health
- * report (the same one `/api/admin/user-sync/health` answers); the hourly series are read
- * after it, so this instance's buffered telemetry (flushed by the health check) is included.
+ * report (the same one `/api/admin/user-sync/health` answers); the last 24 hours of the plugin's
+ * hourly series are read after it, so this instance's buffered telemetry (flushed by the health
+ * check) is included.
  */
 export async function readConsoleOverview(nowMs = Date.now()): Promise<ConsoleOverview> {
   const health = await userSync.health.check();
-  const db = await getDb();
-  const firstHourMs = nowMs - (nowMs % hourMs) - 23 * hourMs;
-  const since = new Date(firstHourMs).toISOString();
-  const [deliveries, writes] = await Promise.all([
-    db.execute(sql`
-      select date_trunc('hour', received_at) as hour_start, outcome, count(*)::int as n
-      from clerk_webhook_events
-      where received_at >= ${since}::timestamptz
-      group by 1, 2`),
-    db.execute(sql`
-      select date_trunc('hour', bucket_start) as hour_start, source, outcome, sum(count)::float8 as n
-      from user_sync_write_stats
-      where bucket_start >= ${since}::timestamptz
-      group by 1, 2, 3`),
-  ]);
-  const indexOf = (hourStart: string | Date) => Math.round((new Date(hourStart).getTime() - firstHourMs) / hourMs);
-
-  const webhookHours = emptyHours<WebhookHour>(firstHourMs, (hourStart) => ({ hourStart, counts: {}, total: 0 }));
-  for (const row of rowsOf<{ hour_start: string | Date; outcome: string; n: number }>(deliveries)) {
-    const hour = webhookHours[indexOf(row.hour_start)];
-    if (!hour) continue;
-    hour.counts[row.outcome] = (hour.counts[row.outcome] ?? 0) + Number(row.n);
-    hour.total += Number(row.n);
-  }
-
-  const writeHours = emptyHours<WriteHour>(firstHourMs, (hourStart) => ({ hourStart, counts: {}, selfHeals: 0, webhookWrites: 0 }));
-  for (const row of rowsOf<{ hour_start: string | Date; source: string; outcome: string; n: number }>(writes)) {
-    const hour = writeHours[indexOf(row.hour_start)];
-    if (!hour) continue;
-    const n = Number(row.n);
-    const bySource = (hour.counts[row.source] ??= {});
-    bySource[row.outcome] = (bySource[row.outcome] ?? 0) + n;
-    if (row.source === "client-sync" && selfHealOutcomes.has(row.outcome)) hour.selfHeals += n;
-    if (row.source === "webhook") hour.webhookWrites += n;
-  }
-
+  const { webhookHours, writeHours } = await userSync.hourly({ hours: 24, now: nowMs });
   return { health, webhookHours, writeHours, generatedAt: new Date(nowMs).toISOString() };
 }
 
@@ -165,42 +107,19 @@ export async function readReconcileRun(runId?: string): Promise<ConsoleReconcile
 }
 
 /**
- * Starts a reconciliation with the plugin's reconciler and answers its run as soon as its row
- * exists (the lease taken, nothing else done yet); the run goes on in this server process (the
- * console polls its row, so it survives the admin leaving the page). Rejects with
- * `ReconcileLockedError` at once when another run, on any instance, holds the lease.
- * `allowDeletionsUpTo`: the admin confirmed that many tombstones of a refused mass deletion.
+ * Starts a reconciliation with the plugin (`userSync.startReconcile`) and answers its run as soon
+ * as its row exists; the run goes on after the response (the plugin hands it to Next's `after()`),
+ * and the console polls its row. Rejects with `ReconcileLockedError` at once when another run, on
+ * any instance, holds the lease. `allowDeletionsUpTo`: the admin confirmed that many tombstones of
+ * a refused mass deletion.
  */
 export async function startConsoleReconcile(request: {
   dryRun: boolean;
   mode: ReconcileMode;
   allowDeletionsUpTo?: number;
 }): Promise<{ runId: string; run: ConsoleReconcileRun | null }> {
-  let started: (runId: string) => void = () => undefined;
-  const runIdKnown = new Promise<string>((resolve) => (started = resolve));
-  const run = userSync.reconcile({ ...request, onProgress: (progress) => started(progress.runId) });
-  run.catch((error: unknown) => {
-    // The run row records the failure (status, error code); the log line carries the code only.
-    if (error instanceof ReconcileLockedError) return;
-    const code = (error as { code?: unknown } | null)?.code;
-    console.warn(JSON.stringify({ at: "console-reconcile", error: typeof code === "string" ? code : error instanceof Error ? error.name : "unknown" }));
-  });
-  keepAliveAfterResponse(run);
-  const runId = await Promise.race([runIdKnown, run.then((report) => report.runId)]);
+  const { runId } = await userSync.startReconcile(request);
   return { runId, run: await readReconcileRun(runId) };
-}
-
-/**
- * On serverless hosts the function may stop once the response is sent: Next's `after()` keeps
- * it alive until the run settles (`waitUntil` underneath). Outside a request (tests, scripts)
- * `after` throws, and the process outlives the run anyway.
- */
-function keepAliveAfterResponse(work: Promise<unknown>) {
-  try {
-    after(() => work.then(() => undefined, () => undefined));
-  } catch {
-    // Not in a request scope.
-  }
 }
 
 /** One page of the console's users table. */

@@ -17,6 +17,7 @@ export { createUserSyncAdmin, type UserSyncAdmin } from "./operations/admin";
 export type { AdminRoleOptions, ClerkRoleSubject } from "./operations/admin-role";
 export type { ConfigProblem, ConfigProblemCode } from "./events";
 export { createUserSyncHealth, type ClerkUserCount } from "./operations/health";
+export type { HourlySeriesRequest, WebhookHour, WriteHour } from "./operations/hourly";
 export { defaultHealthThresholds, evaluateHealth, type HealthStatus, type HealthThresholds, type LastReconcileRun } from "./operations/health-rules";
 export { createWriteTelemetry, type WriteTelemetry, type WriteTelemetryEvent } from "./operations/telemetry";
 export type { ProfileContext } from "./profile/router";

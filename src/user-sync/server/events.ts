@@ -22,10 +22,14 @@ export type UserSyncEvent = {
   errorCode?: string;
 };
 
-/** The plugin's own log lines: configuration problems, what the database's driver cannot do. No user data, no secrets. */
+/**
+ * The plugin's own log lines: configuration problems, what the database's driver cannot do, a run
+ * started by `startReconcile` that failed (its error code). No user data, no secrets.
+ */
 export type UserSyncLogEntry =
   | { level: "error"; event: "config_problem"; code: ConfigProblemCode; message: string }
-  | { level: "warn"; event: "driver_limitation"; driver: string; message: string };
+  | { level: "warn"; event: "driver_limitation"; driver: string; message: string }
+  | { level: "warn"; event: "reconcile_failed"; code: string };
 
 /** Calls `onEvent`, swallowing its failures: telemetry must never break a write. */
 export function guardedEmitter(onEvent: ((event: UserSyncEvent) => void) | undefined) {

@@ -39,5 +39,6 @@ export {
   type ReconcileRunView,
 } from "./reconcile";
 export type { HealthReport } from "./operations/health-rules";
+export type { HourlySeries } from "./operations/hourly";
 export { fieldErrorsOf } from "./profile/router";
 export { profileInputSchema, type ProfileInput } from "../shared/profile-input";

@@ -3,10 +3,11 @@ import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk/back
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk/budget";
 import { createClerkReadCache } from "./clerk/cache";
 import { UserSyncError } from "./errors";
-import type { UserSyncEvent } from "./events";
+import type { UserSyncEvent, UserSyncLogEntry } from "./events";
 import { createUserSyncAdmin, type UserSyncAdmin } from "./operations/admin";
 import { createAdminRoleCheck } from "./operations/admin-role";
 import { createUserSyncHealth, type UserSyncHealth } from "./operations/health";
+import { createHourlySeries, type HourlySeries, type HourlySeriesRequest } from "./operations/hourly";
 import { createWriteTelemetry, type WriteTelemetry } from "./operations/telemetry";
 import { withProfileProcedures } from "./profile/router";
 import { createProfileService, type ProfileService } from "./profile/service";
@@ -18,6 +19,7 @@ import {
   type ReconcileRequest,
   type ReconcileRunView,
 } from "./reconcile";
+import { createReconcileStarter } from "./reconcile/start";
 import type { UserSyncOptions } from "./options";
 import { createUserSyncRouter, routerMount, type UserSyncRouterMount } from "./router";
 import { defaultUserSyncTables, type UsersTable } from "./schema";
@@ -61,8 +63,26 @@ export interface UserSync<TUsers extends UsersTable> {
    * the lease, `ReconcileRefusedError` when a guard refuses it.
    */
   reconcile(request: ReconcileRequest): Promise<ReconcileReport>;
+  /**
+   * Starts a reconciliation from a request (the console's Dry run and Apply) and answers its run
+   * id as soon as its row exists (the lease taken, nothing else done yet); read its progress with
+   * `reconcileRun(runId)`. The run goes on after the response, handed to the `schedule` option
+   * (Next's `after()`) so a serverless function is not stopped before it ends; a failure is in
+   * its row and logged (`reconcile_failed`, its code). Rejects, like `reconcile`, with
+   * `ReconcileLockedError` at once while another run holds the lease, and with any error raised
+   * before the run's row exists.
+   */
+  startReconcile(request: ReconcileRequest): Promise<{ runId: string }>;
   /** The reconciliation run with this id, else the one started last (any source), with `interrupted`. */
   reconcileRun(runId?: string): Promise<ReconcileRunView | null>;
+  /**
+   * The operators' hourly series (the console's charts), from the plugin's tables as the host made
+   * them (`tables`): webhook deliveries by outcome, and write attempts by source and outcome with
+   * the self-heals (client syncs that created, updated or restored a row). `hours` (default 24)
+   * entries each, oldest first, the hour of `now` (default the clock) last, zeros included. Call
+   * `health.check()` first to include this instance's buffered counts (it flushes them).
+   */
+  hourly(request?: HourlySeriesRequest): Promise<HourlySeries>;
   /** Whether a Clerk user has the admin role, read at most once per user per `adminRole.cacheSeconds` across instances. */
   isAdmin(userId: string): Promise<boolean>;
 }
@@ -184,10 +204,16 @@ export function createUserSync<TUsers extends UsersTable>(hostOptions: UserSyncO
     return reconciler(request);
   };
   const reconcileRun = async (runId?: string) => readReconcileRun(await options.db(), { tables: options.tables, runId });
+  const startReconcile = createReconcileStarter({
+    reconcile,
+    schedule: options.schedule,
+    log: options.log ?? ((entry: UserSyncLogEntry) => console.warn("user-sync", JSON.stringify(entry))),
+  });
+  const hourly = createHourlySeries({ db: options.db, tables: options.tables });
   const admin = createUserSyncAdmin({ reconcile, ...options.admin, apiKey: options.admin?.apiKey, health });
   // `user: userSync.router(createTRPCRouter)`: compiles only on a context carrying Clerk's `auth`.
   const router = routerMount(buildUserSyncRouter(service, profile));
-  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, reconcileRun, isAdmin };
+  return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, startReconcile, reconcileRun, hourly, isAdmin };
 }
 
 /** A variable set to the empty string counts as unset, as in Clerk's SDK. */
