@@ -43,17 +43,8 @@ beforeEach(async () => {
   await testDb.client`truncate app.users`;
 });
 
-const pluginTableNames = [
-  "clerk_webhook_events",
-  "user_sync_clerk_budget",
-  "user_sync_clerk_cache",
-  "user_sync_clerk_fetches",
-  "user_sync_clerk_user_limits",
-  "user_sync_config_problems",
-  "user_sync_reconcile_runs",
-  "user_sync_reconcile_seen",
-  "user_sync_write_stats",
-];
+/** Every table of the plugin, by its unprefixed name: derived from the schema, so a new table is never left out. */
+const pluginTableNames = Object.values(userSyncTables()).map((table) => getTableName(table));
 
 async function rowCounts(prefix: string) {
   const counts: Record<string, number> = {};

@@ -4,6 +4,7 @@
  * the unprefixed names), and `userSync.startReconcile` answers the run id once the run's row
  * exists, hands the rest of the run to the host's `schedule`, and refuses a second start.
  */
+import { getTableName } from "drizzle-orm";
 import { pgTableCreator } from "drizzle-orm/pg-core";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -20,19 +21,8 @@ import { createUserSync, ReconcileLockedError } from "../index";
 import { userSyncTables } from "../schema";
 
 const prefix = "ops_";
-const pluginTableNames = [
-  "clerk_webhook_events",
-  "user_sync_clerk_budget",
-  "user_sync_clerk_cache",
-  "user_sync_clerk_fetches",
-  "user_sync_clerk_user_limits",
-  "user_sync_clerk_session_keys",
-  "user_sync_config_problems",
-  "user_sync_reconcile_lease",
-  "user_sync_reconcile_runs",
-  "user_sync_reconcile_seen",
-  "user_sync_write_stats",
-];
+/** Every table of the plugin, by its unprefixed name: derived from the schema, so a new table is never left out. */
+const pluginTableNames = Object.values(userSyncTables()).map((table) => getTableName(table));
 
 const directory = createClerkUserDirectory();
 const server = setupServer(...directory.handlers());
