@@ -23,7 +23,7 @@ export default tseslint.config(
   {
     // The host app (and the benchmarks) use the plugin as any host does: by package name, through
     // its exports (the benchmarks' building blocks through clerk-user-sync/server/advanced).
-    files: ["src/**/*.ts", "src/**/*.tsx"],
+    files: ["src/**/*.ts", "src/**/*.tsx", "tools/**/*.ts", "scripts/**/*.ts", "e2e/**/*.ts"],
     ignores: ["src/user-sync/**"],
     rules: {
       "no-restricted-imports": [

@@ -110,7 +110,7 @@ export function reconcileFixtures(testDb: TestDatabase) {
 /** `npm run users:reconcile` in a child process, against `clerkUrl` and the test database, the tests' instance. */
 export function spawnReconcileCli(args: string[], env: { databaseUrl: string; clerkUrl: string } & Record<string, string>) {
   const { databaseUrl, clerkUrl, ...extra } = env;
-  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", path.resolve("src/cli/users-reconcile.ts"), ...args], {
+  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", path.resolve("scripts/users-reconcile.ts"), ...args], {
     env: { ...process.env, DATABASE_URL: databaseUrl, CLERK_API_URL: clerkUrl, CLERK_INSTANCE_ID: testSessionKeyId, NODE_ENV: "production", ...extra },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -127,7 +127,7 @@ describe("POST /api/admin/user-sync/reconcile", () => {
     const release = directory.hold();
     const http = await directory.listen();
     try {
-      const cli = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", path.resolve("src/cli/users-reconcile.ts"), "--apply"], {
+      const cli = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", path.resolve("scripts/users-reconcile.ts"), "--apply"], {
         env: { ...process.env, DATABASE_URL: testDb.url, CLERK_API_URL: http.url, NODE_ENV: "production" },
         stdio: ["ignore", "ignore", "pipe"],
       });

@@ -17,7 +17,7 @@ type ReconcileFigures = {
 export async function benchReconcile(options: { users: number; baselineUsers: number; log: (line: string) => void }): Promise<PartResult> {
   const child = spawn(
     "npx",
-    ["tsx", "--conditions=react-server", "src/bench/reconcile.ts", "--users", String(options.users), "--baseline-users", String(options.baselineUsers)],
+    ["tsx", "--conditions=react-server", "tools/bench/reconcile.ts", "--users", String(options.users), "--baseline-users", String(options.baselineUsers)],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   let output = "";

@@ -12,7 +12,7 @@
  *
  * Clerk: the tests' user directory (Clerk's list rules: `starting_after`, `limit` ≤ 500, offsets
  * past 10,000 users time out and each 1,000 skipped costs 1 ms) over HTTP in a process of its
- * own (src/bench/clerk-directory-server.ts); the reconciler calls it with the plugin's own client.
+ * own (tools/bench/clerk-directory-server.ts); the reconciler calls it with the plugin's own client.
  * PostgreSQL: `BENCH_DATABASE_URL` (an admin URL), else postgres://postgres@127.0.0.1:5432/postgres.
  */
 import { spawn } from "node:child_process";
@@ -56,7 +56,7 @@ const offsetTimeoutDepth = 10_000;
 async function startClerk(users: number) {
   const child = spawn(
     process.execPath,
-    ["--max-old-space-size=4096", "--import", "tsx", path.resolve("src/bench/clerk-directory-server.ts"), String(users), String(offsetTimeoutDepth), "1"],
+    ["--max-old-space-size=4096", "--import", "tsx", path.resolve("tools/bench/clerk-directory-server.ts"), String(users), String(offsetTimeoutDepth), "1"],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const lines = readline.createInterface({ input: child.stdout });

@@ -7,7 +7,7 @@ import { userSyncTables } from "clerk-user-sync/schema";
 
 import { addedLines, adoptionLines, fixtureDir } from "./adoption-lines";
 
-const readme = fs.readFileSync(path.resolve(import.meta.dirname, "../../README.md"), "utf8");
+const readme = fs.readFileSync(path.resolve(import.meta.dirname, "../README.md"), "utf8");
 
 describe("the lines a host adds to adopt the plugin", () => {
   const lines = adoptionLines();

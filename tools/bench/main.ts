@@ -88,7 +88,7 @@ async function main() {
   const settings = [
     `Product: next build (${stack?.distDir ?? "—"}) + next start, PostgreSQL ${process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/user_sync_bench"}, the Clerk emulator in its own process with its rate limits off;`,
     `the app runs with ${Object.entries(stack?.appSettings ?? {}).map(([k, v]) => `${k}=${v}`).join(", ")}, so the product is measured, not Clerk's limits.`,
-    `Bare floor: src/bench/floors/bare-floor.ts (node:http). Framework floor: bench.noop through the same clerkMiddleware and tRPC.`,
+    `Bare floor: tools/bench/floors/bare-floor.ts (node:http). Framework floor: bench.noop through the same clerkMiddleware and tRPC.`,
     `${rounds} round(s), ${durationSeconds} s per load run, product and floors alternating; medians.${smoke ? " SMOKE RUN: tiny sizes, figures mean nothing." : ""}`,
   ];
   process.stdout.write(`${renderTable(rows)}\n${settings.join("\n")}\n`);

@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-export const fixtureDir = path.resolve(import.meta.dirname, "../../e2e/fixtures/t3-host");
+export const fixtureDir = path.resolve(import.meta.dirname, "../e2e/fixtures/t3-host");
 
 export type AdoptionStep = "schema" | "server" | "client";
 
@@ -62,7 +62,7 @@ export function adoptionLines(dir = fixtureDir): AdoptionLine[] {
     .filter((entry) => !installedFiles.has(entry.file))
     .map((entry) => {
       const step = steps[entry.file];
-      if (!step) throw new Error(`adopt.patch adds to ${entry.file}, which src/cli/adoption-lines.ts assigns to no step`);
+      if (!step) throw new Error(`adopt.patch adds to ${entry.file}, which scripts/adoption-lines.ts assigns to no step`);
       return { step, ...entry };
     });
 }

@@ -4,7 +4,7 @@
  * timing out, `user_id` filters, `/count`, JWKS) over real HTTP in a process of its own, so the
  * benchmark's memory figures are the reconciler's alone.
  *
- * `tsx src/bench/clerk-directory-server.ts <users> [<offset timeout depth>] [<offset latency ms per 1000>]`:
+ * `tsx tools/bench/clerk-directory-server.ts <users> [<offset timeout depth>] [<offset latency ms per 1000>]`:
  * seeds the users, prints `{"url", "secretKey", "instanceId", "seedMs"}` on one line, serves
  * until its stdin closes.
  */

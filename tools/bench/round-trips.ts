@@ -5,7 +5,7 @@
  * flush (one statement per 5 s per instance) and the inbox prune (every 5 min) are left out: they
  * are not per request.
  *
- * npx tsx --conditions=react-server src/bench/round-trips.ts [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--emulator-port 4502]
+ * npx tsx --conditions=react-server tools/bench/round-trips.ts [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--emulator-port 4502]
  */
 import fs from "node:fs";
 import os from "node:os";

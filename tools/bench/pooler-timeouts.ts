@@ -10,7 +10,7 @@
  * Interleaved in batches of 100 (the order rotating); medians over the rounds of the time per
  * statement, and the ratio to the first.
  *
- * npx tsx --conditions=react-server src/bench/pooler-timeouts.ts [--statements 2000] [--rounds 5] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+ * npx tsx --conditions=react-server tools/bench/pooler-timeouts.ts [--statements 2000] [--rounds 5] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
  */
 import { parseArgs } from "node:util";
 

@@ -7,7 +7,7 @@
  * opens another) and node-postgres (`pool.totalCount`: it opens a client only when none is idle).
  * A fresh database migrated from `drizzle/`, the Clerk emulator in process for Clerk.
  *
- * npx tsx --conditions=react-server src/bench/connections.ts [--pool 10] [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--emulator-port 4503]
+ * npx tsx --conditions=react-server tools/bench/connections.ts [--pool 10] [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--emulator-port 4503]
  */
 import fs from "node:fs";
 import os from "node:os";

@@ -49,8 +49,7 @@ export const profileDir = path.resolve(".bench/profiles");
 
 /** The contents of the files a build depends on (tracked or new, as they are on disk) plus the inlined env. */
 function buildFingerprint(publicEnv: Record<string, string>): string {
-  // The benchmark's own files are not part of the app.
-  const paths = ["src", ":!src/bench", "public", "next.config.mjs", "package-lock.json", "tsconfig.json", "postcss.config.js"];
+  const paths = ["src", "public", "next.config.mjs", "package-lock.json", "tsconfig.json", "postcss.config.js"];
   const listed = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "--", ...paths], { encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
   const hash = createHash("sha256");
   for (const file of listed.stdout.split("\n").filter(Boolean).sort()) {
@@ -181,7 +180,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     children.push(app);
     const floor = start(
       process.execPath,
-      ["--conditions=react-server", "--import", "tsx", "src/bench/floors/bare-floor.ts"],
+      ["--conditions=react-server", "--import", "tsx", "tools/bench/floors/bare-floor.ts"],
       { ...appEnv, BENCH_FLOOR_PORT: String(floorPort) },
       options.log,
       "bare floor",

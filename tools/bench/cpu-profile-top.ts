@@ -2,7 +2,7 @@
  * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): the top frames by self time and by
  * total time (time on the stack, counted once per sample), as percentages of the samples.
  *
- * npx tsx src/bench/cpu-profile-top.ts <file.cpuprofile> [--top 25] [--filter user-sync]
+ * npx tsx tools/bench/cpu-profile-top.ts <file.cpuprofile> [--top 25] [--filter user-sync]
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
