@@ -17,13 +17,15 @@ export default defineConfig({
   resolve: {
     alias: {
       "~": path.resolve(import.meta.dirname, "src"),
-      "server-only": path.resolve(import.meta.dirname, "src/test/server-only-stub.ts"),
+      // The repository's test infrastructure (test/), beside the app and the plugin.
+      "#test": path.resolve(import.meta.dirname, "test"),
+      "server-only": path.resolve(import.meta.dirname, "test/server-only-stub.ts"),
     },
   },
   test: {
     include: ["src/**/*.test.{ts,tsx}", "scripts/**/*.test.ts", "packages/*/src/**/*.test.ts", "packages/*/contract/**/*.test.ts"],
-    globalSetup: ["src/test/global-setup.ts"],
-    setupFiles: ["src/test/setup.ts"],
+    globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/setup.ts"],
     // Logs of passing tests are noise; a failing test still shows its own.
     silent: "passed-only",
     testTimeout: 20_000,
@@ -33,7 +35,7 @@ export default defineConfig({
       // Production-type key for the frontend API clerk.mock.test: no dev-browser handshake.
       NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: "pk_live_Y2xlcmsubW9jay50ZXN0JA",
       CLERK_SECRET_KEY: "sk_live_vitest_secret_key",
-      // msw answers for Clerk's Backend API here (src/test/mocks/clerk-backend.ts).
+      // msw answers for Clerk's Backend API here (the test kit, src/user-sync/testing/clerk-backend.ts).
       CLERK_API_URL: "https://api.clerk.test",
       CLERK_JWT_KEY: sessionKeys.publicKey,
       TEST_CLERK_SESSION_PRIVATE_KEY: sessionKeys.privateKey,

@@ -13,7 +13,7 @@ import path from "node:path";
 import { e2eAppEnv } from "./support/app-env";
 import { expect, test } from "./support/fixtures";
 import { adminApiKey, appPort, databaseUrl } from "./support/settings";
-import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "../src/test/pgbouncer";
+import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "#test/pgbouncer";
 
 const pooledPort = Number(process.env.E2E_POOLED_APP_PORT ?? appPort + 30);
 const pooledUrl = `http://localhost:${pooledPort}`;

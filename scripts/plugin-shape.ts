@@ -1,7 +1,8 @@
 /**
  * The shape of the plugin (`src/user-sync`), as issue 22 measures it: the names each package
- * entry exports (values and types), the largest files and functions (tests excepted), and the
- * server's import graph (cycles, floors). `npm run plugin:shape`; `--max-file-lines N` and
+ * entry exports (values and types), the largest files and functions (tests and the test kit
+ * `testing/` excepted: test doubles count as tests), and the server's import graph (cycles,
+ * floors). `npm run plugin:shape`; `--max-file-lines N` and
  * `--max-function-lines N` (default 300 and 100) list what is over, and exit 1 when anything is.
  */
 import fs from "node:fs";
@@ -26,7 +27,7 @@ const entrySources = new Map([...tsupConfig.matchAll(/"?([\w/-]+)"?: "([\w/.-]+\
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === "dist" || entry.name === "node_modules" ? [] : sourceFiles(full);
+    if (entry.isDirectory()) return ["dist", "node_modules", "testing"].includes(entry.name) ? [] : sourceFiles(full);
     return /\.tsx?$/.test(entry.name) && !/\.test(-d)?\.tsx?$/.test(entry.name) && !entry.name.startsWith("test-") ? [full] : [];
   });
 }
@@ -92,7 +93,7 @@ function functionName(node: ts.Node): string {
   return "(anonymous)";
 }
 
-console.log(`\nLargest files (of ${files.length}, tests excepted):`);
+console.log(`\nLargest files (of ${files.length}, tests and the test kit excepted):`);
 for (const { file, lines } of fileLines.slice(0, 5)) console.log(`  ${lines} ${relative(file)}`);
 console.log(`\nLargest functions (of ${functions.length}):`);
 for (const { name, file, lines } of functions.slice(0, 5)) console.log(`  ${lines} ${name} (${relative(file)})`);

@@ -7,9 +7,8 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
-import { createClerkBackend } from "~/test/mocks/clerk-backend";
+import { createClerkBackend, mintSessionToken } from "clerk-user-sync/testing";
+import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/app-database";
 import { trpcMutation } from "~/test/next-app";
 import { countingStream, trpcUpload } from "~/test/upload-request";
 

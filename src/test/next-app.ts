@@ -5,7 +5,7 @@ import { loadBindings } from "next/dist/build/swc";
 import { getMiddlewareRouteMatcher, type MiddlewareRouteMatch } from "next/dist/shared/lib/router/utils/middleware-route-matcher";
 import { NextRequest, type NextFetchEvent } from "next/server";
 
-import { requestScope } from "./request-scope";
+import { requestScope } from "#test/request-scope";
 
 const appOrigin = "http://localhost:3000";
 

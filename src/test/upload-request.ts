@@ -1,7 +1,7 @@
 import { NextRequest } from "next/server";
 
 import { proxyMatches, runProxy, type TrpcEnvelope } from "./next-app";
-import { requestScope } from "./request-scope";
+import { requestScope } from "#test/request-scope";
 
 type RouteHandler = (req: NextRequest) => Promise<Response>;
 

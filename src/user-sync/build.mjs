@@ -7,7 +7,7 @@ import path from "node:path";
 
 const root = import.meta.dirname;
 const stamp = path.join(root, "dist", ".build-stamp");
-const inputs = ["package.json", "tsup.config.ts", "tsconfig.build.json", "schema.ts", "webhook.ts", "server", "client", "shared"];
+const inputs = ["package.json", "tsup.config.ts", "tsconfig.build.json", "schema.ts", "webhook.ts", "server", "client", "shared", "testing"];
 
 /** @param {string} entry @returns {number} */
 function newestMtimeMs(entry) {

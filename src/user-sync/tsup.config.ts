@@ -16,6 +16,6 @@ const shared: Options = {
 };
 
 export default defineConfig([
-  { ...shared, entry: { schema: "schema.ts", server: "server/index.ts", advanced: "server/advanced.ts", webhook: "webhook.ts" }, platform: "node", splitting: true },
+  { ...shared, entry: { schema: "schema.ts", server: "server/index.ts", advanced: "server/advanced.ts", webhook: "webhook.ts", testing: "testing/index.ts" }, platform: "node", splitting: true },
   { ...shared, entry: { client: "client/index.ts" }, platform: "neutral", banner: { js: '"use client";' } },
 ]);

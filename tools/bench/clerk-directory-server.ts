@@ -8,8 +8,7 @@
  * seeds the users, prints `{"url", "secretKey", "instanceId", "seedMs"}` on one line, serves
  * until its stdin closes.
  */
-import { testSessionKeyId } from "~/test/mocks/clerk-backend";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import { createClerkUserDirectory, testSessionKeyId } from "clerk-user-sync/testing";
 
 const [count = Number.NaN, timeoutDepth = 10_000, latencyMsPer1000 = 1] = process.argv.slice(2).map(Number);
 if (!Number.isInteger(count) || count < 0) throw new Error("usage: clerk-directory-server.ts <users> [<offset timeout depth>] [<offset latency ms per 1000>]");

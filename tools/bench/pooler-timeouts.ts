@@ -19,7 +19,7 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 
 import { withPoolerTimeouts } from "~/server/db/pooler-timeouts";
-import { startPgBouncer } from "~/test/pgbouncer";
+import { startPgBouncer } from "#test/pgbouncer";
 
 const { values: args } = parseArgs({
   options: {

@@ -9,10 +9,8 @@ import type { NextRequest } from "next/server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { createPostgresClerkBudget } from "clerk-user-sync/server/advanced";
-import { mintSessionToken } from "~/test/clerk-session";
-import { integrationHarness } from "~/test/integration-harness";
-import { createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
-import { createClerkProfileBackend } from "~/test/mocks/clerk-profile";
+import { type ClerkUserInput, createClerkBackend, createClerkProfileBackend, mintSessionToken } from "clerk-user-sync/testing";
+import { integrationHarness } from "~/test/app-database";
 import { sendThroughApp, trpcMutation } from "~/test/next-app";
 
 type Route = (req: NextRequest) => Promise<Response>;

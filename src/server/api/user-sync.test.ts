@@ -7,10 +7,8 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { deletedEvent, signedRequest, userEvent } from "~/test/clerk-webhook";
-import { integrationHarness } from "~/test/integration-harness";
-import { createClerkBackend, type BackendFault } from "~/test/mocks/clerk-backend";
+import { type BackendFault, createClerkBackend, deletedEvent, mintSessionToken, signedRequest, userEvent } from "clerk-user-sync/testing";
+import { integrationHarness } from "~/test/app-database";
 import { sendThroughApp, trpcMutation, type TrpcEnvelope } from "~/test/next-app";
 
 import type * as hostUserSync from "~/server/user-sync";

@@ -10,8 +10,8 @@ import net from "node:net";
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "~/test/pgbouncer";
+import { createTestDatabase, type TestDatabase } from "~/test/app-database";
+import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "#test/pgbouncer";
 import { databaseErrorCode } from "clerk-user-sync/server";
 
 let testDb: TestDatabase;

@@ -9,10 +9,8 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { setupServer } from "msw/node";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { integrationHarness } from "~/test/integration-harness";
-import { createClerkBackend } from "~/test/mocks/clerk-backend";
-import { users } from "~/server/db/schema";
+import { createClerkBackend, mintSessionToken, testUsers as users } from "../testing";
+import { integrationHarness } from "./test-database";
 
 import { UserSyncError } from "./errors";
 import { createUserSync } from "./index";

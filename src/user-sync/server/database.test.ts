@@ -14,7 +14,7 @@ import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { createTestDatabase, type TestDatabase } from "./test-database";
 
 import { classifyDatabaseError, databaseErrorCode, fromDatabaseFailure, isDatabaseError } from "./database";
 

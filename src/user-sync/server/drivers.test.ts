@@ -6,7 +6,7 @@
  * pooler (PgBouncer 1.18 in pool_mode=transaction, started by the suite), Neon's HTTP and
  * WebSocket drivers against local stand-ins of Neon's endpoints, PGlite, and two plugin
  * instances sharing one node-postgres pool with named prepared statements. Clerk's Backend API is
- * a local HTTP server (the users directory of src/test/mocks plus `PATCH /v1/users/:id`).
+ * a local HTTP server (the users directory of the test kit, src/user-sync/testing, plus `PATCH /v1/users/:id`).
  *
  * Prints the matrix (path × driver): `npm run test:drivers`.
  */
@@ -21,15 +21,11 @@ import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import * as schema from "~/server/db/schema";
-import { users } from "~/server/db/schema";
-import { signedRequest, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { configureNeonClients, driverNames, openDriver, throughPgBouncer, type DriverCaseName, type DriverEnvironment, type OpenedDriver } from "~/test/drivers";
-import { clerkUserJson, testSessionKeyId } from "~/test/mocks/clerk-backend";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
-import { startNeonHttpStandIn, startNeonWebSocketProxy } from "~/test/neon-stand-ins";
-import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "~/test/pgbouncer";
+import { clerkUserJson, createClerkUserDirectory, signedRequest, testSchema as schema, testSessionKeyId, testUsers as users, userEvent } from "../testing";
+import { createTestDatabase, type TestDatabase } from "./test-database";
+import { configureNeonClients, driverNames, openDriver, throughPgBouncer, type DriverCaseName, type DriverEnvironment, type OpenedDriver } from "#test/drivers";
+import { startNeonHttpStandIn, startNeonWebSocketProxy } from "#test/neon-stand-ins";
+import { pgBouncerUnavailable, startPgBouncer, type PgBouncer } from "#test/pgbouncer";
 
 import { rowsOf } from "./database";
 import { userSyncColumns, userSyncTables } from "./schema";
@@ -100,6 +96,7 @@ beforeAll(async () => {
   if (noPgBouncer) console.warn(noPgBouncer);
   else pgBouncer = await startPgBouncer({ upstreamUrl: testDb.url, poolMode: "transaction", poolSize: 4 });
   environment = {
+    schema,
     directUrl: testDb.url,
     pooledUrl: pgBouncer?.url(new URL(testDb.url).pathname.slice(1)) ?? null,
     neonHttp: await startNeonHttpStandIn(testDb.url),

@@ -10,10 +10,8 @@ import { pgSchema, pgTableCreator, text } from "drizzle-orm/pg-core";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { signedRequest, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
+import { clerkApiUrl, createClerkBackend, mintSessionToken, signedRequest, userEvent } from "../testing";
+import { createTestDatabase, type TestDatabase } from "./test-database";
 
 import { createUserSync } from "./index";
 import { userSyncColumns, userSyncTables } from "./schema";

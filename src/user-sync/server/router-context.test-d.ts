@@ -9,7 +9,7 @@ import { createUserSync, type MissingClerkAuth } from "clerk-user-sync/server";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 
-import { users } from "~/server/db/schema";
+import { testUsers as users } from "../testing";
 
 const userSync = createUserSync({ db: drizzle(postgres()), users });
 

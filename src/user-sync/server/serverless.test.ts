@@ -1,7 +1,7 @@
 /**
  * Serverless functions: the platform freezes an instance once its response is sent and the work
  * it registered with `waitUntil` has settled, and may never thaw it. A child process runs the
- * plugin's real service and webhook handler behind such a platform (src/test/function-instance.ts)
+ * plugin's real service and webhook handler behind such a platform (test-function-instance.ts)
  * and freezes itself (SIGSTOP) at that moment; the test reads PostgreSQL while it is frozen.
  * With `schedule` (the host's `after`/`waitUntil`), every write the invocation counted is in
  * `user_sync_write_stats` and the inbox rows past retention are gone; without it, the counts wait
@@ -13,9 +13,8 @@ import path from "node:path";
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { signedHeaders, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import { createClerkUserDirectory, signedHeaders, userEvent } from "../testing";
+import { createTestDatabase, type TestDatabase } from "./test-database";
 
 const directory = createClerkUserDirectory();
 let clerk: { url: string; close: () => Promise<void> };
@@ -46,7 +45,7 @@ type FunctionInstance = {
 
 /** One function instance (a child process) with or without the platform's `waitUntil` as the plugin's scheduler. */
 async function startInstance(scheduler: "waitUntil" | "none"): Promise<FunctionInstance> {
-  const child: ChildProcess = fork(path.resolve("src/test/function-instance.ts"), [], {
+  const child: ChildProcess = fork(path.resolve("src/user-sync/server/test-function-instance.ts"), [], {
     execArgv: ["--conditions=react-server", "--import", "tsx"],
     env: {
       ...process.env,

@@ -5,10 +5,8 @@ import { setupServer } from "msw/node";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 
-import { users } from "~/server/db/schema";
-import { mintSessionToken } from "~/test/clerk-session";
-import { integrationHarness } from "~/test/integration-harness";
-import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
+import { clerkApiUrl, createClerkBackend, mintSessionToken, testUsers as users } from "../testing";
+import { integrationHarness } from "./test-database";
 
 import { UserSyncError } from "./errors";
 import { createUserSyncService } from "./sync";

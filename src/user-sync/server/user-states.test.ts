@@ -12,11 +12,8 @@
 import { setupServer } from "msw/node";
 import { describe, expect, it } from "vitest";
 
-import { users } from "~/server/db/schema";
-import { mintSessionToken } from "~/test/clerk-session";
-import { signedRequest, userEvent } from "~/test/clerk-webhook";
-import { integrationHarness } from "~/test/integration-harness";
-import { clerkApiUrl, createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
+import { clerkApiUrl, type ClerkUserInput, createClerkBackend, mintSessionToken, signedRequest, testUsers as users, userEvent } from "../testing";
+import { integrationHarness } from "./test-database";
 
 import { createUserSync } from "./index";
 

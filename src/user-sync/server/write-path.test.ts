@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { users } from "~/server/db/schema";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { testUsers as users } from "../testing";
+import { createTestDatabase, type TestDatabase } from "./test-database";
 
 import type { ClerkUserSnapshot } from "./clerk/user-json";
 import { syncedTableOf } from "./schema";

@@ -9,10 +9,8 @@ import type { NextRequest } from "next/server";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import type { ConsoleReconcileRun, ConsoleUsersPage } from "~/server/console";
-import { mintSessionToken } from "~/test/clerk-session";
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
-import { clerkApiUrl, clerkUserJson } from "~/test/mocks/clerk-backend";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import { clerkApiUrl, clerkUserJson, createClerkUserDirectory, mintSessionToken } from "clerk-user-sync/testing";
+import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/app-database";
 import { sendThroughApp, trpcMutation, type TrpcEnvelope } from "~/test/next-app";
 
 type Route = (req: NextRequest) => Promise<Response>;

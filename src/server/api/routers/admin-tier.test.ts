@@ -7,10 +7,8 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
-import { clerkApiUrl, clerkUserJson, createClerkBackend } from "~/test/mocks/clerk-backend";
-import { createClerkProfileBackend } from "~/test/mocks/clerk-profile";
+import { clerkApiUrl, clerkUserJson, createClerkBackend, createClerkProfileBackend, mintSessionToken } from "clerk-user-sync/testing";
+import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/app-database";
 import { trpcMutation } from "~/test/next-app";
 
 const clerk = createClerkBackend();

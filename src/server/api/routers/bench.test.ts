@@ -6,7 +6,7 @@
 import type { NextRequest } from "next/server";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
+import { mintSessionToken } from "clerk-user-sync/testing";
 import { trpcMutation } from "~/test/next-app";
 
 let route: { POST: (req: NextRequest) => Promise<Response> };

@@ -6,11 +6,8 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { signedRequest, userEvent } from "~/test/clerk-webhook";
-import { integrationHarness } from "~/test/integration-harness";
-import { createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
-import { createClerkProfileBackend } from "~/test/mocks/clerk-profile";
+import { type ClerkUserInput, createClerkBackend, createClerkProfileBackend, mintSessionToken, signedRequest, userEvent } from "clerk-user-sync/testing";
+import { integrationHarness } from "~/test/app-database";
 import { trpcMutation } from "~/test/next-app";
 
 const clerk = createClerkBackend();

@@ -8,11 +8,8 @@ import { setupServer } from "msw/node";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import * as schema from "~/server/db/schema";
-import { users } from "~/server/db/schema";
-import { mintSessionToken } from "~/test/clerk-session";
-import { integrationHarness } from "~/test/integration-harness";
-import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
+import { clerkApiUrl, createClerkBackend, mintSessionToken, testSchema as schema, testUsers as users } from "../../testing";
+import { integrationHarness } from "../test-database";
 
 import { createPostgresClerkBudget, type PostgresClerkBudgetOptions } from "./budget";
 import { UserSyncError } from "../errors";

@@ -6,8 +6,8 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import * as schema from "~/server/db/schema";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { testSchema as schema } from "../../testing";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import { createPostgresClerkBudget, tryAcquireClerkBudget, type ClerkBudget, type PostgresClerkBudgetOptions } from "./budget";
 

@@ -7,7 +7,7 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import { createClerkReadCache } from "./cache";
 import { UserSyncError } from "../errors";

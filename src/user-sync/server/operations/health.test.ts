@@ -9,10 +9,8 @@ import { setupServer } from "msw/node";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import * as schema from "~/server/db/schema";
-import { users } from "~/server/db/schema";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
+import { clerkApiUrl, createClerkBackend, testSchema as schema, testUsers as users } from "../../testing";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import { createClerkBackendApi } from "../clerk/backend-api";
 import { createPostgresClerkBudget, withClerkBudget } from "../clerk/budget";

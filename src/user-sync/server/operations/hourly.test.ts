@@ -9,12 +9,8 @@ import { pgTableCreator } from "drizzle-orm/pg-core";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { users } from "~/server/db/schema";
-import { mintSessionToken } from "~/test/clerk-session";
-import { signedRequest, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { clerkApiUrl, testSessionKeyId } from "~/test/mocks/clerk-backend";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import { clerkApiUrl, createClerkUserDirectory, mintSessionToken, signedRequest, testSessionKeyId, testUsers as users, userEvent } from "../../testing";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import type { UserSyncLogEntry } from "../events";
 import { createUserSync, ReconcileLockedError } from "../index";

@@ -8,12 +8,8 @@ import { setupServer } from "msw/node";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import * as schema from "~/server/db/schema";
-import { users } from "~/server/db/schema";
-import { mintSessionToken } from "~/test/clerk-session";
-import { signedRequest, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
+import { clerkApiUrl, createClerkBackend, mintSessionToken, signedRequest, testSchema as schema, testUsers as users, userEvent } from "../../testing";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import { createUserSync, type UserSyncEvent } from "..";
 import { createWriteTelemetry, readWriteStats, telemetryPruneLockKey, type WriteTelemetryOptions } from "./telemetry";

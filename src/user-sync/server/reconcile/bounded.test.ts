@@ -10,9 +10,9 @@ import { sql, type SQL } from "drizzle-orm";
 import { setupServer } from "msw/node";
 import { describe, expect, it } from "vitest";
 
-import { users, userSyncReconcileRuns, userSyncReconcileSeen } from "~/server/db/schema";
-import { integrationHarness } from "~/test/integration-harness";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import { createClerkUserDirectory, testUsers as users } from "../../testing";
+import { userSyncReconcileRuns, userSyncReconcileSeen } from "../schema";
+import { integrationHarness } from "../test-database";
 import { person, reconcileFixtures } from "./test-fixtures";
 
 import { syncedTableOf } from "../schema";

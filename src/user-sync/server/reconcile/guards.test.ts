@@ -7,11 +7,8 @@
 import { setupServer } from "msw/node";
 import { describe, expect, it } from "vitest";
 
-import { users } from "~/server/db/schema";
-import { mintSessionToken } from "~/test/clerk-session";
-import { integrationHarness } from "~/test/integration-harness";
-import { clerkApiUrl } from "~/test/mocks/clerk-backend";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import { clerkApiUrl, createClerkUserDirectory, mintSessionToken, testUsers as users } from "../../testing";
+import { integrationHarness } from "../test-database";
 import { person, reconcileFixtures, spawnReconcileCli } from "./test-fixtures";
 
 import { userSyncClerkSessionKeys } from "../schema";

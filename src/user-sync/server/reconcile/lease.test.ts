@@ -8,9 +8,8 @@ import { setupServer } from "msw/node";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 
-import * as schema from "~/server/db/schema";
-import { integrationHarness } from "~/test/integration-harness";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import { integrationHarness } from "../test-database";
+import { createClerkUserDirectory, testSchema as schema } from "../../testing";
 import { afterLeaseExpiry, holdListAfterPages, person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
 
 import { readLease, readReconcileRun, ReconcileLockedError, type ReconcileReport } from "./index";

@@ -9,11 +9,8 @@ import path from "node:path";
 import { setupServer } from "msw/node";
 import { describe, expect, it } from "vitest";
 
-import { users } from "~/server/db/schema";
-import { mintSessionToken } from "~/test/clerk-session";
-import { integrationHarness } from "~/test/integration-harness";
-import { clerkApiUrl } from "~/test/mocks/clerk-backend";
-import { createClerkUserDirectory, type DirectoryRequest } from "~/test/mocks/clerk-users-list";
+import { clerkApiUrl, createClerkUserDirectory, type DirectoryRequest, mintSessionToken, testUsers as users } from "../../testing";
+import { integrationHarness } from "../test-database";
 import { afterLeaseExpiry, holdListAfterPages, person, reconcileFixtures, spawnReconcileCli, waitFor } from "./test-fixtures";
 
 import { createPostgresClerkBudget, type ClerkBudget } from "../clerk/budget";

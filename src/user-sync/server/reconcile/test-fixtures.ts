@@ -3,10 +3,8 @@ import path from "node:path";
 
 import { expect } from "vitest";
 
-import { users } from "~/server/db/schema";
-import type { TestDatabase } from "~/test/database";
-import { clerkApiUrl, testSessionKeyId } from "~/test/mocks/clerk-backend";
-import type { ClerkUserDirectory, DirectoryUser } from "~/test/mocks/clerk-users-list";
+import { clerkApiUrl, type ClerkUserDirectory, type DirectoryUser, testSessionKeyId, testUsers as users } from "../../testing";
+import { type TestDatabase } from "../test-database";
 
 import type { ClerkBudget } from "../clerk/budget";
 import type { ClerkUserSnapshot } from "../clerk/user-json";

@@ -7,8 +7,8 @@
 import { setupServer } from "msw/node";
 import { describe, expect, it } from "vitest";
 
-import { integrationHarness } from "~/test/integration-harness";
-import { createClerkUserDirectory, type UnknownCursor } from "~/test/mocks/clerk-users-list";
+import { integrationHarness } from "../test-database";
+import { createClerkUserDirectory, type UnknownCursor } from "../../testing";
 import { person, reconcileFixtures } from "./test-fixtures";
 
 import { ReconcileRefusedError } from "./index";

@@ -8,10 +8,8 @@ import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import * as schema from "~/server/db/schema";
-import { users } from "~/server/db/schema";
-import { deletedEvent, signedHeaders, signedRequest, testInstanceId, testSigningSecret, userEvent, webhookUrl } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { deletedEvent, signedHeaders, signedRequest, testInstanceId, testSchema as schema, testSigningSecret, testUsers as users, userEvent, webhookUrl } from "../../testing";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import type { UserSyncEvent } from "../events";
 import { createClerkWebhookHandler } from "./handler";

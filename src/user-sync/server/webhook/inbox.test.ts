@@ -13,10 +13,8 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import * as schema from "~/server/db/schema";
-import { users } from "~/server/db/schema";
-import { signedRequest, testSigningSecret, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
+import { signedRequest, testSchema as schema, testSigningSecret, testUsers as users, userEvent } from "../../testing";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import { createClerkWebhookHandler } from "./handler";
 import type { ClerkWebhookLogEntry, ClerkWebhookOptions } from "./types";

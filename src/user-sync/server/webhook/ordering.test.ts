@@ -5,10 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { users } from "~/server/db/schema";
-import { deletedEvent, signedRequest, userEvent, type ClerkEventEnvelope } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import type { ClerkUserInput } from "~/test/mocks/clerk-backend";
+import { type ClerkEventEnvelope, type ClerkUserInput, deletedEvent, signedRequest, testUsers as users, userEvent } from "../../testing";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import { createClerkWebhookHandler } from "./handler";
 

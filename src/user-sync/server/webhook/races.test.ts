@@ -8,11 +8,8 @@ import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import { users } from "~/server/db/schema";
-import { mintSessionToken } from "~/test/clerk-session";
-import { deletedEvent, signedRequest, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, type TestDatabase } from "~/test/database";
-import { clerkApiUrl, clerkUserJson, createClerkBackend, type ClerkUserInput } from "~/test/mocks/clerk-backend";
+import { clerkApiUrl, type ClerkUserInput, clerkUserJson, createClerkBackend, deletedEvent, mintSessionToken, signedRequest, testUsers as users, userEvent } from "../../testing";
+import { createTestDatabase, type TestDatabase } from "../test-database";
 
 import { createUserSync } from "../index";
 

@@ -10,9 +10,8 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
-import { clerkApiUrl, createClerkBackend } from "~/test/mocks/clerk-backend";
+import { clerkApiUrl, createClerkBackend, mintSessionToken } from "clerk-user-sync/testing";
+import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/app-database";
 import { sendThroughApp } from "~/test/next-app";
 
 type Route = (req: NextRequest) => Promise<Response>;

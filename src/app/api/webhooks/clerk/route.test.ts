@@ -6,8 +6,8 @@
 import type { NextRequest } from "next/server";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { signedHeaders, userEvent } from "~/test/clerk-webhook";
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
+import { signedHeaders, userEvent } from "clerk-user-sync/testing";
+import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/app-database";
 import { proxyMatches, sendThroughApp } from "~/test/next-app";
 
 let testDb: TestDatabase;

@@ -11,8 +11,8 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/database";
-import { createClerkUserDirectory } from "~/test/mocks/clerk-users-list";
+import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/app-database";
+import { createClerkUserDirectory } from "clerk-user-sync/testing";
 import { sendThroughApp } from "~/test/next-app";
 
 type Route = (req: NextRequest) => Promise<Response>;

@@ -15,7 +15,6 @@ import pg from "pg";
 import postgres from "postgres";
 import ws from "ws";
 
-import * as schema from "~/server/db/schema";
 import type { UserSyncDatabase } from "clerk-user-sync/server";
 
 import type { NeonHttpStandIn, NeonWebSocketProxy } from "./neon-stand-ins";
@@ -23,7 +22,7 @@ import type { NeonHttpStandIn, NeonWebSocketProxy } from "./neon-stand-ins";
 /**
  * The drizzle PostgreSQL drivers hosts use, each opened the way such a host opens it, on one test
  * database: straight to PostgreSQL or through a transaction pooler (PgBouncer), Neon's two
- * endpoints through their local stand-ins (src/test/neon-stand-ins.ts), PGlite in memory.
+ * endpoints through their local stand-ins (test/neon-stand-ins.ts), PGlite in memory.
  */
 export type OpenedDriver = {
   db: UserSyncDatabase;
@@ -33,6 +32,8 @@ export type OpenedDriver = {
 };
 
 export type DriverEnvironment = {
+  /** The drizzle schema each driver is opened with (the plugin's tests pass the kit's `testSchema`). */
+  schema: Record<string, unknown>;
   /** The test database, straight on PostgreSQL. */
   directUrl: string;
   /** The same database through PgBouncer in transaction mode (null: PgBouncer is not installed). */
@@ -84,6 +85,7 @@ export type DriverCaseName = (typeof driverNames)[number];
 export const throughPgBouncer = (name: DriverCaseName) => name.endsWith("PgBouncer");
 
 export async function openDriver(name: DriverCaseName, environment: DriverEnvironment): Promise<OpenedDriver> {
+  const { schema } = environment;
   const pooled = () => {
     if (!environment.pooledUrl) throw new Error("PgBouncer is not running");
     return environment.pooledUrl;

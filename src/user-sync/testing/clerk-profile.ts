@@ -142,3 +142,6 @@ export function createClerkProfileBackend(clerk: ReturnType<typeof createClerkBa
     },
   };
 }
+
+/** The stand-in `createClerkProfileBackend()` returns. */
+export type ClerkProfileBackend = ReturnType<typeof createClerkProfileBackend>;

@@ -5,6 +5,51 @@ import { http as mswHttp } from "msw";
 
 import { clerkApiUrl, clerkUserJson, testSessionKeyId, type ClerkUserInput } from "./clerk-backend";
 
+/** A user of the directory: a `ClerkUserInput` with its creation time (Clerk's list order). */
+export type DirectoryUser = ClerkUserInput & { createdAtMs: number };
+
+
+/** One request the directory answered (its log, `requests`). */
+export type DirectoryRequest = {
+  atMs: number;
+  endpoint: "list" | "count" | "get" | "jwks";
+  status: number;
+  offset: number;
+  limit: number;
+  userIds: number;
+  startingAfter: string | null;
+  orderBy: string;
+};
+
+/** One list page as served (for `onListPage`: Clerk changing mid-walk). */
+export type ListPage = { offset: number; limit: number; orderBy: string; userIds: string[]; startingAfter: string | null; served: string[]; listCall: number };
+
+/** 429s with `Retry-After`, on every Nth request. */
+export type RateLimitFault = {
+  /** Every Nth request (all endpoints, counting from 1) is answered 429. */
+  everyNth: number;
+  retryAfterSeconds: number;
+};
+
+/** What a deep `offset` costs: Clerk's "gets progressively slower and eventually times out". */
+export type OffsetCost = { timeoutDepth: number | null; latencyMsPer1000: number; holdMs: number };
+
+/** Clerk's answer to a `starting_after` naming no user: unknown, so each is a switch. */
+export type UnknownCursor = "error" | "empty" | "continue";
+
+/** The JWKS key id another Clerk instance serves (`setInstance("other")`). */
+export const otherInstanceKeyId = "ins_another_instance";
+const defaultOffsetCost: OffsetCost = { timeoutDepth: 10_000, latencyMsPer1000: 0, holdMs: 0 };
+
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
+
+const clerkError = (status: number, code: string, message: string, headers: Record<string, string> = {}, paramName?: string) =>
+  json({ errors: [{ code, message, long_message: message, ...(paramName ? { meta: { param_name: paramName } } : {}) }], clerk_trace_id: "trace_test" }, status, headers);
+
+const byCreated = (a: { createdAtMs: number; id: string }, b: { createdAtMs: number; id: string }) =>
+  a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 /**
  * Clerk's user directory as the Backend API lists it, with Clerk's rules (Backend API
  * 2026-05-12, `GET /v1/users`):
@@ -26,45 +71,6 @@ import { clerkApiUrl, clerkUserJson, testSessionKeyId, type ClerkUserInput } fro
  * (`listen()`, for child processes such as the CLI and the benchmark), so a test can change
  * Clerk's users between pages, inject 429s with `Retry-After` and read when each request arrived.
  */
-export type DirectoryUser = ClerkUserInput & { createdAtMs: number };
-
-export type DirectoryRequest = {
-  atMs: number;
-  endpoint: "list" | "count" | "get" | "jwks";
-  status: number;
-  offset: number;
-  limit: number;
-  userIds: number;
-  startingAfter: string | null;
-  orderBy: string;
-};
-
-export type ListPage = { offset: number; limit: number; orderBy: string; userIds: string[]; startingAfter: string | null; served: string[]; listCall: number };
-
-export type RateLimitFault = {
-  /** Every Nth request (all endpoints, counting from 1) is answered 429. */
-  everyNth: number;
-  retryAfterSeconds: number;
-};
-
-/** What a deep `offset` costs: Clerk's "gets progressively slower and eventually times out". */
-export type OffsetCost = { timeoutDepth: number | null; latencyMsPer1000: number; holdMs: number };
-
-/** Clerk's answer to a `starting_after` naming no user: unknown, so each is a switch. */
-export type UnknownCursor = "error" | "empty" | "continue";
-
-export const otherInstanceKeyId = "ins_another_instance";
-const defaultOffsetCost: OffsetCost = { timeoutDepth: 10_000, latencyMsPer1000: 0, holdMs: 0 };
-
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
-
-const clerkError = (status: number, code: string, message: string, headers: Record<string, string> = {}, paramName?: string) =>
-  json({ errors: [{ code, message, long_message: message, ...(paramName ? { meta: { param_name: paramName } } : {}) }], clerk_trace_id: "trace_test" }, status, headers);
-
-const byCreated = (a: { createdAtMs: number; id: string }, b: { createdAtMs: number; id: string }) =>
-  a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
 export function createClerkUserDirectory() {
   const users = new Map<string, DirectoryUser>();
   /** Where deleted users stood (for `unknownCursor: "continue"`). */
@@ -395,4 +401,5 @@ export function createClerkUserDirectory() {
   };
 }
 
+/** The directory `createClerkUserDirectory()` returns. */
 export type ClerkUserDirectory = ReturnType<typeof createClerkUserDirectory>;

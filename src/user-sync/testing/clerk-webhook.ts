@@ -1,19 +1,23 @@
 import { Webhook } from "standardwebhooks";
 
-import { clerkUserJson, type ClerkUserInput } from "./mocks/clerk-backend";
+import { clerkUserJson, type ClerkUserInput } from "./clerk-backend";
 
-/**
+/*
  * Signed Clerk webhook deliveries, as Svix sends them: Clerk's envelope, the `svix-*` headers,
  * signed with `standardwebhooks` (as Clerk's own tests sign theirs).
  */
+
+/** The URL `signedRequest` posts to (the handler does not read it; a host route test may). */
 export const webhookUrl = "http://localhost:3000/api/webhooks/clerk";
 
+/** The signing secret deliveries are signed with by default: `CLERK_WEBHOOK_SIGNING_SECRET` (throws when it is not set). */
 export function testSigningSecret() {
   const secret = process.env.CLERK_WEBHOOK_SIGNING_SECRET;
   if (!secret) throw new Error("CLERK_WEBHOOK_SIGNING_SECRET is not set for the tests");
   return secret;
 }
 
+/** Clerk's webhook envelope (the delivery body). */
 export type ClerkEventEnvelope = {
   type: string;
   object: "event";
@@ -23,6 +27,7 @@ export type ClerkEventEnvelope = {
   instance_id?: string;
 };
 
+/** The Clerk instance id events carry by default (the one `createClerkBackend()` is). */
 export const testInstanceId = "ins_test";
 
 /** `user.created` / `user.updated` with Clerk's `UserJSON` data; event time = `updated_at`. */
@@ -35,6 +40,7 @@ export function deletedEvent(userId: string, timestampMs: number, instanceId = t
   return { type: "user.deleted", object: "event", data: { id: userId, deleted: true, object: "user" }, timestamp: timestampMs, instance_id: instanceId };
 }
 
+/** How a delivery is signed: its Svix message id, the secret, the attempt time. */
 export type SignOptions = {
   svixId: string;
   secret?: string;

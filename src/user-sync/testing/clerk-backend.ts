@@ -3,17 +3,14 @@ import { createPublicKey } from "node:crypto";
 import type { UserJSON } from "@clerk/backend";
 import { delay, http, HttpResponse } from "msw";
 
-/**
- * An msw stand-in for Clerk's Backend API, with a user store and a call log. Responses have
- * Clerk's exact shapes (snake_case, ms timestamps, `application/json`), so the real
- * `@clerk/backend` client parses them as it parses Clerk's.
- */
+/** The Backend API's base URL the doubles answer on: `CLERK_API_URL` (throws when it is not set). */
 export const clerkApiUrl = () => {
   const url = process.env.CLERK_API_URL;
   if (!url) throw new Error("CLERK_API_URL is not set for the tests");
   return url;
 };
 
+/** A Clerk user as a test states it (camelCase, times in ms); `clerkUserJson` turns it into Clerk's JSON. */
 export type ClerkUserInput = {
   id: string;
   email?: string | null;
@@ -31,6 +28,7 @@ export type ClerkUserInput = {
   publicMetadata?: Record<string, unknown>;
 };
 
+/** Clerk's `UserJSON` for `input`, as the Backend API and webhooks send it (the primary email last). */
 export function clerkUserJson(input: ClerkUserInput): UserJSON {
   const primaryId = input.email ? `idn_primary_${input.id}` : null;
   const emails = [
@@ -79,6 +77,7 @@ export function clerkUserJson(input: ClerkUserInput): UserJSON {
   } as unknown as UserJSON;
 }
 
+/** A fault `createClerkBackend()` answers with instead of the user (or the JWKS). */
 export type BackendFault =
   /** Clerk's JSON error; `message` stands in for Clerk echoing input back (e.g. an email). */
   | { kind: "status"; status: number; retryAfterSeconds?: number; message?: string }
@@ -90,7 +89,7 @@ export type BackendFault =
   /** A 404 with no body at all. */
   | { kind: "bare-404" };
 
-/** The key id of the session tokens the tests mint (src/test/clerk-session.ts). */
+/** The key id of the session tokens `mintSessionToken` signs (this instance's JWKS serve it). */
 export const testSessionKeyId = "ins_test";
 
 /** The run's session-signing public key as the Backend API's `GET /v1/jwks` serves it. */
@@ -112,6 +111,12 @@ const clerkError = (status: number, code: string, message: string, headers: Reco
  */
 export type BackendInstance = "this" | "other";
 
+/**
+ * An msw stand-in for Clerk's Backend API (`GET /v1/jwks`, `GET /v1/users/:id`), with a user
+ * store, a call log and injectable faults. Responses have Clerk's exact shapes (snake_case, ms
+ * timestamps, `application/json`), so the real `@clerk/backend` client parses them as it parses
+ * Clerk's. Register `handlers` with msw's `setupServer`; call `reset()` between tests.
+ */
 export function createClerkBackend() {
   const users = new Map<string, ClerkUserInput>();
   const calls: { method: string; path: string; authorization: string | null }[] = [];
@@ -233,3 +238,6 @@ export function createClerkBackend() {
     },
   };
 }
+
+/** The stand-in `createClerkBackend()` returns. */
+export type ClerkBackend = ReturnType<typeof createClerkBackend>;

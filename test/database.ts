@@ -2,16 +2,15 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { inject } from "vitest";
 
-import * as schema from "~/server/db/schema";
-
 import { withDatabase } from "./global-setup";
 
 /**
  * A database of its own for one test file, cloned from the migrated template: files run in
- * parallel workers and never see each other's rows. Call in `beforeAll`; `truncate()` in
- * `beforeEach`; `close()` in `afterAll`.
+ * parallel workers and never see each other's rows. `schema` types `db` (the host passes its
+ * schema module, the plugin the kit's `testSchema`); the tables are the template's either way.
+ * Call in `beforeAll`; `truncate()` in `beforeEach`; `close()` in `afterAll`.
  */
-export async function createTestDatabase(label: string) {
+export async function createTestDatabase<TSchema extends Record<string, unknown>>(label: string, schema: TSchema) {
   const adminUrl = inject("adminDatabaseUrl");
   const name = `user_sync_test_${label.replace(/\W/g, "_")}_${process.pid}`.toLowerCase().slice(0, 63);
   const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
@@ -45,13 +44,5 @@ export async function createTestDatabase(label: string) {
   };
 }
 
-export type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
-
-/**
- * Points the app's own database module (`~/server/db`) at a test database. Call before the
- * first import of app modules in a file.
- */
-export function useDatabaseForApp(url: string) {
-  process.env.DATABASE_URL = url;
-  (globalThis as { userSyncDb?: unknown }).userSyncDb = undefined;
-}
+/** A test database whose `db` is typed with `TSchema` (any schema when not given). */
+export type TestDatabase<TSchema extends Record<string, unknown> = Record<string, unknown>> = Awaited<ReturnType<typeof createTestDatabase<TSchema>>>;

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 /**
  * What `next/headers` returns inside a test request. Next's server sets this per request;
- * here src/test/next-app.ts runs each request inside `requestScope.run(...)`.
+ * here src/test/next-app.ts (the host's) runs each request inside `requestScope.run(...)`.
  */
 export const requestScope = new AsyncLocalStorage<Headers>();
 

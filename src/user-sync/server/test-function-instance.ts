@@ -1,5 +1,5 @@
 /**
- * A serverless function instance, run as a child process by src/user-sync/server/serverless.test.ts:
+ * A serverless function instance, run as a child process by serverless.test.ts:
  * the plugin's real service and webhook handler on postgres.js, behind a small HTTP server that
  * behaves like a serverless platform (Vercel, Cloudflare): each invocation may register work with
  * `waitUntil`, and once its response is sent and that work has settled, the instance is frozen.
@@ -10,7 +10,7 @@
  * FUNCTION_SCHEDULER: "waitUntil" passes `schedule: (task) => waitUntil(task())` to
  * createUserSync, "none" gives no scheduler.
  *
- * node --conditions=react-server --import tsx src/test/function-instance.ts
+ * node --conditions=react-server --import tsx src/user-sync/server/test-function-instance.ts
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import http from "node:http";
@@ -19,8 +19,9 @@ import type { AddressInfo } from "node:net";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 
-import * as schema from "~/server/db/schema";
 import { createUserSync } from "clerk-user-sync/server";
+
+import { testSchema as schema } from "../testing";
 
 const invocation = new AsyncLocalStorage<Promise<unknown>[]>();
 
