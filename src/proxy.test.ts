@@ -70,6 +70,7 @@ describe("clerkMiddleware with APP_URL (authorizedParties)", () => {
       const token = mintSessionToken({ userId: ada.id, authorizedParty: origin });
       const request = new NextRequest("http://localhost:3000/api/trpc/user.sync", { method: "POST", headers: { authorization: `Bearer ${token}` } });
       const response = await runProxy(request);
+      if (!response) throw new Error("clerkMiddleware answered nothing");
       expect(response.headers.get("x-middleware-request-x-clerk-auth-status"), origin).toBe(status);
       expect(response.headers.get("x-middleware-override-headers")?.split(","), origin).not.toContain("x-clerk-request-data");
       expect(response.headers.get("x-middleware-request-x-clerk-request-data"), origin).toBeNull();
