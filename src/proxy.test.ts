@@ -4,12 +4,12 @@
  * Through the tRPC route, the real Clerk Backend API client against msw and real PostgreSQL.
  */
 import { setupServer } from "msw/node";
-import type { NextRequest } from "next/server";
+import { NextRequest } from "next/server";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { createClerkBackend, mintSessionToken } from "clerk-user-sync/testing";
 import { createTestDatabase, useDatabaseForApp, type TestDatabase } from "~/test/app-database";
-import { trpcMutation } from "~/test/next-app";
+import { runProxy, trpcMutation } from "~/test/next-app";
 import { countingStream, trpcUpload } from "~/test/upload-request";
 
 const clerk = createClerkBackend();
@@ -62,6 +62,19 @@ describe("clerkMiddleware with APP_URL (authorizedParties)", () => {
     }
     expect(clerk.getUserCalls()).toBeGreaterThanOrEqual(1);
     expect(await testDb.client`select id from users`).toEqual([{ id: ada.id }]);
+  });
+
+  it("forwards the verified session to the route without the encrypted options header (the keys come from the environment)", async () => {
+    for (const [origin, status] of [["https://app.example.test", "signed-in"], ["https://evil.example.test", "signed-out"]] as const) {
+      const token = mintSessionToken({ userId: ada.id, authorizedParty: origin });
+      const request = new NextRequest("http://localhost:3000/api/trpc/user.sync", { method: "POST", headers: { authorization: `Bearer ${token}` } });
+      const response = await runProxy(request);
+      if (!response) throw new Error("clerkMiddleware answered nothing");
+      expect(response.headers.get("x-middleware-request-x-clerk-auth-status"), origin).toBe(status);
+      expect(response.headers.get("x-middleware-override-headers")?.split(","), origin).not.toContain("x-clerk-request-data");
+      expect(response.headers.get("x-middleware-request-x-clerk-request-data"), origin).toBeNull();
+    }
+    expect(clerk.calls).toEqual([]);
   });
 
   it("the avatar upload, outside the matcher, checks the token's origin the same way: another origin is 401 before any byte is read", async () => {

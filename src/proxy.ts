@@ -1,15 +1,34 @@
-import { clerkMiddleware } from "@clerk/nextjs/server";
+import { clerkMiddleware, type ClerkMiddlewareOptions } from "@clerk/nextjs/server";
 
 import { env } from "~/env";
 
+/**
+ * clerkMiddleware forwards the options it was given to the route in a request header, AES-encrypted
+ * in JavaScript (crypto-es), which `auth()` then decrypts twice: a cost on every request, and ours
+ * are needed only here, to verify. Its handler runs after the verification and before that header
+ * is made, so it clears this request's options: with nothing to forward, no header is made; routes
+ * read the keys from the environment as before (the options held no key of their own).
+ */
+const verificationOptions = new WeakMap<Request, ClerkMiddlewareOptions>();
+
 // Verifies the session on every request it matches and makes `auth()` available. It protects
 // nothing by path: each page and procedure checks auth itself (Clerk's resource-based guidance).
-export default clerkMiddleware({
-  // Clerk's SDK does not read CLERK_JWT_KEY itself; with it, session tokens verify with no network.
-  jwtKey: process.env.CLERK_JWT_KEY,
-  // Clerk's production guidance: a session token minted for another origin (its `azp`) is refused.
-  authorizedParties: env.APP_URL,
-});
+export default clerkMiddleware(
+  (_auth, request) => {
+    const options = verificationOptions.get(request);
+    if (options) for (const key of Object.keys(options) as (keyof ClerkMiddlewareOptions)[]) options[key] = undefined;
+  },
+  (request) => {
+    const options: ClerkMiddlewareOptions = {
+      // Clerk's SDK does not read CLERK_JWT_KEY itself; with it, session tokens verify with no network.
+      jwtKey: process.env.CLERK_JWT_KEY,
+      // Clerk's production guidance: a session token minted for another origin (its `azp`) is refused.
+      authorizedParties: env.APP_URL,
+    };
+    verificationOptions.set(request, options);
+    return options;
+  },
+);
 
 export const config = {
   // Left out: /api/webhooks/clerk and /api/trpc/user.updateAvatar. For any request the proxy

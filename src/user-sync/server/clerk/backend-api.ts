@@ -79,93 +79,100 @@ const jwksBody = z.object({ keys: z.array(z.object({ kid: z.string().optional() 
 
 type JsonAnswer = { status: number; json: unknown; retryAfterSeconds: number | null };
 
+/** One Backend API request within `timeoutMs`: its status, JSON body (undefined when not JSON) and `Retry-After`. */
+async function request(
+  clerk: ClerkBackendApiOptions,
+  timeoutMs: number,
+  method: string,
+  path: string,
+  body?: { json: unknown } | { form: FormData },
+): Promise<JsonAnswer> {
+  const secretKey = clerk.secretKey;
+  if (!secretKey) throw new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)");
+  const baseUrl = (clerk.apiUrl ?? defaultApiUrl).replace(/\/+$/, "");
+  const signal = AbortSignal.timeout(timeoutMs);
+  let response: Response;
+  try {
+    response = await fetch(`${baseUrl}/v1${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${secretKey}`,
+        "Clerk-API-Version": clerkApiVersion,
+        Accept: "application/json",
+        // A FormData body sets its own multipart content type (with the boundary).
+        ...(body && "json" in body ? { "Content-Type": "application/json" } : {}),
+      },
+      body: body === undefined ? undefined : "json" in body ? JSON.stringify(body.json) : body.form,
+      signal,
+      cache: "no-store",
+    });
+  } catch (error) {
+    throw requestFailure(error, signal, timeoutMs);
+  }
+  const isJson = (response.headers.get("content-type") ?? "").toLowerCase().startsWith("application/json");
+  let json: unknown = undefined;
+  try {
+    if (isJson) {
+      json = JSON.parse(await response.text());
+    } else {
+      // Not read: releases the connection. Not awaited: a cancelled stream need not settle.
+      response.body?.cancel().catch(() => undefined);
+    }
+  } catch (error) {
+    if (signal.aborted) throw requestFailure(error, signal, timeoutMs);
+    if (response.ok) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a body that is not JSON");
+  }
+  const retryAfter = Number.parseInt(response.headers.get("retry-after") ?? "", 10);
+  return { status: response.status, json, retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null };
+}
+
+/** A failed answer as the error callers get. */
+function failure(answer: JsonAnswer): UserSyncError {
+  const codes = clerkErrorCodes(answer.json);
+  if (answer.status === 429) {
+    return new UserSyncError("CLERK_RATE_LIMITED", "Clerk's Backend API is rate limiting this instance", {
+      retryAfterSeconds: answer.retryAfterSeconds,
+    });
+  }
+  if (answer.status === 401 || answer.status === 403) {
+    return new UserSyncError("CLERK_KEY_REJECTED", `Clerk's Backend API rejected CLERK_SECRET_KEY (${answer.status})`);
+  }
+  if (answer.status === 404) {
+    return new UserSyncError(
+      "CLERK_UNAVAILABLE",
+      codes.length > 0
+        ? `Clerk's Backend API answered 404 (${codes.join(", ")})`
+        : "The Backend API URL answered 404 without a Clerk error (is CLERK_API_URL Clerk's Backend API?)",
+    );
+  }
+  return new UserSyncError("CLERK_UNAVAILABLE", `Clerk's Backend API failed (${answer.status})`);
+}
+
+/** A write's answer: the user's JSON, or why not. */
+function writtenUser(answer: JsonAnswer): unknown {
+  if (answer.status === 200) {
+    if (answer.json === undefined) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a user that is not JSON");
+    return answer.json;
+  }
+  if (answer.status === 400 || answer.status === 404 || answer.status === 422) {
+    const refusal = clerkRefusalBody.safeParse(answer.json);
+    if (refusal.success) {
+      throw new ClerkRefusedError(
+        answer.status,
+        refusal.data.errors.map((e) => ({ code: e.code, message: e.long_message ?? e.message ?? e.code, paramName: e.meta?.param_name ?? null })),
+      );
+    }
+  }
+  throw failure(answer);
+}
+
 /**
  * `clerk` is read at each call (its fields may be getters over the environment), so a module
  * that creates the client loads, and a build succeeds, without Clerk's settings.
  */
 export function createClerkBackendApi(clerk: ClerkBackendApiOptions, options: { timeoutMs: number }) {
-  async function get(path: string): Promise<JsonAnswer> {
-    return request("GET", path);
-  }
-
-  async function request(method: string, path: string, body?: { json: unknown } | { form: FormData }): Promise<JsonAnswer> {
-    const secretKey = clerk.secretKey;
-    if (!secretKey) throw new UserSyncError("CLERK_NOT_CONFIGURED", "CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)");
-    const baseUrl = (clerk.apiUrl ?? defaultApiUrl).replace(/\/+$/, "");
-    const signal = AbortSignal.timeout(options.timeoutMs);
-    let response: Response;
-    try {
-      response = await fetch(`${baseUrl}/v1${path}`, {
-        method,
-        headers: {
-          Authorization: `Bearer ${secretKey}`,
-          "Clerk-API-Version": clerkApiVersion,
-          Accept: "application/json",
-          // A FormData body sets its own multipart content type (with the boundary).
-          ...(body && "json" in body ? { "Content-Type": "application/json" } : {}),
-        },
-        body: body === undefined ? undefined : "json" in body ? JSON.stringify(body.json) : body.form,
-        signal,
-        cache: "no-store",
-      });
-    } catch (error) {
-      throw requestFailure(error, signal, options.timeoutMs);
-    }
-    const isJson = (response.headers.get("content-type") ?? "").toLowerCase().startsWith("application/json");
-    let json: unknown = undefined;
-    try {
-      if (isJson) {
-        json = JSON.parse(await response.text());
-      } else {
-        // Not read: releases the connection. Not awaited: a cancelled stream need not settle.
-        response.body?.cancel().catch(() => undefined);
-      }
-    } catch (error) {
-      if (signal.aborted) throw requestFailure(error, signal, options.timeoutMs);
-      if (response.ok) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a body that is not JSON");
-    }
-    const retryAfter = Number.parseInt(response.headers.get("retry-after") ?? "", 10);
-    return { status: response.status, json, retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null };
-  }
-
-  function failure(answer: JsonAnswer): UserSyncError {
-    const codes = clerkErrorCodes(answer.json);
-    if (answer.status === 429) {
-      return new UserSyncError("CLERK_RATE_LIMITED", "Clerk's Backend API is rate limiting this instance", {
-        retryAfterSeconds: answer.retryAfterSeconds,
-      });
-    }
-    if (answer.status === 401 || answer.status === 403) {
-      return new UserSyncError("CLERK_KEY_REJECTED", `Clerk's Backend API rejected CLERK_SECRET_KEY (${answer.status})`);
-    }
-    if (answer.status === 404) {
-      return new UserSyncError(
-        "CLERK_UNAVAILABLE",
-        codes.length > 0
-          ? `Clerk's Backend API answered 404 (${codes.join(", ")})`
-          : "The Backend API URL answered 404 without a Clerk error (is CLERK_API_URL Clerk's Backend API?)",
-      );
-    }
-    return new UserSyncError("CLERK_UNAVAILABLE", `Clerk's Backend API failed (${answer.status})`);
-  }
-
-  /** A write's answer: the user's JSON, or why not. */
-  function writtenUser(answer: JsonAnswer): unknown {
-    if (answer.status === 200) {
-      if (answer.json === undefined) throw new UserSyncError("CLERK_MALFORMED", "Clerk's Backend API sent a user that is not JSON");
-      return answer.json;
-    }
-    if (answer.status === 400 || answer.status === 404 || answer.status === 422) {
-      const refusal = clerkRefusalBody.safeParse(answer.json);
-      if (refusal.success) {
-        throw new ClerkRefusedError(
-          answer.status,
-          refusal.data.errors.map((e) => ({ code: e.code, message: e.long_message ?? e.message ?? e.code, paramName: e.meta?.param_name ?? null })),
-        );
-      }
-    }
-    throw failure(answer);
-  }
+  const send = (method: string, path: string, body?: { json: unknown } | { form: FormData }) => request(clerk, options.timeoutMs, method, path, body);
+  const get = (path: string) => send("GET", path);
 
   return {
     /**
@@ -179,13 +186,13 @@ export function createClerkBackendApi(clerk: ClerkBackendApiOptions, options: { 
       if (update.firstName !== undefined) json.first_name = update.firstName ?? "";
       if (update.lastName !== undefined) json.last_name = update.lastName ?? "";
       if (update.username !== undefined) json.username = update.username ?? "";
-      return writtenUser(await request("PATCH", `/users/${encodeURIComponent(userId)}`, { json }));
+      return writtenUser(await send("PATCH", `/users/${encodeURIComponent(userId)}`, { json }));
     },
     /** `POST /v1/users/{id}/profile_image` with the image as the multipart `file`: the updated user's JSON. */
     async updateUserProfileImage(userId: string, file: File): Promise<unknown> {
       const form = new FormData();
       form.append("file", file);
-      return writtenUser(await request("POST", `/users/${encodeURIComponent(userId)}/profile_image`, { form }));
+      return writtenUser(await send("POST", `/users/${encodeURIComponent(userId)}/profile_image`, { form }));
     },
     /** The user's JSON as Clerk serves it, or `userNotFound` when Clerk says `resource_not_found`. */
     async getUser(userId: string): Promise<unknown> {

@@ -31,14 +31,14 @@ const grace = { id: "user_grace", email: "grace@example.com", firstName: "Grace"
 const callerOf = (userId: string) => ({ sessionToken: mintSessionToken({ userId }) });
 
 /** One app instance: its own pool, its own budget object on the shared row, its own service. */
-function instance(budgetSettings: Omit<PostgresClerkBudgetOptions, "db">, which: "a" | "b", events: UserSyncEvent[] = []) {
+function instance(budgetSettings: Omit<PostgresClerkBudgetOptions, "db">, which: "a" | "b", events: UserSyncEvent[] = [], cooldownSeconds = 0) {
   const db = which === "a" ? testDb.db : drizzle({ client: otherInstance, schema });
   const budget = createPostgresClerkBudget({ ...budgetSettings, db: () => Promise.resolve(db) });
   const service = createUserSyncService({
     db: () => Promise.resolve(db),
     users,
     clerk: { secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl() },
-    cooldownSeconds: 0,
+    cooldownSeconds,
     budget,
     clerkBudgetWaitMs: 0,
     onEvent: (event) => events.push(event),
@@ -123,5 +123,62 @@ describe("user.sync on the shared Clerk budget", () => {
     expect((await service.syncUser(ada.id, callerOf(ada.id))).outcome).toBe("unchanged");
     expect((await service.syncUser(ada.id, callerOf(ada.id))).outcome).toBe("unchanged");
     expect(clerk.getUserCalls()).toBe(3);
+  });
+
+  describe("with the cooldown: the claim's statement also decides the call", () => {
+    const lin = { id: "user_lin", email: "lin@example.com", firstName: "Lin", updatedAtMs: 1_000 };
+    const budgetClock = async () => (await testDb.client<{ tat_ms: number }[]>`select tat_ms from user_sync_clerk_budget`)[0]?.tat_ms;
+
+    it("takes no permission for a sync the cooldown answers; a refused one calls no Clerk, stores nothing and releases its claim", async () => {
+      for (const user of [ada, grace, lin]) clerk.setUser(user);
+      const settings = { requestsPerWindow: 4, windowMs: 60_000, burst: 2 };
+      const eventsB: UserSyncEvent[] = [];
+      const a = instance(settings, "a", [], 10);
+      const b = instance(settings, "b", eventsB, 10);
+      // The budget's row does not exist yet: the first decision creates it.
+      expect((await a.service.syncUser(ada.id, callerOf(ada.id))).outcome).toBe("created");
+      const clockAfterFirst = await budgetClock();
+      expect((await b.service.syncUser(ada.id, callerOf(ada.id))).outcome).toBe("unchanged");
+      expect(await budgetClock()).toBe(clockAfterFirst);
+      expect(clerk.getUserCalls()).toBe(1);
+
+      expect((await b.service.syncUser(grace.id, callerOf(grace.id))).outcome).toBe("created");
+      expect(await budgetClock()).toBeGreaterThan(clockAfterFirst!);
+      const refused = await failureOf(b.service.syncUser(lin.id, callerOf(lin.id)));
+      expect(refused.code).toBe("CLERK_RATE_LIMITED");
+      expect(refused.retryAfterSeconds).toBeGreaterThan(50);
+      expect(refused.retryAfterSeconds).toBeLessThanOrEqual(60);
+      expect(clerk.getUserCalls()).toBe(2);
+      expect(eventsB.at(-1)).toEqual(expect.objectContaining({ outcome: "error", clerkFetched: false, errorCode: "CLERK_RATE_LIMITED" }));
+      expect(await testDb.client`select id from users where id = ${lin.id}`).toHaveLength(0);
+      expect(await testDb.client`select user_id from user_sync_clerk_fetches where user_id = ${lin.id}`).toHaveLength(0);
+    });
+
+    it("waits for a reserved slot, and a 429 pauses the other instance", async () => {
+      for (const user of [ada, grace, lin]) clerk.setUser(user);
+      // Burst 1, then one request per 200 ms.
+      const a = instance({ requestsPerWindow: 7, windowMs: 1_000, burst: 1 }, "a", [], 10);
+      const waiting = instance({ requestsPerWindow: 7, windowMs: 1_000, burst: 1 }, "b", [], 10);
+      const waitingService = createUserSyncService({
+        db: () => Promise.resolve(testDb.db),
+        users,
+        clerk: { secretKey: process.env.CLERK_SECRET_KEY!, apiUrl: clerkApiUrl() },
+        cooldownSeconds: 10,
+        budget: waiting.budget,
+        clerkBudgetWaitMs: 1_000,
+      });
+      const results = await Promise.all([ada, grace, lin].map((user) => waitingService.syncUser(user.id, callerOf(user.id))));
+      expect(results.map((r) => r.outcome)).toEqual(["created", "created", "created"]);
+      expect(clerk.getUserCalls()).toBe(3);
+
+      await testDb.client`update user_sync_clerk_fetches set fetched_at = now() - interval '1 minute'`;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      clerk.setFault({ kind: "status", status: 429, retryAfterSeconds: 2 });
+      expect(await failureOf(a.service.syncUser(ada.id, callerOf(ada.id)))).toMatchObject({ code: "CLERK_RATE_LIMITED", retryAfterSeconds: 2 });
+      clerk.setFault(null);
+      const paused = await failureOf(waiting.service.syncUser(grace.id, callerOf(grace.id)));
+      expect(paused.code).toBe("CLERK_RATE_LIMITED");
+      expect(clerk.getUserCalls()).toBe(4);
+    });
   });
 });

@@ -3,11 +3,18 @@
  * (1000 requests / 10 s in production, 100 in development), so live `user.sync` calls and
  * reconciliation draw from one budget held in PostgreSQL; a 429 pauses all of them.
  */
-import { sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 
 import { UserSyncError } from "../errors";
-import { asynchronousCommit, fromDatabaseFailure, rowsOf, type UserSyncDatabase } from "../database";
-import { defaultUserSyncTables, type UserSyncTables } from "../schema";
+import { fromDatabaseFailure, rowsOf } from "../database";
+import {
+  budgetShape,
+  createRowStatement,
+  liveDecisionStatement,
+  pauseStatement,
+  reconcileDecisionStatement,
+  type PostgresClerkBudgetOptions,
+} from "./budget-statements";
 
 export type ClerkCallKind = "live" | "reconcile";
 
@@ -42,6 +49,31 @@ export function isClerkBudgetRefusal(error: unknown): boolean {
   return error instanceof UserSyncError && refusals.has(error);
 }
 
+/** The refusal `withClerkBudget` throws when the budget gave no slot: `CLERK_RATE_LIMITED` with the budget's `Retry-After`. */
+export function clerkBudgetRefusal(retryAfterMs: number): UserSyncError {
+  const refusal = new UserSyncError("CLERK_RATE_LIMITED", "The Clerk Backend API budget shared by this app's instances is spent for now", {
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+  });
+  refusals.add(refusal);
+  return refusal;
+}
+
+/**
+ * Makes a Backend API call the budget granted: when Clerk answers 429, the budget is paused for
+ * every instance (Clerk's `Retry-After`, else 1 s) and the error goes on, unless
+ * `pauseOnRateLimit` is false.
+ */
+export async function callWithinGrant<T>(budget: ClerkBudget, call: () => Promise<T>, pauseOnRateLimit = true): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (pauseOnRateLimit && error instanceof UserSyncError && error.code === "CLERK_RATE_LIMITED") {
+      await budget.pause(error.retryAfterSeconds ?? 1).catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
 /**
  * The same Backend API client, with every call drawing from `budget` first: refused (no slot
  * within `maxWaitMs`) → `CLERK_RATE_LIMITED` with the budget's `Retry-After` and no request;
@@ -72,21 +104,8 @@ export function withClerkBudget<TApi extends object>(
       } catch (error) {
         throw fromDatabaseFailure(error);
       }
-      if (!decision.granted) {
-        const refusal = new UserSyncError("CLERK_RATE_LIMITED", "The Clerk Backend API budget shared by this app's instances is spent for now", {
-          retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
-        });
-        refusals.add(refusal);
-        throw refusal;
-      }
-      try {
-        return await method.apply(api, args);
-      } catch (error) {
-        if (error instanceof UserSyncError && error.code === "CLERK_RATE_LIMITED" && options.pauseOnRateLimit !== false) {
-          await budget.pause(error.retryAfterSeconds ?? 1).catch(() => undefined);
-        }
-        throw error;
-      }
+      if (!decision.granted) throw clerkBudgetRefusal(decision.retryAfterMs);
+      return callWithinGrant(budget, () => method.apply(api, args), options.pauseOnRateLimit !== false);
     };
   }
   return wrapped as TApi;
@@ -97,24 +116,24 @@ export function defaultClerkRequestsPer10s(secretKey: string | undefined): numbe
   return secretKey?.startsWith("sk_live_") ? 1000 : 100;
 }
 
-export type PostgresClerkBudgetOptions = {
-  /** The host's database (postgres.js or PGlite drizzle instance). */
-  db: () => Promise<UserSyncDatabase>;
-  /** Requests Clerk allows per window; every instance must be given the same value. */
-  requestsPerWindow: number;
-  /** Clerk's window (10 s). */
-  windowMs?: number;
-  /** The most of the budget reconciliation may take, 0 < share ≤ 1 (default 0.5). */
-  reconcileShare?: number;
-  /** Requests that may go out at once after a quiet spell (default a tenth of the limit). */
-  burst?: number;
-  /** One budget per Clerk instance: the row's name (default "clerk"). */
-  name?: string;
-  /** Upper bound on one pause, whatever `Retry-After` says (default 600 s). */
-  maxPauseSeconds?: number;
-  /** The budget table (the host's `userSyncTables()`); default the plugin's own name. */
-  table?: UserSyncTables["userSyncClerkBudget"];
-};
+export type { PostgresClerkBudgetOptions };
+
+
+/** The Postgres budget, which can also decide a live call inside another statement (`liveDecision`). */
+export type PostgresClerkBudget = ClerkBudget &
+  Required<Pick<ClerkBudget, "tryAcquire">> & {
+    /**
+     * The statement deciding one live call within `maxWaitMs`, for a CTE of a caller's own
+     * statement: it returns `granted` and `wait_ms` (a slot reserved ahead, to wait for before
+     * calling), or no row when `onlyIf` is false or the row does not exist yet (then ask `tryAcquire`).
+     */
+    liveDecision(maxWaitMs: number, onlyIf: SQL): SQL;
+  };
+
+/** True for a budget made by `createPostgresClerkBudget`. */
+export function isPostgresClerkBudget(budget: ClerkBudget | undefined): budget is PostgresClerkBudget {
+  return typeof (budget as Partial<PostgresClerkBudget> | undefined)?.liveDecision === "function";
+}
 
 /**
  * The budget in one PostgreSQL row, shared by every app instance: a GCRA (a token bucket kept
@@ -130,81 +149,15 @@ export type PostgresClerkBudgetOptions = {
  * within its own bucket of `reconcileShare` × the limit, so it only uses what live traffic left.
  * A pause (`Retry-After`) stops every kind until it has passed.
  */
-export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): ClerkBudget & Required<Pick<ClerkBudget, "tryAcquire">> {
-  const limit = Math.floor(options.requestsPerWindow);
-  if (!Number.isFinite(limit) || limit < 1) throw new RangeError("requestsPerWindow must be at least 1");
-  const windowMs = options.windowMs ?? 10_000;
-  if (!(windowMs > 0)) throw new RangeError("windowMs must be positive");
-  const share = options.reconcileShare ?? 0.5;
-  if (!(share > 0 && share <= 1)) throw new RangeError("reconcileShare must be in (0, 1]");
-  const burst = Math.max(1, Math.min(limit - 2, Math.floor(options.burst ?? limit / 10)));
-  const sustained = Math.max(1, limit - burst - 1);
-  const intervalMs = windowMs / sustained;
-  const reconcileSustained = Math.max(1, Math.floor(share * sustained));
-  const reconcileBurst = Math.max(1, Math.floor(share * burst));
-  const reconcileIntervalMs = windowMs / reconcileSustained;
-  const name = options.name ?? "clerk";
-  const maxPauseMs = (options.maxPauseSeconds ?? 600) * 1000;
-  const table = options.table ?? defaultUserSyncTables.userSyncClerkBudget;
-
-  // The database's clock, read after the row lock is held (a value computed before a lock wait would be stale).
-  const clockMs = sql`(extract(epoch from clock_timestamp()) * 1000)::float8`;
-
-  // Every decision updates the one row, so each waits for the previous one's commit: with a
-  // durable commit that is a WAL flush per Clerk call, in series across all instances. The
-  // budget's state is worth less than that: a database crash may forget the last few hundred ms
-  // of grants (wal_writer_delay), letting at most that many extra calls through once.
-
-  function decisionStatement(kind: ClerkCallKind, requests: number, maxWaitMs: number) {
-    const n = sql`${requests}::float8`;
-    const interval = sql`${intervalMs}::float8`;
-    if (kind === "live") {
-      // Earliest start g: after any pause, and when the backlog after this take fits the burst.
-      return sql`
-        update ${table} as b
-        set (tat_ms, last_granted, last_wait_ms) = (
-          select case when d.g - d.t <= ${maxWaitMs}::float8 then greatest(b.tat_ms, d.g) + ${n} * ${interval} else b.tat_ms end,
-                 d.g - d.t <= ${maxWaitMs}::float8,
-                 greatest(d.g - d.t, 0)
-          from (
-            select c.t, greatest(c.t, b.paused_until_ms, b.tat_ms + (${n} - ${burst}::float8) * ${interval}) as g
-            from (select ${clockMs} as t) as c
-          ) as d
-        )
-        from ${asynchronousCommit}
-        where b.name = ${name}
-        returning last_granted as granted, last_wait_ms as wait_ms`;
-    }
-    const reconcileInterval = sql`${reconcileIntervalMs}::float8`;
-    // Reconciliation: only when the shared bucket has no backlog (live traffic first), and
-    // within its own, smaller bucket. Granted now or not at all: it never reserves ahead.
-    return sql`
-      update ${table} as b
-      set (tat_ms, reconcile_tat_ms, last_granted, last_wait_ms) = (
-        select case when d.g <= d.t then greatest(b.tat_ms, d.t) + ${n} * ${interval} else b.tat_ms end,
-               case when d.g <= d.t then greatest(b.reconcile_tat_ms, d.t) + ${n} * ${reconcileInterval} else b.reconcile_tat_ms end,
-               d.g <= d.t,
-               greatest(d.g - d.t, 0)
-        from (
-          select c.t, greatest(c.t, b.paused_until_ms, b.tat_ms,
-                               b.reconcile_tat_ms + (${n} - ${reconcileBurst}::float8) * ${reconcileInterval}) as g
-          from (select ${clockMs} as t) as c
-        ) as d
-      )
-      from ${asynchronousCommit}
-      where b.name = ${name}
-      returning last_granted as granted, last_wait_ms as wait_ms`;
-  }
+export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): PostgresClerkBudget {
+  const shape = budgetShape(options);
 
   async function decide(kind: ClerkCallKind, requests: number, maxWaitMs: number) {
     const db = await options.db();
-    const statement = decisionStatement(kind, requests, maxWaitMs);
+    const statement = kind === "live" ? liveDecisionStatement(shape, requests, maxWaitMs) : reconcileDecisionStatement(shape, requests);
     let [row] = rowsOf<{ granted: boolean; wait_ms: number }>(await db.execute(statement));
     if (!row) {
-      // First use (or the row was removed): a bucket with its full burst available.
-      await db.execute(sql`
-        insert into ${table} (name, tat_ms, reconcile_tat_ms, paused_until_ms)
-        values (${name}, 0, 0, 0) on conflict (name) do nothing`);
+      await db.execute(createRowStatement(shape));
       [row] = rowsOf<{ granted: boolean; wait_ms: number }>(await db.execute(statement));
     }
     if (!row) throw new Error("The Clerk budget row could not be created");
@@ -213,7 +166,7 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
 
   async function tryAcquire(kind: ClerkCallKind, request: ClerkBudgetRequest = {}): Promise<ClerkBudgetDecision> {
     const requests = request.requests ?? 1;
-    const maxBurst = kind === "live" ? burst : reconcileBurst;
+    const maxBurst = kind === "live" ? shape.burst : shape.reconcileBurst;
     if (!Number.isInteger(requests) || requests < 1 || requests > maxBurst) {
       throw new RangeError(`requests must be an integer from 1 to ${maxBurst} for ${kind} calls`);
     }
@@ -237,24 +190,20 @@ export function createPostgresClerkBudget(options: PostgresClerkBudgetOptions): 
 
   return {
     tryAcquire,
+    liveDecision: (maxWaitMs, onlyIf) => liveDecisionStatement(shape, 1, Math.max(0, maxWaitMs), onlyIf),
     async acquire(kind, request) {
       return (await tryAcquire(kind, request)).granted;
     },
     async pause(retryAfterSeconds) {
       const seconds = Number.isFinite(retryAfterSeconds) && retryAfterSeconds > 0 ? retryAfterSeconds : 1;
-      const pauseMs = Math.min(seconds * 1000, maxPauseMs);
       const db = await options.db();
-      await db.execute(sql`
-        insert into ${table} as b (name, tat_ms, reconcile_tat_ms, paused_until_ms)
-        values (${name}, 0, 0, ${clockMs} + ${pauseMs}::float8)
-        on conflict (name) do update
-        set paused_until_ms = greatest(b.paused_until_ms, ${clockMs} + ${pauseMs}::float8)`);
+      await db.execute(pauseStatement(shape, Math.min(seconds * 1000, shape.maxPauseMs)));
     },
   };
 }
 
 /** Resolves true after `ms`, false at once when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
