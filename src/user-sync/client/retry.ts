@@ -7,31 +7,23 @@ export type RetryOptions = {
 
 export const defaultRetryOptions: RetryOptions = { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000 };
 
-type ErrorData = { code?: string; retryAfterSeconds?: number | null };
+/**
+ * tRPC's codes of a failure the same request may not repeat: BAD_REQUEST, FORBIDDEN, NOT_FOUND,
+ * PARSE_ERROR, METHOD_NOT_SUPPORTED, UNPROCESSABLE_CONTENT (network failures, 5xx, 429 may), by
+ * the shortest prefixes that tell them apart from tRPC's other codes (retry.test.ts checks every
+ * code): the browser downloads this list.
+ */
+export const permanentCodes = /^(BAD_R|F|NOT_F|PAR|M|UNP)/;
 
-function errorData(error: unknown): ErrorData | undefined {
-  if (typeof error !== "object" || error === null || !("data" in error)) return undefined;
-  const data: unknown = error.data;
-  return typeof data === "object" && data !== null ? data : undefined;
-}
-
-const permanentCodes = new Set(["BAD_REQUEST", "FORBIDDEN", "NOT_FOUND", "PARSE_ERROR", "METHOD_NOT_SUPPORTED", "UNPROCESSABLE_CONTENT"]);
-
-/** A failure the same request may not repeat: bad input, forbidden. Network failures and 5xx may. */
-export function isRetriable(error: unknown): boolean {
-  const code = errorData(error)?.code;
-  return code === undefined || !permanentCodes.has(code);
-}
-
-export function retryAfterMs(error: unknown): number | null {
-  const seconds = errorData(error)?.retryAfterSeconds;
-  return typeof seconds === "number" && seconds >= 0 ? seconds * 1000 : null;
-}
-
-/** Delay before attempt `attempt + 1` (0-based `attempt` just failed): Retry-After wins, else capped exponential backoff with jitter. */
-export function nextDelayMs(error: unknown, attempt: number, options: RetryOptions, random = Math.random): number {
-  const serverDelayMs = retryAfterMs(error);
-  if (serverDelayMs !== null) return serverDelayMs;
+/**
+ * Delay before attempt `attempt + 1` (0-based `attempt` just failed), or null when there is none:
+ * a permanent failure, or the last attempt. Retry-After wins, else capped exponential backoff with jitter.
+ */
+export function retryDelayMs(error: unknown, attempt: number, options: RetryOptions, random = Math.random): number | null {
+  // tRPC's error `data` (`code`, and `retryAfterSeconds` from the plugin's error formatter), if any.
+  const { code, retryAfterSeconds } = Object((Object(error) as { data?: unknown }).data) as { code?: unknown; retryAfterSeconds?: unknown };
+  if (permanentCodes.test(String(code)) || attempt + 1 >= options.maxAttempts) return null;
+  if (typeof retryAfterSeconds === "number" && retryAfterSeconds >= 0) return retryAfterSeconds * 1000;
   const exponentialMs = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
   return Math.round(exponentialMs / 2 + (random() * exponentialMs) / 2);
 }

@@ -1,42 +1,33 @@
 /**
  * A per-Clerk-session marker in localStorage: "this session has synced". It is shared by
  * every tab of the browser and survives reloads, so each session syncs once. Storage may be
- * unavailable (private modes, quotas): then the in-memory guard alone applies.
+ * unavailable (private modes, quotas): then the in-memory guard alone applies, and a reload
+ * only costs a re-sync.
  */
 const prefix = "clerk-user-sync:v1:";
 const keepMs = 30 * 24 * 60 * 60 * 1000;
 
-export function markerKey(sessionId: string) {
-  return prefix + sessionId;
-}
+export const markerKey = (sessionId: string) => prefix + sessionId;
 
-export function hasSessionMarker(sessionId: string): boolean {
+/** `work(localStorage)`, or undefined when storage is unavailable. */
+function withStorage<T>(work: (storage: Storage) => T): T | undefined {
   try {
-    return window.localStorage.getItem(markerKey(sessionId)) !== null;
+    return work(window.localStorage);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-export function writeSessionMarker(sessionId: string, nowMs = Date.now()) {
-  try {
-    const storage = window.localStorage;
+export const hasSessionMarker = (sessionId: string) => withStorage((storage) => storage.getItem(markerKey(sessionId)) !== null) === true;
+
+export const clearSessionMarker = (sessionId: string) => withStorage((storage) => storage.removeItem(markerKey(sessionId)));
+
+/** Marks the session synced, and drops other sessions' markers older than `keepMs`. */
+export const writeSessionMarker = (sessionId: string, nowMs = Date.now()) =>
+  withStorage((storage) => {
     storage.setItem(markerKey(sessionId), String(nowMs));
     for (let i = storage.length - 1; i >= 0; i--) {
       const key = storage.key(i);
-      if (!key?.startsWith(prefix)) continue;
-      const writtenAtMs = Number(storage.getItem(key));
-      if (!(nowMs - writtenAtMs < keepMs)) storage.removeItem(key);
+      if (key?.startsWith(prefix) && !(nowMs - Number(storage.getItem(key)) < keepMs)) storage.removeItem(key);
     }
-  } catch {
-    // Unavailable storage only costs a re-sync on reload.
-  }
-}
-
-export function clearSessionMarker(sessionId: string) {
-  try {
-    window.localStorage.removeItem(markerKey(sessionId));
-  } catch {
-    // See writeSessionMarker.
-  }
-}
+  });

@@ -28,11 +28,11 @@ export function useSessionScoped<T>(create: () => T): { key: string; value: T } 
   if (typeof window === "undefined") return { key: "server", value: create() };
   const known = isLoaded ? (sessionId ?? null) : undefined;
   let slot = slots.get(create);
-  if (!slot || (known !== undefined && slot.sessionId !== undefined && slot.sessionId !== known)) {
+  // Clerk reports the session the page loaded with: it adopts the page's first value.
+  if (slot && known !== undefined && slot.sessionId === undefined) slot.sessionId = known;
+  if (!slot || (known !== undefined && slot.sessionId !== known)) {
     slot = { sessionId: known, key: `session-scope-${++slotCount}`, value: create() };
     slots.set(create, slot);
-  } else if (known !== undefined && slot.sessionId === undefined) {
-    slot.sessionId = known;
   }
   return { key: slot.key, value: slot.value as T };
 }

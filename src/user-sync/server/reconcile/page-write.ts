@@ -182,14 +182,6 @@ export async function commitReconcilePage(db: UserSyncDatabase, tables: Reconcil
     ),
     confirmed_gone as (${record(page.goneIds, "gone")}),
     not_confirmed as (${record(page.unconfirmedIds, "unconfirmed")}),
-    mirror as (
-      select m.* from unnest(${ids}::text[]) as wanted(id)
-      join lateral (
-        select ${valueColumns}, ${name("deletedAt")}, ${name("deletedBy")}
-        from ${users} where ${name("id")} = wanted.id
-        limit 1
-      ) as m on true
-    ),
     compared as (
       select p.*, m.${name("id")} is null as missing, coalesce(${compare.take}, false) as take,
         coalesce(${compare.restore}, false) as restore, coalesce(${compare.differs}, true) as differs,
@@ -198,7 +190,14 @@ export async function commitReconcilePage(db: UserSyncDatabase, tables: Reconcil
           case when m.${name("id")} is null or ${compare.newer} then 'clerkUpdatedAt' end,
           case when m.${name("deletedAt")} is not null then 'deletedAt' end
         ], null) as fields
-      from page p join fresh f on f.user_id = p.${name("id")} left join mirror m on m.${name("id")} = p.${name("id")}
+      from page p join fresh f on f.user_id = p.${name("id")}
+      -- Probed per row, not joined as a set: a mirror CTE joined back by id was a nested loop
+      -- comparing every page row with every mirror row (250,000 comparisons a 500-user page).
+      left join lateral (
+        select ${valueColumns}, ${name("deletedAt")}, ${name("deletedBy")}
+        from ${users} where ${name("id")} = p.${name("id")}
+        limit 1
+      ) as m on true
     ),
     planned as (select * from compared where missing or take),
     ${writes}
@@ -271,9 +270,12 @@ export function runUpdate(
   return sql`run as (
       update ${tables.runs} as t set
         ${sql.join(counters, sql`, `)},
-        ${r("changes")} = t.${r("changes")} || coalesce((
+        -- The list as it was when nothing joins it: a batch past the cap leaves the stored (TOASTed)
+        -- value untouched instead of writing its thousand entries again.
+        ${r("changes")} = case when c.changed > 0 and ${room}::int > 0 then t.${r("changes")} || coalesce((
           select jsonb_agg(jsonb_build_object('userId', user_id, 'kind', kind, 'fields', to_jsonb(fields)))
-          from (select * from listed where applied order by user_id limit ${room}::int) as first_changes), '[]'::jsonb),
+          from (select * from listed where applied order by user_id limit ${room}::int) as first_changes), '[]'::jsonb)
+          else t.${r("changes")} end,
         ${r("truncated")} = t.${r("truncated")} or c.changed > ${room}::int,
         ${moved("walkOffset", checkpoint.walkOffset, "int")},
         ${moved("walkCursor", checkpoint.walkCursor, "text")},
