@@ -13,25 +13,16 @@
  * Settings (env): BENCH_RAW_FLOOR_PORT, DATABASE_URL, CLERK_API_URL, CLERK_SECRET_KEY,
  * CLERK_JWT_KEY, CLERK_WEBHOOK_SIGNING_SECRET. Prints "listening" when ready; stops on SIGTERM.
  */
-import http from "node:http";
+import type http from "node:http";
 
-import { importSPKI, jwtVerify } from "jose";
 import postgres from "postgres";
-import { Webhook } from "standardwebhooks";
 
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`raw floor: ${name} is not set`);
-  return value;
-}
+import { fetchSignedInUser, floorSettings, send, serveFloor, verifiedDelivery } from "./serve";
 
 const port = Number(process.env.BENCH_RAW_FLOOR_PORT ?? 3422);
-const apiUrl = required("CLERK_API_URL");
-const secretKey = required("CLERK_SECRET_KEY");
-const publicKey = await importSPKI(required("CLERK_JWT_KEY"), "RS256");
-const verifier = new Webhook(required("CLERK_WEBHOOK_SIGNING_SECRET"));
+const settings = await floorSettings("raw floor");
 // The app's pool size (src/server/db/index.ts).
-const sql = postgres(required("DATABASE_URL"), { max: 10, onnotice: () => undefined });
+const sql = postgres(settings.databaseUrl, { max: 10, onnotice: () => undefined });
 
 type ClerkUser = {
   id: string;
@@ -80,50 +71,24 @@ const guardedUpdate = sql`
     updated_at = now(), last_synced_at = now(), last_sync_outcome = 'updated'
   where users.deleted_at is null and users.clerk_updated_at < excluded.clerk_updated_at`;
 
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
 async function sync(req: http.IncomingMessage, res: http.ServerResponse) {
-  const token = req.headers.authorization?.replace(/^Bearer /, "");
-  let userId: unknown;
-  try {
-    userId = token ? (await jwtVerify(token, publicKey, { algorithms: ["RS256"] })).payload.sub : undefined;
-  } catch {
-    userId = undefined;
-  }
-  if (typeof userId !== "string") return send(res, 401, { error: "unauthorized" });
-  const response = await fetch(`${apiUrl}/v1/users/${encodeURIComponent(userId)}`, { headers: { authorization: `Bearer ${secretKey}` } });
-  if (!response.ok) return send(res, 502, { error: `clerk_${response.status}` });
-  const user = columnsOf((await response.json()) as ClerkUser);
+  const json = await fetchSignedInUser(req, res, settings);
+  if (json === null) return;
+  const user = columnsOf(json as ClerkUser);
   const written = await sql`${insertInto} values (${valuesOf(user)}) ${guardedUpdate} returning id`;
   send(res, 200, { written: written.length > 0 });
 }
 
 async function webhook(req: http.IncomingMessage, res: http.ServerResponse) {
-  const body = await readBody(req);
-  const header = (name: string) => String(req.headers[name] ?? "");
-  try {
-    verifier.verify(body, { "webhook-id": header("svix-id"), "webhook-timestamp": header("svix-timestamp"), "webhook-signature": header("svix-signature") });
-  } catch {
-    return send(res, 400, { error: "invalid_signature" });
-  }
-  const envelope = JSON.parse(body) as { type: string; timestamp: number; data: ClerkUser };
-  if (envelope.type !== "user.created" && envelope.type !== "user.updated") return send(res, 200, { outcome: "ignored" });
-  const user = columnsOf(envelope.data);
+  const delivery = await verifiedDelivery(req, res, settings);
+  if (!delivery) return;
+  if (delivery.type !== "user.created" && delivery.type !== "user.updated") return send(res, 200, { outcome: "ignored" });
+  const user = columnsOf(delivery.data as ClerkUser);
   // Data-modifying CTEs share one snapshot: the upsert runs only when this delivery's inbox row is new.
   const written = await sql`
     with inbox as (
       insert into clerk_webhook_events (svix_id, event_type, clerk_user_id, event_timestamp_ms, outcome, processed_at)
-      values (${header("svix-id")}, ${envelope.type}, ${user.id}, ${envelope.timestamp}, 'applied', clock_timestamp())
+      values (${delivery.svixId}, ${delivery.type}, ${user.id}, ${delivery.timestamp}, 'applied', clock_timestamp())
       on conflict (svix_id) do nothing
       returning svix_id)
     ${insertInto} select ${valuesOf(user)} from inbox
@@ -131,20 +96,15 @@ async function webhook(req: http.IncomingMessage, res: http.ServerResponse) {
   send(res, 200, { written: written.length > 0 });
 }
 
-const server = http.createServer((req, res) => {
-  const route = req.method === "POST" && req.url === "/sync" ? sync : req.method === "POST" && req.url === "/webhook" ? webhook : null;
-  if (!route) return send(res, 404, { error: "not_found" });
-  route(req, res).catch((error: unknown) => {
+serveFloor({
+  floor: "raw floor",
+  port,
+  sync,
+  webhook,
+  describe: (error) => {
     // The SQLSTATE and message only: never a query's parameters (PII).
     const { code, message } = error as { code?: string; message?: string };
-    process.stderr.write(`raw floor: ${req.url} failed: ${code ?? ""} ${message ?? "error"}\n`);
-    if (!res.headersSent) send(res, 500, { error: "internal" });
-  });
-});
-server.keepAliveTimeout = 60_000;
-server.listen(port, () => process.stdout.write(`listening on ${port}\n`));
-process.once("SIGTERM", () => {
-  server.close();
-  server.closeAllConnections();
-  void sql.end({ timeout: 2 }).then(() => process.exit(0));
+    return `${code ?? ""} ${message ?? "error"}`;
+  },
+  close: () => sql.end({ timeout: 2 }),
 });
