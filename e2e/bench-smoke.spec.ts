@@ -23,6 +23,7 @@ test("npm run bench -- --smoke runs every part and writes its raw figures", asyn
       ...process.env,
       BENCH_APP_PORT: String(appPort + 20),
       BENCH_FLOOR_PORT: String(appPort + 21),
+      BENCH_RAW_FLOOR_PORT: String(appPort + 22),
       BENCH_CLERK_EMULATOR_PORT: String(emulatorPort + 20),
       BENCH_DATABASE_URL: benchDatabase.toString(),
     },
@@ -36,7 +37,7 @@ test("npm run bench -- --smoke runs every part and writes its raw figures", asyn
 
   const result = JSON.parse(fs.readFileSync(jsonOut, "utf8")) as {
     smoke: boolean;
-    parts: Record<string, { rows: { part: string; measure: string; product: string; floor: string }[] }>;
+    parts: Record<string, { rows: { part: string; measure: string; product: string; floor: string; rawFloor?: string; peer?: string }[] }>;
     markdown: string;
   };
   expect(result.smoke).toBe(true);
@@ -50,6 +51,12 @@ test("npm run bench -- --smoke runs every part and writes its raw figures", asyn
   for (const name of ["sync", "webhook", "reconcile"]) {
     for (const row of result.parts[name]!.rows) expect(row.floor, `${row.part} ${row.measure}`).toMatch(/^\d/);
   }
+  // The raw floor beside every load row, the peer beside every user.sync row, both workloads.
+  for (const name of ["sync", "webhook"]) {
+    for (const row of result.parts[name]!.rows) expect(row.rawFloor, `${row.part} ${row.measure}`).toMatch(/^\d/);
+  }
+  for (const row of result.parts.sync!.rows) expect(row.peer, row.measure).toMatch(/^\d/);
+  expect(new Set(result.parts.sync!.rows.map((row) => row.measure.split(",")[0]))).toEqual(new Set(["re-sync", "sign-in"]));
   // The sessions journeys counted something: one Clerk call for the first sign-in.
   expect(result.parts.sessions!.rows.find((row) => row.part.startsWith("P1"))?.product).toBe("1");
 });

@@ -1,9 +1,13 @@
 /**
  * What every benchmark part runs against: a fresh PostgreSQL database migrated from `drizzle/`,
  * the Clerk emulator in a process of its own, a production build of the app served by
- * `next start`, and the bare floor (`floors/bare-floor.ts`). Ports and names come from
- * BENCH_APP_PORT (3420), BENCH_CLERK_EMULATOR_PORT (4420), BENCH_FLOOR_PORT (3421),
- * BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/user_sync_bench), BENCH_DIST_DIR (.next-bench-start; `bench:first-sync` uses `.next-bench` for its `next dev`).
+ * `next start`, the bare floor (`floors/bare-floor.ts`) and the raw floor (`floors/raw-floor.ts`).
+ * With a baseline (`--baseline <git-ref>`), a second app built from that ref in its own git
+ * worktree (`baseline.ts`) on its own port and database, beside the first. Ports and names come
+ * from BENCH_APP_PORT (3420; the baseline's is +10), BENCH_CLERK_EMULATOR_PORT (4420),
+ * BENCH_FLOOR_PORT (3421), BENCH_RAW_FLOOR_PORT (3422), BENCH_DATABASE_URL
+ * (postgres://postgres@127.0.0.1:5432/user_sync_bench; the baseline's gets `_baseline`),
+ * BENCH_DIST_DIR (.next-bench-start; `bench:first-sync` uses `.next-bench` for its `next dev`).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -24,11 +28,18 @@ export type StackOptions = {
   progress: (line: string) => void;
   /** The servers' own output. */
   log: (line: string) => void;
+  /** A checkout of the baseline build (`prepareBaseline`), served beside the current one. */
+  baseline?: { dir: string; label: string };
 };
+
+/** The app built from the baseline ref, on its own port and database. */
+export type BaselineApp = { appUrl: string; label: string; distDir: string };
 
 export type Stack = {
   appUrl: string;
   floorUrl: string;
+  rawFloorUrl: string;
+  baseline: BaselineApp | null;
   emulator: ClerkEmulatorControl;
   identity: EmulatorIdentity;
   distDir: string;
@@ -42,18 +53,21 @@ export type Stack = {
 const appPort = Number(process.env.BENCH_APP_PORT ?? 3420);
 const emulatorPort = Number(process.env.BENCH_CLERK_EMULATOR_PORT ?? 4420);
 const floorPort = Number(process.env.BENCH_FLOOR_PORT ?? 3421);
+const rawFloorPort = Number(process.env.BENCH_RAW_FLOOR_PORT ?? 3422);
+const baselineAppPort = appPort + 10;
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/user_sync_bench";
 const distDir = process.env.BENCH_DIST_DIR ?? ".next-bench-start";
 const stateDir = process.env.CLERK_EMULATOR_STATE_DIR ?? ".clerk-emulator";
 export const profileDir = path.resolve(".bench/profiles");
 
 /** The contents of the files a build depends on (tracked or new, as they are on disk) plus the inlined env. */
-function buildFingerprint(publicEnv: Record<string, string>): string {
+function buildFingerprint(publicEnv: Record<string, string>, cwd: string): string {
   const paths = ["src", "public", "next.config.mjs", "package-lock.json", "tsconfig.json", "postcss.config.js"];
-  const listed = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "--", ...paths], { encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+  const listed = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "--", ...paths], { cwd, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
   const hash = createHash("sha256");
   for (const file of listed.stdout.split("\n").filter(Boolean).sort()) {
-    if (fs.existsSync(file)) hash.update(file).update(fs.readFileSync(file));
+    const absolute = path.join(cwd, file);
+    if (fs.existsSync(absolute)) hash.update(file).update(fs.readFileSync(absolute));
   }
   hash.update(JSON.stringify(publicEnv));
   return hash.digest("hex");
@@ -81,8 +95,8 @@ async function waitForUrl(url: string, child: ChildProcess, timeoutMs: number) {
 }
 
 /** Starts a process in its own group (so its children stop with it), logging its output with a prefix. */
-function start(command: string, args: string[], env: Record<string, string>, log: (line: string) => void, label: string) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+function start(command: string, args: string[], env: Record<string, string>, log: (line: string) => void, label: string, cwd?: string) {
+  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   for (const stream of [child.stdout, child.stderr]) {
     stream.on("data", (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n")) if (line.trim()) log(`[${label}] ${line}`);
@@ -152,32 +166,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     );
     children.push(emulatorProcess);
 
-    const publicEnv = Object.fromEntries(Object.entries(appEnv).filter(([name]) => name.startsWith("NEXT_PUBLIC_")));
-    const fingerprint = buildFingerprint(publicEnv);
-    const stampFile = path.join(distDir, "bench-build-fingerprint");
-    const upToDate = fs.existsSync(path.join(distDir, "BUILD_ID")) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, "utf8") === fingerprint;
-    if (options.rebuild || !upToDate) {
-      options.progress(`building into ${distDir} (next build) …`);
-      const build = start("npx", ["next", "build"], appEnv, () => undefined, "next build");
-      let output = "";
-      build.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      build.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      if ((await waitForExit(build)) !== 0) throw new Error(`next build failed:\n${output}`);
-      fs.writeFileSync(stampFile, fingerprint);
-    } else {
-      options.progress(`${distDir} matches the sources: not rebuilt (--rebuild forces it)`);
-    }
-
-    if (options.cpuProfile) fs.mkdirSync(profileDir, { recursive: true });
-    // Node refuses --cpu-prof in NODE_OPTIONS, so next's CLI runs under node directly.
-    const app = start(
-      process.execPath,
-      [...(options.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "node_modules/next/dist/bin/next", "start", "-p", String(appPort)],
-      appEnv,
-      options.log,
-      "next start",
-    );
+    const app = await buildAndStart({ cwd: process.cwd(), env: appEnv, port: appPort, label: "next start", options });
     children.push(app);
+    let baseline: (BaselineApp & { process: ChildProcess }) | null = null;
+    if (options.baseline) {
+      const baselineUrl = `http://localhost:${baselineAppPort}`;
+      const baselineDatabaseUrl = withDatabaseSuffix(databaseUrl, "_baseline");
+      await recreateDatabase(baselineDatabaseUrl, path.join(options.baseline.dir, "drizzle"));
+      // The same APP_URL (clerkMiddleware's authorized party), so one session token serves both builds.
+      const env = { ...appEnv, DATABASE_URL: baselineDatabaseUrl };
+      const started = await buildAndStart({ cwd: options.baseline.dir, env, port: baselineAppPort, label: `baseline ${options.baseline.label}`, options: { ...options, cpuProfile: false } });
+      children.push(started);
+      baseline = { appUrl: baselineUrl, label: options.baseline.label, distDir: path.join(options.baseline.dir, distDir), process: started };
+    }
     const floor = start(
       process.execPath,
       ["--conditions=react-server", "--import", "tsx", "tools/bench/floors/bare-floor.ts"],
@@ -186,17 +187,69 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       "bare floor",
     );
     children.push(floor);
+    const rawFloor = start(process.execPath, ["--import", "tsx", "tools/bench/floors/raw-floor.ts"], { ...appEnv, BENCH_RAW_FLOOR_PORT: String(rawFloorPort) }, options.log, "raw floor");
+    children.push(rawFloor);
 
     await waitForUrl(`http://localhost:${emulatorPort}/__control/health`, emulatorProcess, 120_000);
     await waitForUrl(appUrl, app, 120_000);
     await waitForUrl(`http://localhost:${floorPort}/`, floor, 60_000);
+    await waitForUrl(`http://localhost:${rawFloorPort}/`, rawFloor, 60_000);
+    if (baseline) await waitForUrl(baseline.appUrl, baseline.process, 120_000);
     const emulator = new ClerkEmulatorControl(`http://localhost:${emulatorPort}`);
-    return { appUrl, floorUrl: `http://localhost:${floorPort}`, emulator, identity, distDir, sql, appSettings, close: async () => {
-      await close();
-      await sql.end({ timeout: 5 });
-    } };
+    return {
+      appUrl,
+      floorUrl: `http://localhost:${floorPort}`,
+      rawFloorUrl: `http://localhost:${rawFloorPort}`,
+      baseline: baseline && { appUrl: baseline.appUrl, label: baseline.label, distDir: baseline.distDir },
+      emulator,
+      identity,
+      distDir,
+      sql,
+      appSettings,
+      close: async () => {
+        await close();
+        await sql.end({ timeout: 5 });
+      },
+    };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+function withDatabaseSuffix(url: string, suffix: string) {
+  const parsed = new URL(url);
+  parsed.pathname = `${parsed.pathname}${suffix}`;
+  return parsed.toString();
+}
+
+/** `next build` in `cwd` unless its build folder matches its sources, then `next start` on `port`. */
+async function buildAndStart(app: { cwd: string; env: Record<string, string>; port: number; label: string; options: StackOptions }): Promise<ChildProcess> {
+  const { cwd, env, options } = app;
+  const publicEnv = Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith("NEXT_PUBLIC_")));
+  const fingerprint = buildFingerprint(publicEnv, cwd);
+  const buildDir = path.join(cwd, distDir);
+  const stampFile = path.join(buildDir, "bench-build-fingerprint");
+  const upToDate = fs.existsSync(path.join(buildDir, "BUILD_ID")) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, "utf8") === fingerprint;
+  if (options.rebuild || !upToDate) {
+    options.progress(`${app.label}: building into ${buildDir} (next build) …`);
+    const build = start("npx", ["next", "build"], env, () => undefined, "next build", cwd);
+    let output = "";
+    build.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    build.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    if ((await waitForExit(build)) !== 0) throw new Error(`${app.label}: next build failed:\n${output}`);
+    fs.writeFileSync(stampFile, fingerprint);
+  } else {
+    options.progress(`${app.label}: ${buildDir} matches the sources: not rebuilt (--rebuild forces it)`);
+  }
+  if (options.cpuProfile) fs.mkdirSync(profileDir, { recursive: true });
+  // Node refuses --cpu-prof in NODE_OPTIONS, so next's CLI runs under node directly.
+  return start(
+    process.execPath,
+    [...(options.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "node_modules/next/dist/bin/next", "start", "-p", String(app.port)],
+    env,
+    options.log,
+    app.label,
+    cwd,
+  );
 }

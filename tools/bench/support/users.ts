@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 
 import { signJwt, type UserJson } from "clerk-user-sync-emulator";
 
+import { load } from "./load";
 import type { Stack } from "./stack";
 
 const seeded = new WeakMap<Stack, UserJson[]>();
@@ -37,4 +38,26 @@ export function sessionTokenFor(stack: Stack, userId: string): string {
     sub: userId,
     v: 2,
   });
+}
+
+/**
+ * Every one of `users` signs in at the emulator (its control API's `POST /sessions`, the sign-in
+ * page's effect without the page): Clerk's `updated_at` moves on each, as on every real sign-in,
+ * and no webhook is sent. Through the load generator, 16 at a time.
+ */
+export async function signInAll(stack: Stack, users: readonly { id: string }[]): Promise<void> {
+  let next = 0;
+  const result = await load({
+    url: stack.emulator.origin,
+    connections: Math.min(16, users.length),
+    amount: users.length,
+    next: () => ({
+      method: "POST",
+      path: "/__control/sessions",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user_id: users[next++ % users.length]!.id }),
+    }),
+  });
+  const failed = result.non2xx + result.errors + result.timeouts;
+  if (failed > 0) throw new Error(`signing ${users.length} bench users in at the emulator: ${failed} failed`);
 }
