@@ -3,8 +3,7 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { createClerkBackend } from "~/test/mocks/clerk-backend";
+import { createClerkBackend, mintSessionToken } from "clerk-user-sync/testing";
 import { sendThroughApp } from "~/test/next-app";
 
 const clerk = createClerkBackend();

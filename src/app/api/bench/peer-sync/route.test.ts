@@ -8,9 +8,8 @@ import { setupServer } from "msw/node";
 import type { NextRequest } from "next/server";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
-import { mintSessionToken } from "~/test/clerk-session";
-import { integrationHarness } from "~/test/integration-harness";
-import { createClerkBackend } from "~/test/mocks/clerk-backend";
+import { integrationHarness } from "~/test/app-database";
+import { createClerkBackend, mintSessionToken } from "clerk-user-sync/testing";
 import { sendThroughApp } from "~/test/next-app";
 
 const clerk = createClerkBackend();
