@@ -88,9 +88,13 @@ export function createFetchClaims<TUser>(options: FetchClaimOptions) {
       const grant = found?.granted == null ? null : { granted: Boolean(found.granted), waitMs: Number(found.waitMs ?? 0) };
       return { claimedAt: found?.claimedAt ?? null, user: (found?.user ?? null) as TUser | null, grant };
     },
-    /** A claimed fetch that stored nothing (Clerk failed, the budget refused, the write failed). */
-    async release(db: UserSyncDatabase, userId: string, claimedAt: string): Promise<void> {
-      await db.delete(options.fetches).where(and(eq(options.fetches.userId, userId), sql`${options.fetches.fetchedAt} = ${claimedAt}::timestamptz`));
+    /** A claimed fetch that stored nothing (Clerk failed, the budget refused, the write failed). Never throws. */
+    async release(db: () => Promise<UserSyncDatabase>, userId: string, claimedAt: string): Promise<void> {
+      try {
+        await (await db()).delete(options.fetches).where(and(eq(options.fetches.userId, userId), sql`${options.fetches.fetchedAt} = ${claimedAt}::timestamptz`));
+      } catch {
+        // Worst case the cooldown answers from the database until it passes.
+      }
     },
   };
 }

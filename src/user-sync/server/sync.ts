@@ -18,7 +18,7 @@ import { UserSyncError } from "./errors";
 import { guardedEmitter, type ConfigProblem, type UserSyncLogEntry } from "./events";
 import type { UserSyncOptions } from "./options";
 import { dataChangingOutcomes, type WriteOutcome } from "./outcomes";
-import { defaultUserSyncTables, syncedTableOf, type UsersTable } from "./schema";
+import { defaultUserSyncTables, syncedTableOf, type SyncedUsersTable, type UsersTable } from "./schema";
 import { createFetchClaims, type FetchGrant } from "./sync-claim";
 import { createSyncProblems } from "./sync-problems";
 import { tombstoneClerkUser, upsertClerkUser, type WriteResult } from "./write-path";
@@ -97,6 +97,60 @@ function fetchedSnapshot(answer: unknown, userId: string): ClerkUserSnapshot {
 
 const isTombstone = (user: unknown) => !!(user as { deletedAt: Date | null }).deletedAt;
 
+/** The Backend API client `user.sync` uses: each user read within the shared budget. */
+function createClerkReads(options: Pick<UserSyncServiceOptions<UsersTable>, "clerk" | "clerkTimeoutMs" | "budget">, maxWaitMs: number) {
+  const { budget } = options;
+  const unbudgetedApi = createClerkBackendApi(options.clerk, { timeoutMs: options.clerkTimeoutMs ?? 5000 });
+  const clerkApi = withClerkBudget(unbudgetedApi, budget, { maxWaitMs });
+  return {
+    /** The user from Clerk, within the budget: the grant the claim's statement decided, else a decision of its own. */
+    async getUser(userId: string, grant: FetchGrant | null = null): Promise<unknown> {
+      if (!grant || !budget) return clerkApi.getUser(userId);
+      if (!grant.granted) throw clerkBudgetRefusal(grant.waitMs);
+      // A reserved slot a little ahead: wait for it before calling Clerk.
+      if (grant.waitMs > 0) await sleep(grant.waitMs, undefined);
+      return callWithinGrant(budget, () => unbudgetedApi.getUser(userId));
+    },
+    // Clerk does not rate-limit GET /v1/jwks: instance proofs take no grant of the shared budget.
+    jwksKeyIds: () => unbudgetedApi.getJwksKeyIds(),
+  };
+}
+
+/** `work` on the host's database; a failure becomes a `UserSyncError`. */
+async function withDatabase<T>(db: () => Promise<UserSyncDatabase>, work: (db: UserSyncDatabase) => Promise<T>): Promise<T> {
+  try {
+    return await work(await db());
+  } catch (error) {
+    throw fromDatabaseFailure(error);
+  }
+}
+
+/**
+ * Writes Clerk's answer for the caller through the write path. A `resource_not_found` tombstones
+ * the row only after proving, with JWKS fetched for this decision, that the API is the session's
+ * instance: another instance's key says resource_not_found for every user of this one.
+ */
+async function writeAnswer(
+  answer: unknown,
+  userId: string,
+  caller: SyncCaller,
+  parts: {
+    table: SyncedUsersTable;
+    writeOptions: { namedStatements: boolean };
+    jwksKeyIds: () => Promise<string[]>;
+    database: <T>(work: (db: UserSyncDatabase) => Promise<T>) => Promise<T>;
+  },
+): Promise<{ result: WriteResult; proof: { startedAtMs: number } | null }> {
+  const { table, writeOptions, database } = parts;
+  if (answer === userNotFound) {
+    const proof = { startedAtMs: Date.now() };
+    await proveInstance(parts.jwksKeyIds, sessionKeyIdOf(caller.sessionToken));
+    return { result: await database((db) => tombstoneClerkUser(db, table, userId, null, "client-sync", writeOptions)), proof };
+  }
+  const snapshot = fetchedSnapshot(answer, userId);
+  return { result: await database((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions)), proof: null };
+}
+
 export function createUserSyncService<TUsers extends UsersTable>(options: UserSyncServiceOptions<TUsers>) {
   type HostUser = TUsers["$inferSelect"];
   const table = syncedTableOf(options.users);
@@ -105,14 +159,11 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
   const writeOptions = { namedStatements: options.preparedStatements === true };
   const cooldownMs = (options.cooldownSeconds ?? 10) * 1000;
   const maxWaitMs = options.clerkBudgetWaitMs ?? 1000;
-  const unbudgetedApi = createClerkBackendApi(options.clerk, { timeoutMs: options.clerkTimeoutMs ?? 5000 });
-  const clerkApi = withClerkBudget(unbudgetedApi, options.budget, { maxWaitMs });
-  // Clerk does not rate-limit GET /v1/jwks: instance proofs take no grant of the shared budget.
-  const jwksKeyIds = () => unbudgetedApi.getJwksKeyIds();
+  const clerk = createClerkReads(options, maxWaitMs);
   const inFlight = new Map<string, Promise<SyncResult<HostUser>>>();
   const counts = createSyncCounts(guardedEmitter(options.onEvent));
   const log = options.log ?? ((entry: UserSyncLogEntry) => console.error("user-sync", JSON.stringify(entry)));
-  const problems = createSyncProblems({ db: options.db, table: tables.userSyncConfigProblems, log, jwksKeyIds });
+  const problems = createSyncProblems({ db: options.db, table: tables.userSyncConfigProblems, log, jwksKeyIds: clerk.jwksKeyIds });
   const budget = options.budget;
   const claims = createFetchClaims<HostUser>({
     usersTable,
@@ -122,29 +173,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     namedStatements: writeOptions.namedStatements,
     budget: isPostgresClerkBudget(budget) ? { budget, maxWaitMs } : undefined,
   });
-
-  async function withDatabase<T>(work: (db: UserSyncDatabase) => Promise<T>): Promise<T> {
-    try {
-      return await work(await options.db());
-    } catch (error) {
-      throw fromDatabaseFailure(error);
-    }
-  }
-
-  /** The caller's row, or null when it is missing or a tombstone. */
-  async function readLiveUser(userId: string): Promise<HostUser | null> {
-    const [user] = await withDatabase((db) => db.select().from(usersTable).where(eq(table.id, userId)));
-    return user && !isTombstone(user) ? user : null;
-  }
-
-  /** The user from Clerk, within the budget: the grant the claim's statement decided, else a decision of its own. */
-  async function getUserWithin(grant: FetchGrant | null, userId: string): Promise<unknown> {
-    if (!grant || !budget) return clerkApi.getUser(userId);
-    if (!grant.granted) throw clerkBudgetRefusal(grant.waitMs);
-    // A reserved slot a little ahead: wait for it before calling Clerk.
-    if (grant.waitMs > 0) await sleep(grant.waitMs, undefined);
-    return callWithinGrant(budget, () => unbudgetedApi.getUser(userId));
-  }
+  const database = <T>(work: (db: UserSyncDatabase) => Promise<T>) => withDatabase(options.db, work);
 
   async function syncFromClerk(userId: string, caller: SyncCaller): Promise<SyncResult<HostUser>> {
     const startedAtMs = Date.now();
@@ -153,7 +182,7 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     try {
       let grant: FetchGrant | null = null;
       if (cooldownMs > 0) {
-        const claim = await withDatabase((db) => claims.claim(db, userId));
+        const claim = await database((db) => claims.claim(db, userId));
         claimedAt = claim.claimedAt;
         // A row missing or tombstoned is fetched anyway: another instance may be creating it.
         if (claimedAt === null && claim.user && !isTombstone(claim.user)) {
@@ -163,26 +192,15 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
         grant = claim.grant;
       }
       clerkFetched = true;
-      const answer = await getUserWithin(grant, userId);
-      let result: WriteResult;
-      let proof: { startedAtMs: number } | null = null;
-      if (answer === userNotFound) {
-        // Only after proving, with JWKS fetched for this decision, that the API is the session's
-        // instance: another instance's key says resource_not_found for every user of this one.
-        proof = { startedAtMs: Date.now() };
-        await proveInstance(jwksKeyIds, sessionKeyIdOf(caller.sessionToken));
-        result = await withDatabase((db) => tombstoneClerkUser(db, table, userId, null, "client-sync", writeOptions));
-      } else {
-        const snapshot = fetchedSnapshot(answer, userId);
-        result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
-      }
+      const answer = await clerk.getUser(userId, grant);
+      const { result, proof } = await writeAnswer(answer, userId, caller, { table, writeOptions, jwksKeyIds: clerk.jwksKeyIds, database });
       await problems.afterClerkAnswered(caller.sessionToken, proof);
       await options.onSessionKey?.(caller.sessionToken);
       counts.record(result.outcome, true, startedAtMs);
       return { outcome: result.outcome, user: result.row as HostUser | null };
     } catch (error) {
       // Nothing was stored: the next sync, on any instance, may fetch again.
-      if (claimedAt !== null) await releaseClaim(userId, claimedAt);
+      if (claimedAt !== null) await claims.release(options.db, userId, claimedAt);
       await problems.note(error);
       // A call the shared budget refused never reached Clerk.
       counts.record("error", clerkFetched && !isClerkBudgetRefusal(error), startedAtMs, error instanceof UserSyncError ? error.code : "UNKNOWN");
@@ -190,18 +208,14 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
     }
   }
 
-  async function releaseClaim(userId: string, claimedAt: string) {
-    try {
-      await claims.release(await options.db(), userId, claimedAt);
-    } catch {
-      // Worst case the cooldown answers from the database until it passes.
-    }
-  }
-
   return {
     /** The host's table object the service reads and writes. */
     table,
-    readLiveUser,
+    /** The caller's row, or null when it is missing or a tombstone. */
+    async readLiveUser(userId: string): Promise<HostUser | null> {
+      const [user] = await database((db) => db.select().from(usersTable).where(eq(table.id, userId)));
+      return user && !isTombstone(user) ? user : null;
+    },
     /**
      * Fetches the user from Clerk and writes it through the write path. Concurrent calls for
      * one user in this process share one Clerk call; a user fetched by any instance within
@@ -223,10 +237,10 @@ export function createUserSyncService<TUsers extends UsersTable>(options: UserSy
      * there is no session to prove the instance with, and Clerk's `user.deleted` event follows.
      */
     async refetchUser(userId: string): Promise<{ outcome: WriteOutcome } | "not_found"> {
-      const answer = await clerkApi.getUser(userId);
+      const answer = await clerk.getUser(userId);
       if (answer === userNotFound) return "not_found";
       const snapshot = fetchedSnapshot(answer, userId);
-      const result = await withDatabase((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
+      const result = await database((db) => upsertClerkUser(db, table, snapshot, "fetched", writeOptions));
       return { outcome: result.outcome };
     },
     /** Misconfigurations this process saw since start and has not seen disproven (e.g. `CLERK_INSTANCE_MISMATCH`). */
