@@ -1,5 +1,5 @@
 /**
- * The reconciliation benchmark's Clerk: the tests' user directory (src/test/mocks/clerk-users-list.ts:
+ * The reconciliation benchmark's Clerk: the tests' user directory (src/user-sync/testing/clerk-users-list.ts:
  * Clerk's `GET /v1/users` rules, `starting_after`, `limit` over 500 answering 10, deep offsets
  * timing out, `user_id` filters, `/count`, JWKS) over real HTTP in a process of its own, so the
  * benchmark's memory figures are the reconciler's alone.
