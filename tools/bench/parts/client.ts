@@ -22,7 +22,8 @@ import { clearSyncMarkers, signIn, waitForSynced } from "./sessions";
 const clerkLatencyMs = 2000;
 const gzipBytes = (text: string | Buffer) => gzipSync(text, { level: 9 }).length;
 
-async function bundledBytes(entry: string) {
+/** The entry's bundle, minified and gzipped, as P6 reports it (callable without the stack, e.g. from `npx tsx -e`). */
+export async function bundledBytes(entry: string) {
   const result = await build({
     stdin: { contents: entry, resolveDir: path.resolve("src/user-sync/client"), loader: "ts" },
     bundle: true,

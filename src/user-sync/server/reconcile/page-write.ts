@@ -1,32 +1,14 @@
-import { type getTableColumns, sql, type SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 
 import type { ClerkUserSnapshot } from "../clerk/user-json";
-import type { ReconcileChangeKind, ReconcilePhase, SyncedUsersTable, UserSyncTables } from "../schema";
+import type { ReconcileChangeKind, SyncedUsersTable } from "../schema";
 import { assignments, fetchedUpsertClauses, type GuardColumn, mirroredValueColumns, type RowReference, writeGuards } from "../write-path";
 import { rowsOf, type UserSyncDatabase } from "../database";
 import type { WriteOutcome } from "../outcomes";
 import type { ReconcileLease } from "./lease";
+import { runStateOf, runUpdate, type ReconcileCheckpoint, type ReconcileRunState, type ReconcileTables, type RunReturning } from "./run-row";
 import { seenColumns } from "./seen-set";
 import { parseJson, pgArray } from "./sql";
-
-export type ReconcileTables = {
-  users: SyncedUsersTable;
-  seen: UserSyncTables["userSyncReconcileSeen"];
-  runs: UserSyncTables["userSyncReconcileRuns"];
-};
-
-/** Where a batch leaves the run: each field set moves that part of the checkpoint. */
-export type ReconcileCheckpoint = {
-  walkOffset?: number;
-  walkCursor?: string;
-  walkCursorCreatedAtMs?: number;
-  confirmCursor?: string;
-  tombstoneCursor?: string;
-  phase?: ReconcilePhase;
-  clerkTotal?: number;
-  /** Live mirror rows the deletion check finished, added to the run's count. */
-  liveRowsAdded?: number;
-};
 
 export type ReconcilePage = {
   runId: string;
@@ -56,28 +38,6 @@ export type ReconcilePageOutcome = {
   outcome: Extract<WriteOutcome, "created" | "updated" | "touched" | "restored" | "deleted" | "stale"> | "planned";
 };
 
-/** The run row's counters and checkpoint after a batch. */
-export type ReconcileRunState = {
-  walkOffset: number;
-  walkCursor: string | null;
-  walkCursorCreatedAtMs: number | null;
-  confirmCursor: string | null;
-  tombstoneCursor: string | null;
-  phase: ReconcilePhase;
-  clerkTotal: number | null;
-  walked: number;
-  missing: number;
-  stale: number;
-  deleted: number;
-  unchanged: number;
-  malformed: number;
-  liveRows: number;
-  wouldDelete: number;
-  unconfirmed: number;
-  clerkRequests: number;
-  truncated: boolean;
-};
-
 export type ReconcilePageResult = {
   outcomes: ReconcilePageOutcome[];
   /** Changes appended to the run's list (at most `room`). */
@@ -105,102 +65,17 @@ export type ReconcilePageResult = {
  * resumed run redoes those batches.
  */
 export async function commitReconcilePage(db: UserSyncDatabase, tables: ReconcileTables, page: ReconcilePage): Promise<ReconcilePageResult> {
-  const users = tables.users;
-  const name = (key: GuardColumn | "id") => sql.identifier(users[key].name);
-  const on = (alias: string): RowReference => (column) => sql`${sql.raw(alias)}.${name(column)}`;
-  const compare = writeGuards(on("m"), on("p"));
-  const seen = seenColumns(tables.seen);
-  const s = page.snapshots;
-  const ids = pgArray(s.map((x) => x.id));
+  const { name, valueColumns } = pageColumns(tables.users);
   const held = page.lease.held;
-  const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
-  const valueColumns = sql`${name("id")}, ${sql.join(mirroredValueColumns.map(name), sql`, `)}, ${name("clerkUpdatedAt")}`;
-  const upsert = fetchedUpsertClauses(users);
-  const record = (ids: readonly string[] | undefined, state: "gone" | "unconfirmed") => sql`
-      insert into ${tables.seen} (${seen.runId}, ${seen.userId}, ${seen.state})
-      select ${page.runId}::text, x.id, ${state} from unnest(${pgArray(ids ?? [])}::text[]) as x(id)
-      where ${held}
-      on conflict (${seen.runId}, ${seen.userId}) do nothing
-      returning ${seen.userId} as user_id`;
-
-  const writes: SQL = page.apply
-    ? sql`
-      written as (
-        insert into ${users} (${valueColumns}, ${sql.identifier(users.lastSyncedAt.name)}, ${sql.identifier(users.lastSyncOutcome.name)}, ${sql.identifier(users.clerkFetchedAt.name)})
-        select ${valueColumns}, now(), 'created', now() from planned where ${held} order by ${name("id")}
-        on conflict (${name("id")}) do update set ${assignments(users, upsert.set)}
-        where ${upsert.where}
-        returning ${name("id")} as id, ${sql.identifier(users.lastSyncOutcome.name)} as outcome
-      ),
-      -- An apply run lists its deletions when it writes the tombstones (commitTombstones).
-      gone as (select null::text as id where false),`
-    : sql`
-      written as (
-        select ${name("id")} as id,
-          case when missing then 'created' when restore then 'restored' when differs then 'updated' else 'touched' end as outcome
-        from planned
-      ),
-      gone as (
-        select u.${name("id")} as id from ${users} as u join confirmed_gone c on c.user_id = u.${name("id")}
-        where u.${name("deletedAt")} is null
-      ),`;
-
   const result = await db.execute(sql`
     with
     ${page.lease.renewCte()},
     sync_commit as (select set_config('synchronous_commit', 'off', true) as value),
-    page as (
-      select * from unnest(
-        ${ids}::text[],
-        ${sql.join(
-          mirroredValueColumns.map((key) =>
-            key === "banned" || key === "locked"
-              ? sql`${pgArray(s.map((x) => String(x[key])))}::boolean[]`
-              : sql`${pgArray(s.map((x) => x[key]))}::text[]`,
-          ),
-          sql`, `,
-        )},
-        ${pgArray(s.map((x) => x.clerkUpdatedAtMs))}::bigint[]
-      ) as p(${valueColumns})
-    ),
-    -- Both lookups are LATERAL subqueries with a LIMIT, which PostgreSQL cannot flatten into a
-    -- hash join: one primary-key probe per user of the page, whatever the statistics say. (On a
-    -- first backfill the tables grow from empty faster than ANALYZE runs, and a planner that
-    -- believes them small scans them whole for every page: quadratic in the number of users.)
-    -- Seen ids: an anti-join, not ON CONFLICT: the run holds the lease, nothing else writes them.
-    fresh as (
-      insert into ${tables.seen} (${seen.runId}, ${seen.userId})
-      select distinct ${page.runId}::text, walked.id
-      from unnest(${pgArray(page.walkedIds)}::text[]) as walked(id)
-      left join lateral (
-        select true as hit from ${tables.seen} as s
-        where s.${seen.runId} = ${page.runId} and s.${seen.userId} = walked.id
-        limit 1
-      ) as before on true
-      where before.hit is null and ${held}
-      returning ${seen.userId} as user_id
-    ),
-    confirmed_gone as (${record(page.goneIds, "gone")}),
-    not_confirmed as (${record(page.unconfirmedIds, "unconfirmed")}),
-    compared as (
-      select p.*, m.${name("id")} is null as missing, coalesce(${compare.take}, false) as take,
-        coalesce(${compare.restore}, false) as restore, coalesce(${compare.differs}, true) as differs,
-        array_remove(array[
-          ${sql.join(mirroredValueColumns.map(differs), sql`, `)},
-          case when m.${name("id")} is null or ${compare.newer} then 'clerkUpdatedAt' end,
-          case when m.${name("deletedAt")} is not null then 'deletedAt' end
-        ], null) as fields
-      from page p join fresh f on f.user_id = p.${name("id")}
-      -- Probed per row, not joined as a set: a mirror CTE joined back by id was a nested loop
-      -- comparing every page row with every mirror row (250,000 comparisons a 500-user page).
-      left join lateral (
-        select ${valueColumns}, ${name("deletedAt")}, ${name("deletedBy")}
-        from ${users} where ${name("id")} = p.${name("id")}
-        limit 1
-      ) as m on true
-    ),
+    page as (${pageRows(page.snapshots, valueColumns)}),
+    ${seenInserts(tables.seen, page)},
+    ${comparedCte(tables.users)},
     planned as (select * from compared where missing or take),
-    ${writes}
+    ${page.apply ? appliedWrites(tables.users, held) : plannedWrites(tables.users)}
     listed as (
       select p.${name("id")} as user_id, case when p.missing then 'missing' else 'stale' end as kind, p.fields, w.outcome, w.id is not null as applied
       from planned p left join written w on w.id = p.${name("id")}
@@ -236,68 +111,116 @@ export async function commitReconcilePage(db: UserSyncDatabase, tables: Reconcil
       (select count(*) from lease_held)::int as held,
       (select value from sync_commit) as sync_commit`);
   const [row] = rowsOf<{ run: RunReturning | string | null; outcomes: ReconcilePageOutcome[] | string; held: number }>(result);
-  const run = runStateOf(row, page.lease);
-  const { listed, ...counters } = run;
+  const { listed, ...counters } = runStateOf(row, page.lease);
   return { outcomes: parseJson(row!.outcomes), listed, run: counters };
 }
 
-export type RunReturning = ReconcileRunState & { listed: number };
-type RunColumn = keyof ReturnType<typeof getTableColumns<UserSyncTables["userSyncReconcileRuns"]>>;
-type Counter = "walked" | "missing" | "stale" | "deleted" | "unchanged" | "malformed" | "clerkRequests" | "wouldDelete" | "unconfirmed" | "liveRows";
+/** A column of the users table by its key, and the page's columns: the id, the mirrored values, the clock. */
+function pageColumns(users: SyncedUsersTable) {
+  const name = (key: GuardColumn | "id") => sql.identifier(users[key].name);
+  const valueColumns = sql`${name("id")}, ${sql.join(mirroredValueColumns.map(name), sql`, `)}, ${name("clerkUpdatedAt")}`;
+  return { name, valueColumns };
+}
+
+/** The page's snapshots as rows `p(id, …values, clerk_updated_at)`: one array parameter per column. */
+function pageRows(snapshots: readonly ClerkUserSnapshot[], valueColumns: SQL): SQL {
+  const column = (key: (typeof mirroredValueColumns)[number]) =>
+    key === "banned" || key === "locked"
+      ? sql`${pgArray(snapshots.map((x) => String(x[key])))}::boolean[]`
+      : sql`${pgArray(snapshots.map((x) => x[key]))}::text[]`;
+  return sql`select * from unnest(
+        ${pgArray(snapshots.map((x) => x.id))}::text[],
+        ${sql.join(mirroredValueColumns.map(column), sql`, `)},
+        ${pgArray(snapshots.map((x) => x.clerkUpdatedAtMs))}::bigint[]
+      ) as p(${valueColumns})`;
+}
 
 /**
- * The `run` CTE every batch ends with: adds to the run's counters, appends the batch's first
- * changes (from a `listed` CTE: user_id, kind, fields, applied) to the capped list, moves the
- * checkpoint, only while the lease is held (from a `counted` CTE aliased `c`).
+ * The CTEs `fresh` (the walked ids this run had not seen, now recorded), `confirmed_gone` and
+ * `not_confirmed` (what Clerk said of deletion candidates), each written only while the lease is held.
  */
-export function runUpdate(
-  tables: ReconcileTables,
-  runId: string,
-  held: SQL,
-  room: number,
-  add: Partial<Record<Counter, SQL>>,
-  checkpoint: ReconcileCheckpoint,
-  tombstoneCursor?: SQL,
-): SQL {
-  const r = (key: RunColumn) => sql.identifier(tables.runs[key].name);
-  const counters = Object.entries(add).map(([key, value]) => sql`${r(key as Counter)} = t.${r(key as Counter)} + ${value}`);
-  const moved = (key: RunColumn, value: string | number | undefined, type: "int" | "bigint" | "text") =>
-    sql`${r(key)} = coalesce(${value ?? null}::${sql.raw(type)}, t.${r(key)})`;
-  const returned: RunColumn[] = [
-    "walkOffset", "walkCursor", "walkCursorCreatedAtMs", "confirmCursor", "tombstoneCursor", "phase", "clerkTotal", "walked", "missing",
-    "stale", "deleted", "unchanged", "malformed", "liveRows", "wouldDelete", "unconfirmed", "clerkRequests", "truncated",
-  ];
-  return sql`run as (
-      update ${tables.runs} as t set
-        ${sql.join(counters, sql`, `)},
-        -- The list as it was when nothing joins it: a batch past the cap leaves the stored (TOASTed)
-        -- value untouched instead of writing its thousand entries again.
-        ${r("changes")} = case when c.changed > 0 and ${room}::int > 0 then t.${r("changes")} || coalesce((
-          select jsonb_agg(jsonb_build_object('userId', user_id, 'kind', kind, 'fields', to_jsonb(fields)))
-          from (select * from listed where applied order by user_id limit ${room}::int) as first_changes), '[]'::jsonb)
-          else t.${r("changes")} end,
-        ${r("truncated")} = t.${r("truncated")} or c.changed > ${room}::int,
-        ${moved("walkOffset", checkpoint.walkOffset, "int")},
-        ${moved("walkCursor", checkpoint.walkCursor, "text")},
-        ${moved("walkCursorCreatedAtMs", checkpoint.walkCursorCreatedAtMs, "bigint")},
-        ${moved("confirmCursor", checkpoint.confirmCursor, "text")},
-        ${tombstoneCursor ? sql`${r("tombstoneCursor")} = coalesce(${tombstoneCursor}, t.${r("tombstoneCursor")})` : moved("tombstoneCursor", checkpoint.tombstoneCursor, "text")},
-        ${moved("phase", checkpoint.phase, "text")},
-        ${moved("clerkTotal", checkpoint.clerkTotal, "int")},
-        ${r("updatedAt")} = now()
-      from counted c
-      where t.${r("id")} = ${runId} and ${held}
-      returning ${sql.join(
-        returned.map((key) => sql`t.${r(key)} as ${sql.identifier(key)}`),
-        sql`, `,
-      )}, least(c.changed, ${room}::int) as listed
+function seenInserts(seenTable: ReconcileTables["seen"], page: ReconcilePage): SQL {
+  const seen = seenColumns(seenTable);
+  const record = (ids: readonly string[] | undefined, state: "gone" | "unconfirmed") => sql`
+      insert into ${seenTable} (${seen.runId}, ${seen.userId}, ${seen.state})
+      select ${page.runId}::text, x.id, ${state} from unnest(${pgArray(ids ?? [])}::text[]) as x(id)
+      where ${page.lease.held}
+      on conflict (${seen.runId}, ${seen.userId}) do nothing
+      returning ${seen.userId} as user_id`;
+  // The seen lookup is a LATERAL subquery with a LIMIT, which PostgreSQL cannot flatten into a
+  // hash join: one primary-key probe per walked id, whatever the statistics say. (On a first
+  // backfill the tables grow from empty faster than ANALYZE runs, and a planner that believes
+  // them small scans them whole for every page: quadratic in the number of users.) An anti-join,
+  // not ON CONFLICT: the run holds the lease, nothing else writes them.
+  return sql`fresh as (
+      insert into ${seenTable} (${seen.runId}, ${seen.userId})
+      select distinct ${page.runId}::text, walked.id
+      from unnest(${pgArray(page.walkedIds)}::text[]) as walked(id)
+      left join lateral (
+        select true as hit from ${seenTable} as s
+        where s.${seen.runId} = ${page.runId} and s.${seen.userId} = walked.id
+        limit 1
+      ) as before on true
+      where before.hit is null and ${page.lease.held}
+      returning ${seen.userId} as user_id
+    ),
+    confirmed_gone as (${record(page.goneIds, "gone")}),
+    not_confirmed as (${record(page.unconfirmedIds, "unconfirmed")})`;
+}
+
+/** `compared`: each fresh page row beside its mirror row (`m`), judged by the write path's guards, with the fields that drifted. */
+function comparedCte(users: SyncedUsersTable): SQL {
+  const { name, valueColumns } = pageColumns(users);
+  const on = (alias: string): RowReference => (column) => sql`${sql.raw(alias)}.${name(column)}`;
+  const compare = writeGuards(on("m"), on("p"));
+  const differs = (column: GuardColumn) => sql`case when m.${name("id")} is null or m.${name(column)} is distinct from p.${name(column)} then ${column} end`;
+  return sql`compared as (
+      select p.*, m.${name("id")} is null as missing, coalesce(${compare.take}, false) as take,
+        coalesce(${compare.restore}, false) as restore, coalesce(${compare.differs}, true) as differs,
+        array_remove(array[
+          ${sql.join(mirroredValueColumns.map(differs), sql`, `)},
+          case when m.${name("id")} is null or ${compare.newer} then 'clerkUpdatedAt' end,
+          case when m.${name("deletedAt")} is not null then 'deletedAt' end
+        ], null) as fields
+      from page p join fresh f on f.user_id = p.${name("id")}
+      -- The mirror row is probed per page row (LATERAL, LIMIT 1, as above), not joined as a set:
+      -- a mirror CTE joined back by id was a nested loop comparing every page row with every
+      -- mirror row (250,000 comparisons a 500-user page).
+      left join lateral (
+        select ${valueColumns}, ${name("deletedAt")}, ${name("deletedBy")}
+        from ${users} where ${name("id")} = p.${name("id")}
+        limit 1
+      ) as m on true
     )`;
 }
 
-export function runStateOf(row: { run: RunReturning | string | null; held: number } | undefined, lease: ReconcileLease): RunReturning {
-  if (!row?.held) lease.markLost();
-  const run = row?.run ? parseJson(row.run) : null;
-  if (!run) throw new Error("The reconciliation run row is gone");
-  // bigint columns may come back as text.
-  return { ...run, walkCursorCreatedAtMs: run.walkCursorCreatedAtMs === null ? null : Number(run.walkCursorCreatedAtMs) };
+/** An apply run's `written` (the planned rows through the write path's guards and SET lists) and `gone` (none: see commitTombstones). */
+function appliedWrites(users: SyncedUsersTable, held: SQL): SQL {
+  const { name, valueColumns } = pageColumns(users);
+  const upsert = fetchedUpsertClauses(users);
+  return sql`
+      written as (
+        insert into ${users} (${valueColumns}, ${sql.identifier(users.lastSyncedAt.name)}, ${sql.identifier(users.lastSyncOutcome.name)}, ${sql.identifier(users.clerkFetchedAt.name)})
+        select ${valueColumns}, now(), 'created', now() from planned where ${held} order by ${name("id")}
+        on conflict (${name("id")}) do update set ${assignments(users, upsert.set)}
+        where ${upsert.where}
+        returning ${name("id")} as id, ${sql.identifier(users.lastSyncOutcome.name)} as outcome
+      ),
+      -- An apply run lists its deletions when it writes the tombstones (commitTombstones).
+      gone as (select null::text as id where false),`;
+}
+
+/** A dry run's `written` (what each planned row would become) and `gone` (the live rows Clerk confirmed deleted). */
+function plannedWrites(users: SyncedUsersTable): SQL {
+  const { name } = pageColumns(users);
+  return sql`
+      written as (
+        select ${name("id")} as id,
+          case when missing then 'created' when restore then 'restored' when differs then 'updated' else 'touched' end as outcome
+        from planned
+      ),
+      gone as (
+        select u.${name("id")} as id from ${users} as u join confirmed_gone c on c.user_id = u.${name("id")}
+        where u.${name("deletedAt")} is null
+      ),`;
 }

@@ -4,7 +4,7 @@ import { sql } from "drizzle-orm";
 import { rowsOf, type UserSyncDatabase } from "../database";
 import { assignments, tombstoneClauses, type GuardColumn } from "../write-path";
 import type { ReconcileLease } from "./lease";
-import { runStateOf, runUpdate, type ReconcileRunState, type ReconcileTables, type RunReturning } from "./page-write";
+import { runStateOf, runUpdate, type ReconcileRunState, type ReconcileTables, type RunReturning } from "./run-row";
 import { seenColumns } from "./seen-set";
 
 /**
