@@ -180,6 +180,7 @@ describe("admin API authentication", () => {
       lastReconcile: null,
       configOk: true,
       problems: [],
+      problemDetails: [],
     });
   });
 });
