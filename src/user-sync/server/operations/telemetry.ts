@@ -60,16 +60,40 @@ function token(value: string | undefined): string {
   return tokenPattern.test(value) ? value : "other";
 }
 
-export function createWriteTelemetry(options: WriteTelemetryOptions) {
-  const flushIntervalMs = options.flushIntervalMs ?? 5_000;
+/** The options with their defaults. */
+function telemetrySettings(options: WriteTelemetryOptions) {
   const maxBufferedKeys = options.maxBufferedKeys ?? 200;
-  const retentionMs = (options.retentionDays ?? 14) * 86_400_000;
-  const pruneBatchSize = options.pruneBatchSize ?? 5_000;
-  const pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
-  const now = options.now ?? Date.now;
-  const userSyncWriteStats = options.table ?? defaultUserSyncTables.userSyncWriteStats;
-  // Counters that failed to flush are kept, but not without bound while the database is down.
-  const maxKeptKeys = maxBufferedKeys * 50;
+  return {
+    flushIntervalMs: options.flushIntervalMs ?? 5_000,
+    maxBufferedKeys,
+    retentionMs: (options.retentionDays ?? 14) * 86_400_000,
+    pruneBatchSize: options.pruneBatchSize ?? 5_000,
+    pruneIntervalMs: options.pruneIntervalMs ?? 60_000,
+    now: options.now ?? Date.now,
+    userSyncWriteStats: options.table ?? defaultUserSyncTables.userSyncWriteStats,
+    // Counters that failed to flush are kept, but not without bound while the database is down.
+    maxKeptKeys: maxBufferedKeys * 50,
+  };
+}
+
+/** The counter of one event (or `count` identical ones) at `atMs`. */
+function counterOf(event: WriteTelemetryEvent, atMs: number): Counter {
+  const count = Math.max(1, Math.floor(event.count ?? 1));
+  const durationMs = Math.max(0, Math.round(Number.isFinite(event.durationMs) ? event.durationMs : 0));
+  return {
+    bucketStartMs: atMs - (atMs % writeStatsBucketMs),
+    source: token(event.source) || "other",
+    outcome: token(event.outcome) || "other",
+    clerkFetched: event.clerkFetched,
+    errorCode: token(event.errorCode),
+    count,
+    durationMsTotal: durationMs * count,
+    durationMsMax: Math.min(durationMs, 2_147_483_647),
+  };
+}
+
+export function createWriteTelemetry(options: WriteTelemetryOptions) {
+  const { flushIntervalMs, maxBufferedKeys, retentionMs, pruneBatchSize, pruneIntervalMs, now, userSyncWriteStats, maxKeptKeys } = telemetrySettings(options);
 
   let buffer = new Map<string, Counter>();
   let timer: NodeJS.Timeout | null = null;
@@ -91,19 +115,7 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
 
   /** Counts one write attempt (or `count` identical ones). Synchronous, no I/O. */
   function record(event: WriteTelemetryEvent) {
-    const count = Math.max(1, Math.floor(event.count ?? 1));
-    const durationMs = Math.max(0, Math.round(Number.isFinite(event.durationMs) ? event.durationMs : 0));
-    const atMs = now();
-    addCounter(buffer, {
-      bucketStartMs: atMs - (atMs % writeStatsBucketMs),
-      source: token(event.source) || "other",
-      outcome: token(event.outcome) || "other",
-      clerkFetched: event.clerkFetched,
-      errorCode: token(event.errorCode),
-      count,
-      durationMsTotal: durationMs * count,
-      durationMsMax: Math.min(durationMs, 2_147_483_647),
-    });
+    addCounter(buffer, counterOf(event, now()));
     if (buffer.size >= maxBufferedKeys) void flush();
     else {
       scheduleWithHost();
