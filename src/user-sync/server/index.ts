@@ -38,7 +38,7 @@ export {
   type ReconcileRequest,
   type ReconcileRunView,
 } from "./reconcile";
-export type { HealthReport } from "./operations/health-rules";
+export type { HealthProblem, HealthProblemCode, HealthReport } from "./operations/health-rules";
 export type { HourlySeries } from "./operations/hourly";
 export { fieldErrorsOf } from "./profile/router";
 export { profileInputSchema, type ProfileInput } from "../shared/profile-input";

@@ -1,9 +1,10 @@
 /** `createUserSync`: the plugin assembled from the host's parts, and the interface it returns. */
-import { createClerkBackendApi, type ClerkBackendApiOptions } from "./clerk/backend-api";
+import { createClerkBackendApi, type ClerkBackendApi, type ClerkBackendApiOptions } from "./clerk/backend-api";
 import { createPostgresClerkBudget, withClerkBudget, type ClerkBudget } from "./clerk/budget";
-import { createClerkReadCache } from "./clerk/cache";
+import { createClerkReadCache, type ClerkReadCache } from "./clerk/cache";
+import type { UserSyncDatabase } from "./database";
 import { UserSyncError } from "./errors";
-import type { UserSyncEvent, UserSyncLogEntry } from "./events";
+import type { ConfigProblem, UserSyncEvent, UserSyncLogEntry } from "./events";
 import { createUserSyncAdmin, type UserSyncAdmin } from "./operations/admin";
 import { createAdminRoleCheck } from "./operations/admin-role";
 import { createUserSyncHealth, type UserSyncHealth } from "./operations/health";
@@ -22,7 +23,7 @@ import {
 import { createReconcileStarter } from "./reconcile/start";
 import type { UserSyncOptions } from "./options";
 import { createUserSyncRouter, routerMount, type UserSyncRouterMount } from "./router";
-import { defaultUserSyncTables, type UsersTable } from "./schema";
+import { defaultUserSyncTables, type UsersTable, type UserSyncTables } from "./schema";
 import { createUserSyncService, type UserSyncService } from "./sync";
 import { createClerkWebhookHandler, type ClerkWebhookHandler } from "./webhook/handler";
 
@@ -157,29 +158,15 @@ export function createUserSync<TUsers extends UsersTable>(hostOptions: UserSyncO
   const clerkTimeoutMs = options.clerkTimeoutMs ?? 5000;
   // Reads shared by every instance for a short period: Clerk's user count, users' admin roles.
   const clerkCache = createClerkReadCache({ db: options.db, table: options.tables.userSyncClerkCache });
-  const countWaitMs = 2_000;
-  const countApi = withClerkBudget(createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }), budget, { maxWaitMs: countWaitMs });
-  const { clerkCountCacheMs = 60_000, ...healthOptions } = options.health ?? {};
-  const countClerkUsers = async (options?: { readAfter?: Date | null }) => {
-    const read = { periodMs: clerkCountCacheMs, claimMs: countWaitMs + clerkTimeoutMs + 1000, readAfter: options?.readAfter };
-    const { value, readAt } = await clerkCache.read("user_count", read, () => countApi.getUserCount());
-    return { count: value, readAt };
-  };
-  const health = createUserSyncHealth({
-    db: options.db,
-    users: options.users,
-    tables: options.tables,
-    countClerkUsers,
-    telemetry: telemetry ?? undefined,
-    // Recorded by any instance, so every instance's health view shows them.
-    configProblems: async () => [
-      ...(clerk.secretKey ? [] : ["CLERK_NOT_CONFIGURED: CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"]),
-      ...(await service.recordedConfigProblems()).map((problem) => `${problem.code}: ${problem.message} (last seen ${problem.lastSeenAt.toISOString()})`),
-    ],
-    webhooksConfigured: !!options.webhook.signingSecret,
-    ...healthOptions,
-    // The count's period is kept in PostgreSQL (above), not per instance.
-    clerkCountCacheMs: 0,
+  const health = createHealthView({
+    ...options,
+    clerk,
+    clerkCache,
+    clerkTimeoutMs,
+    countApi: createClerkBackendApi(options.clerk, { timeoutMs: clerkTimeoutMs }),
+    budget,
+    telemetry,
+    recordedConfigProblems: () => service.recordedConfigProblems(),
   });
   const roleWaitMs = 1_000;
   const isAdmin = createAdminRoleCheck({
@@ -214,6 +201,51 @@ export function createUserSync<TUsers extends UsersTable>(hostOptions: UserSyncO
   // `user: userSync.router(createTRPCRouter)`: compiles only on a context carrying Clerk's `auth`.
   const router = routerMount(buildUserSyncRouter(service, profile));
   return { service, profile, router, webhook, budget, telemetry, health, admin, reconcile, startReconcile, reconcileRun, hourly, isAdmin };
+}
+
+/**
+ * The health view as `createUserSync` wires it: Clerk's count read once for all instances
+ * (`user_sync_clerk_cache`) through the shared budget, configuration problems any instance recorded.
+ */
+function createHealthView(parts: {
+  db: () => Promise<UserSyncDatabase>;
+  users: UsersTable;
+  tables: UserSyncTables;
+  health?: UserSyncOptions["health"];
+  webhook: { signingSecret?: string };
+  clerk: ClerkBackendApiOptions;
+  clerkCache: ClerkReadCache;
+  clerkTimeoutMs: number;
+  countApi: ClerkBackendApi;
+  budget: ClerkBudget;
+  telemetry: WriteTelemetry | null;
+  recordedConfigProblems: () => Promise<Required<ConfigProblem>[]>;
+}): UserSyncHealth {
+  const { clerk, clerkCache, clerkTimeoutMs } = parts;
+  const countWaitMs = 2_000;
+  const countApi = withClerkBudget(parts.countApi, parts.budget, { maxWaitMs: countWaitMs });
+  const { clerkCountCacheMs = 60_000, ...healthOptions } = parts.health ?? {};
+  const countClerkUsers = async (options?: { readAfter?: Date | null }) => {
+    const read = { periodMs: clerkCountCacheMs, claimMs: countWaitMs + clerkTimeoutMs + 1000, readAfter: options?.readAfter };
+    const { value, readAt } = await clerkCache.read("user_count", read, () => countApi.getUserCount());
+    return { count: value, readAt };
+  };
+  return createUserSyncHealth({
+    db: parts.db,
+    users: parts.users,
+    tables: parts.tables,
+    countClerkUsers,
+    telemetry: parts.telemetry ?? undefined,
+    // Recorded by any instance, so every instance's health view shows them.
+    configProblems: async () => [
+      ...(clerk.secretKey ? [] : ["CLERK_NOT_CONFIGURED: CLERK_SECRET_KEY is not set (or pass clerk.secretKey to createUserSync)"]),
+      ...(await parts.recordedConfigProblems()).map((problem) => `${problem.code}: ${problem.message} (last seen ${problem.lastSeenAt.toISOString()})`),
+    ],
+    webhooksConfigured: !!parts.webhook.signingSecret,
+    ...healthOptions,
+    // The count's period is kept in PostgreSQL (above), not per instance.
+    clerkCountCacheMs: 0,
+  });
 }
 
 /** A variable set to the empty string counts as unset, as in Clerk's SDK. */

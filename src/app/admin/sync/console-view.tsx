@@ -1,5 +1,7 @@
 "use client";
 
+import type { HealthReport } from "clerk-user-sync/server";
+
 import { api } from "~/trpc/react";
 
 import { ReconcilePanel } from "./reconcile-panel";
@@ -56,9 +58,9 @@ function duration(ms: number) {
 }
 
 /** Clerk's count is read once for all instances and reused for a while (and again after each reconciliation): say when it was read. */
-function clerkCountAsOf(health: { clerkUsers: number | null; clerkUsersReadAt: string | null; problems: string[] }, generatedAt: string) {
+function clerkCountAsOf(health: Pick<HealthReport, "clerkUsers" | "clerkUsersReadAt" | "problemDetails">, generatedAt: string) {
   const readAt = health.clerkUsersReadAt ? `as of ${clockTime(health.clerkUsersReadAt)}` : null;
-  const unavailable = health.problems.some((problem) => problem.startsWith("clerk_count_unavailable"));
+  const unavailable = health.problemDetails.some((problem) => problem.code === "clerk_count_unavailable");
   if (health.clerkUsers === null) return `Clerk could not be asked at ${clockTime(generatedAt)}`;
   if (unavailable) return `Clerk could not be asked; last count ${readAt ?? ""}`.trim();
   return `Clerk's own count, ${readAt ?? `as of ${clockTime(generatedAt)}`}`;

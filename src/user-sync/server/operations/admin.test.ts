@@ -30,6 +30,7 @@ const healthyReport: HealthReport = {
   lastReconcile: null,
   configOk: true,
   problems: [],
+  problemDetails: [],
 };
 
 function report(request: ReconcileRequest): ReconcileReport {
@@ -201,7 +202,12 @@ describe("GET health", () => {
     const { handler } = admin({ health: () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })) });
     const response = await handler.health(new Request("http://localhost:3000/api/admin/user-sync/health", { headers: { authorization: `Bearer ${key}` } }));
     expect(response.status).toBe(503);
-    expect(await response.json()).toEqual({ status: "failing", configOk: null, problems: ["database_unavailable: the health figures could not be read"] });
+    expect(await response.json()).toEqual({
+      status: "failing",
+      configOk: null,
+      problems: ["database_unavailable: the health figures could not be read"],
+      problemDetails: [{ code: "database_unavailable", severity: "failing", message: "the health figures could not be read" }],
+    });
   });
 });
 

@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 
 import { classifyDatabaseError, isDatabaseError } from "../database";
 import { UserSyncError } from "../errors";
-import type { HealthReport } from "./health-rules";
+import { problemLine, type HealthProblem, type HealthReport } from "./health-rules";
 import type { ReconcileRefusalCode } from "../reconcile/errors";
 import type { ReconcileRequest } from "../reconcile/options";
 import type { ReconcileReport } from "../reconcile/report";
@@ -45,6 +45,39 @@ function digest(value: string): Buffer {
   return createHash("sha256").update(value, "utf8").digest();
 }
 
+/** True only for `Bearer <one of the keys>`; constant time over the presented key's digest. */
+function authorized(keyDigests: Buffer[], request: Request): boolean {
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer ([^\s]+)$/i.exec(header);
+  const presented = digest(match?.[1] ?? "");
+  let matched = false;
+  for (const expected of keyDigests) matched = timingSafeEqual(expected, presented) || matched;
+  return matched && match !== null;
+}
+
+type Answer = (endpoint: AdminLogEntry["endpoint"], status: number, body: unknown, extra?: { reason?: string; headers?: Record<string, string> }) => Response;
+
+/** The answer to a failure past authentication: never a bare 500 without a reason, never a leak. */
+function failureAnswer(answer: Answer, endpoint: AdminLogEntry["endpoint"], error: unknown): Response {
+  if (error instanceof UserSyncError) {
+    const status = error.code === "DATABASE_UNAVAILABLE" ? 503 : error.code === "CLERK_TIMEOUT" ? 504 : 502;
+    const headers: Record<string, string> = error.retryAfterSeconds ? { "Retry-After": String(error.retryAfterSeconds) } : {};
+    return answer(endpoint, status, { error: error.code.toLowerCase() }, { reason: error.code, headers });
+  }
+  // Reconciliation's own Clerk failures carry a CLERK_… code like UserSyncError's.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && code.startsWith("CLERK_")) {
+    return answer(endpoint, code === "CLERK_TIMEOUT" ? 504 : 502, { error: code.toLowerCase().slice(0, 40) }, { reason: code.slice(0, 40) });
+  }
+  if (isDatabaseError(error)) {
+    // Transient (connection, timeout, deadlock): try again later. Permanent: a bug to look at.
+    return classifyDatabaseError(error) === "transient"
+      ? answer(endpoint, 503, { error: "database_unavailable" }, { reason: "database_unavailable" })
+      : answer(endpoint, 500, { error: "database_error" }, { reason: "database_error" });
+  }
+  return answer(endpoint, 500, { error: "internal_error" }, { reason: error instanceof Error ? error.name.slice(0, 60) : "unknown" });
+}
+
 export function createUserSyncAdmin(options: UserSyncAdminOptions) {
   const keyDigests = options.apiKey ? [options.apiKey, options.previousApiKey].filter((key): key is string => !!key).map(digest) : [];
   const log = options.log ?? writeToConsole;
@@ -60,45 +93,15 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
     return Response.json(body, { status, headers: { ...jsonHeaders, ...extra.headers } });
   }
 
-  /** True only for `Bearer <one of the keys>`; constant time over the presented key's digest. */
-  function authorized(request: Request): boolean {
-    const header = request.headers.get("authorization") ?? "";
-    const match = /^Bearer ([^\s]+)$/i.exec(header);
-    const presented = digest(match?.[1] ?? "");
-    let matched = false;
-    for (const expected of keyDigests) matched = timingSafeEqual(expected, presented) || matched;
-    return matched && match !== null;
-  }
-
   /** The 503 / 401 answer when the request may not go on, else null. */
   function gate(endpoint: AdminLogEntry["endpoint"], request: Request): Response | null {
     if (keyDigests.length === 0) {
       return answer(endpoint, 503, { error: "not_configured", message: "The admin API is not configured" }, { reason: "not_configured" });
     }
-    if (!authorized(request)) {
+    if (!authorized(keyDigests, request)) {
       return answer(endpoint, 401, { error: "unauthorized" }, { reason: "unauthorized", headers: { "WWW-Authenticate": 'Bearer realm="user-sync-admin"' } });
     }
     return null;
-  }
-
-  function failure(endpoint: AdminLogEntry["endpoint"], error: unknown): Response {
-    if (error instanceof UserSyncError) {
-      const status = error.code === "DATABASE_UNAVAILABLE" ? 503 : error.code === "CLERK_TIMEOUT" ? 504 : 502;
-      const headers: Record<string, string> = error.retryAfterSeconds ? { "Retry-After": String(error.retryAfterSeconds) } : {};
-      return answer(endpoint, status, { error: error.code.toLowerCase() }, { reason: error.code, headers });
-    }
-    // Reconciliation's own Clerk failures carry a CLERK_… code like UserSyncError's.
-    const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === "string" && code.startsWith("CLERK_")) {
-      return answer(endpoint, code === "CLERK_TIMEOUT" ? 504 : 502, { error: code.toLowerCase().slice(0, 40) }, { reason: code.slice(0, 40) });
-    }
-    if (isDatabaseError(error)) {
-      // Transient (connection, timeout, deadlock): try again later. Permanent: a bug to look at.
-      return classifyDatabaseError(error) === "transient"
-        ? answer(endpoint, 503, { error: "database_unavailable" }, { reason: "database_unavailable" })
-        : answer(endpoint, 500, { error: "database_error" }, { reason: "database_error" });
-    }
-    return answer(endpoint, 500, { error: "internal_error" }, { reason: error instanceof Error ? error.name.slice(0, 60) : "unknown" });
   }
 
   return {
@@ -110,9 +113,10 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
         return answer("health", 200, await options.health.check());
       } catch (error) {
         if ((isDatabaseError(error) && classifyDatabaseError(error) === "transient") || (error instanceof UserSyncError && error.code === "DATABASE_UNAVAILABLE")) {
-          return answer("health", 503, { status: "failing", configOk: null, problems: ["database_unavailable: the health figures could not be read"] }, { reason: "database_unavailable" });
+          const problem: HealthProblem = { code: "database_unavailable", severity: "failing", message: "the health figures could not be read" };
+          return answer("health", 503, { status: "failing", configOk: null, problems: [problemLine(problem)], problemDetails: [problem] }, { reason: "database_unavailable" });
         }
-        return failure("health", error);
+        return failureAnswer(answer, "health", error);
       }
     },
 
@@ -147,7 +151,7 @@ export function createUserSyncAdmin(options: UserSyncAdminOptions) {
         if (error instanceof Error && error.name === "ReconcileLeaseLostError") {
           return answer("reconcile", 409, { error: "reconcile_lease_lost", message: error.message }, { reason: "lease_lost" });
         }
-        return failure("reconcile", error);
+        return failureAnswer(answer, "reconcile", error);
       }
     },
   };

@@ -4,6 +4,34 @@
  */
 export type HealthStatus = "healthy" | "warning" | "failing";
 
+/**
+ * What a health problem is about: `config` (a configuration problem, e.g. another Clerk instance),
+ * `webhook_silence`, `database_unavailable` (the admin API's 503) make the status failing; the
+ * others are warnings.
+ */
+export type HealthProblemCode =
+  | "config"
+  | "webhook_silence"
+  | "database_unavailable"
+  | "clerk_count_unavailable"
+  | "discrepancy"
+  | "self_heal_without_webhooks"
+  | "webhook_lag"
+  | "dead_letters"
+  | "errors";
+
+/** One problem of a health report; its line in `problems` is `<code>: <message>`. */
+export type HealthProblem = {
+  code: HealthProblemCode;
+  /** The status this problem alone would give. */
+  severity: Exclude<HealthStatus, "healthy">;
+  /** What, with the figures (and for `config`, the configuration problem's own code first). */
+  message: string;
+};
+
+/** The line of `problems` a typed problem is shown as. */
+export const problemLine = (problem: HealthProblem) => `${problem.code}: ${problem.message}`;
+
 export type ReconcileCounts = { missing: number; stale: number; deleted: number; unchanged: number };
 
 /** What the health view shows of the last reconciliation run. */
@@ -32,6 +60,8 @@ export type HealthReport = {
   configOk: boolean;
   /** One line per problem: `<code>: <what, with the figures>`. Empty when healthy. */
   problems: string[];
+  /** The same problems, in the same order, as typed values: read `code` rather than parse the lines. */
+  problemDetails: HealthProblem[];
 };
 
 /** When each problem is raised, and how bad it is (see `evaluateHealth`). */
@@ -65,9 +95,10 @@ export const defaultHealthThresholds: HealthThresholds = {
 };
 
 /** The figures `evaluateHealth` judges. */
-export type HealthFacts = Omit<HealthReport, "status" | "problems" | "configOk"> & {
+export type HealthFacts = Omit<HealthReport, "status" | "problems" | "problemDetails" | "configOk"> & {
   configProblems: string[];
-  clerkCountProblem: string | null;
+  /** Why Clerk's count could not be read (an error code), or null. */
+  clerkCountError: string | null;
   webhooksConfigured: boolean;
   clientSyncClerkFetchesLastDay: number;
   /** The oldest write telemetry bucket: how long this app has been watched. */
@@ -81,9 +112,11 @@ export type HealthFacts = Omit<HealthReport, "status" | "problems" | "configOk">
  * `webhookSilenceHours`: the endpoint is down or disabled). Warning: everything else listed.
  */
 export function evaluateHealth(facts: HealthFacts, thresholds: HealthThresholds = defaultHealthThresholds) {
-  const failing: string[] = [];
-  const warnings: string[] = [];
-  for (const problem of facts.configProblems) failing.push(`config: ${problem}`);
+  const failing: HealthProblem[] = [];
+  const warnings: HealthProblem[] = [];
+  const fail = (code: HealthProblemCode, message: string) => failing.push({ code, severity: "failing", message });
+  const warn = (code: HealthProblemCode, message: string) => warnings.push({ code, severity: "warning", message });
+  for (const problem of facts.configProblems) fail("config", problem);
 
   const lastWebhookMs = facts.lastWebhookAt ? Date.parse(facts.lastWebhookAt) : null;
   const sinceWebhookMs = lastWebhookMs === null ? Infinity : facts.nowMs - lastWebhookMs;
@@ -92,37 +125,37 @@ export function evaluateHealth(facts: HealthFacts, thresholds: HealthThresholds 
   // "Never" is only silence once the app has been watched that long (not a fresh install).
   const watchedLongEnough = lastWebhookMs !== null || (facts.observedSince !== null && facts.nowMs - Date.parse(facts.observedSince) >= silenceMs);
   if (facts.webhooksConfigured && facts.clientSyncClerkFetchesLastDay > 0 && sinceWebhookMs > silenceMs && watchedLongEnough) {
-    failing.push(
-      `webhook_silence: no webhook delivery for over ${thresholds.webhookSilenceHours} h (last: ${lastSeen}) while ${facts.clientSyncClerkFetchesLastDay} client syncs called Clerk in the last day; check the endpoint in Clerk's dashboard (Svix disables it after 5 days of failures)`,
+    fail(
+      "webhook_silence",
+      `no webhook delivery for over ${thresholds.webhookSilenceHours} h (last: ${lastSeen}) while ${facts.clientSyncClerkFetchesLastDay} client syncs called Clerk in the last day; check the endpoint in Clerk's dashboard (Svix disables it after 5 days of failures)`,
     );
   }
-  if (facts.clerkCountProblem) warnings.push(facts.clerkCountProblem);
+  if (facts.clerkCountError) warn("clerk_count_unavailable", facts.clerkCountError);
   if (facts.discrepancy !== null && facts.discrepancy > thresholds.discrepancyUsers) {
-    warnings.push(
-      `discrepancy: Clerk has ${facts.clerkUsers} users, the mirror ${facts.liveUsers} live rows (${facts.discrepancy} apart, threshold ${thresholds.discrepancyUsers}); run a reconciliation`,
+    warn(
+      "discrepancy",
+      `Clerk has ${facts.clerkUsers} users, the mirror ${facts.liveUsers} live rows (${facts.discrepancy} apart, threshold ${thresholds.discrepancyUsers}); run a reconciliation`,
     );
   }
   if (facts.selfHealLastHour > thresholds.selfHealPerHour && sinceWebhookMs > thresholds.webhookQuietMinutes * 60_000) {
-    warnings.push(
-      `self_heal_without_webhooks: ${facts.selfHealLastHour} client syncs repaired the mirror in the last hour (threshold ${thresholds.selfHealPerHour}) while no webhook arrived for ${thresholds.webhookQuietMinutes} min (last: ${lastSeen})`,
+    warn(
+      "self_heal_without_webhooks",
+      `${facts.selfHealLastHour} client syncs repaired the mirror in the last hour (threshold ${thresholds.selfHealPerHour}) while no webhook arrived for ${thresholds.webhookQuietMinutes} min (last: ${lastSeen})`,
     );
   }
   if (facts.webhookLagMs !== null && facts.webhookLagMs > thresholds.webhookLagMs) {
-    warnings.push(`webhook_lag: recent deliveries took ${facts.webhookLagMs} ms (p95) from the event to its commit (threshold ${thresholds.webhookLagMs} ms)`);
+    warn("webhook_lag", `recent deliveries took ${facts.webhookLagMs} ms (p95) from the event to its commit (threshold ${thresholds.webhookLagMs} ms)`);
   }
   if (facts.deadLetters > thresholds.deadLetters) {
-    warnings.push(
-      `dead_letters: ${facts.deadLetters} signed deliveries could not be applied (clerk_webhook_events.dead_letter_reason); fix the cause, reconcile, then clear them`,
+    warn(
+      "dead_letters",
+      `${facts.deadLetters} signed deliveries could not be applied (clerk_webhook_events.dead_letter_reason); fix the cause, reconcile, then clear them`,
     );
   }
   if (facts.errorsLastHour > thresholds.errorsPerHour) {
-    warnings.push(`errors: ${facts.errorsLastHour} write attempts failed in the last hour (threshold ${thresholds.errorsPerHour})`);
+    warn("errors", `${facts.errorsLastHour} write attempts failed in the last hour (threshold ${thresholds.errorsPerHour})`);
   }
   const status: HealthStatus = failing.length ? "failing" : warnings.length ? "warning" : "healthy";
-  return { status, problems: [...failing, ...warnings] };
-}
-
-/** The code of a problem line (`discrepancy`, `webhook_silence`, …). */
-export function problemCode(problem: string): string {
-  return problem.split(":", 1)[0] ?? problem;
+  const problemDetails = [...failing, ...warnings];
+  return { status, problems: problemDetails.map(problemLine), problemDetails };
 }

@@ -16,7 +16,7 @@ import { createClerkBackendApi } from "../clerk/backend-api";
 import { createPostgresClerkBudget, withClerkBudget } from "../clerk/budget";
 import { createClerkReadCache } from "../clerk/cache";
 import { createUserSyncHealth, type UserSyncHealthOptions } from "./health";
-import { problemCode, type HealthReport } from "./health-rules";
+import { problemLine, type HealthReport } from "./health-rules";
 import { createWriteTelemetry } from "./telemetry";
 
 const clerk = createClerkBackend();
@@ -119,7 +119,7 @@ async function seedHealthyApp() {
 }
 
 function codes(report: HealthReport) {
-  return report.problems.map(problemCode);
+  return report.problemDetails.map((problem) => problem.code);
 }
 
 describe("health", () => {
@@ -150,6 +150,7 @@ describe("health", () => {
       lastReconcile: { runId: "run_1", finishedAt: "2026-11-22T03:00:00.000Z", dryRun: false, counts: { missing: 1, stale: 0, deleted: 0, unchanged: 4 } },
       configOk: true,
       problems: [],
+      problemDetails: [],
     });
     expect(Math.abs(Date.parse(report.lastWebhookAt!) - (Date.now() - 10 * minuteMs))).toBeLessThan(5_000);
   });
@@ -355,6 +356,9 @@ describe("health", () => {
     const report = await health(options).check();
     expect({ status: report.status, problems: codes(report) }).toEqual({ status, problems });
     expect(report.configOk).toBe(!problems.includes("config"));
+    // The lines are the typed problems, in the same order; the worst severity is the status.
+    expect(report.problems).toEqual(report.problemDetails.map(problemLine));
+    if (report.problemDetails.length > 0) expect(report.problemDetails[0]!.severity).toBe(status);
   });
 
   it("reports the figures behind a warning in its problem line", async () => {
@@ -373,6 +377,7 @@ describe("health", () => {
     const report = await health().check();
     expect(report).toMatchObject({ clerkUsers: null, discrepancy: null, liveUsers: 5 });
     expect(report.problems).toEqual(["clerk_count_unavailable: CLERK_UNAVAILABLE"]);
+    expect(report.problemDetails).toEqual([{ code: "clerk_count_unavailable", severity: "warning", message: "CLERK_UNAVAILABLE" }]);
   });
 
   it("asks Clerk for the count at most once per cache period, through the shared budget", async () => {

@@ -12,13 +12,13 @@
  * crash loses at most one interval of counts (`close()` on shutdown writes the rest). Old buckets
  * are pruned in bounded batches by whichever instance holds the prune advisory lock, after its flush.
  */
-import { sql } from "drizzle-orm";
-
 import { type BackgroundScheduler, scheduleInBackground } from "../background";
-import { databaseErrorCode, rowsOf, type UserSyncDatabase } from "../database";
+import { databaseErrorCode, type UserSyncDatabase } from "../database";
+import type { UserSyncEvent } from "../events";
 import { defaultUserSyncTables, type UserSyncTables } from "../schema";
-import type { UserSyncEvent, UserSyncSource } from "../events";
-import { dataChangingOutcomes, type WriteOutcome } from "../outcomes";
+import { addCounter, pruneWriteStats, writeCounters, type Counter } from "./write-stats";
+
+export { readWriteStats, telemetryPruneLockKey, writeStatsTotals, type WriteStatsRow, type WriteStatsTotals } from "./write-stats";
 
 export type WriteTelemetryOptions = {
   /** The host's database (postgres.js or PGlite drizzle instance). */
@@ -52,20 +52,6 @@ export type WriteTelemetryEvent = UserSyncEvent & { count?: number };
 
 export const writeStatsBucketMs = 60_000;
 
-type Counter = {
-  bucketStartMs: number;
-  source: string;
-  outcome: string;
-  clerkFetched: boolean;
-  errorCode: string;
-  count: number;
-  durationMsTotal: number;
-  durationMsMax: number;
-};
-
-/** Advisory lock key of the single pruner (an arbitrary constant, the same on every instance). */
-export const telemetryPruneLockKey = 7_354_120_901;
-
 const tokenPattern = /^[A-Za-z0-9_.:-]{1,40}$/;
 
 /** Source, outcome and error code are fixed vocabularies; anything else is stored as "other". */
@@ -74,16 +60,40 @@ function token(value: string | undefined): string {
   return tokenPattern.test(value) ? value : "other";
 }
 
-export function createWriteTelemetry(options: WriteTelemetryOptions) {
-  const flushIntervalMs = options.flushIntervalMs ?? 5_000;
+/** The options with their defaults. */
+function telemetrySettings(options: WriteTelemetryOptions) {
   const maxBufferedKeys = options.maxBufferedKeys ?? 200;
-  const retentionMs = (options.retentionDays ?? 14) * 86_400_000;
-  const pruneBatchSize = options.pruneBatchSize ?? 5_000;
-  const pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
-  const now = options.now ?? Date.now;
-  const userSyncWriteStats = options.table ?? defaultUserSyncTables.userSyncWriteStats;
-  // Counters that failed to flush are kept, but not without bound while the database is down.
-  const maxKeptKeys = maxBufferedKeys * 50;
+  return {
+    flushIntervalMs: options.flushIntervalMs ?? 5_000,
+    maxBufferedKeys,
+    retentionMs: (options.retentionDays ?? 14) * 86_400_000,
+    pruneBatchSize: options.pruneBatchSize ?? 5_000,
+    pruneIntervalMs: options.pruneIntervalMs ?? 60_000,
+    now: options.now ?? Date.now,
+    userSyncWriteStats: options.table ?? defaultUserSyncTables.userSyncWriteStats,
+    // Counters that failed to flush are kept, but not without bound while the database is down.
+    maxKeptKeys: maxBufferedKeys * 50,
+  };
+}
+
+/** The counter of one event (or `count` identical ones) at `atMs`. */
+function counterOf(event: WriteTelemetryEvent, atMs: number): Counter {
+  const count = Math.max(1, Math.floor(event.count ?? 1));
+  const durationMs = Math.max(0, Math.round(Number.isFinite(event.durationMs) ? event.durationMs : 0));
+  return {
+    bucketStartMs: atMs - (atMs % writeStatsBucketMs),
+    source: token(event.source) || "other",
+    outcome: token(event.outcome) || "other",
+    clerkFetched: event.clerkFetched,
+    errorCode: token(event.errorCode),
+    count,
+    durationMsTotal: durationMs * count,
+    durationMsMax: Math.min(durationMs, 2_147_483_647),
+  };
+}
+
+export function createWriteTelemetry(options: WriteTelemetryOptions) {
+  const { flushIntervalMs, maxBufferedKeys, retentionMs, pruneBatchSize, pruneIntervalMs, now, userSyncWriteStats, maxKeptKeys } = telemetrySettings(options);
 
   let buffer = new Map<string, Counter>();
   let timer: NodeJS.Timeout | null = null;
@@ -92,18 +102,6 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
   let flushing: Promise<void> | null = null;
   let lastPruneAtMs = 0;
   let droppedEvents = 0;
-
-  function add(into: Map<string, Counter>, counter: Counter) {
-    const key = `${counter.bucketStartMs}|${counter.source}|${counter.outcome}|${counter.clerkFetched}|${counter.errorCode}`;
-    const existing = into.get(key);
-    if (existing) {
-      existing.count += counter.count;
-      existing.durationMsTotal += counter.durationMsTotal;
-      existing.durationMsMax = Math.max(existing.durationMsMax, counter.durationMsMax);
-    } else {
-      into.set(key, { ...counter });
-    }
-  }
 
   function schedule() {
     if (timer) return;
@@ -117,19 +115,7 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
 
   /** Counts one write attempt (or `count` identical ones). Synchronous, no I/O. */
   function record(event: WriteTelemetryEvent) {
-    const count = Math.max(1, Math.floor(event.count ?? 1));
-    const durationMs = Math.max(0, Math.round(Number.isFinite(event.durationMs) ? event.durationMs : 0));
-    const atMs = now();
-    add(buffer, {
-      bucketStartMs: atMs - (atMs % writeStatsBucketMs),
-      source: token(event.source) || "other",
-      outcome: token(event.outcome) || "other",
-      clerkFetched: event.clerkFetched,
-      errorCode: token(event.errorCode),
-      count,
-      durationMsTotal: durationMs * count,
-      durationMsMax: Math.min(durationMs, 2_147_483_647),
-    });
+    addCounter(buffer, counterOf(event, now()));
     if (buffer.size >= maxBufferedKeys) void flush();
     else {
       scheduleWithHost();
@@ -163,38 +149,11 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
 
   async function write(batch: Map<string, Counter>) {
     try {
-      const db = await options.db();
-      const rows = [...batch.values()].map((c) => ({
-        bucketStart: new Date(c.bucketStartMs),
-        source: c.source,
-        outcome: c.outcome,
-        clerkFetched: c.clerkFetched,
-        errorCode: c.errorCode,
-        count: c.count,
-        durationMsTotal: c.durationMsTotal,
-        durationMsMax: c.durationMsMax,
-      }));
-      await db
-        .insert(userSyncWriteStats)
-        .values(rows)
-        .onConflictDoUpdate({
-          target: [
-            userSyncWriteStats.bucketStart,
-            userSyncWriteStats.source,
-            userSyncWriteStats.outcome,
-            userSyncWriteStats.clerkFetched,
-            userSyncWriteStats.errorCode,
-          ],
-          set: {
-            count: sql`${userSyncWriteStats.count} + excluded.count`,
-            durationMsTotal: sql`${userSyncWriteStats.durationMsTotal} + excluded.duration_ms_total`,
-            durationMsMax: sql`greatest(${userSyncWriteStats.durationMsMax}, excluded.duration_ms_max)`,
-          },
-        });
+      await writeCounters(await options.db(), userSyncWriteStats, batch.values());
     } catch (error) {
       // Keep the counts for the next flush; beyond the bound, count what is dropped.
       for (const counter of batch.values()) {
-        if (buffer.size < maxKeptKeys) add(buffer, counter);
+        if (buffer.size < maxKeptKeys) addCounter(buffer, counter);
         else droppedEvents += counter.count;
       }
       schedule();
@@ -211,26 +170,9 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
     }
   }
 
-  /**
-   * Deletes at most one batch of buckets older than the retention period, if no other
-   * instance is pruning (transaction-scoped advisory lock, released by the statement's end).
-   * Resolves to the number of rows deleted.
-   */
+  /** Deletes at most one batch of buckets older than the retention period (see `pruneWriteStats`); resolves to the rows deleted. */
   async function prune(): Promise<number> {
-    const db = await options.db();
-    const cutoff = new Date(now() - retentionMs);
-    const deleted = rowsOf<{ deleted: number }>(
-      await db.execute(sql`
-        with lock as (select pg_try_advisory_xact_lock(${telemetryPruneLockKey}::bigint) as held),
-        doomed as (
-          select ctid from ${userSyncWriteStats}
-          where bucket_start < ${cutoff.toISOString()}::timestamptz and (select held from lock)
-          limit ${pruneBatchSize}
-        ),
-        gone as (delete from ${userSyncWriteStats} where ctid in (select ctid from doomed) returning 1)
-        select count(*)::int as deleted from gone`),
-    );
-    return Number(deleted[0]?.deleted ?? 0);
+    return pruneWriteStats(await options.db(), userSyncWriteStats, new Date(now() - retentionMs), pruneBatchSize);
   }
 
   return {
@@ -250,51 +192,3 @@ export function createWriteTelemetry(options: WriteTelemetryOptions) {
 
 export type WriteTelemetry = ReturnType<typeof createWriteTelemetry>;
 
-/** Write attempts counted since `since`: per source and outcome, with Clerk calls and errors. */
-export type WriteStatsTotals = {
-  /** `{ [source]: { [outcome]: count } }` */
-  outcomes: Record<string, Record<string, number>>;
-  /** `client-sync` writes that changed the mirror (created, updated, restored): the self-heal path. */
-  selfHeals: number;
-  /** `client-sync` attempts that called Clerk, whatever their outcome. */
-  clientSyncClerkFetches: number;
-  errors: number;
-};
-
-/** Counts per source, outcome and whether Clerk was called, as `writeStatsTotals` takes them. */
-export type WriteStatsRow = { source: string; outcome: string; clerkFetched: boolean; count: number };
-
-/** Totals of grouped write counts: per source and outcome, self-heals, client syncs that called Clerk, errors. */
-export function writeStatsTotals(rows: readonly WriteStatsRow[]): WriteStatsTotals {
-  const totals: WriteStatsTotals = { outcomes: {}, selfHeals: 0, clientSyncClerkFetches: 0, errors: 0 };
-  for (const row of rows) {
-    const count = Number(row.count);
-    if (count === 0) continue;
-    const bySource = (totals.outcomes[row.source] ??= {});
-    bySource[row.outcome] = (bySource[row.outcome] ?? 0) + count;
-    if (row.outcome === "error") totals.errors += count;
-    if (row.source === ("client-sync" satisfies UserSyncSource)) {
-      if (row.clerkFetched) totals.clientSyncClerkFetches += count;
-      if (dataChangingOutcomes.has(row.outcome as WriteOutcome)) totals.selfHeals += count;
-    }
-  }
-  return totals;
-}
-
-export async function readWriteStats(
-  db: UserSyncDatabase,
-  since: Date,
-  userSyncWriteStats: UserSyncTables["userSyncWriteStats"] = defaultUserSyncTables.userSyncWriteStats,
-): Promise<WriteStatsTotals> {
-  const rows = await db
-    .select({
-      source: userSyncWriteStats.source,
-      outcome: userSyncWriteStats.outcome,
-      clerkFetched: userSyncWriteStats.clerkFetched,
-      count: sql<number>`sum(${userSyncWriteStats.count})::float8`,
-    })
-    .from(userSyncWriteStats)
-    .where(sql`${userSyncWriteStats.bucketStart} >= ${since.toISOString()}::timestamptz`)
-    .groupBy(userSyncWriteStats.source, userSyncWriteStats.outcome, userSyncWriteStats.clerkFetched);
-  return writeStatsTotals(rows);
-}

@@ -184,32 +184,37 @@ export function createProfileService<TUsers extends UsersTable>(options: Profile
       userId: string,
       upload: { body: ReadableStream<Uint8Array>; declaredBytes: number | null },
     ): Promise<ProfileUpdateResult<HostUser>> {
-      const maxBytes = profileLimits.avatarMaxBytes;
-      const tooLarge = () =>
-        new ProfileUpdateError("IMAGE_TOO_LARGE", "The image is larger than 2 MiB", [
-          { field: "avatar", code: "image_too_large", message: "Choose an image of at most 2 MiB." },
-        ]);
-      if (upload.declaredBytes !== null && upload.declaredBytes > maxBytes) {
-        await upload.body.cancel().catch(() => undefined);
-        throw tooLarge();
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = await readWithCap(upload.body, maxBytes);
-      } catch (error) {
-        if (error instanceof BodyTooLargeError) throw tooLarge();
-        throw error;
-      }
-      const type = detectImageType(bytes);
-      if (!type) {
-        throw new ProfileUpdateError("IMAGE_TYPE_UNSUPPORTED", "The file is not a PNG, JPEG, WebP or GIF image", [
-          { field: "avatar", code: "image_type_unsupported", message: "Choose a PNG, JPEG, WebP or GIF image." },
-        ]);
-      }
-      const file = new File([bytes as Uint8Array<ArrayBuffer>], `avatar.${imageExtensions[type]}`, { type });
+      const file = await readAvatarUpload(upload);
       return applyToClerkThenMirror(userId, "avatar", (api) => api.updateUserProfileImage(userId, file));
     },
   };
+}
+
+/** The uploaded image as a file for Clerk: refused when over the size limit or not an image Clerk takes. */
+async function readAvatarUpload(upload: { body: ReadableStream<Uint8Array>; declaredBytes: number | null }): Promise<File> {
+  const maxBytes = profileLimits.avatarMaxBytes;
+  const tooLarge = () =>
+    new ProfileUpdateError("IMAGE_TOO_LARGE", "The image is larger than 2 MiB", [
+      { field: "avatar", code: "image_too_large", message: "Choose an image of at most 2 MiB." },
+    ]);
+  if (upload.declaredBytes !== null && upload.declaredBytes > maxBytes) {
+    await upload.body.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readWithCap(upload.body, maxBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw tooLarge();
+    throw error;
+  }
+  const type = detectImageType(bytes);
+  if (!type) {
+    throw new ProfileUpdateError("IMAGE_TYPE_UNSUPPORTED", "The file is not a PNG, JPEG, WebP or GIF image", [
+      { field: "avatar", code: "image_type_unsupported", message: "Choose a PNG, JPEG, WebP or GIF image." },
+    ]);
+  }
+  return new File([bytes as Uint8Array<ArrayBuffer>], `avatar.${imageExtensions[type]}`, { type });
 }
 
 export type ProfileService<TUsers extends UsersTable> = ReturnType<typeof createProfileService<TUsers>>;

@@ -179,6 +179,7 @@ describe("admin API authentication", () => {
       lastReconcile: null,
       configOk: true,
       problems: [],
+      problemDetails: [],
     });
   });
 });
